@@ -1,0 +1,37 @@
+# The quick-start commands. Each one sets everything up first (idempotent: the virtual environment is
+# built once, and again only when pyproject.toml changes), then does its job.
+#   make demo   set up, then run the main example (receptive fields on the assignment's graph)
+#   make test   set up, then run the whole test suite
+#
+# TORCH pins the CPU wheel that lies on disk on the project's machines; override it elsewhere,
+# e.g. `make test TORCH=torch` to take whatever build pip picks for your platform.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.gnnhw-installed
+
+.PHONY: setup demo test bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(PY) examples/receptive_field.py --out out/receptive_field
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/gcn_layer.py
+
+lint: setup
+	$(VENV)/bin/ruff check gnnhw tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) out

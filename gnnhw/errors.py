@@ -1,0 +1,44 @@
+"""gnnhw's exceptions.
+
+Every problem with a user's input raises a subclass of :class:`GnnhwError` whose message names the bad
+value and what was expected. The CLI prints that message as one line on stderr and exits with code 2.
+They also derive from :class:`ValueError` so generic callers can catch them as bad values.
+"""
+
+from __future__ import annotations
+
+
+class GnnhwError(ValueError):
+    """Base class of every error gnnhw raises for bad input."""
+
+
+class GraphError(GnnhwError):
+    """An adjacency matrix, edge_index or edge weights that do not describe a valid graph."""
+
+
+class NodeNotFoundError(GnnhwError):
+    """A node name that is not in the graph."""
+
+
+class NoPathError(GnnhwError):
+    """Two nodes with no path between them."""
+
+
+class GraphFileError(GnnhwError):
+    """A graph file that is missing, unreadable or malformed."""
+
+
+class ShapeError(GnnhwError):
+    """A tensor whose shape does not fit the model or graph it is used with."""
+
+
+class ConfigError(GnnhwError):
+    """A hyper-parameter or option outside its valid range."""
+
+
+class DataNotFoundError(GnnhwError):
+    """A data set that is neither on disk nor downloadable."""
+
+
+class CheckpointError(GnnhwError):
+    """A checkpoint that is missing, corrupt or written by something else."""

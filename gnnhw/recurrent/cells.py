@@ -1,0 +1,174 @@
+"""From-scratch recurrent cells, equal to ``torch.nn.RNNCell`` and ``torch.nn.LSTMCell``.
+
+Built from :class:`torch.nn.Parameter` and tensor operations only. Each cell has *one* bias per gate
+(the assignment's b_h, b_g, b_i, b_f, b_o); torch keeps two (``bias_ih`` and ``bias_hh``) whose sum
+plays the same role, so :meth:`RNNCell.from_torch` / :meth:`LSTMCell.from_torch` copy torch's weights
+and sum its biases.
+
+Both cells split a step in two, so a sequence model can project the inputs of *all* time steps with
+one matrix product and leave only the recurrent product inside the loop::
+
+    xs = cell.project_input(x)          # (B, T, H) or (B, T, 4H): W x_t + b for every t at once
+    for t in range(T):
+        state = cell.step(xs[:, t], state)
+
+``cell(x_t, state)`` does both for one step and returns the new state, like torch's cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from gnnhw.errors import ConfigError, ShapeError
+
+LSTMState = tuple[Tensor, Tensor]
+
+
+def _check_sizes(input_size: int, hidden_size: int) -> None:
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+class _Cell(nn.Module):
+    """What the two cells share: parameters W_ih (G*H, D), W_hh (G*H, H), b (G*H,) for G gate blocks."""
+
+    num_gates: int
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        gates = self.num_gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
+        self.bias = nn.Parameter(torch.empty(gates))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch's cells do."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            nn.init.uniform_(param, -bound, bound)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """W_ih x + b for any leading shape: (..., D) -> (..., G*H)."""
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"input has {x.shape[-1]} features in its last dimension, the cell expects {self.input_size}"
+            )
+        return torch.matmul(x, self.weight_ih.t()) + self.bias
+
+    def zero_state(self, batch_size: int, like: Tensor) -> Tensor:
+        return like.new_zeros(batch_size, self.hidden_size)
+
+    @torch.no_grad()
+    def _copy_from(self, torch_cell: nn.RNNCellBase) -> None:
+        if (torch_cell.input_size, torch_cell.hidden_size) != (self.input_size, self.hidden_size):
+            raise ShapeError("torch cell and gnnhw cell have different sizes")
+        self.weight_ih.copy_(torch_cell.weight_ih)
+        self.weight_hh.copy_(torch_cell.weight_hh)
+        self.bias.zero_()
+        if torch_cell.bias:
+            self.bias.copy_(torch_cell.bias_ih + torch_cell.bias_hh)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class RNNCell(_Cell):
+    r"""A vanilla (Elman) RNN cell, the assignment's equation:
+
+    .. math::
+        h_t = \tanh(W_{hx} x_t + W_{hh} h_{t-1} + b_h)
+
+    Parameters: ``weight_ih`` is W_hx (H, D), ``weight_hh`` is W_hh (H, H), ``bias`` is b_h (H,).
+    Equal to ``torch.nn.RNNCell(D, H, nonlinearity="tanh")`` with ``bias = bias_ih + bias_hh``.
+
+    Shapes:
+        - input ``x_t``: (B, D) or (D,); ``h``: (B, H) or (H,), zeros when omitted
+        - output: the new hidden state, shaped like ``h``
+    """
+
+    num_gates = 1
+
+    def step(self, projected: Tensor, h: Tensor | None = None) -> Tensor:
+        """One step given ``projected = W_hx x_t + b_h`` (B, H) from :meth:`project_input`."""
+        if h is None:
+            h = self.zero_state(projected.shape[0], projected)
+        return torch.tanh(projected + h @ self.weight_hh.t())  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        unbatched = x.dim() == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+            h = None if h is None else h.unsqueeze(0)
+        h = self.step(self.project_input(x), h)
+        return h.squeeze(0) if unbatched else h
+
+    @classmethod
+    def from_torch(cls, torch_cell: nn.RNNCell) -> RNNCell:
+        """A cell with ``torch_cell``'s weights (tanh only); its two biases are summed into one."""
+        if getattr(torch_cell, "nonlinearity", None) != "tanh":
+            raise ConfigError("RNNCell.from_torch needs torch.nn.RNNCell(nonlinearity='tanh')")
+        cell = cls(torch_cell.input_size, torch_cell.hidden_size)
+        cell._copy_from(torch_cell)
+        return cell.to(torch_cell.weight_ih.device, torch_cell.weight_ih.dtype)
+
+
+class LSTMCell(_Cell):
+    r"""A long short-term memory cell, the assignment's equations:
+
+    .. math::
+        i_t &= \sigma(W_{ix} x_t + W_{ih} h_{t-1} + b_i) \\
+        f_t &= \sigma(W_{fx} x_t + W_{fh} h_{t-1} + b_f) \\
+        g_t &= \tanh(W_{gx} x_t + W_{gh} h_{t-1} + b_g) \\
+        o_t &= \sigma(W_{ox} x_t + W_{oh} h_{t-1} + b_o) \\
+        c_t &= g_t \odot i_t + c_{t-1} \odot f_t \\
+        h_t &= \tanh(c_t) \odot o_t
+
+    The four gates are fused in torch's order i, f, g, o, so one matrix product computes them all:
+    ``weight_ih`` (4H, D) stacks [W_ix; W_fx; W_gx; W_ox], ``weight_hh`` (4H, H) stacks
+    [W_ih; W_fh; W_gh; W_oh], and ``bias`` (4H,) stacks [b_i; b_f; b_g; b_o]. That is
+    4(DH + H² + H) parameters for input size D and hidden size H.
+    Equal to ``torch.nn.LSTMCell(D, H)`` with ``bias = bias_ih + bias_hh``.
+
+    Shapes:
+        - input ``x_t``: (B, D) or (D,); ``state``: a pair (h, c), each (B, H) or (H,), zeros when omitted
+        - output: the new pair (h, c)
+    """
+
+    num_gates = 4
+
+    def step(self, projected: Tensor, state: LSTMState | None = None) -> LSTMState:
+        """One step given ``projected = W_x x_t + b`` (B, 4H) from :meth:`project_input`."""
+        if state is None:
+            zeros = self.zero_state(projected.shape[0], projected)
+            state = (zeros, zeros)
+        h, c = state
+        gates = projected + h @ self.weight_hh.t()  # (B, 4H): all four gates in one product
+        i, f, g, o = gates.chunk(4, dim=-1)  # (B, H) each, torch's order
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        g = torch.tanh(g)
+        c = g * i + c * f  # c_t = g ⊙ i + c_{t-1} ⊙ f
+        h = torch.tanh(c) * o  # h_t = tanh(c_t) ⊙ o
+        return h, c
+
+    def forward(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+        unbatched = x.dim() == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+            state = None if state is None else (state[0].unsqueeze(0), state[1].unsqueeze(0))
+        h, c = self.step(self.project_input(x), state)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    @classmethod
+    def from_torch(cls, torch_cell: nn.LSTMCell) -> LSTMCell:
+        """A cell with ``torch_cell``'s weights; its two biases are summed into one."""
+        cell = cls(torch_cell.input_size, torch_cell.hidden_size)
+        cell._copy_from(torch_cell)
+        return cell.to(torch_cell.weight_ih.device, torch_cell.weight_ih.dtype)

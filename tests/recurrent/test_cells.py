@@ -1,0 +1,125 @@
+"""The from-scratch cells equal torch.nn's, outputs and gradients, on random sequences."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.recurrent.cells import LSTMCell, RNNCell
+
+ATOL = 1e-5
+
+
+def _unroll(cell, xs, state=None):
+    outputs = []
+    for t in range(xs.shape[1]):
+        state = cell(xs[:, t], state)
+        outputs.append(state if isinstance(state, torch.Tensor) else state[0])
+    return torch.stack(outputs, dim=1), state
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rnn_cell_matches_torch_outputs_and_gradients(seed):
+    torch.manual_seed(seed)
+    ref = nn.RNNCell(7, 11, nonlinearity="tanh")
+    ours = RNNCell.from_torch(ref)
+    xs = torch.randn(5, 9, 7)
+    x_ref, x_ours = xs.clone().requires_grad_(), xs.clone().requires_grad_()
+    out_ref, _ = _unroll(ref, x_ref)
+    out_ours, _ = _unroll(ours, x_ours)
+    torch.testing.assert_close(out_ours, out_ref, atol=ATOL, rtol=0)
+    weights = torch.randn_like(out_ref)
+    (out_ref * weights).sum().backward()
+    (out_ours * weights).sum().backward()
+    torch.testing.assert_close(x_ours.grad, x_ref.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.weight_ih.grad, ref.weight_ih.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.weight_hh.grad, ref.weight_hh.grad, atol=ATOL, rtol=0)
+    # torch's two biases receive the same gradient; ours is their sum's, i.e. equal to either.
+    torch.testing.assert_close(ours.bias.grad, ref.bias_ih.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.bias.grad, ref.bias_hh.grad, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lstm_cell_matches_torch_outputs_and_gradients(seed):
+    torch.manual_seed(seed)
+    ref = nn.LSTMCell(6, 13)
+    ours = LSTMCell.from_torch(ref)
+    xs = torch.randn(4, 12, 6)
+    h0, c0 = torch.randn(4, 13), torch.randn(4, 13)
+    x_ref, x_ours = xs.clone().requires_grad_(), xs.clone().requires_grad_()
+    out_ref, (h_ref, c_ref) = _unroll(ref, x_ref, (h0, c0))
+    out_ours, (h_ours, c_ours) = _unroll(ours, x_ours, (h0, c0))
+    torch.testing.assert_close(out_ours, out_ref, atol=ATOL, rtol=0)
+    torch.testing.assert_close(c_ours, c_ref, atol=ATOL, rtol=0)
+    weights, c_weights = torch.randn_like(out_ref), torch.randn_like(c_ref)
+    ((out_ref * weights).sum() + (c_ref * c_weights).sum()).backward()
+    ((out_ours * weights).sum() + (c_ours * c_weights).sum()).backward()
+    torch.testing.assert_close(x_ours.grad, x_ref.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.weight_ih.grad, ref.weight_ih.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.weight_hh.grad, ref.weight_hh.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.bias.grad, ref.bias_ih.grad, atol=ATOL, rtol=0)
+
+
+def test_project_then_step_equals_calling_the_cell():
+    torch.manual_seed(0)
+    cell = LSTMCell(3, 5)
+    xs = torch.randn(2, 7, 3)
+    projected = cell.project_input(xs)  # (B, T, 4H), all time steps at once
+    state_a = state_b = None
+    for t in range(7):
+        state_a = cell(xs[:, t], state_a)
+        state_b = cell.step(projected[:, t], state_b)
+    torch.testing.assert_close(state_a[0], state_b[0])
+    torch.testing.assert_close(state_a[1], state_b[1])
+
+
+def test_unbatched_input_matches_torch():
+    torch.manual_seed(0)
+    ref = nn.LSTMCell(3, 4)
+    ours = LSTMCell.from_torch(ref)
+    x = torch.randn(3)
+    for got, want in zip(ours(x), ref(x)):
+        assert got.shape == (4,)
+        torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize(("d", "n"), [(1, 128), (10, 128), (7, 3)])
+def test_lstm_parameter_count_is_4_dn_n2_n(d, n):
+    cell = LSTMCell(d, n)
+    assert sum(p.numel() for p in cell.parameters()) == 4 * (d * n + n * n + n)
+
+
+def test_gate_blocks_follow_torch_order_i_f_g_o():
+    cell = LSTMCell(1, 1)
+    with torch.no_grad():
+        cell.weight_ih.zero_()
+        cell.weight_hh.zero_()
+        # i = σ(0) = 0.5, f = σ(big) ≈ 1, g = tanh(1), o = σ(0) = 0.5
+        cell.bias.copy_(torch.tensor([0.0, 30.0, 1.0, 0.0]))
+    h, c = cell(torch.zeros(1, 1), (torch.zeros(1, 1), torch.full((1, 1), 2.0)))
+    expected_c = torch.tanh(torch.tensor(1.0)) * 0.5 + 2.0 * 1.0
+    torch.testing.assert_close(c, expected_c.reshape(1, 1))
+    torch.testing.assert_close(h, (torch.tanh(expected_c) * 0.5).reshape(1, 1))
+
+
+def test_cells_use_no_torch_recurrent_or_linear_modules():
+    for cell in (RNNCell(3, 4), LSTMCell(3, 4)):
+        assert list(cell.children()) == []
+
+
+def test_rnn_from_torch_rejects_relu():
+    with pytest.raises(ConfigError, match="tanh"):
+        RNNCell.from_torch(nn.RNNCell(2, 3, nonlinearity="relu"))
+
+
+@pytest.mark.parametrize("sizes", [(0, 4), (3, -1), (3.5, 2)])
+def test_non_positive_sizes_are_rejected(sizes):
+    with pytest.raises(ConfigError, match="positive integer"):
+        LSTMCell(*sizes)
+
+
+def test_wrong_input_width_is_a_shape_error():
+    with pytest.raises(ShapeError, match="expects 3"):
+        LSTMCell(3, 4)(torch.randn(2, 5))
