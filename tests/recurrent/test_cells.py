@@ -80,7 +80,7 @@ def test_unbatched_input_matches_torch():
     ref = nn.LSTMCell(3, 4)
     ours = LSTMCell.from_torch(ref)
     x = torch.randn(3)
-    for got, want in zip(ours(x), ref(x)):
+    for got, want in zip(ours(x), ref(x), strict=True):
         assert got.shape == (4,)
         torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
 
