@@ -114,7 +114,8 @@ def _parse_edge_list(text: str, path: Path, directed: bool) -> nx.Graph:
 
 
 def _parse_adjacency_matrix(text: str, path: Path) -> nx.Graph:
-    rows: list[tuple[int, list[str]]] = [(n, f) for n, line in enumerate(text.splitlines(), start=1) if (f := _fields(line))]
+    numbered = ((n, _fields(line)) for n, line in enumerate(text.splitlines(), start=1))
+    rows: list[tuple[int, list[str]]] = [(n, fields) for n, fields in numbered if fields]
     if not rows:
         return nx.Graph()
     names: list[str] | None = None
