@@ -60,6 +60,10 @@ def plot_receptive_fields(
         ax.set_axis_off()
         ax.margins(0.15)
 
+    fig.suptitle(
+        f"Receptive field of {node} after k GCN layers (red: {node}; orange: the nodes whose input reaches it)",
+        fontsize=11,
+    )
     ax = fig.add_subplot(grid[1, :])
     curves: dict[tuple[int, ...], list[str]] = {}
     for v, series in sizes.items():
