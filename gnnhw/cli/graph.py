@@ -11,6 +11,7 @@ import argparse
 import csv
 import io
 import sys
+import textwrap
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     adjacency = subparsers.add_parser(
         "adjacency",
         help="print a graph's adjacency matrix with self-loops (Ã = A + I) or normalized (Â)",
-        description=(
+        description=textwrap.fill(
             "Print the adjacency matrix with self-loops, Ã = A + I, of a graph; with --normalized, the GCN's "
             "propagation matrix Â = D̃^-1/2 Ã D̃^-1/2 (D̃ = the degree matrix of Ã). Rows and columns follow "
             "the graph's node order."
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     field = subparsers.add_parser(
         "receptive-field",
         help="receptive-field sizes per GCN depth, the diameter, and the updates needed from one node to another",
-        description=(
+        description=textwrap.fill(
             "After k GCN layers, a node's output depends on the inputs of the nodes within k hops of it (its "
             "receptive field; along edge direction for directed graphs). This prints the size of every node's "
             "receptive field for k = 0..--max-layers, the graph's diameter (the depth after which every node "

@@ -143,6 +143,11 @@ def test_bad_num_layers(func, layers):
         func(assignment_graph(), "A", layers)
 
 
+def test_bad_max_layers():
+    with pytest.raises(ConfigError, match="max_layers must be a non-negative integer, got -2"):
+        receptive_field_sizes(assignment_graph(), -2)
+
+
 @pytest.mark.parametrize("func", [receptive_field, empirical_receptive_field])
 def test_unknown_node_lists_known_nodes(func):
     with pytest.raises(NodeNotFoundError, match=r"node 'Z' is not in the graph; known nodes: A, B, C, D, E, F$"):
