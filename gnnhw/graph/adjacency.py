@@ -13,8 +13,9 @@ assignment. For a directed graph ``normalized_adjacency(G) = D^-1/2 Ã^T D^-1/2`
 (column sums of ``Ã``, i.e. in-degrees plus the self-loop).
 
 Self-loops follow PyG's ``add_remaining_self_loops``: every node gets a loop of weight 1, *unless it already has
-one*, in which case its existing loop (with its own weight) is kept instead of adding 1. (If a node has several
-self-loops in an ``edge_index``, one of their weights is kept, as in PyG; which one is unspecified.) Parallel edges
+one*, in which case its existing loop (with its own weight) is kept instead of adding 1. If a node has several
+self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
+the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
 are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
 """
 
@@ -244,9 +245,13 @@ def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes:
     src, dst = edge_index[0], edge_index[1]
     is_loop = src == dst
     keep = ~is_loop
-    loop_weight = edge_weight.new_ones(num_nodes)
-    loop_weight = loop_weight.index_put((src[is_loop],), edge_weight[is_loop])  # existing loops keep their weight
     loops = torch.arange(num_nodes, device=edge_index.device)
+    # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
+    loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
+    last = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+    last = last.scatter_reduce(0, src[loop_pos], loop_pos, reduce="amax")  # last loop of each node, -1 if none
+    existing = edge_weight[last.clamp(min=0)] if edge_weight.numel() else edge_weight.new_zeros(num_nodes)
+    loop_weight = torch.where(last >= 0, existing, torch.ones_like(existing))  # existing loop weight, else 1
     return (
         torch.cat([src[keep], loops]),
         torch.cat([dst[keep], loops]),
