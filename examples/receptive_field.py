@@ -28,7 +28,7 @@ from gnnhw.graph.examples import assignment_graph
 from gnnhw.graph.io import read_graph
 from gnnhw.graph.receptive_field import (
     check_node,
-    empirical_receptive_field,
+    empirical_receptive_fields,
     graph_diameter,
     receptive_field,
     receptive_field_sizes,
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     diameter = graph_diameter(graph)
     sizes = receptive_field_sizes(graph, args.max_layers)
     fields = [receptive_field(graph, args.node, k) for k in range(args.max_layers + 1)]
-    measured = [empirical_receptive_field(graph, args.node, k) for k in range(args.max_layers + 1)]
+    measured = empirical_receptive_fields(graph, args.node, args.max_layers)
     updates = updates_needed(graph, args.source, args.target)
 
     name = graph.graph.get("name", "graph")
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  k={k}: {', '.join(str(v) for v in nodes if v in field)}")
     agree = all(a == b for a, b in zip(fields, measured, strict=True))
     print(
-        "  hop count and autograd (gradients of a random k-layer GCN, k = 0..max) "
+        "  hop count and autograd (gradients through the first k layers of a random GCN) "
         + ("agree at every depth" if agree else "DISAGREE (a bug: please report it)")
     )
     path = " -> ".join(str(v) for v in updates.path)

@@ -141,11 +141,22 @@ def empirical_receptive_field(graph: nx.Graph, node: Hashable, num_layers: int, 
         num_layers: k >= 0; k = 0 gives ``{node}`` (y is then node's own input).
         seed: seeds the random inputs and parameters.
     """
+    _check_layers(num_layers)
+    return empirical_receptive_fields(graph, node, num_layers, seed)[num_layers]
+
+
+def empirical_receptive_fields(graph: nx.Graph, node: Hashable, max_layers: int, seed: int = 0) -> list[set[Hashable]]:
+    """:func:`empirical_receptive_field` for every depth k = 0..``max_layers``, from one forward pass.
+
+    Element k is measured on the first k layers of one random ``max_layers``-layer GCN. Those are exactly
+    the layers ``empirical_receptive_field(graph, node, k, seed)`` builds (the parameters are drawn layer
+    by layer from the same seeded generator), so element k equals that call's result.
+    """
     from gnnhw.graph.adjacency import to_edge_index
     from gnnhw.graph.layers import GCNLayer
 
     check_node(graph, node)
-    _check_layers(num_layers)
+    _check_layers(max_layers, "max_layers")
     unweighted: nx.Graph = nx.DiGraph() if graph.is_directed() else nx.Graph()
     unweighted.add_nodes_from(graph.nodes)
     unweighted.add_edges_from(graph.edges)
@@ -158,15 +169,18 @@ def empirical_receptive_field(graph: nx.Graph, node: Hashable, num_layers: int, 
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(len(nodes), channels, generator=generator, dtype=torch.float64) + 0.5  # (N, C), all > 0
     x.requires_grad_(True)
-    h = x
-    for _ in range(num_layers):
+    outputs = [x]  # outputs[k] = H^(k), (N, C)
+    for _ in range(max_layers):
         layer = GCNLayer(channels, channels).to(torch.float64)
         for param in layer.parameters():
             _positive_(param, generator)
-        h = torch.relu(layer(h, edge_index))  # (N, C); ReLU is the identity here: all entries > 0
-    (grad,) = torch.autograd.grad(h[index[node]].sum(), x)  # (N, C)
-    reached = (grad != 0).any(dim=1)  # (N,)
-    return {nodes[i] for i in torch.nonzero(reached).flatten().tolist()}
+        outputs.append(torch.relu(layer(outputs[-1], edge_index)))  # ReLU is the identity here: all entries > 0
+    fields = []
+    for h in outputs:
+        (grad,) = torch.autograd.grad(h[index[node]].sum(), x, retain_graph=True)  # (N, C): ∂y/∂X
+        reached = (grad != 0).any(dim=1)  # (N,)
+        fields.append({nodes[i] for i in torch.nonzero(reached).flatten().tolist()})
+    return fields
 
 
 def updates_needed(graph: nx.Graph, source: Hashable, target: Hashable) -> UpdatePath:

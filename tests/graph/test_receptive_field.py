@@ -10,6 +10,7 @@ from gnnhw.errors import ConfigError, GnnhwError, NodeNotFoundError, NoPathError
 from gnnhw.graph.examples import assignment_graph
 from gnnhw.graph.receptive_field import (
     empirical_receptive_field,
+    empirical_receptive_fields,
     graph_diameter,
     receptive_field,
     receptive_field_sizes,
@@ -30,18 +31,27 @@ def _strings(graph: nx.Graph) -> nx.Graph:
     return nx.relabel_nodes(graph, {n: f"n{n}" for n in graph.nodes})
 
 
+# Seeded random graphs, small enough (N * diameter^2 GCN layers each) to sweep every node and depth quickly.
 UNDIRECTED = {
     "assignment": assignment_graph(),
     "disconnected": _disconnected(),
-    **{f"gnp-{seed}": _strings(nx.gnp_random_graph(11, 0.18, seed=seed)) for seed in range(4)},
-    "tree": nx.random_labeled_tree(9, seed=3) if hasattr(nx, "random_labeled_tree") else nx.random_tree(9, seed=3),
+    "gnp-0": _strings(nx.gnp_random_graph(11, 0.18, seed=0)),  # 7 components
+    "gnp-3": _strings(nx.gnp_random_graph(11, 0.18, seed=3)),  # 4 components
+    "gnp-connected": _strings(nx.gnp_random_graph(10, 0.22, seed=1)),
+    "tree": _strings(nx.random_labeled_tree(8, seed=1)),
 }
-DIRECTED = {f"digraph-{seed}": _strings(nx.gnp_random_graph(9, 0.2, seed=seed, directed=True)) for seed in range(3)}
+DIRECTED = {
+    "digraph-0": _strings(nx.gnp_random_graph(8, 0.3, seed=0, directed=True)),
+    "digraph-1": _strings(nx.gnp_random_graph(8, 0.3, seed=1, directed=True)),
+    "digraph-weak": _strings(nx.gnp_random_graph(9, 0.2, seed=0, directed=True)),  # not weakly connected
+}
 ALL = {**UNDIRECTED, **DIRECTED}
 
 
 def test_random_graphs_include_disconnected_ones():
-    assert any(not nx.is_connected(g) for name, g in UNDIRECTED.items() if name.startswith("gnp"))
+    assert not nx.is_connected(UNDIRECTED["gnp-0"]) and not nx.is_connected(UNDIRECTED["gnp-3"])
+    assert nx.is_connected(UNDIRECTED["gnp-connected"])
+    assert not nx.is_weakly_connected(DIRECTED["digraph-weak"])
 
 
 def _reference_field(graph: nx.Graph, node, k: int) -> set:
@@ -118,11 +128,21 @@ def test_assignment_sizes_saturate_at_the_diameter():
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_autograd_field_equals_hop_field_for_every_node_and_depth(name):
+def test_autograd_fields_equal_hop_fields_for_every_node_and_depth(name):
     graph = ALL[name]
-    for node in graph.nodes:
-        for k in _depths(graph):
-            assert empirical_receptive_field(graph, node, k, seed=k) == receptive_field(graph, node, k), (node, k)
+    depths = _depths(graph)
+    for seed, node in enumerate(graph.nodes):
+        measured = empirical_receptive_fields(graph, node, depths[-1], seed=seed)
+        assert len(measured) == len(depths)
+        for k in depths:
+            assert measured[k] == receptive_field(graph, node, k), (node, k)
+
+
+@pytest.mark.parametrize("k", range(5))
+def test_single_depth_autograd_field_equals_hop_field(k):
+    graph = ALL["gnp-connected"]
+    for node in ["n0", "n5"]:
+        assert empirical_receptive_field(graph, node, k, seed=7) == receptive_field(graph, node, k)
 
 
 def test_autograd_field_ignores_edge_weights():
