@@ -137,6 +137,18 @@ def test_receptive_field_disconnected_graph_says_so(tmp_path, capsys):
     assert payload["sizes"]["x"] == [1, 2, 2, 2, 2]
 
 
+def test_directed_edge_list_follows_edge_direction(tmp_path, capsys):
+    path = tmp_path / "g.txt"
+    path.write_text("a b\nb c\n", encoding="utf-8")
+    undirected = run_json(capsys, "receptive-field", "--graph", str(path), "--source", "c", "--target", "a")
+    assert undirected["updates"]["path"] == ["c", "b", "a"]
+    graph = ("receptive-field", "--graph", str(path), "--directed")
+    directed = run_json(capsys, *graph, "--source", "a", "--target", "c")
+    assert directed["sizes"] == {"a": [1, 1, 1, 1], "b": [1, 2, 2, 2], "c": [1, 2, 3, 3]}
+    code, out, err = run(capsys, *graph, "--source", "c", "--target", "a")
+    assert_one_line_error(code, out, err, "no path from 'c' to 'a'")
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 

@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "receptive field; along edge direction for directed graphs). This prints the size of every node's "
             "receptive field for k = 0..--max-layers, the graph's diameter (the depth after which every node "
             "sees its whole component), and the number of updates (layers) needed to forward information "
-            "from --source to --target, with a shortest path."
+            "from --source to --target, with a shortest path (when several are shortest, the first in node "
+            "order: C -> B -> A -> E rather than C -> D -> F -> E on the example)."
         ),
         epilog=_INPUT_HELP
         + "\nexamples:\n  gnnhw receptive-field --example\n  gnnhw receptive-field --example --node C --format json\n"

@@ -153,3 +153,12 @@ def test_adjacency_matrix_without_header_and_asymmetric_is_directed(tmp_path):
 def test_bad_adjacency_matrix(tmp_path, text, message):
     with pytest.raises(GraphFileError, match=message):
         read_graph(write(tmp_path, "m.adj", text))
+
+
+def test_graphml_with_non_numeric_weight(tmp_path):
+    graph = nx.Graph()
+    graph.add_edge("a", "b", weight="heavy")
+    path = tmp_path / "w.graphml"
+    nx.write_graphml(graph, path)
+    with pytest.raises(GraphFileError, match=r"w\.graphml: edge a-b has weight 'heavy', which is not a number"):
+        read_graph(path)
