@@ -1,0 +1,374 @@
+r"""GCN adjacency matrices: :math:`\tilde{A} = A + I` and :math:`\hat{A} = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}`.
+
+Two conventions meet here, and each function says which one it follows:
+
+* :func:`self_loop_adjacency` follows networkx (``nx.to_numpy_array``): ``Ã[i, j]`` is the weight of the edge
+  ``i -> j``.
+* :func:`normalized_adjacency` and :func:`gcn_normalize` follow PyG's ``GCNConv`` (flow ``source_to_target``):
+  ``Â[i, j]`` is the normalized weight of the edge ``j -> i``, so that a GCN layer computes ``Â @ (X W) + b`` and
+  the degree of a node counts the edges that *arrive* at it.
+
+For an undirected graph both give the symmetric :math:`\tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` of the
+assignment. For a directed graph ``normalized_adjacency(G) = D^-1/2 Ã^T D^-1/2`` with ``D = diag(Ã^T 1)``
+(column sums of ``Ã``, i.e. in-degrees plus the self-loop).
+
+Self-loops follow PyG's ``add_remaining_self_loops``: every node gets a loop of weight 1, *unless it already has
+one*, in which case its existing loop (with its own weight) is kept instead of adding 1. If a node has several
+self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
+the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
+are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import torch
+from torch import Tensor
+
+from gnnhw.errors import GraphError, NodeNotFoundError
+
+GraphLike = Any  # a networkx graph, or a square dense adjacency (torch tensor, numpy array, nested lists)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Conversions
+
+
+@contextlib.contextmanager
+def quiet_sparse_warnings() -> Any:
+    """Silence torch's "sparse CSR support is in beta" / "invariant checks disabled" warnings (they are noise here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
+        yield
+
+
+def _dtype(dtype: torch.dtype | None) -> torch.dtype:
+    return torch.get_default_dtype() if dtype is None else dtype
+
+
+def _resolve_nodelist(graph: nx.Graph, nodelist: Sequence[Hashable] | None) -> list[Hashable]:
+    if nodelist is None:
+        return list(graph.nodes)
+    nodes = list(nodelist)
+    missing = [n for n in nodes if n not in graph]
+    if missing:
+        raise NodeNotFoundError(f"nodelist names {missing[0]!r}, which is not a node of the graph")
+    if len(set(nodes)) != len(nodes):
+        seen: set[Hashable] = set()
+        dup = next(n for n in nodes if n in seen or seen.add(n))  # type: ignore[func-returns-value]
+        raise GraphError(f"nodelist names node {dup!r} more than once")
+    return nodes
+
+
+def _edge_weight_value(u: Hashable, v: Hashable, data: dict) -> float:
+    value = data.get("weight", 1.0)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise GraphError(f"edge ({u!r}, {v!r}) has weight {value!r}; expected a real number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise GraphError(f"edge ({u!r}, {v!r}) has weight {value}; expected a finite number")
+    return value
+
+
+def dense_adjacency_tensor(adjacency: Any, *, dtype: torch.dtype | None = None) -> Tensor:
+    """Check and convert a square dense adjacency (torch tensor, numpy array or nested lists) to a float tensor.
+
+    Raises :class:`GraphError` when it is not a finite, real, square 2-D matrix.
+    """
+    dtype = _dtype(dtype)
+    if isinstance(adjacency, Tensor):
+        if adjacency.is_sparse or adjacency.layout != torch.strided:
+            adjacency = adjacency.to_dense()
+        if adjacency.is_complex() or not (
+            adjacency.is_floating_point() or adjacency.dtype.is_signed or adjacency.dtype in (torch.uint8, torch.bool)
+        ):
+            raise GraphError(f"adjacency matrix has dtype {adjacency.dtype}; expected real numbers")
+        a = adjacency.detach().to(dtype)
+    else:
+        try:
+            arr = np.asarray(adjacency)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise GraphError(f"adjacency matrix is not a rectangular array of numbers ({err})") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise GraphError(f"adjacency matrix holds {arr.dtype} values; expected real numbers")
+        a = torch.as_tensor(arr.astype(np.float64)).to(dtype)
+    if a.dim() != 2 or a.shape[0] != a.shape[1]:
+        raise GraphError(f"adjacency matrix has shape {tuple(a.shape)}; expected a square (N, N) matrix")
+    if not torch.isfinite(a).all():
+        raise GraphError("adjacency matrix holds NaN or infinite entries; expected finite weights")
+    return a
+
+
+def to_edge_index(
+    graph: GraphLike,
+    nodelist: Sequence[Hashable] | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+) -> tuple[Tensor, Tensor, list[Hashable]]:
+    """Turn a graph into ``(edge_index, edge_weight, nodes)`` in PyG's format.
+
+    ``edge_index[:, k] = (i, j)`` is the edge ``nodes[i] -> nodes[j]`` with weight ``edge_weight[k]`` (attribute
+    ``"weight"``, default 1). An undirected edge gives both directions; an undirected self-loop gives one entry.
+    Parallel edges of a multigraph are merged into one edge with the summed weight (as ``nx.to_numpy_array``).
+    With a ``nodelist`` the rows follow its order and edges to nodes outside it are dropped (the induced subgraph,
+    again as networkx). A square dense adjacency is also accepted: ``A[i, j] != 0`` is the edge ``i -> j``, nodes
+    are ``0..N-1``.
+
+    Shapes:
+        - **output:** edge_index ``(2, E)`` (int64), edge_weight ``(E,)`` (float), nodes: list of length ``N``
+    """
+    dtype = _dtype(dtype)
+    if not isinstance(graph, nx.Graph):
+        if nodelist is not None:
+            raise GraphError("nodelist is only accepted with a networkx graph, not with a dense adjacency matrix")
+        a = dense_adjacency_tensor(graph, dtype=dtype)
+        index = a.nonzero().t().contiguous()  # (2, E): row = source, col = target
+        return index, a[index[0], index[1]], list(range(a.shape[0]))
+
+    nodes = _resolve_nodelist(graph, nodelist)
+    position = {node: i for i, node in enumerate(nodes)}
+    weights: dict[tuple[int, int], float] = {}
+    for u, v, data in graph.edges(data=True):
+        if u not in position or v not in position:
+            continue
+        key = (position[u], position[v])
+        weights[key] = weights.get(key, 0.0) + _edge_weight_value(u, v, data)  # multigraph: parallel edges summed
+    pairs = list(weights)
+    values = [weights[p] for p in pairs]
+    if not graph.is_directed():
+        reverse = [(i, j) for (i, j) in pairs if i != j]
+        values += [weights[p] for p in reverse]
+        pairs += [(j, i) for (i, j) in reverse]
+    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t().contiguous()  # (2, E)
+    return edge_index, torch.tensor(values, dtype=dtype), nodes
+
+
+def self_loop_adjacency(
+    graph: GraphLike,
+    nodelist: Sequence[Hashable] | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    r"""The dense adjacency with self-loops :math:`\tilde{A} = A + I`, in networkx's convention.
+
+    ``Ã[i, j]`` is the weight of the edge ``nodelist[i] -> nodelist[j]`` (attribute ``"weight"``, default 1;
+    symmetric for an undirected graph). Every node gets a self-loop of weight 1, except a node that already has one:
+    it keeps its existing loop weight instead (PyG's ``add_remaining_self_loops`` rule), so ``Ã[i, i]`` is never
+    ``w + 1``. For a dense input a self-loop exists where ``A[i, i] != 0``.
+
+    Args:
+        graph: a networkx graph (directed or not, multigraphs summed), or a square dense adjacency matrix
+            (torch tensor, numpy array or nested lists).
+        nodelist: order of the rows and columns (default: the graph's node order). Only for networkx graphs.
+        dtype: floating dtype of the result (default: torch's default dtype).
+
+    Shapes:
+        - **output:** ``(N, N)``
+
+    Raises:
+        GraphError: non-square or non-numeric matrix, non-finite or non-numeric weights.
+        NodeNotFoundError: ``nodelist`` names a node the graph does not have.
+    """
+    dtype = _dtype(dtype)
+    if isinstance(graph, nx.Graph):
+        edge_index, edge_weight, nodes = to_edge_index(graph, nodelist, dtype=dtype)
+        n = len(nodes)
+        a = torch.zeros(n, n, dtype=dtype)
+        a.index_put_((edge_index[0], edge_index[1]), edge_weight, accumulate=True)
+    else:
+        if nodelist is not None:
+            raise GraphError("nodelist is only accepted with a networkx graph, not with a dense adjacency matrix")
+        a = dense_adjacency_tensor(graph, dtype=dtype).clone()
+    diag = a.diagonal()  # a view: writing it writes Ã
+    diag.copy_(torch.where(diag != 0, diag, torch.ones_like(diag)))  # Ã_ii = existing loop weight, else 1
+    return a
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Normalization
+
+
+def check_edge_index(edge_index: Any, num_nodes: int | None = None) -> int:
+    """Check that ``edge_index`` is a ``(2, E)`` integer tensor with ids in ``[0, num_nodes)``; return ``num_nodes``.
+
+    Without ``num_nodes`` it is inferred as ``max id + 1`` (0 for no edges). Raises :class:`GraphError`.
+    """
+    if not isinstance(edge_index, Tensor):
+        raise GraphError(f"edge_index must be a torch tensor of shape (2, E), got {type(edge_index).__name__}")
+    if edge_index.is_floating_point() or edge_index.is_complex() or edge_index.dtype == torch.bool:
+        raise GraphError(f"edge_index has dtype {edge_index.dtype}; expected an integer tensor (torch.long)")
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise GraphError(f"edge_index has shape {tuple(edge_index.shape)}; expected (2, E)")
+    if num_nodes is not None and (isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 0):
+        raise GraphError(f"num_nodes must be a non-negative integer, got {num_nodes!r}")
+    if edge_index.numel() == 0:
+        return 0 if num_nodes is None else num_nodes
+    low, high = int(edge_index.min()), int(edge_index.max())
+    if num_nodes is None:
+        num_nodes = high + 1
+    if low < 0 or high >= num_nodes:
+        bad = low if low < 0 else high
+        raise GraphError(f"edge_index holds node id {bad}; valid ids are 0..{num_nodes - 1} (num_nodes={num_nodes})")
+    return num_nodes
+
+
+def check_edge_weight(edge_weight: Any, num_edges: int) -> None:
+    """Check that ``edge_weight`` is a finite floating ``(E,)`` tensor. Raises :class:`GraphError`."""
+    if not isinstance(edge_weight, Tensor):
+        raise GraphError(f"edge_weight must be a torch tensor of shape (E,), got {type(edge_weight).__name__}")
+    if not edge_weight.is_floating_point():
+        raise GraphError(f"edge_weight has dtype {edge_weight.dtype}; expected a floating tensor")
+    if edge_weight.shape != (num_edges,):
+        raise GraphError(f"edge_weight has shape {tuple(edge_weight.shape)}; expected ({num_edges},), one per edge")
+    if not torch.isfinite(edge_weight).all():
+        raise GraphError("edge_weight holds NaN or infinite values; expected finite weights")
+
+
+def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Replace self-loops by one loop per node: weight 1, or the node's existing loop weight.
+
+    Same result (and edge order) as ``torch_geometric.utils.add_remaining_self_loops``: the non-loop edges in their
+    order, then the loops ``0..N-1``. Differentiable with respect to ``edge_weight``.
+
+    Shapes:
+        - **input:** edge_index ``(2, E)``, edge_weight ``(E,)``
+        - **output:** source ``(E' + N,)``, target ``(E' + N,)``, weight ``(E' + N,)`` (E' = non-loop edges)
+    """
+    src, dst = edge_index[0], edge_index[1]
+    is_loop = src == dst
+    keep = ~is_loop
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
+    loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
+    last = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+    last = last.scatter_reduce(0, src[loop_pos], loop_pos, reduce="amax")  # last loop of each node, -1 if none
+    existing = edge_weight[last.clamp(min=0)] if edge_weight.numel() else edge_weight.new_zeros(num_nodes)
+    loop_weight = torch.where(last >= 0, existing, torch.ones_like(existing))  # existing loop weight, else 1
+    return (
+        torch.cat([src[keep], loops]),
+        torch.cat([dst[keep], loops]),
+        torch.cat([edge_weight[keep], loop_weight]),
+    )
+
+
+def gcn_normalize(
+    edge_index: Tensor,
+    edge_weight: Tensor | None = None,
+    num_nodes: int | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+    check: bool = True,
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Self-loops and symmetric normalization of an ``edge_index``, as PyG's ``gcn_norm`` (no dense matrix).
+
+    .. math::
+        \hat{e}_{j,i} = \frac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}, \qquad
+        \hat{d}_i = \sum_{j} \tilde{e}_{j,i}
+
+    where :math:`\tilde{e}` are the weights after :func:`add_remaining_self_loops` and the degree of node ``i``
+    sums the edges that arrive at ``i``. :math:`0^{-1/2} := 0`.
+
+    Returns ``(source, target, norm)``: the edge ``source[k] -> target[k]`` carries ``norm[k]``; the GCN
+    aggregation is ``out[target[k]] += norm[k] * h[source[k]]``.
+
+    Shapes:
+        - **input:** edge_index ``(2, E)``, edge_weight ``(E,)`` *(optional, default ones)*
+        - **output:** three tensors of shape ``(E' + N,)``, E' = number of edges that are not self-loops
+
+    Raises:
+        GraphError: malformed edge_index or ids outside ``[0, num_nodes)``, non-finite weights, or weights that
+            make a degree negative (then :math:`\hat{A}` is undefined).
+    """
+    if check:
+        num_nodes = check_edge_index(edge_index, num_nodes)
+        if edge_weight is not None:
+            check_edge_weight(edge_weight, edge_index.shape[1])
+    elif num_nodes is None:
+        num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.shape[1], dtype=_dtype(dtype), device=edge_index.device)
+    elif dtype is not None:
+        edge_weight = edge_weight.to(dtype)
+    edge_index = edge_index.long()
+    src, dst, weight = add_remaining_self_loops(edge_index, edge_weight, num_nodes)
+    deg = weight.new_zeros(num_nodes).index_add(0, dst, weight)  # d_i = sum_j ẽ_{j,i}  (degree at the target)
+    if check and bool((deg.detach() < 0).any()):
+        node = int((deg.detach() < 0).nonzero()[0])
+        raise GraphError(
+            f"node {node} has degree {float(deg[node]):g} < 0 with these edge weights; D^-1/2 is undefined"
+        )
+    deg_inv_sqrt = deg.pow(-0.5)
+    deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
+    norm = deg_inv_sqrt[src] * weight * deg_inv_sqrt[dst]  # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
+    return src, dst, norm
+
+
+def normalized_adjacency(
+    graph_or_edge_index: GraphLike | Tensor,
+    edge_weight: Tensor | None = None,
+    num_nodes: int | None = None,
+    *,
+    nodelist: Sequence[Hashable] | None = None,
+    sparse: bool = False,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    r"""The GCN propagation matrix :math:`\hat{A} = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` in PyG's convention.
+
+    It is exactly the matrix ``M`` with ``GCNConv(x, edge_index, edge_weight) == M @ (x @ W) + b``:
+    ``M[i, j]`` is the normalized weight of the edge ``j -> i`` (degrees counted at the target), self-loops added
+    by the ``add_remaining_self_loops`` rule, parallel edges summed. For an undirected graph ``M`` is symmetric and
+    equals :math:`\tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` with :math:`\tilde{A}` = :func:`self_loop_adjacency`.
+
+    Args:
+        graph_or_edge_index: a networkx graph; or an integer ``edge_index`` tensor of shape ``(2, E)`` (a torch
+            integer tensor with 2 rows is always read as edge_index); or a square dense adjacency matrix
+            (``A[i, j]`` = weight of ``i -> j``).
+        edge_weight: weights of the edges of ``edge_index`` (default ones). Only with ``edge_index``.
+        num_nodes: number of nodes of ``edge_index`` (default: largest id + 1).
+        nodelist: row/column order for a networkx graph (default: the graph's node order).
+        sparse: return a ``torch.sparse_csr`` tensor instead of a dense one.
+        dtype: floating dtype (default: ``edge_weight``'s, else torch's default dtype).
+
+    Shapes:
+        - **output:** ``(N, N)``, dense or sparse CSR
+
+    Raises:
+        GraphError: malformed input, ids out of range, non-finite weights or a negative degree.
+        NodeNotFoundError: ``nodelist`` names a node the graph does not have.
+    """
+    source = graph_or_edge_index
+    is_edge_index = (
+        isinstance(source, Tensor)
+        and source.dim() == 2
+        and source.shape[0] == 2
+        and not source.is_floating_point()
+        and source.dtype != torch.bool
+        and not source.is_sparse
+    )
+    if is_edge_index:
+        if nodelist is not None:
+            raise GraphError("nodelist is only accepted with a networkx graph, not with edge_index")
+        edge_index = source
+    else:
+        if edge_weight is not None or num_nodes is not None:
+            raise GraphError("edge_weight and num_nodes are only accepted with an edge_index, not with a graph")
+        edge_index, edge_weight, nodes = to_edge_index(source, nodelist, dtype=dtype)
+        num_nodes = len(nodes)
+    if dtype is None and edge_weight is not None:
+        dtype = edge_weight.dtype
+    src, dst, norm = gcn_normalize(edge_index, edge_weight, num_nodes, dtype=dtype)
+    n = check_edge_index(edge_index, num_nodes)
+    if sparse:
+        index = torch.stack([dst, src])  # (2, E'+N): M[i, j] for the edge j -> i
+        with quiet_sparse_warnings():
+            return torch.sparse_coo_tensor(index, norm, (n, n)).coalesce().to_sparse_csr()  # coalesce sums duplicates
+    m = norm.new_zeros(n, n)
+    return m.index_put((dst, src), norm, accumulate=True)  # M[i, j] += ê_{j,i}; parallel edges summed

@@ -1,0 +1,191 @@
+"""Reading graphs from files, with errors that name the file and the line.
+
+Formats, chosen by the file's extension:
+
+- ``.graphml``: GraphML, read with :func:`networkx.read_graphml` (directed if the file says so).
+- ``.gml``: GML, read with :func:`networkx.read_gml` (nodes named by their ``label``).
+- ``.adj``: a dense adjacency matrix, one row per line, entries separated by whitespace or commas.
+  An optional first line of node names (any entry that is not a number makes it a header) names the
+  rows and columns; without one, nodes are ``"0"`` .. ``"n-1"``. A symmetric matrix gives an undirected
+  graph, any other a directed one with an edge ``i -> j`` for every non-zero entry ``M[i, j]``;
+  entries other than 1 become the edge's ``weight``. The matrix must be square and numeric.
+- anything else: an edge list, one edge per line::
+
+      # comment (also after an edge)
+      u v            an unweighted edge
+      u, v, 0.5      an edge of weight 0.5 (commas or whitespace separate fields)
+
+  Blank lines and ``#`` comments are skipped. Edge lists give undirected graphs unless
+  ``directed=True``.
+
+Node names are always strings: the edge list ``0 1`` gives nodes ``"0"`` and ``"1"``. Nodes keep the
+order in which they first appear. Every problem (missing or unreadable file, a malformed line, a
+weight that is not a finite number, a non-square matrix) raises :class:`~gnnhw.errors.GraphFileError`
+with the file's name and, where there is one, the line number.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import networkx as nx
+
+from gnnhw.errors import GraphFileError
+
+_SEPARATOR = re.compile(r"[\s,]+")
+
+
+def read_graph(path: str | os.PathLike, directed: bool = False) -> nx.Graph:
+    """Read a graph from ``path``; the format follows the extension (see the module docstring).
+
+    Args:
+        path: the file to read.
+        directed: edge lists only: build a :class:`networkx.DiGraph` (edge ``u v`` goes from u to v).
+            GraphML, GML and adjacency-matrix files say themselves whether they are directed.
+
+    Returns:
+        a :class:`networkx.Graph` or :class:`networkx.DiGraph` with string node names; weighted edges
+        carry a float ``weight`` attribute. Its ``name`` attribute is the file's name.
+
+    Raises:
+        GraphFileError: the file is missing, unreadable, malformed, or holds no nodes.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".graphml", ".gml"):
+        graph = _read_networkx_format(path, suffix)
+    else:
+        text = _read_text(path)
+        graph = _parse_adjacency_matrix(text, path) if suffix == ".adj" else _parse_edge_list(text, path, directed)
+    if graph.number_of_nodes() == 0:
+        raise GraphFileError(f"{path}: the file holds no edges or nodes")
+    graph.graph["name"] = path.name
+    return graph
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GraphFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GraphFileError(f"{path}: is a directory, expected a graph file") from None
+    except UnicodeDecodeError as err:
+        raise GraphFileError(f"{path}: not a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise GraphFileError(f"{path}: cannot read the file ({err.strerror or err})") from None
+
+
+def _fields(line: str) -> list[str]:
+    """The fields of one line, comment removed; [] for a blank or comment-only line."""
+    content = line.split("#", 1)[0].strip()
+    return [field for field in _SEPARATOR.split(content) if field] if content else []
+
+
+def _parse_number(text: str, path: Path, lineno: int, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise GraphFileError(f"{path}, line {lineno}: {what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise GraphFileError(f"{path}, line {lineno}: {what} {text!r} is not a finite number")
+    return value
+
+
+def _parse_edge_list(text: str, path: Path, directed: bool) -> nx.Graph:
+    graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = _fields(line)
+        if not fields:
+            continue
+        if len(fields) not in (2, 3):
+            raise GraphFileError(
+                f"{path}, line {lineno}: expected 'u v' or 'u v weight', got {len(fields)} field(s): {line.strip()!r}"
+            )
+        u, v = fields[0], fields[1]
+        if len(fields) == 3:
+            graph.add_edge(u, v, weight=_parse_number(fields[2], path, lineno, "weight"))
+        else:
+            graph.add_edge(u, v)
+    return graph
+
+
+def _parse_adjacency_matrix(text: str, path: Path) -> nx.Graph:
+    numbered = ((n, _fields(line)) for n, line in enumerate(text.splitlines(), start=1))
+    rows: list[tuple[int, list[str]]] = [(n, fields) for n, fields in numbered if fields]
+    if not rows:
+        return nx.Graph()
+    names: list[str] | None = None
+    if any(not _is_number(field) for field in rows[0][1]):
+        names = rows[0][1]
+        rows = rows[1:]
+        if len(set(names)) != len(names):
+            raise GraphFileError(f"{path}, line 1: the header repeats a node name: {' '.join(names)}")
+    size = len(names) if names is not None else len(rows[0][1])
+    if len(rows) != size:
+        columns = "node(s) named in the header" if names is not None else "column(s) in its first row"
+        raise GraphFileError(f"{path}: the adjacency matrix is not square: {len(rows)} row(s) for {size} {columns}")
+    matrix: list[list[float]] = []
+    for lineno, fields in rows:
+        if len(fields) != size:
+            raise GraphFileError(
+                f"{path}, line {lineno}: the adjacency matrix is not square: this row has {len(fields)} "
+                f"entries, expected {size}"
+            )
+        matrix.append([_parse_number(field, path, lineno, "entry") for field in fields])
+    nodes = names if names is not None else [str(i) for i in range(size)]
+    symmetric = all(matrix[i][j] == matrix[j][i] for i in range(size) for j in range(i))
+    graph: nx.Graph = nx.Graph() if symmetric else nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    for i in range(size):
+        for j in range(i if symmetric else 0, size):
+            value = matrix[i][j]
+            if value == 0:
+                continue
+            if value == 1:
+                graph.add_edge(nodes[i], nodes[j])
+            else:
+                graph.add_edge(nodes[i], nodes[j], weight=value)
+    return graph
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_networkx_format(path: Path, suffix: str) -> nx.Graph:
+    if not path.exists():
+        raise GraphFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise GraphFileError(f"{path}: is a directory, expected a graph file")
+    kind = "GraphML" if suffix == ".graphml" else "GML"
+    try:
+        graph = nx.read_graphml(path) if suffix == ".graphml" else nx.read_gml(path)
+    except OSError as err:
+        raise GraphFileError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    except Exception as err:  # networkx and xml raise many types for malformed files
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise GraphFileError(f"{path}: not a valid {kind} file ({message})") from None
+    # Parallel edges collapse into one (the last one's attributes win); node names become strings.
+    simple: nx.Graph = nx.DiGraph() if graph.is_directed() else nx.Graph()
+    simple.add_nodes_from(str(node) for node in graph.nodes)
+    for u, v, data in graph.edges(data=True):
+        attrs = {}
+        if "weight" in data:
+            try:
+                attrs["weight"] = float(data["weight"])
+            except (TypeError, ValueError):
+                raise GraphFileError(
+                    f"{path}: edge {u!s}-{v!s} has weight {data['weight']!r}, which is not a number"
+                ) from None
+            if not math.isfinite(attrs["weight"]):
+                raise GraphFileError(f"{path}: edge {u!s}-{v!s} has weight {data['weight']!r}, not a finite number")
+        simple.add_edge(str(u), str(v), **attrs)
+    return simple
