@@ -26,7 +26,7 @@ from gnnhw.errors import GnnhwError
 from gnnhw.graph.adjacency import normalized_adjacency, self_loop_adjacency
 from gnnhw.graph.examples import assignment_graph
 from gnnhw.graph.io import read_graph
-from gnnhw.graph.receptive_field import (
+from gnnhw.graph.receptive import (
     check_node,
     empirical_receptive_fields,
     graph_diameter,

@@ -144,7 +144,7 @@ def format_sizes(sizes: Mapping[Hashable, Sequence[int]]) -> str:
 
 
 def format_diameter(diameter: Any) -> str:
-    """One sentence on the diameter (a :class:`gnnhw.graph.receptive_field.Diameter`)."""
+    """One sentence on the diameter (a :class:`gnnhw.graph.receptive.Diameter`)."""
     if diameter.connected:
         return f"diameter {diameter.value}: every node sees every other after {diameter.value} layer(s)"
     return (
@@ -199,7 +199,7 @@ def _run_adjacency(args: argparse.Namespace) -> int:
 
 def _run_receptive_field(args: argparse.Namespace) -> int:
     from gnnhw.errors import ConfigError
-    from gnnhw.graph.receptive_field import (
+    from gnnhw.graph.receptive import (
         check_node,
         graph_diameter,
         receptive_field,

@@ -2,7 +2,9 @@
 the assignment's example graph, receptive fields, and node classification on Planetoid.
 
 The names below are the public API; each is imported from its module on first use, so
-``import gnnhw.graph`` stays cheap.
+``import gnnhw.graph`` stays cheap. No module is named like an exported function (the receptive-field
+functions live in ``receptive.py``): importing a submodule binds its name on the package, which would
+shadow a function of the same name.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ _EXPORTS = {
     "self_loop_adjacency": "gnnhw.graph.adjacency",
     "normalized_adjacency": "gnnhw.graph.adjacency",
     "GCNLayer": "gnnhw.graph.layers",
+    "to_edge_index": "gnnhw.graph.adjacency",
     "GCN": "gnnhw.graph.models",
-    "receptive_field": "gnnhw.graph.receptive_field",
-    "empirical_receptive_field": "gnnhw.graph.receptive_field",
-    "updates_needed": "gnnhw.graph.receptive_field",
+    "receptive_field": "gnnhw.graph.receptive",
+    "receptive_field_sizes": "gnnhw.graph.receptive",
+    "empirical_receptive_field": "gnnhw.graph.receptive",
+    "empirical_receptive_fields": "gnnhw.graph.receptive",
+    "updates_needed": "gnnhw.graph.receptive",
+    "graph_diameter": "gnnhw.graph.receptive",
     "read_graph": "gnnhw.graph.io",
     "load_planetoid": "gnnhw.graph.data",
 }

@@ -38,7 +38,7 @@ def plot_receptive_fields(
         graph: the graph.
         node: the node whose receptive fields ``fields`` are.
         fields: ``fields[k]`` is the receptive field after k layers, k = 0..K.
-        sizes: ``{node: [size at depth 0..K']}``, as from :func:`gnnhw.graph.receptive_field.receptive_field_sizes`.
+        sizes: ``{node: [size at depth 0..K']}``, as from :func:`gnnhw.graph.receptive.receptive_field_sizes`.
         diameter: drawn as a vertical line on the size plot.
         pos: node positions; default :func:`graph_layout`.
     """

@@ -8,7 +8,7 @@ import pytest
 
 from gnnhw.errors import ConfigError, GnnhwError, NodeNotFoundError, NoPathError
 from gnnhw.graph.examples import assignment_graph
-from gnnhw.graph.receptive_field import (
+from gnnhw.graph.receptive import (
     empirical_receptive_field,
     empirical_receptive_fields,
     graph_diameter,
