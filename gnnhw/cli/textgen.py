@@ -92,6 +92,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device(smp)
     smp.set_defaults(func=_sample)
 
+    ev = sub.add_parser(
+        "evaluate",
+        help="next-character loss and accuracy of a checkpoint on (part of) a text",
+        description="Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it.",
+    )
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    ev.add_argument("--text", type=Path, required=True)
+    ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
+    ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
+    ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
+    add_device(ev)
+    ev.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from gnnhw.errors import ConfigError
+    from gnnhw.recurrent.text import read_text
+    from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
+
+    if not 0.0 <= args.start < args.end <= 1.0:
+        raise ConfigError(f"expected 0 <= --start < --end <= 1, got --start {args.start} --end {args.end}")
+    ckpt = load_checkpoint(args.checkpoint)
+    model, vocab = model_from_checkpoint(ckpt, device=args.device)
+    text = read_text(args.text)
+    part = text[int(len(text) * args.start) : int(len(text) * args.end)]
+    seq_length = args.seq_length or int(ckpt["config"]["seq_length"])
+    loss, acc, count = evaluate_text(model, vocab, part, seq_length)
+    print(f"{args.text.name} [{args.start:g}, {args.end:g}): {count} characters, loss {loss:.4f}, accuracy {acc:.4f}")
+    return 0
+
 
 def _train(args: argparse.Namespace) -> int:
     import torch

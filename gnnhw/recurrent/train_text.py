@@ -147,6 +147,23 @@ def evaluate(model: TextGenerationModel, x: Tensor, y: Tensor, batch_size: int =
     return total_loss / max(count, 1), correct / max(count, 1)
 
 
+def evaluate_text(
+    model: TextGenerationModel, vocab: Vocabulary, text: str, seq_length: int = 30
+) -> tuple[float, float, int]:
+    """Loss, accuracy and number of predicted characters of ``model`` on ``text``, cut into consecutive
+    windows of ``seq_length`` + 1 characters (each starts from a zero state, as in training)."""
+    if not isinstance(seq_length, int) or seq_length < 1:
+        raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
+    n = (len(text) - 1) // seq_length
+    if n < 1:
+        raise ConfigError(f"the text has {len(text)} characters, fewer than one window of {seq_length + 1}")
+    data = vocab.encode(text[: n * seq_length + 1])  # ConfigError names characters the model never saw
+    x = data[:-1].view(n, seq_length)  # (N, T)
+    y = data[1:].view(n, seq_length)  # (N, T)
+    loss, acc = evaluate(model, x, y)
+    return loss, acc, y.numel()
+
+
 # --------------------------------------------------------------------------------------------- checkpoints
 
 

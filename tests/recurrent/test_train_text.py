@@ -14,6 +14,7 @@ from gnnhw.recurrent.text import TextDataset
 from gnnhw.recurrent.train_text import (
     CHECKPOINT_NAME,
     TextTrainConfig,
+    evaluate_text,
     load_checkpoint,
     model_from_checkpoint,
     train_text,
@@ -206,3 +207,15 @@ def test_bad_config_values_raise_config_error():
         TextTrainConfig(learning_rate=-1.0)
     with pytest.raises(ConfigError, match="cell"):
         TextTrainConfig(cell="gru")
+
+
+def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers():
+    config = _config(steps=4, max_val_windows=None)
+    data = _data(config)
+    result = train_text(data, config)
+    held_out = TEXT[len(data.train_data) :]
+    loss, acc, count = evaluate_text(result.model, result.vocab, held_out, config.seq_length)
+    assert count == data.validation_windows()[1].numel()
+    assert loss == pytest.approx(result.val_loss, rel=1e-6) and acc == result.val_acc
+    with pytest.raises(ConfigError, match="'Z'"):
+        evaluate_text(result.model, result.vocab, "Z" * 40, config.seq_length)
