@@ -84,7 +84,7 @@ def test_sample_modes_are_reproducible(trained, capsys, mode):
 def test_evaluate_prints_loss_and_accuracy_of_a_part_of_the_text(trained, book, capsys):
     assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "0.9"]) == 0
     out = capsys.readouterr().out
-    assert "accuracy" in out and "[0.9, 1)" in out
+    assert "accuracy" in out and "[0.9, 1) windows of 10" in out
     assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "1.5"]) == 2
     assert "--start" in _error_line(capsys)
 

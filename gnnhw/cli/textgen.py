@@ -102,6 +102,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
     ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
+    ev.add_argument(
+        "--stateful", action="store_true", help="carry the state across windows (default: zero state per window)"
+    )
     add_device(ev)
     ev.set_defaults(func=_evaluate)
 
@@ -118,8 +121,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     text = read_text(args.text)
     part = text[int(len(text) * args.start) : int(len(text) * args.end)]
     seq_length = args.seq_length or int(ckpt["config"]["seq_length"])
-    loss, acc, count = evaluate_text(model, vocab, part, seq_length)
-    print(f"{args.text.name} [{args.start:g}, {args.end:g}): {count} characters, loss {loss:.4f}, accuracy {acc:.4f}")
+    loss, acc, count = evaluate_text(model, vocab, part, seq_length, stateful=args.stateful)
+    mode = "stateful" if args.stateful else f"windows of {seq_length}"
+    print(
+        f"{args.text.name} [{args.start:g}, {args.end:g}) {mode}: {count} characters, loss {loss:.4f}, "
+        f"accuracy {acc:.4f}"
+    )
     return 0
 
 

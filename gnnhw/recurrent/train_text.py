@@ -148,10 +148,15 @@ def evaluate(model: TextGenerationModel, x: Tensor, y: Tensor, batch_size: int =
 
 
 def evaluate_text(
-    model: TextGenerationModel, vocab: Vocabulary, text: str, seq_length: int = 30
+    model: TextGenerationModel, vocab: Vocabulary, text: str, seq_length: int = 30, stateful: bool = False
 ) -> tuple[float, float, int]:
-    """Loss, accuracy and number of predicted characters of ``model`` on ``text``, cut into consecutive
-    windows of ``seq_length`` + 1 characters (each starts from a zero state, as in training)."""
+    """Loss, accuracy and number of predicted characters of ``model`` on ``text``.
+
+    The text is cut into consecutive windows of ``seq_length`` + 1 characters. By default each window starts
+    from a zero state, as in training (so the first characters of a window are predicted from little
+    context); ``stateful=True`` reads the text as one stream instead, carrying the state from each window
+    into the next, so every character is predicted from everything before it.
+    """
     if not isinstance(seq_length, int) or seq_length < 1:
         raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
     n = (len(text) - 1) // seq_length
@@ -160,8 +165,21 @@ def evaluate_text(
     data = vocab.encode(text[: n * seq_length + 1])  # ConfigError names characters the model never saw
     x = data[:-1].view(n, seq_length)  # (N, T)
     y = data[1:].view(n, seq_length)  # (N, T)
-    loss, acc = evaluate(model, x, y)
-    return loss, acc, y.numel()
+    if not stateful:
+        loss, acc = evaluate(model, x, y)
+        return loss, acc, y.numel()
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    total_loss, correct, state = 0.0, 0, None
+    with torch.no_grad():
+        for i in range(n):
+            xb, yb = x[i : i + 1].to(device), y[i : i + 1].to(device)  # (1, T): the next piece of the stream
+            logits, state = model(xb, state)  # (1, T, V)
+            total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
+            correct += int((logits.argmax(-1) == yb).sum())
+    model.train(was_training)
+    return total_loss / y.numel(), correct / y.numel(), y.numel()
 
 
 # --------------------------------------------------------------------------------------------- checkpoints

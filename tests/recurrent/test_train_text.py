@@ -219,3 +219,13 @@ def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers(
     assert loss == pytest.approx(result.val_loss, rel=1e-6) and acc == result.val_acc
     with pytest.raises(ConfigError, match="'Z'"):
         evaluate_text(result.model, result.vocab, "Z" * 40, config.seq_length)
+
+
+def test_stateful_evaluation_equals_one_long_window():
+    config = _config(steps=2)
+    result = train_text(_data(config), config)
+    text = TEXT[:41]
+    one_window = evaluate_text(result.model, result.vocab, text, seq_length=40)
+    stream = evaluate_text(result.model, result.vocab, text, seq_length=10, stateful=True)
+    assert stream[2] == one_window[2] == 40
+    assert stream[0] == pytest.approx(one_window[0], rel=1e-5) and stream[1] == one_window[1]
