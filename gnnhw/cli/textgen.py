@@ -50,7 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--text", type=Path, required=True, help="UTF-8 text file to learn")
     train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
     train.add_argument("--out", type=Path, required=True, help="output folder")
-    train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt up to --steps")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from DIR/checkpoint.pt up to --steps (the run's other settings come from the checkpoint)",
+    )
     train.add_argument("--cell", choices=("torch", "scratch"), default="torch", help="LSTM implementation")
     train.add_argument("--seq-length", type=positive_int, default=30)
     train.add_argument("--batch-size", type=positive_int, default=64)
@@ -131,8 +135,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     import torch
 
+    from gnnhw._utils import atomic_write_text
     from gnnhw.plotting import save_figure
     from gnnhw.plotting.text import plot_text_curves
     from gnnhw.recurrent.train_text import TextTrainConfig, train_text
@@ -162,20 +169,26 @@ def _train(args: argparse.Namespace) -> int:
     def on_sample(step: int, text: str) -> None:
         print(f"step {step}: {text!r}", flush=True)
 
-    result = train_text(
-        args.text,
-        config,
-        args.out,
-        resume=args.resume,
-        device=args.device,
-        progress=not args.quiet,
-        on_sample=on_sample,
-    )
+    try:
+        result = train_text(
+            args.text,
+            config,
+            args.out,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.quiet,
+            on_sample=on_sample,
+        )
+    except KeyboardInterrupt:
+        checkpoint = args.out / "checkpoint.pt"
+        if checkpoint.exists():
+            print(f"checkpoint written to {checkpoint}; continue with the same command and --resume", file=sys.stderr)
+        raise
     hist = result.history
     write_json(
         args.out / "history.json",
         {
-            "config": vars_of(result.config),
+            "config": asdict(result.config),
             "step": result.step,
             "elapsed_s": result.elapsed_s,
             "val_loss": result.val_loss,
@@ -184,8 +197,6 @@ def _train(args: argparse.Namespace) -> int:
         },
     )
     lines = [f"step {s}: {t!r}" for s, t in result.samples]
-    from gnnhw._utils import atomic_write_text
-
     atomic_write_text(args.out / "samples.txt", "\n".join(lines) + ("\n" if lines else ""))
     if hist["step"]:
         title = f"{args.text.name}, cell={result.config.cell}"
@@ -196,12 +207,6 @@ def _train(args: argparse.Namespace) -> int:
     )
     print(f"checkpoint: {result.checkpoint}")
     return 0
-
-
-def vars_of(config: object) -> dict:
-    from dataclasses import asdict
-
-    return asdict(config)  # type: ignore[arg-type]
 
 
 def _sample(args: argparse.Namespace) -> int:
