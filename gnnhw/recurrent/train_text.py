@@ -317,6 +317,8 @@ def train_text(
             optimizer.load_state_dict(ckpt["optimizer"])
             batch_gen.set_state(ckpt["rng"]["batches"])
             torch.set_rng_state(ckpt["rng"]["torch"])
+            if device.type == "cuda" and "cuda" in ckpt["rng"]:
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
         except (RuntimeError, ValueError, KeyError, TypeError) as err:
             raise CheckpointError(
                 f"checkpoint {str(ckpt_path)!r} cannot be restored: {str(err).splitlines()[0]}"
@@ -329,6 +331,9 @@ def train_text(
     val_x, val_y = dataset.validation_windows(config.max_val_windows)
     has_val = val_x.shape[0] > 0
 
+    def cuda_rng() -> dict[str, Tensor]:  # dropout on a GPU draws from the device's generator
+        return {"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+
     def state_dict(rng_now: tuple[Tensor, Tensor] | None = None) -> dict[str, Any]:
         rng_now = rng_now or (batch_gen.get_state(), torch.get_rng_state())
         return {
@@ -340,7 +345,7 @@ def train_text(
             "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "step": step,
-            "rng": {"batches": rng_now[0], "torch": rng_now[1]},
+            "rng": {"batches": rng_now[0], "torch": rng_now[1], **cuda_rng()},
             "running": [run_loss, float(run_correct), float(run_count)],
             "history": history,
             "samples": [[s, t] for s, t in samples],
