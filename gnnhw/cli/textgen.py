@@ -1,9 +1,232 @@
-"""Subcommands of the textgen area (none yet)."""
+"""``gnnhw textgen``: train a character-level LSTM on a text file, and sample from a checkpoint.
+
+gnnhw textgen train --text FILE --steps N --out DIR [--resume]
+gnnhw textgen sample --checkpoint PATH [--prompt TEXT] [--length N] [--temperature T | --greedy | --beam K]
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from gnnhw.cli._common import add_device, add_quiet, non_negative_int, positive_int, write_json
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step numbers, got {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this area's subcommands (none yet)."""
+    """Add ``textgen`` with its subcommands ``train`` and ``sample``."""
+    parser = subparsers.add_parser(
+        "textgen",
+        help="character-level LSTM text generation (train, sample)",
+        description="Train a character-level LSTM on any UTF-8 text, then sample from it.",
+    )
+    sub = parser.add_subparsers(dest="textgen_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
+
+    train = sub.add_parser(
+        "train",
+        help="train on a text file, with checkpoints and resume",
+        description=(
+            "Train a character-level LSTM (the assignment's defaults: seq 30, batch 64, Adam 2e-3, clip 5, "
+            "2 layers of 128). Writes DIR/checkpoint.pt (every --checkpoint-every steps, at the end, on Ctrl-C), "
+            "DIR/history.json, DIR/samples.txt and DIR/curves.png."
+        ),
+    )
+    train.add_argument("--text", type=Path, required=True, help="UTF-8 text file to learn")
+    train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
+    train.add_argument("--out", type=Path, required=True, help="output folder")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from DIR/checkpoint.pt up to --steps (the run's other settings come from the checkpoint)",
+    )
+    train.add_argument("--cell", choices=("torch", "scratch"), default="torch", help="LSTM implementation")
+    train.add_argument("--seq-length", type=positive_int, default=30)
+    train.add_argument("--batch-size", type=positive_int, default=64)
+    train.add_argument("--hidden-size", type=positive_int, default=128)
+    train.add_argument("--num-layers", type=positive_int, default=2)
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
+    train.add_argument("--max-norm", type=float, default=5.0, help="gradient clipping norm (default: 5)")
+    train.add_argument("--lr-decay", type=float, default=1.0, help="lr factor every --lr-decay-every steps")
+    train.add_argument("--lr-decay-every", type=positive_int, default=1000)
+    train.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations")
+    train.add_argument("--checkpoint-every", type=non_negative_int, default=500)
+    train.add_argument("--sample-every", type=non_negative_int, default=0, help="steps between logged samples")
+    train.add_argument("--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at")
+    train.add_argument("--sample-length", type=positive_int, default=30)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's)")
+    add_device(train)
+    add_quiet(train)
+    train.set_defaults(func=_train)
+
+    smp = sub.add_parser(
+        "sample",
+        help="generate text from a checkpoint",
+        description=(
+            "Generate text from a checkpoint; the text goes to stdout. Temperature T divides the logits "
+            "(higher is more random); the assignment's tau multiplies them, so T = 1 / tau."
+        ),
+    )
+    smp.add_argument("--checkpoint", type=Path, required=True)
+    smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
+    smp.add_argument("--length", type=non_negative_int, default=30, help="characters to generate (default: 30)")
+    mode = smp.add_mutually_exclusive_group()
+    mode.add_argument("--temperature", type=_float, default=None, help="sample at temperature T > 0")
+    mode.add_argument("--greedy", action="store_true", help="most likely character each step (the default)")
+    mode.add_argument("--beam", type=positive_int, default=None, metavar="K", help="beam search with width K")
+    smp.add_argument("--top-k", type=positive_int, default=None, help="with --temperature: only the k likeliest")
+    smp.add_argument("--seed", type=int, default=0)
+    add_device(smp)
+    smp.set_defaults(func=_sample)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="next-character loss and accuracy of a checkpoint on (part of) a text",
+        description="Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it.",
+    )
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    ev.add_argument("--text", type=Path, required=True)
+    ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
+    ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
+    ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
+    ev.add_argument(
+        "--stateful", action="store_true", help="carry the state across windows (default: zero state per window)"
+    )
+    add_device(ev)
+    ev.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from gnnhw.errors import ConfigError
+    from gnnhw.recurrent.text import read_text
+    from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
+
+    if not 0.0 <= args.start < args.end <= 1.0:
+        raise ConfigError(f"expected 0 <= --start < --end <= 1, got --start {args.start} --end {args.end}")
+    ckpt = load_checkpoint(args.checkpoint)
+    model, vocab = model_from_checkpoint(ckpt, device=args.device)
+    text = read_text(args.text)
+    part = text[int(len(text) * args.start) : int(len(text) * args.end)]
+    seq_length = args.seq_length or int(ckpt["config"]["seq_length"])
+    loss, acc, count = evaluate_text(model, vocab, part, seq_length, stateful=args.stateful)
+    mode = "stateful" if args.stateful else f"windows of {seq_length}"
+    print(
+        f"{args.text.name} [{args.start:g}, {args.end:g}) {mode}: {count} characters, loss {loss:.4f}, "
+        f"accuracy {acc:.4f}"
+    )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    import torch
+
+    from gnnhw._utils import atomic_write_text
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.text import plot_text_curves
+    from gnnhw.recurrent.train_text import TextTrainConfig, train_text
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    config = TextTrainConfig(
+        steps=args.steps,
+        seq_length=args.seq_length,
+        batch_size=args.batch_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        dropout=args.dropout,
+        cell=args.cell,
+        learning_rate=args.lr,
+        max_norm=args.max_norm,
+        lr_decay=args.lr_decay,
+        lr_decay_every=args.lr_decay_every,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        sample_at=args.sample_at,
+        sample_length=args.sample_length,
+        seed=args.seed,
+    )
+
+    def on_sample(step: int, text: str) -> None:
+        print(f"step {step}: {text!r}", flush=True)
+
+    try:
+        result = train_text(
+            args.text,
+            config,
+            args.out,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.quiet,
+            on_sample=on_sample,
+        )
+    except KeyboardInterrupt:
+        checkpoint = args.out / "checkpoint.pt"
+        if checkpoint.exists():
+            print(f"checkpoint written to {checkpoint}; continue with the same command and --resume", file=sys.stderr)
+        raise
+    hist = result.history
+    write_json(
+        args.out / "history.json",
+        {
+            "config": asdict(result.config),
+            "step": result.step,
+            "elapsed_s": result.elapsed_s,
+            "val_loss": result.val_loss,
+            "val_acc": result.val_acc,
+            "history": hist,
+        },
+    )
+    lines = [f"step {s}: {t!r}" for s, t in result.samples]
+    atomic_write_text(args.out / "samples.txt", "\n".join(lines) + ("\n" if lines else ""))
+    if hist["step"]:
+        title = f"{args.text.name}, cell={result.config.cell}"
+        save_figure(plot_text_curves(hist, title=title), args.out / "curves.png")
+    print(
+        f"step {result.step}: val loss {result.val_loss:.4f} acc {result.val_acc:.4f}, "
+        f"{result.elapsed_s:.1f} s training time in total"
+    )
+    print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from gnnhw.recurrent.sampling import beam_search, sample
+    from gnnhw.recurrent.train_text import model_from_checkpoint
+
+    model, vocab = model_from_checkpoint(args.checkpoint, device=args.device)
+    if args.beam is not None:
+        text = beam_search(model, vocab, args.length, prompt=args.prompt, beam_width=args.beam, seed=args.seed)
+    elif args.temperature is not None:
+        text = sample(
+            model,
+            vocab,
+            args.length,
+            prompt=args.prompt,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            seed=args.seed,
+        )
+    else:
+        text = sample(model, vocab, args.length, prompt=args.prompt, greedy=True, seed=args.seed)
+    sys.stdout.write(text + "\n")
+    return 0

@@ -1,0 +1,160 @@
+"""Character-level text data: a vocabulary with a deterministic order, and random windows over a text.
+
+The assignment's dataset built its vocabulary from ``set(text)``, whose iteration order changes from one
+Python process to the next (string hashing is salted), so a saved model could not be decoded reliably.
+Here the vocabulary is the *sorted* list of distinct characters, and every checkpoint stores it as one
+string, so index ``i`` means the same character in every process.
+
+A :class:`TextDataset` holds the encoded text split in two: the first ``1 - val_fraction`` of the text
+for training and the rest (the end of the book) for validation. Training batches are random windows of
+``seq_length + 1`` characters; input and target are the window shifted by one::
+
+    window = c_s ... c_{s+T}          x = c_s ... c_{s+T-1}         y = c_{s+1} ... c_{s+T}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from gnnhw.errors import ConfigError, GnnhwError
+
+
+class TextFileError(GnnhwError):
+    """A text file that is missing, empty, not UTF-8, or too short for one training window."""
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """Read a UTF-8 text file, dropping a byte order mark; raise :class:`TextFileError` if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, not a text file" if path.is_dir() else "does not exist"
+        raise TextFileError(f"text file {str(path)!r} {what}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a leading byte order mark
+    except UnicodeDecodeError as err:
+        raise TextFileError(
+            f"text file {str(path)!r} is not valid UTF-8 (byte {err.start}: {err.reason}); convert it to UTF-8"
+        ) from None
+    except OSError as err:
+        raise TextFileError(f"cannot read text file {str(path)!r}: {err.strerror}") from None
+    if not text:
+        raise TextFileError(f"text file {str(path)!r} is empty")
+    return text
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The distinct characters of a text in sorted (code point) order; index ``i`` is ``chars[i]``.
+
+    Stored in a checkpoint as the string ``"".join(chars)`` (:meth:`to_string` / :meth:`from_string`).
+    """
+
+    chars: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.chars:
+            raise ConfigError("a vocabulary needs at least one character")
+        if any(len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars):
+            raise ConfigError("a vocabulary must be distinct single characters")
+        if list(self.chars) != sorted(self.chars):
+            raise ConfigError("a vocabulary must be sorted, so its order is the same in every process")
+        object.__setattr__(self, "_index", {c: i for i, c in enumerate(self.chars)})
+
+    @classmethod
+    def from_text(cls, text: Iterable[str]) -> Vocabulary:
+        return cls(tuple(sorted(set(text))))
+
+    @classmethod
+    def from_string(cls, chars: str) -> Vocabulary:
+        return cls(tuple(chars))
+
+    def to_string(self) -> str:
+        return "".join(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, char: object) -> bool:
+        return char in self._index  # type: ignore[attr-defined]
+
+    def encode(self, text: str) -> Tensor:
+        """Character indices of ``text`` as a long tensor (N,); :class:`ConfigError` names unknown characters."""
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        unknown = sorted({c for c in text if c not in index})
+        if unknown:
+            shown = ", ".join(repr(c) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+            raise ConfigError(f"characters not in the model's vocabulary: {shown}")
+        return torch.tensor([index[c] for c in text], dtype=torch.long)
+
+    def decode(self, indices: Iterable[int] | Tensor) -> str:
+        if isinstance(indices, Tensor):
+            indices = indices.tolist()
+        return "".join(self.chars[i] for i in indices)
+
+
+class TextDataset:
+    """A text encoded with its vocabulary, split into a training part and a held-out validation part.
+
+    Args:
+        text: the whole text (at least one window in each part).
+        seq_length: characters per input sequence T; a window holds T + 1 characters.
+        val_fraction: share of the text, taken from its end, held out for validation (0 disables it).
+        vocab: the vocabulary (default: built from ``text``).
+
+    Shapes:
+        - :meth:`batch`: x and y, each (B, T), long
+        - :meth:`validation_windows`: x and y, each (N, T), long
+    """
+
+    def __init__(self, text: str, seq_length: int = 30, val_fraction: float = 0.1, vocab: Vocabulary | None = None):
+        if not isinstance(seq_length, int) or seq_length < 1:
+            raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+        self.vocab = vocab if vocab is not None else Vocabulary.from_text(text)
+        self.seq_length = seq_length
+        self.val_fraction = val_fraction
+        window = seq_length + 1
+        n_val = int(len(text) * val_fraction)
+        n_train = len(text) - n_val
+        if n_train < window or (val_fraction > 0 and n_val < window):
+            raise TextFileError(
+                f"the text has {len(text)} characters, too short for windows of seq_length + 1 = {window} "
+                f"characters in both the training part and the {val_fraction:.0%} validation part; "
+                f"use a longer text or a smaller seq_length"
+            )
+        data = self.vocab.encode(text)
+        self.train_data = data[:n_train]  # (N_train,)
+        self.val_data = data[n_train:]  # (N_val,)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, seq_length: int = 30, val_fraction: float = 0.1) -> TextDataset:
+        try:
+            return cls(read_text(path), seq_length, val_fraction)
+        except TextFileError as err:
+            if str(path) in str(err):
+                raise
+            raise TextFileError(f"text file {str(path)!r}: {err}") from None
+
+    def batch(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``batch_size`` random training windows: (x, y), each (B, T), y is x shifted by one character."""
+        window = self.seq_length + 1
+        starts = torch.randint(0, len(self.train_data) - window + 1, (batch_size,), generator=generator)  # (B,)
+        windows = self.train_data[starts[:, None] + torch.arange(window)]  # (B, T + 1)
+        return windows[:, :-1], windows[:, 1:]
+
+    def validation_windows(self, max_windows: int | None = None) -> tuple[Tensor, Tensor]:
+        """The validation text cut into consecutive windows (stride T): (x, y), each (N, T). Deterministic."""
+        t = self.seq_length
+        n = (len(self.val_data) - 1) // t
+        if max_windows is not None:
+            n = min(n, max_windows)
+        x = self.val_data[: n * t].view(n, t)  # (N, T)
+        y = self.val_data[1 : n * t + 1].view(n, t)  # (N, T)
+        return x, y

@@ -1,0 +1,438 @@
+r"""Training the character-level LSTM, with checkpoints that survive interruption.
+
+The loss is the cross-entropy of the next character averaged over the B batch windows *and* the T
+time steps (the assignment's "averaged over time steps"):
+
+.. math::
+    \mathcal{L} = -\frac{1}{BT} \sum_{b=1}^{B} \sum_{t=1}^{T} \log p(c^{(b)}_{t+1} \mid c^{(b)}_{\le t})
+
+**Checkpoints.** ``<out>/checkpoint.pt`` is written every ``checkpoint_every`` steps, at the end, and when
+the run is interrupted (Ctrl-C: the current step finishes, the checkpoint is written, then
+:class:`KeyboardInterrupt` propagates). It is written atomically (temp file + rename), so an existing
+checkpoint is never replaced by a half-written one, and it holds only tensors and plain Python values,
+so ``torch.load(path, weights_only=True)`` reads it. It stores the model and optimizer state, the step,
+the vocabulary (as one string), the config (as a dict), the RNG states (batch sampler and torch's global
+RNG, used by dropout), the curves and the logged samples. ``resume=True`` restores all of it, so a run
+interrupted at step k and resumed ends with the same parameters as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gnnhw._utils import atomic_torch_save, resolve_device
+from gnnhw.errors import CheckpointError, ConfigError, GnnhwError
+from gnnhw.recurrent.models import TextGenerationModel
+from gnnhw.recurrent.sampling import sample
+from gnnhw.recurrent.text import TextDataset, Vocabulary
+
+CHECKPOINT_FORMAT = "gnnhw.textgen"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TextTrainConfig:
+    """Everything that defines a text-generation run; the defaults are the assignment's."""
+
+    steps: int = 5000  # optimizer steps in total (a resumed run continues up to this step)
+    seq_length: int = 30  # characters per training sequence T
+    batch_size: int = 64  # windows per batch B
+    hidden_size: int = 128  # LSTM units per layer
+    num_layers: int = 2  # stacked LSTM layers
+    dropout: float = 0.0  # dropout between LSTM layers
+    cell: str = "torch"  # "torch" (torch.nn.LSTM) or "scratch" (gnnhw's LSTMCell)
+    learning_rate: float = 2e-3  # Adam
+    max_norm: float = 5.0  # gradient clipping: global L2 norm
+    lr_decay: float = 1.0  # multiply the learning rate by this every lr_decay_every steps (1.0: off)
+    lr_decay_every: int = 1000  # steps between learning-rate decays
+    val_fraction: float = 0.1  # end of the text held out for validation
+    eval_every: int = 100  # steps between evaluations (training and validation loss/accuracy)
+    max_val_windows: int | None = None  # cap on validation windows per evaluation (None: the whole part)
+    checkpoint_every: int = 500  # steps between checkpoints (0: only at the end and on Ctrl-C)
+    sample_every: int = 0  # steps between logged greedy samples (0: only at sample_at steps)
+    sample_at: list[int] = field(default_factory=list)  # extra steps at which to log a sample
+    sample_length: int = 30  # characters per logged sample
+    seed: int = 0  # seeds the initial weights, the batches and dropout
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "seq_length", "batch_size", "hidden_size", "num_layers", "eval_every")
+        for name in positive + ("lr_decay_every", "sample_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("checkpoint_every", "sample_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not self.max_norm > 0:
+            raise ConfigError(f"max_norm must be positive, got {self.max_norm!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if self.cell not in ("torch", "scratch"):
+            raise ConfigError(f"cell must be 'torch' or 'scratch', got {self.cell!r}")
+        self.sample_at = sorted({int(s) for s in self.sample_at})
+
+    def learning_rate_at(self, step: int) -> float:
+        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
+        return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TextTrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class TextTrainResult:
+    """What a run returns (and what its checkpoint holds, less the weights)."""
+
+    model: TextGenerationModel
+    vocab: Vocabulary
+    config: TextTrainConfig
+    step: int  # optimizer steps done
+    history: dict[
+        str, list[float]
+    ]  # every eval_every steps: step, train_loss, train_acc, val_loss, val_acc, lr, elapsed_s
+    samples: list[tuple[int, str]]  # (step, greedy sample)
+    elapsed_s: float  # training wall time over all sessions of the run
+    checkpoint: Path | None
+    val_loss: float  # validation loss and accuracy of the final model
+    val_acc: float
+
+
+def _new_history() -> dict[str, list[float]]:
+    return {k: [] for k in ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s")}
+
+
+def text_fingerprint(dataset: TextDataset) -> str:
+    """SHA-256 of the encoded text, so a run is only resumed on the text it started with."""
+    digest = hashlib.sha256()
+    digest.update(dataset.vocab.to_string().encode("utf-8"))
+    digest.update(dataset.train_data.numpy().tobytes())
+    digest.update(dataset.val_data.numpy().tobytes())
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def evaluate(model: TextGenerationModel, x: Tensor, y: Tensor, batch_size: int = 256) -> tuple[float, float]:
+    """Mean next-character cross-entropy and accuracy of ``model`` on windows x, y (N, T) each."""
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    total_loss, correct, count = 0.0, 0, 0
+    for i in range(0, x.shape[0], batch_size):
+        xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+        logits, _ = model(xb)  # (b, T, V)
+        total_loss += float(F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum"))
+        correct += int((logits.argmax(-1) == yb).sum())
+        count += yb.numel()
+    model.train(was_training)
+    return total_loss / max(count, 1), correct / max(count, 1)
+
+
+def evaluate_text(
+    model: TextGenerationModel, vocab: Vocabulary, text: str, seq_length: int = 30, stateful: bool = False
+) -> tuple[float, float, int]:
+    """Loss, accuracy and number of predicted characters of ``model`` on ``text``.
+
+    The text is cut into consecutive windows of ``seq_length`` + 1 characters. By default each window starts
+    from a zero state, as in training (so the first characters of a window are predicted from little
+    context); ``stateful=True`` reads the text as one stream instead, carrying the state from each window
+    into the next, so every character is predicted from everything before it.
+    """
+    if not isinstance(seq_length, int) or seq_length < 1:
+        raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
+    n = (len(text) - 1) // seq_length
+    if n < 1:
+        raise ConfigError(f"the text has {len(text)} characters, fewer than one window of {seq_length + 1}")
+    data = vocab.encode(text[: n * seq_length + 1])  # ConfigError names characters the model never saw
+    x = data[:-1].view(n, seq_length)  # (N, T)
+    y = data[1:].view(n, seq_length)  # (N, T)
+    if not stateful:
+        loss, acc = evaluate(model, x, y)
+        return loss, acc, y.numel()
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    total_loss, correct, state = 0.0, 0, None
+    with torch.no_grad():
+        for i in range(n):
+            xb, yb = x[i : i + 1].to(device), y[i : i + 1].to(device)  # (1, T): the next piece of the stream
+            logits, state = model(xb, state)  # (1, T, V)
+            total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
+            correct += int((logits.argmax(-1) == yb).sum())
+    model.train(was_training)
+    return total_loss / y.numel(), correct / y.numel(), y.numel()
+
+
+# --------------------------------------------------------------------------------------------- checkpoints
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`CheckpointError` if it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # corrupt zip, truncated file, pickled classes: all unreadable as a checkpoint
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a torch file ({reason[:160]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{str(path)!r} is not a gnnhw textgen checkpoint (written by something else)")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has version {ckpt.get('version')!r}; "
+            f"this gnnhw reads version {CHECKPOINT_VERSION}"
+        )
+    missing = [k for k in ("config", "vocab", "model", "optimizer", "step", "rng") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
+    return ckpt
+
+
+def model_from_checkpoint(
+    ckpt: dict[str, Any] | str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[TextGenerationModel, Vocabulary]:
+    """The trained model (in eval mode) and its vocabulary, from a checkpoint dict or path."""
+    if not isinstance(ckpt, dict):
+        ckpt = load_checkpoint(ckpt)
+    try:
+        vocab = Vocabulary.from_string(ckpt["vocab"])
+        config = TextTrainConfig.from_dict(ckpt["config"])
+        model = TextGenerationModel(len(vocab), config.hidden_size, config.num_layers, config.dropout, config.cell)
+        model.load_state_dict(ckpt["model"])
+    except (GnnhwError, RuntimeError, TypeError, KeyError) as err:
+        raise CheckpointError(f"checkpoint does not describe a valid model: {str(err).splitlines()[0]}") from None
+    return model.to(resolve_device(device)).eval(), vocab
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    if not all(torch.isfinite(p).all() for p in state["model"].values()):
+        raise ConfigError(
+            f"training diverged (non-finite weights) at step {state['step']}; "
+            f"the last good checkpoint in {str(path)!r} is kept. Lower the learning rate."
+        )
+    atomic_torch_save(state, path)
+
+
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[Callable[[], bool]]:
+    """While active, the first Ctrl-C only sets a flag (checked between steps); a second one interrupts at once."""
+    pressed = {"flag": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if pressed["flag"]:
+            raise KeyboardInterrupt
+        pressed["flag"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: pressed["flag"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def train_text(
+    text: TextDataset | str | os.PathLike,
+    config: TextTrainConfig | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    on_sample: Callable[[int, str], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> TextTrainResult:
+    """Train a :class:`TextGenerationModel` on a text; return the model, curves and samples.
+
+    Args:
+        text: a :class:`TextDataset`, or the path of a UTF-8 text file.
+        config: the run's settings (default: the assignment's). On resume the checkpoint's config is used,
+            except ``steps``, which is taken from ``config`` (train further by asking for more steps).
+        out_dir: where ``checkpoint.pt`` goes (None: no checkpoints, no resume).
+        resume: continue from ``<out_dir>/checkpoint.pt`` (optimizer state, step, RNG states and curves).
+        progress: show a tqdm progress bar on stderr.
+        on_sample: called with (step, text) for each logged sample.
+        on_step: called with the step number after each optimizer step (tests use it to interrupt a run).
+    """
+    config = config or TextTrainConfig()
+    device = resolve_device(device)
+    ckpt_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    ckpt: dict[str, Any] | None = None
+    if resume:
+        if ckpt_path is None:
+            raise ConfigError("resume needs an output folder holding checkpoint.pt")
+        ckpt = load_checkpoint(ckpt_path)
+        saved = TextTrainConfig.from_dict(ckpt["config"])
+        saved.steps = config.steps
+        config = saved
+    elif ckpt_path is not None and ckpt_path.exists():
+        raise ConfigError(f"{str(ckpt_path)!r} already exists; resume it or choose another output folder")
+
+    if not isinstance(text, TextDataset):
+        dataset = TextDataset.from_file(text, config.seq_length, config.val_fraction)
+    else:
+        dataset = text
+        if (dataset.seq_length, dataset.val_fraction) != (config.seq_length, config.val_fraction):
+            raise ConfigError("the dataset's seq_length/val_fraction differ from the config's")
+    vocab = dataset.vocab
+    fingerprint = text_fingerprint(dataset)
+
+    torch.manual_seed(config.seed)  # initial weights and dropout
+    batch_gen = torch.Generator().manual_seed(config.seed)  # training windows
+    model = TextGenerationModel(len(vocab), config.hidden_size, config.num_layers, config.dropout, config.cell)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    step, elapsed_before = 0, 0.0
+    history, samples = _new_history(), []
+    if ckpt is not None:
+        if ckpt.get("text_sha256") != fingerprint or ckpt["vocab"] != vocab.to_string():
+            raise CheckpointError(f"checkpoint {str(ckpt_path)!r} was trained on a different text; cannot resume")
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            batch_gen.set_state(ckpt["rng"]["batches"])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if device.type == "cuda" and "cuda" in ckpt["rng"]:
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(
+                f"checkpoint {str(ckpt_path)!r} cannot be restored: {str(err).splitlines()[0]}"
+            ) from None
+        step = int(ckpt["step"])
+        elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        history = {k: list(v) for k, v in ckpt.get("history", _new_history()).items()}
+        samples = [(int(s), str(t)) for s, t in ckpt.get("samples", [])]
+
+    val_x, val_y = dataset.validation_windows(config.max_val_windows)
+    has_val = val_x.shape[0] > 0
+
+    def cuda_rng() -> dict[str, Tensor]:  # dropout on a GPU draws from the device's generator
+        return {"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+
+    def state_dict(rng_now: tuple[Tensor, Tensor] | None = None) -> dict[str, Any]:
+        rng_now = rng_now or (batch_gen.get_state(), torch.get_rng_state())
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": asdict(config),
+            "vocab": vocab.to_string(),
+            "text_sha256": fingerprint,
+            "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "rng": {"batches": rng_now[0], "torch": rng_now[1], **cuda_rng()},
+            "running": [run_loss, float(run_correct), float(run_count)],
+            "history": history,
+            "samples": [[s, t] for s, t in samples],
+            "elapsed_s": elapsed_before + (time.perf_counter() - start),
+        }
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, initial=step, desc="textgen", unit="step", dynamic_ncols=True)
+    run_loss, run_correct, run_count = 0.0, 0, 0
+    if ckpt is not None and "running" in ckpt:  # the partial averages since the last evaluation
+        run_loss, run_correct, run_count = float(ckpt["running"][0]), int(ckpt["running"][1]), int(ckpt["running"][2])
+    start = time.perf_counter()
+    rng_before: tuple[Tensor, Tensor] | None = None
+    with _deferred_sigint() as stop_requested:
+        try:
+            while step < config.steps:
+                # RNG states before this step: saved instead of the current ones if the step is cut short
+                rng_before = (batch_gen.get_state(), torch.get_rng_state())
+                lr = config.learning_rate_at(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = dataset.batch(config.batch_size, batch_gen)  # (B, T) each
+                x, y = x.to(device), y.to(device)
+                logits, _ = model(x)  # (B, T, V)
+                loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean over B*T: averaged over time
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_norm)
+                optimizer.step()
+                step += 1
+                rng_before = None
+
+                run_loss += float(loss.detach()) * y.numel()
+                run_correct += int((logits.detach().argmax(-1) == y).sum())
+                run_count += y.numel()
+                if step % config.eval_every == 0:  # only here, so a resumed run logs the same points
+                    val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+                    for key, value in (
+                        ("step", step),
+                        ("train_loss", run_loss / run_count),
+                        ("train_acc", run_correct / run_count),
+                        ("val_loss", val_loss),
+                        ("val_acc", val_acc),
+                        ("lr", lr),
+                        ("elapsed_s", elapsed_before + time.perf_counter() - start),
+                    ):
+                        history[key].append(float(value))
+                    run_loss, run_correct, run_count = 0.0, 0, 0
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
+                if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
+                    # its own generator, so logging samples never changes the training run
+                    text_out = sample(model, vocab, config.sample_length, greedy=True, seed=config.seed + step)
+                    samples.append((step, text_out))
+                    if on_sample is not None:
+                        on_sample(step, text_out)
+                if bar is not None:
+                    bar.update(1)
+                if on_step is not None:
+                    on_step(step)
+                if ckpt_path is not None and config.checkpoint_every and step % config.checkpoint_every == 0:
+                    _save(ckpt_path, state_dict())
+                if stop_requested():
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            if ckpt_path is not None:
+                _save(ckpt_path, state_dict(rng_before))
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    final = state_dict()
+    if ckpt_path is not None:
+        _save(ckpt_path, final)
+    val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+    return TextTrainResult(
+        model=model.eval(),
+        vocab=vocab,
+        config=config,
+        step=step,
+        history=history,
+        samples=samples,
+        elapsed_s=final["elapsed_s"],
+        checkpoint=ckpt_path,
+        val_loss=val_loss,
+        val_acc=val_acc,
+    )

@@ -1,0 +1,99 @@
+"""TextGenerationModel: the scratch stack of gnnhw LSTMCells equals torch.nn.LSTM with the same weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.recurrent.models import TextGenerationModel
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+V, H, L, B, T = 11, 8, 2, 3, 6
+
+
+def _pair(dropout: float = 0.0, num_layers: int = L) -> tuple[TextGenerationModel, TextGenerationModel]:
+    torch.manual_seed(0)
+    ref = TextGenerationModel(V, H, num_layers, dropout, cell="torch")
+    with torch.no_grad():  # distinct, non-zero biases so the sum bias_ih + bias_hh matters
+        for name, p in ref.named_parameters():
+            if "bias" in name:
+                p.uniform_(-0.5, 0.5)
+    ours = TextGenerationModel(V, H, num_layers, dropout, cell="scratch").copy_weights_from(ref)
+    return ref, ours
+
+
+def test_output_and_state_shapes():
+    model = TextGenerationModel(V, H, L, cell="scratch")
+    logits, (h, c) = model(torch.randint(0, V, (B, T)))
+    assert logits.shape == (B, T, V)
+    assert h.shape == c.shape == (L, B, H)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_scratch_equals_torch_outputs_and_states(num_layers):
+    ref, ours = _pair(num_layers=num_layers)
+    x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
+    state = (torch.randn(num_layers, B, H), torch.randn(num_layers, B, H))
+    for s in (None, state):
+        ref_logits, (ref_h, ref_c) = ref(x, s)
+        our_logits, (our_h, our_c) = ours(x, s)
+        torch.testing.assert_close(our_logits, ref_logits, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(our_h, ref_h, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(our_c, ref_c, atol=1e-6, rtol=1e-5)
+
+
+def test_scratch_equals_torch_gradients():
+    ref, ours = _pair()
+    x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(3))
+    for model in (ref, ours):
+        logits, _ = model(x)
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).backward()
+    for layer in range(L):
+        cell = ours.cells[layer]
+        lstm = ref.lstm
+        torch.testing.assert_close(cell.weight_ih.grad, getattr(lstm, f"weight_ih_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.weight_hh.grad, getattr(lstm, f"weight_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        # d loss / d (b_ih + b_hh) flows equally into each of torch's two biases
+        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_ih_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(ours.head.weight.grad, ref.head.weight.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_copying_scratch_weights_into_torch_gives_the_same_function():
+    _, ours = _pair()
+    back = TextGenerationModel(V, H, L, cell="torch").copy_weights_from(ours)
+    x = torch.randint(0, V, (B, T))
+    torch.testing.assert_close(back(x)[0], ours(x)[0], atol=1e-6, rtol=1e-5)
+
+
+def test_dropout_is_off_in_eval_mode_and_active_in_training():
+    ref, ours = _pair(dropout=0.5)
+    x = torch.randint(0, V, (B, T))
+    ref.eval(), ours.eval()
+    torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-6, rtol=1e-5)
+    ours.train()
+    assert not torch.allclose(ours(x)[0], ours.eval()(x)[0])
+
+
+def test_bad_settings_and_inputs_raise():
+    with pytest.raises(ConfigError, match="cell"):
+        TextGenerationModel(V, cell="gru")
+    with pytest.raises(ConfigError, match="hidden_size"):
+        TextGenerationModel(V, hidden_size=0)
+    with pytest.raises(ConfigError, match="dropout"):
+        TextGenerationModel(V, dropout=1.0)
+    with pytest.raises(ShapeError, match=r"\(B, T\)"):
+        TextGenerationModel(V, H)(torch.zeros(T, dtype=torch.long))
+    with pytest.raises(ShapeError):
+        TextGenerationModel(V, H, cell="scratch").copy_weights_from(TextGenerationModel(V + 1, H))

@@ -1,0 +1,231 @@
+"""Training loop, checkpoints (atomic, weights_only-loadable) and exact resume after an interruption."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+
+import gnnhw._utils
+from gnnhw.errors import CheckpointError, ConfigError
+from gnnhw.recurrent.text import TextDataset
+from gnnhw.recurrent.train_text import (
+    CHECKPOINT_NAME,
+    TextTrainConfig,
+    evaluate_text,
+    load_checkpoint,
+    model_from_checkpoint,
+    train_text,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
+
+
+def _config(**overrides) -> TextTrainConfig:
+    values = dict(
+        steps=12, seq_length=10, batch_size=8, hidden_size=16, num_layers=2, dropout=0.2,
+        eval_every=4, checkpoint_every=0, max_val_windows=8, seed=3,
+    )  # fmt: skip
+    values.update(overrides)
+    return TextTrainConfig(**values)
+
+
+def _data(config: TextTrainConfig) -> TextDataset:
+    return TextDataset(TEXT, config.seq_length, config.val_fraction)
+
+
+def _assert_same_run(a: dict, b: dict) -> None:
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    opt_a, opt_b = a["optimizer"]["state"], b["optimizer"]["state"]
+    for i in opt_a:
+        for k in opt_a[i]:
+            assert torch.equal(opt_a[i][k], opt_b[i][k]), (i, k)
+    assert a["step"] == b["step"]
+    for key in a["history"]:  # the same curves, wall time aside
+        if key != "elapsed_s":
+            assert a["history"][key] == b["history"][key], key
+    assert torch.equal(a["rng"]["batches"], b["rng"]["batches"])
+
+
+def test_training_lowers_the_loss():
+    config = _config(steps=60, dropout=0.0, learning_rate=1e-2, eval_every=20)
+    result = train_text(_data(config), config)
+    h = result.history
+    assert h["step"] == [20.0, 40.0, 60.0]
+    assert h["val_loss"][-1] < h["val_loss"][0] < 3.2  # log(16 characters) = 2.77 at chance
+    assert h["train_acc"][-1] > 0.35  # the likeliest single character, " ", is 25% of the text
+    assert result.val_loss == pytest.approx(h["val_loss"][-1])
+
+
+def test_learning_rate_decays_in_steps():
+    config = _config(learning_rate=1e-2, lr_decay=0.5, lr_decay_every=10)
+    assert [config.learning_rate_at(s) for s in (0, 9, 10, 25)] == [1e-2, 1e-2, 5e-3, 2.5e-3]
+
+
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
+    config = _config(checkpoint_every=5)
+    result = train_text(_data(config), config, out_dir=tmp_path)
+    ckpt = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert ckpt["step"] == 12 and ckpt["vocab"] == result.vocab.to_string()
+    assert ckpt["config"]["hidden_size"] == 16
+    model, vocab = model_from_checkpoint(tmp_path / CHECKPOINT_NAME)
+    x = vocab.encode("the cat sat")[None]
+    torch.testing.assert_close(model(x)[0], result.model(x)[0], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["torch", "scratch"])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, cell):
+    config = _config(cell=cell)
+    train_text(_data(config), config, out_dir=tmp_path / "straight")
+
+    def interrupt_at_5(step: int) -> None:
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=interrupt_at_5)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 5  # written on the interrupt
+    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
+    _assert_same_run(
+        load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    )
+
+
+def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tmp_path):
+    config = _config()
+    train_text(_data(config), config, out_dir=tmp_path / "straight")
+
+    def press_ctrl_c(step: int) -> None:
+        if step == 7:
+            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, as from the terminal
+
+    with pytest.raises(KeyboardInterrupt):
+        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=press_ctrl_c)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 7
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
+    _assert_same_run(
+        load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    )
+
+
+def test_resuming_with_more_steps_continues_the_same_run(tmp_path):
+    config = _config()
+    train_text(_data(config), config, out_dir=tmp_path / "straight")
+    train_text(_data(config), _config(steps=6), out_dir=tmp_path / "two")
+    train_text(_data(config), config, out_dir=tmp_path / "two", resume=True)
+    _assert_same_run(
+        load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "two" / CHECKPOINT_NAME)
+    )
+
+
+def test_an_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
+    config = _config(steps=2)
+    train_text(_data(config), config, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="already exists"):
+        train_text(_data(config), config, out_dir=tmp_path)
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    config = _config(steps=4)
+    train_text(_data(config), config, out_dir=tmp_path)
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+
+    def broken_save(obj, path):
+        with open(path, "wb") as f:
+            f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gnnhw._utils.torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        train_text(_data(config), _config(steps=8), out_dir=tmp_path, resume=True)
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 4
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temp file left behind
+
+
+def test_resume_on_a_different_text_is_refused(tmp_path):
+    config = _config(steps=2)
+    train_text(_data(config), config, out_dir=tmp_path)
+    other = TextDataset(TEXT.replace("cat", "cow"), config.seq_length, config.val_fraction)
+    with pytest.raises(CheckpointError, match="different text"):
+        train_text(other, config, out_dir=tmp_path, resume=True)
+
+
+def test_resume_without_a_checkpoint_is_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train_text(_data(_config()), _config(), out_dir=tmp_path, resume=True)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a checkpoint at all", b"PK\x03\x04truncated zip"],
+    ids=["empty", "text", "truncated"],
+)
+def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_truncated_real_checkpoint_raises_checkpoint_error(tmp_path):
+    config = _config(steps=2)
+    train_text(_data(config), config, out_dir=tmp_path)
+    data = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_foreign_checkpoints_raise_checkpoint_error(tmp_path):
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a gnnhw textgen checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    torch.save(TextTrainConfig(), tmp_path / "pickled.pt")  # a pickled class: refused by weights_only
+    with pytest.raises(CheckpointError, match="corrupt or not a torch file"):
+        load_checkpoint(tmp_path / "pickled.pt")
+
+
+def test_bad_config_values_raise_config_error():
+    with pytest.raises(ConfigError, match="seq_length"):
+        TextTrainConfig(seq_length=0)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        TextTrainConfig(learning_rate=-1.0)
+    with pytest.raises(ConfigError, match="cell"):
+        TextTrainConfig(cell="gru")
+
+
+def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers():
+    config = _config(steps=4, max_val_windows=None)
+    data = _data(config)
+    result = train_text(data, config)
+    held_out = TEXT[len(data.train_data) :]
+    loss, acc, count = evaluate_text(result.model, result.vocab, held_out, config.seq_length)
+    assert count == data.validation_windows()[1].numel()
+    assert loss == pytest.approx(result.val_loss, rel=1e-6) and acc == result.val_acc
+    with pytest.raises(ConfigError, match="'Z'"):
+        evaluate_text(result.model, result.vocab, "Z" * 40, config.seq_length)
+
+
+def test_stateful_evaluation_equals_one_long_window():
+    config = _config(steps=2)
+    result = train_text(_data(config), config)
+    text = TEXT[:41]
+    one_window = evaluate_text(result.model, result.vocab, text, seq_length=40)
+    stream = evaluate_text(result.model, result.vocab, text, seq_length=10, stateful=True)
+    assert stream[2] == one_window[2] == 40
+    assert stream[0] == pytest.approx(one_window[0], rel=1e-5) and stream[1] == one_window[1]

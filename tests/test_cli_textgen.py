@@ -1,0 +1,162 @@
+"""``gnnhw textgen train`` / ``sample``: outputs, resume, and one clear line with exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gnnhw.cli import main
+from gnnhw.recurrent.train_text import load_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TEXT = "once upon a time there was a king. the king had a daughter. " * 30
+TINY = ["--seq-length", "10", "--batch-size", "8", "--hidden-size", "16", "--eval-every", "3", "--quiet"]
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    path = tmp_path / "book.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    return path
+
+
+@pytest.fixture
+def trained(tmp_path, book) -> Path:
+    out = tmp_path / "run"
+    assert main(["textgen", "train", "--text", str(book), "--steps", "6", "--out", str(out), *TINY]) == 0
+    return out / "checkpoint.pt"
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_train_writes_checkpoint_history_samples_and_figure(tmp_path, book, capsys):
+    out = tmp_path / "run"
+    args = ["textgen", "train", "--text", str(book), "--steps", "6", "--out", str(out), *TINY, "--sample-at", "3"]
+    assert main(args) == 0
+    stdout = capsys.readouterr().out
+    assert "step 3: " in stdout and "val loss" in stdout
+    for name in ("checkpoint.pt", "history.json", "samples.txt", "curves.png"):
+        assert (out / name).is_file(), name
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 6
+
+
+def test_train_resume_continues_to_the_new_step_count(tmp_path, book, trained):
+    out = trained.parent
+    assert (
+        main(["textgen", "train", "--text", str(book), "--steps", "9", "--out", str(out), "--resume", "--quiet"]) == 0
+    )
+    assert load_checkpoint(trained)["step"] == 9
+
+
+def test_sample_prints_the_completion_on_stdout(trained, capsys):
+    assert main(["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the king", "--length", "12"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the king") and len(out.rstrip("\n")) == len("the king") + 12
+
+
+@pytest.mark.parametrize("mode", [["--greedy"], ["--temperature", "0.5"], ["--beam", "3"], ["--temperature", "2"]])
+def test_sample_modes_are_reproducible(trained, capsys, mode):
+    args = ["textgen", "sample", "--checkpoint", str(trained), "--length", "20", "--seed", "4", *mode]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == first and len(first.rstrip("\n")) == 21
+
+
+def test_evaluate_prints_loss_and_accuracy_of_a_part_of_the_text(trained, book, capsys):
+    assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "[0.9, 1) windows of 10" in out
+    assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "1.5"]) == 2
+    assert "--start" in _error_line(capsys)
+
+
+def test_temperature_and_greedy_are_exclusive(trained, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["textgen", "sample", "--checkpoint", str(trained), "--greedy", "--temperature", "1"])
+    assert info.value.code == 2
+
+
+@pytest.mark.parametrize("temperature", ["0", "-1"])
+def test_non_positive_temperature_exits_2(trained, capsys, temperature):
+    assert main(["textgen", "sample", "--checkpoint", str(trained), "--temperature", temperature]) == 2
+    assert "temperature" in _error_line(capsys)
+
+
+def test_prompt_outside_the_vocabulary_exits_2_naming_the_characters(trained, capsys):
+    assert main(["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the QUEEN"]) == 2
+    err = _error_line(capsys)
+    assert "'Q'" in err and "'U'" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        (b"", "empty"),
+        (b"\xff\xfe\x00b\x00a\x00d", "not valid UTF-8"),
+        (b"too short", "too short"),
+    ],
+    ids=["missing", "empty", "not-utf8", "short"],
+)
+def test_unusable_text_exits_2(tmp_path, capsys, content, message):
+    path = tmp_path / "input.txt"
+    if content is not None:
+        path.write_bytes(content)
+    args = ["textgen", "train", "--text", str(path), "--steps", "2", "--out", str(tmp_path / "o"), *TINY]
+    assert main(args) == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "foreign", "missing"])
+def test_bad_checkpoint_exits_2(tmp_path, capsys, kind):
+    path = tmp_path / "model.pt"
+    if kind == "corrupt":
+        path.write_bytes(b"\x00garbage" * 10)
+    elif kind == "foreign":
+        torch.save({"weights": torch.ones(3)}, path)
+    assert main(["textgen", "sample", "--checkpoint", str(path)]) == 2
+    _error_line(capsys)
+
+
+def test_training_into_an_existing_run_without_resume_exits_2_and_keeps_it(book, trained, capsys):
+    before = trained.read_bytes()
+    args = ["textgen", "train", "--text", str(book), "--steps", "3", "--out", str(trained.parent), *TINY]
+    assert main(args) == 2
+    assert "already exists" in _error_line(capsys)
+    assert trained.read_bytes() == before
+
+
+def test_resume_on_a_corrupt_checkpoint_exits_2_and_leaves_it(tmp_path, book, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"broken")
+    args = ["textgen", "train", "--text", str(book), "--steps", "3", "--out", str(tmp_path / "run"), "--resume"]
+    assert main(args) == 2
+    assert "corrupt" in _error_line(capsys)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == b"broken"
+
+
+def test_benchmark_smoke():
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "textgen.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "torch / scratch" in done.stdout
