@@ -90,7 +90,7 @@ class GCNAggregate(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, norm: Tensor, h: Tensor, graph: LoopedGraph) -> Tensor:
         adj = _pattern(graph, "target").matrix(norm)  # Â: row = target, col = source
-        ctx.graph, ctx.adj = graph, adj
+        ctx.graph, ctx.adj = graph, adj if ctx.needs_input_grad[0] else None  # Â's pattern: for dL/dnorm
         ctx.save_for_backward(norm, h if ctx.needs_input_grad[0] else None)  # h: only for dL/dnorm
         return adj @ h.contiguous()  # out_i = sum_{j -> i} norm_{j,i} h_j
 
@@ -242,7 +242,12 @@ class GCNLayer(nn.Module):
                 return SparseAggregate.apply(h, adj)  # Â H
 
         else:
-            graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
+            try:
+                graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
+            except GraphError as err:
+                if "valid ids" not in str(err):
+                    raise
+                raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
             norm = gcn_norm_weights(graph, edge_weight, dtype=x.dtype)  # ê_{j,i} = ẽ_{j,i} / sqrt(d_j d_i)
 
             def propagate(h: Tensor) -> Tensor:
