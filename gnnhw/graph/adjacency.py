@@ -17,6 +17,10 @@ one*, in which case its existing loop (with its own weight) is kept instead of a
 self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
 the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
 are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
+
+What depends only on an ``edge_index``'s structure (its check, the self-loop positions, and the CSR sort orders
+:mod:`gnnhw.graph.layers` adds) is memoized per tensor by :func:`cached_on`: computed on first use, dropped with the
+tensor, rebuilt if the tensor is changed in place. Weights and features are never cached.
 """
 
 from __future__ import annotations
@@ -303,9 +307,8 @@ def looped_graph(edge_index: Tensor, num_nodes: int | None = None) -> LoopedGrap
             return LoopedGraph(n, src.numel(), torch.cat([src, loops]), torch.cat([dst, loops]), None, None)
         loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
         last = torch.full((n,), -1, dtype=torch.long, device=edge_index.device)
-        last = last.scatter_reduce(
-            0, src[loop_pos].long(), loop_pos, reduce="amax"
-        )  # last loop of each node, -1 if none
+        # last[i] = position of node i's last self-loop, -1 if none
+        last = last.scatter_reduce(0, src[loop_pos].long(), loop_pos, reduce="amax")
         keep = (~is_loop).nonzero().squeeze(1)  # positions of the other edges
         source = torch.cat([src.index_select(0, keep), loops])
         return LoopedGraph(n, src.numel(), source, torch.cat([dst.index_select(0, keep), loops]), keep, last)
