@@ -9,10 +9,15 @@ Configurations (same weights, same graph, loss = sum of the outputs, parameters 
                           fly by gcn_norm (PyG 2.8 accepts torch.sparse tensors; torch_sparse is not installed)
 * ``pyg Â (CSR)``         GCNConv(normalize=False)(x, Â): the same precomputed Â as gnnhw's, only spmm
 
-Peak memory: every configuration runs in a fresh subprocess with ``MALLOC_MMAP_THRESHOLD_`` fixed (so glibc returns
-large freed blocks to the OS and RSS follows the live memory). After building the inputs and one warm-up step the
-child resets the kernel's RSS high-water mark (``/proc/self/clear_refs``, Linux) and reports ``VmHWM - VmRSS``: the
-extra resident memory the timed forward+backward steps needed (weights, gradients, activations, temporaries).
+Time: every configuration runs in a fresh subprocess (default allocator): one first step (reported as "first",
+it includes lazy initialisation and gnnhw's memoized graph structure), then the median of ``--repeats`` steps.
+
+Peak memory: a second fresh subprocess per configuration, with ``MALLOC_MMAP_THRESHOLD_`` fixed so glibc returns
+large freed blocks to the OS and RSS follows the live memory. After building the inputs and one first step, the
+child resets the kernel's RSS high-water mark (``/proc/self/clear_refs``, Linux) and reports ``VmHWM - VmRSS`` over
+two more steps: the extra resident memory a forward+backward step needs (activations, gradients, temporaries).
+"kept" is the RSS the first step left behind (parameter gradients, gnnhw's memoized structure, caches).
+The inputs themselves (features, edge_index, a precomputed Â or adj_t) are built before and not counted.
 
     python benchmarks/gcn_layer.py                # Cora-sized (2708 nodes, 1433 -> 16) and 100k nodes / 2M edges
     python benchmarks/gcn_layer.py --quick        # tiny graphs, a smoke test
@@ -178,20 +183,30 @@ class Row:
     kept_mib: float  # resident memory the first step left behind (gradients, memoized structure)
 
 
+def _child(case: Case, config: str, repeats: int, threads: int, fixed_mmap: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    if fixed_mmap:
+        env["MALLOC_MMAP_THRESHOLD_"] = "131072"  # large blocks always mmapped, returned to the OS when freed
+    cmd = [sys.executable, __file__, "--child", config, "--case", json.dumps(asdict(case))]
+    cmd += ["--repeats", str(repeats), "--threads", str(threads)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{config} on {case.name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def measure(case_key: str, case: Case, config: str, repeats: int, threads: int, subprocesses: bool = True) -> Row:
-    """One configuration, in a fresh subprocess (honest peak memory) or, for smoke tests, in this process."""
+    """One configuration: time in a fresh process with the default allocator, memory in another fresh process
+    with large blocks always mmapped (so RSS follows live memory; that slows every step, so it is not timed).
+    Without ``subprocesses`` both come from one run in this process (smoke tests; memory less exact)."""
     if subprocesses:
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", PYTHONPATH=str(ROOT))
-        cmd = [sys.executable, __file__, "--child", config, "--case", json.dumps(asdict(case))]
-        cmd += ["--repeats", str(repeats), "--threads", str(threads)]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{config} on {case.name} failed:\n{done.stderr}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        timed = _child(case, config, repeats, threads, fixed_mmap=False)
+        memory = _child(case, config, 2, threads, fixed_mmap=True)
     else:
-        result = run_child(config, case, repeats, threads)
+        timed = memory = run_child(config, case, repeats, threads)
     return Row(
-        case_key, config, 1e3 * result["median_s"], result["peak_mib"], 1e3 * result["first_s"], result["kept_mib"]
+        case_key, config, 1e3 * timed["median_s"], memory["peak_mib"], 1e3 * timed["first_s"], memory["kept_mib"]
     )
 
 
