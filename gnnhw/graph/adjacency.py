@@ -17,6 +17,10 @@ one*, in which case its existing loop (with its own weight) is kept instead of a
 self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
 the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
 are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
+
+What depends only on an ``edge_index``'s structure (its check, the self-loop positions, and the CSR sort orders
+:mod:`gnnhw.graph.layers` adds) is memoized per tensor by :func:`cached_on`: computed on first use, dropped with the
+tensor, rebuilt if the tensor is changed in place. Weights and features are never cached.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import contextlib
 import math
 import numbers
 import warnings
-from collections.abc import Hashable, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -35,6 +41,7 @@ from torch import Tensor
 
 from gnnhw.errors import GraphError, NodeNotFoundError
 
+_INT32_MAX = 2**31 - 1
 GraphLike = Any  # a networkx graph, or a square dense adjacency (torch tensor, numpy array, nested lists)
 
 
@@ -232,31 +239,128 @@ def check_edge_weight(edge_weight: Any, num_edges: int) -> None:
         raise GraphError("edge_weight holds NaN or infinite values; expected finite weights")
 
 
+_CACHE: dict[int, tuple[weakref.ref, dict]] = {}  # id(tensor) -> (weak reference to it, its memoized values)
+
+
+def cached_on(tensor: Tensor, key: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()``, memoized for ``tensor`` and rebuilt when ``tensor`` is modified in place.
+
+    Entries live exactly as long as the tensor (a weak reference drops them), and nothing is attached to the tensor
+    itself (so ``torch.save`` of it stays clean). Used for what depends only on a graph's structure (sort orders,
+    self-loop positions), never on weights or features.
+    """
+    ident = id(tensor)
+    entry = _CACHE.get(ident)
+    if entry is None or entry[0]() is not tensor:
+        entry = (weakref.ref(tensor, lambda _, ident=ident: _CACHE.pop(ident, None)), {})
+        _CACHE[ident] = entry
+    store = entry[1]
+    version = tensor._version  # bumped by every in-place change (for sparse tensors: of their values too)
+    hit = store.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = build()
+    store[key] = (version, value)
+    return value
+
+
+@dataclass
+class LoopedGraph:
+    """An ``edge_index`` after :func:`add_remaining_self_loops`, without weights: what depends on the structure only.
+
+    ``source[k] -> target[k]`` for the ``E'`` edges that are not self-loops, then the loops ``0..N-1``. ``keep``
+    (positions of those ``E'`` edges in the input, ``None`` when there was no self-loop) and ``last_loop`` (position
+    of each node's last self-loop in the input, -1 if none) tell how to carry the input's weights over.
+    """
+
+    num_nodes: int  # N
+    num_edges: int  # E, edges of the input edge_index (self-loops included)
+    source: Tensor  # (E' + N,) int32 when N and E fit (half the memory of int64), else int64
+    target: Tensor  # (E' + N,) same dtype as source
+    keep: Tensor | None  # (E',) int64, or None: every input edge is kept
+    last_loop: Tensor | None  # (N,) int64, or None: the input has no self-loop
+    extra: dict = field(default_factory=dict)  # derived structure (CSR orders), filled by gnnhw.graph.layers
+
+    def weights(self, edge_weight: Tensor) -> Tensor:
+        """The input weights ``(E,)`` carried to this graph ``(E' + N,)``: kept edges, then loop weights."""
+        if self.last_loop is None:
+            return torch.cat([edge_weight, edge_weight.new_ones(self.num_nodes)])
+        # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
+        existing = edge_weight[self.last_loop.clamp(min=0)]
+        loop_weight = torch.where(self.last_loop >= 0, existing, torch.ones_like(existing))  # existing loop, else 1
+        return torch.cat([edge_weight.index_select(0, self.keep), loop_weight])
+
+
+def looped_graph(edge_index: Tensor, num_nodes: int | None = None) -> LoopedGraph:
+    """Check ``edge_index`` and add the remaining self-loops (structure only); memoized on ``edge_index``.
+
+    Raises :class:`GraphError` for a malformed ``edge_index`` or ids outside ``[0, num_nodes)``.
+    """
+
+    def build() -> LoopedGraph:
+        n = check_edge_index(edge_index, num_nodes)
+        index_dtype = torch.int32 if edge_index.shape[1] + n <= _INT32_MAX else torch.long
+        src, dst = edge_index[0].to(index_dtype), edge_index[1].to(index_dtype)
+        loops = torch.arange(n, dtype=index_dtype, device=edge_index.device)
+        is_loop = src == dst
+        if not bool(is_loop.any()):  # the common case: nothing to remove
+            return LoopedGraph(n, src.numel(), torch.cat([src, loops]), torch.cat([dst, loops]), None, None)
+        loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
+        last = torch.full((n,), -1, dtype=torch.long, device=edge_index.device)
+        # last[i] = position of node i's last self-loop, -1 if none
+        last = last.scatter_reduce(0, src[loop_pos].long(), loop_pos, reduce="amax")
+        keep = (~is_loop).nonzero().squeeze(1)  # positions of the other edges
+        source = torch.cat([src.index_select(0, keep), loops])
+        return LoopedGraph(n, src.numel(), source, torch.cat([dst.index_select(0, keep), loops]), keep, last)
+
+    if not isinstance(edge_index, Tensor):
+        check_edge_index(edge_index, num_nodes)  # raises the GraphError
+    return cached_on(edge_index, ("looped_graph", num_nodes), build)
+
+
 def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
     """Replace self-loops by one loop per node: weight 1, or the node's existing loop weight.
 
     Same result (and edge order) as ``torch_geometric.utils.add_remaining_self_loops``: the non-loop edges in their
-    order, then the loops ``0..N-1``. Differentiable with respect to ``edge_weight``.
+    order, then the loops ``0..N-1``. If a node has several self-loops, the last one is kept. Differentiable with
+    respect to ``edge_weight`` (exactly: only the kept loop's weight gets a gradient).
 
     Shapes:
         - **input:** edge_index ``(2, E)``, edge_weight ``(E,)``
         - **output:** source ``(E' + N,)``, target ``(E' + N,)``, weight ``(E' + N,)`` (E' = non-loop edges)
     """
-    src, dst = edge_index[0], edge_index[1]
-    is_loop = src == dst
-    keep = ~is_loop
-    loops = torch.arange(num_nodes, device=edge_index.device)
-    # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
-    loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
-    last = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
-    last = last.scatter_reduce(0, src[loop_pos], loop_pos, reduce="amax")  # last loop of each node, -1 if none
-    existing = edge_weight[last.clamp(min=0)] if edge_weight.numel() else edge_weight.new_zeros(num_nodes)
-    loop_weight = torch.where(last >= 0, existing, torch.ones_like(existing))  # existing loop weight, else 1
-    return (
-        torch.cat([src[keep], loops]),
-        torch.cat([dst[keep], loops]),
-        torch.cat([edge_weight[keep], loop_weight]),
-    )
+    graph = looped_graph(edge_index, num_nodes)
+    return graph.source.long(), graph.target.long(), graph.weights(edge_weight)
+
+
+def gcn_norm_weights(
+    graph: LoopedGraph, edge_weight: Tensor | None = None, *, dtype: torch.dtype | None = None
+) -> Tensor:
+    r"""The normalized weight of every edge of ``graph``: :math:`\hat{e}_{j,i} = \tilde{e}_{j,i} / \sqrt{\hat{d}_j
+    \hat{d}_i}`, :math:`\hat{d}_i = \sum_j \tilde{e}_{j,i}` (degree at the target), :math:`0^{-1/2} := 0`.
+
+    ``edge_weight`` are the weights of the *input* edge_index (default ones). Raises :class:`GraphError` for
+    non-finite weights or a negative degree.
+
+    Shapes:
+        - **input:** edge_weight ``(E,)`` *(optional)*
+        - **output:** ``(E' + N,)``, aligned with ``graph.source`` / ``graph.target``
+    """
+    if edge_weight is None:
+        weight = torch.ones(graph.source.numel(), dtype=_dtype(dtype), device=graph.source.device)
+    else:
+        check_edge_weight(edge_weight, graph.num_edges)
+        weight = graph.weights(edge_weight if dtype is None else edge_weight.to(dtype))
+    deg = weight.new_zeros(graph.num_nodes).index_add(0, graph.target, weight)  # d_i = sum_j ẽ_{j,i}
+    if bool((deg.detach() < 0).any()):
+        node = int((deg.detach() < 0).nonzero()[0])
+        raise GraphError(
+            f"node {node} has degree {float(deg[node]):g} < 0 with these edge weights; D^-1/2 is undefined"
+        )
+    deg_inv_sqrt = deg.pow(-0.5)
+    deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
+    # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
+    return deg_inv_sqrt.index_select(0, graph.source) * weight * deg_inv_sqrt.index_select(0, graph.target)
 
 
 def gcn_normalize(
@@ -265,12 +369,11 @@ def gcn_normalize(
     num_nodes: int | None = None,
     *,
     dtype: torch.dtype | None = None,
-    check: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""Self-loops and symmetric normalization of an ``edge_index``, as PyG's ``gcn_norm`` (no dense matrix).
 
     .. math::
-        \hat{e}_{j,i} = \frac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}, \qquad
+        \hat{e}_{j,i} = \frac{\tilde{e}_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}, \qquad
         \hat{d}_i = \sum_{j} \tilde{e}_{j,i}
 
     where :math:`\tilde{e}` are the weights after :func:`add_remaining_self_loops` and the degree of node ``i``
@@ -287,28 +390,8 @@ def gcn_normalize(
         GraphError: malformed edge_index or ids outside ``[0, num_nodes)``, non-finite weights, or weights that
             make a degree negative (then :math:`\hat{A}` is undefined).
     """
-    if check:
-        num_nodes = check_edge_index(edge_index, num_nodes)
-        if edge_weight is not None:
-            check_edge_weight(edge_weight, edge_index.shape[1])
-    elif num_nodes is None:
-        num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    if edge_weight is None:
-        edge_weight = torch.ones(edge_index.shape[1], dtype=_dtype(dtype), device=edge_index.device)
-    elif dtype is not None:
-        edge_weight = edge_weight.to(dtype)
-    edge_index = edge_index.long()
-    src, dst, weight = add_remaining_self_loops(edge_index, edge_weight, num_nodes)
-    deg = weight.new_zeros(num_nodes).index_add(0, dst, weight)  # d_i = sum_j ẽ_{j,i}  (degree at the target)
-    if check and bool((deg.detach() < 0).any()):
-        node = int((deg.detach() < 0).nonzero()[0])
-        raise GraphError(
-            f"node {node} has degree {float(deg[node]):g} < 0 with these edge weights; D^-1/2 is undefined"
-        )
-    deg_inv_sqrt = deg.pow(-0.5)
-    deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
-    norm = deg_inv_sqrt[src] * weight * deg_inv_sqrt[dst]  # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
-    return src, dst, norm
+    graph = looped_graph(edge_index, num_nodes)
+    return graph.source.long(), graph.target.long(), gcn_norm_weights(graph, edge_weight, dtype=dtype)
 
 
 def normalized_adjacency(
@@ -365,7 +448,7 @@ def normalized_adjacency(
     if dtype is None and edge_weight is not None:
         dtype = edge_weight.dtype
     src, dst, norm = gcn_normalize(edge_index, edge_weight, num_nodes, dtype=dtype)
-    n = check_edge_index(edge_index, num_nodes)
+    n = looped_graph(edge_index, num_nodes).num_nodes
     if sparse:
         index = torch.stack([dst, src])  # (2, E'+N): M[i, j] for the edge j -> i
         with quiet_sparse_warnings():

@@ -9,13 +9,14 @@ exact), so memory stays linear in the number of edges: no dense ``N x N`` matrix
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from gnnhw.errors import ConfigError, GraphError, ShapeError
-from gnnhw.graph.adjacency import gcn_normalize, quiet_sparse_warnings
+from gnnhw.graph.adjacency import LoopedGraph, cached_on, gcn_norm_weights, looped_graph, quiet_sparse_warnings
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
 _INT32_MAX = 2**31 - 1
@@ -26,23 +27,46 @@ def is_sparse(tensor: Any) -> bool:
     return isinstance(tensor, Tensor) and tensor.layout in _SPARSE_LAYOUTS
 
 
-def csr_from_edges(rows: Tensor, cols: Tensor, values: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """A ``(num_nodes, num_nodes)`` torch CSR matrix with ``M[rows[k], cols[k]] = values[k]``, duplicates kept.
+@dataclass(frozen=True)
+class CSRPattern:
+    """Where each of a list of ``(row, col)`` pairs goes in a CSR matrix: storage entry ``p`` is input ``perm[p]``.
 
-    Returns ``(matrix, perm)``: entry ``p`` of the CSR storage is input entry ``perm[p]``. Duplicate ``(row, col)``
-    pairs stay separate stored entries, and a CSR product sums them, so no coalescing is needed.
-    Indices are int32 when they fit (a faster sort and a faster MKL product), else int64.
+    Duplicate pairs stay separate stored entries (a CSR product sums them, so no coalescing is needed). Indices are
+    int32 when they fit, else int64.
     """
-    index_dtype = torch.int32 if max(num_nodes, rows.numel()) <= _INT32_MAX else torch.int64
-    rows = rows.to(index_dtype)
-    perm = torch.argsort(rows, stable=True)  # entries grouped by row, in input order within a row
-    crow = torch.zeros(num_nodes + 1, dtype=index_dtype, device=rows.device)
-    crow[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
-    with quiet_sparse_warnings():
-        matrix = torch.sparse_csr_tensor(
-            crow, cols[perm].to(index_dtype), values[perm], (num_nodes, num_nodes), check_invariants=False
-        )
-    return matrix, perm
+
+    num_nodes: int
+    crow: Tensor  # (N + 1,)
+    col: Tensor  # (nnz,)
+    perm: Tensor  # (nnz,) same dtype as the indices
+
+    @classmethod
+    def build(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> CSRPattern:
+        index_dtype = torch.int32 if max(num_nodes, rows.numel()) <= _INT32_MAX else torch.int64
+        rows = rows.to(index_dtype)
+        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
+        crow = torch.zeros(num_nodes + 1, dtype=index_dtype, device=rows.device)
+        crow[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
+        return cls(num_nodes, crow, cols.index_select(0, perm).to(index_dtype), perm.to(index_dtype))
+
+    def matrix(self, values: Tensor) -> Tensor:
+        """The ``(N, N)`` CSR matrix with these values (given in input order)."""
+        with quiet_sparse_warnings():
+            return torch.sparse_csr_tensor(
+                self.crow,
+                self.col,
+                values.index_select(0, self.perm),
+                (self.num_nodes, self.num_nodes),
+                check_invariants=False,
+            )
+
+
+def _pattern(graph: LoopedGraph, by: str) -> CSRPattern:
+    """The CSR pattern of Â (``by="target"``: rows = targets) or of Â^T (``"source"``), memoized on the graph."""
+    if by not in graph.extra:
+        rows, cols = (graph.target, graph.source) if by == "target" else (graph.source, graph.target)
+        graph.extra[by] = CSRPattern.build(rows, cols, graph.num_nodes)
+    return graph.extra[by]
 
 
 class GCNAggregate(torch.autograd.Function):
@@ -56,35 +80,75 @@ class GCNAggregate(torch.autograd.Function):
         H_{s_k} \Big\rangle
 
     the first a CSR product with the transpose (rows = sources), the second a sampled dense-dense product
-    (``torch.sparse.sampled_addmm``) on the pattern of ``Â``, so neither builds an ``E x F`` tensor.
+    (``torch.sparse.sampled_addmm``) on the pattern of ``Â``, so neither builds an ``E x F`` tensor. The two CSR
+    patterns (sort orders) depend only on the edge_index and are memoized with it (:func:`looped_graph`).
 
     Shapes:
-        - **input:** norm ``(E,)``, h ``(N, F)``, source ``(E,)``, target ``(E,)``
+        - **input:** norm ``(E' + N,)`` aligned with ``graph.source`` / ``graph.target``, h ``(N, F)``
         - **output:** ``(N, F)``
     """
 
     @staticmethod
-    def forward(ctx: Any, norm: Tensor, h: Tensor, source: Tensor, target: Tensor) -> Tensor:
-        num_nodes = h.shape[0]
-        adj, perm = csr_from_edges(target, source, norm, num_nodes)  # Â: row = target, col = source
-        ctx.save_for_backward(norm, h, source, target)
-        ctx.adj, ctx.perm = adj, perm
+    def forward(ctx: Any, norm: Tensor, h: Tensor, graph: LoopedGraph) -> Tensor:
+        adj = _pattern(graph, "target").matrix(norm)  # Â: row = target, col = source
+        ctx.graph, ctx.adj = graph, adj if ctx.needs_input_grad[0] else None  # Â's pattern: for dL/dnorm
+        ctx.save_for_backward(norm, h if ctx.needs_input_grad[0] else None)  # h: only for dL/dnorm
         return adj @ h.contiguous()  # out_i = sum_{j -> i} norm_{j,i} h_j
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        norm, h, source, target = ctx.saved_tensors
+        norm, h = ctx.saved_tensors
         grad_norm = grad_h = None
         grad_out = grad_out.contiguous()
         if ctx.needs_input_grad[1]:
-            adj_t, _ = csr_from_edges(source, target, norm, h.shape[0])  # Â^T: row = source, col = target
+            adj_t = _pattern(ctx.graph, "source").matrix(norm)  # Â^T: row = source, col = target
             grad_h = adj_t @ grad_out  # dL/dH = Â^T dL/dout
         if ctx.needs_input_grad[0]:
             with quiet_sparse_warnings():
                 sampled = torch.sparse.sampled_addmm(ctx.adj, grad_out, h.t(), beta=0.0)  # <g_{t_k}, h_{s_k}>
-            grad_norm = torch.empty_like(norm)
-            grad_norm[ctx.perm] = sampled.values()  # back from CSR order to edge order
-        return grad_norm, grad_h, None, None
+            perm = _pattern(ctx.graph, "target").perm
+            grad_norm = torch.empty_like(norm).index_copy_(0, perm.long(), sampled.values())  # CSR order -> edge order
+        return grad_norm, grad_h, None
+
+
+def transpose_csr(adj: Tensor) -> Tensor:
+    """``adj.T`` as a CSR matrix (torch's own transpose is CSC, whose products are slow on the CPU)."""
+    n_rows, n_cols = adj.shape
+    crow, col = adj.crow_indices(), adj.col_indices()
+    rows = torch.repeat_interleave(torch.arange(n_rows, device=adj.device), crow.diff().long())  # (nnz,)
+    perm = torch.argsort(col, stable=True)  # grouped by column, increasing row within a column
+    crow_t = torch.zeros(n_cols + 1, dtype=crow.dtype, device=adj.device)
+    crow_t[1:] = torch.bincount(col, minlength=n_cols).cumsum(0)
+    with quiet_sparse_warnings():
+        return torch.sparse_csr_tensor(
+            crow_t, rows.index_select(0, perm).to(crow.dtype), adj.values().index_select(0, perm), (n_cols, n_rows)
+        )
+
+
+class SparseAggregate(torch.autograd.Function):
+    r"""``out = Â H`` for a constant sparse CSR ``Â``; backward ``Â^T dL/dout`` with ``Â^T`` memoized with ``Â``.
+
+    Shapes:
+        - **input:** h ``(N, F)``, adj ``(N, N)`` CSR
+        - **output:** ``(N, F)``
+    """
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, adj: Tensor) -> Tensor:
+        ctx.adj = adj
+        with quiet_sparse_warnings():
+            return adj @ h.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, None]:
+        adj = ctx.adj
+        adj_t = cached_on(adj, "transpose_csr", lambda: transpose_csr(adj))
+        with quiet_sparse_warnings():
+            return adj_t @ grad_out.contiguous(), None
+
+
+def _to_csr(adj: Tensor) -> Tensor:
+    return (adj.coalesce() if adj.layout == torch.sparse_coo else adj).to_sparse_csr()
 
 
 def _sparse_matmul(x: Tensor, weight: Tensor) -> Tensor:
@@ -166,20 +230,29 @@ class GCNLayer(nn.Module):
                     f"x has {num_nodes} rows but the sparse Â has shape {tuple(adj.shape)}; expected "
                     f"({num_nodes}, {num_nodes})"
                 )
-            if adj.layout != torch.sparse_csr:
+            if adj.layout != torch.sparse_csr:  # COO/CSC -> CSR once, memoized with the input
                 with quiet_sparse_warnings():
-                    adj = (adj.coalesce() if adj.layout == torch.sparse_coo else adj).to_sparse_csr()
-            adj = adj.to(x.dtype)
+                    adj = cached_on(adj, "to_sparse_csr", lambda a=adj: _to_csr(a))
+            if adj.dtype != x.dtype:
+                adj = cached_on(adj, ("dtype", x.dtype), lambda a=adj: a.to(x.dtype))
 
             def propagate(h: Tensor) -> Tensor:
-                with quiet_sparse_warnings():
-                    return adj @ h  # Â H (torch differentiates it in H)
+                if adj.requires_grad:  # a learnable Â: let torch differentiate in its values too
+                    with quiet_sparse_warnings():
+                        return adj @ h
+                return SparseAggregate.apply(h, adj)  # Â H
 
         else:
-            source, target, norm = gcn_normalize(edge_index, edge_weight, num_nodes, dtype=x.dtype)
+            try:
+                graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
+            except GraphError as err:
+                if "valid ids" not in str(err):
+                    raise
+                raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
+            norm = gcn_norm_weights(graph, edge_weight, dtype=x.dtype)  # ê_{j,i} = ẽ_{j,i} / sqrt(d_j d_i)
 
             def propagate(h: Tensor) -> Tensor:
-                return GCNAggregate.apply(norm, h, source, target)  # Â H, exact gradients in H and edge_weight
+                return GCNAggregate.apply(norm, h, graph)  # Â H, exact gradients in H and edge_weight
 
         if sparse_x:
             out = propagate(_sparse_matmul(x, self.weight))  # Â (X W): X W as a sparse product

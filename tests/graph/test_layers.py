@@ -7,8 +7,8 @@ import torch
 from torch_geometric.nn import GCNConv
 
 from gnnhw.errors import ConfigError, GraphError, ShapeError
-from gnnhw.graph.adjacency import gcn_normalize, normalized_adjacency
-from gnnhw.graph.layers import GCNAggregate, GCNLayer
+from gnnhw.graph.adjacency import gcn_norm_weights, looped_graph, normalized_adjacency
+from gnnhw.graph.layers import GCNAggregate, GCNLayer, SparseAggregate, transpose_csr
 
 ATOL = 1e-5
 
@@ -119,10 +119,37 @@ def test_float64() -> None:
 
 def test_aggregate_gradcheck_float64() -> None:
     edge_index, weight = random_edges(7, n=8, e=20)
-    source, target, norm = gcn_normalize(edge_index, weight.double(), 8)
-    norm = norm.detach().requires_grad_()
+    graph = looped_graph(edge_index, 8)
+    norm = gcn_norm_weights(graph, weight.double()).detach().requires_grad_()
     h = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda w, x: GCNAggregate.apply(w, x, source, target), (norm, h))
+    assert torch.autograd.gradcheck(lambda w, x: GCNAggregate.apply(w, x, graph), (norm, h))
+
+
+def test_sparse_aggregate_gradcheck_float64_and_transpose() -> None:
+    edge_index, weight = random_edges(10, n=8, e=20)
+    adj = normalized_adjacency(edge_index, weight.double(), 8, sparse=True)
+    torch.testing.assert_close(transpose_csr(adj).to_dense(), adj.to_dense().T, atol=0, rtol=0)
+    h = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: SparseAggregate.apply(x, adj), (h,))
+
+
+def test_memoized_structure_follows_in_place_changes() -> None:
+    """The self-loop/CSR structure is memoized per edge_index; editing edge_index in place must not reuse it."""
+    edge_index, weight = random_edges(11)
+    layer, conv = paired(4, 3)
+    x = torch.randn(20, 4)
+    torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), atol=ATOL, rtol=0)
+    edge_index[1, :7] = torch.tensor([0, 1, 2, 3, 4, 5, 6])  # now with new self-loops and other targets
+    torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), atol=ATOL, rtol=0)
+    adj = normalized_adjacency(edge_index, weight, 20, sparse=True)
+    out = layer(x.requires_grad_(), adj)
+    out.sum().backward()
+    grad_before = x.grad.clone()
+    with torch.no_grad():
+        adj.values().mul_(2.0)  # the memoized transpose must be rebuilt
+    x.grad = None
+    layer(x, adj).sum().backward()
+    torch.testing.assert_close(x.grad, 2.0 * grad_before, atol=ATOL, rtol=0)
 
 
 def test_layer_gradcheck_in_edge_weight_float64() -> None:
