@@ -12,16 +12,6 @@ import torch
 from gnnhw.cli import main
 from gnnhw.recurrent.train_text import load_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TEXT = "once upon a time there was a king. the king had a daughter. " * 30
 TINY = ["--seq-length", "10", "--batch-size", "8", "--hidden-size", "16", "--eval-every", "3", "--quiet"]
 

@@ -13,16 +13,6 @@ from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import beam_search, complete, greedy, next_char_probs, sample
 from gnnhw.recurrent.text import Vocabulary
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 VOCAB = Vocabulary.from_text("abcdefgh .")
 
 

@@ -8,16 +8,6 @@ import torch
 from gnnhw.errors import ConfigError, ShapeError
 from gnnhw.recurrent.models import TextGenerationModel
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 V, H, L, B, T = 11, 8, 2, 3, 6
 
 

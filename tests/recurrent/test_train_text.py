@@ -20,16 +20,6 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
 
 
