@@ -260,7 +260,7 @@ class GradientsOverTime:
 
 def decay_per_step(norms: Sequence[float], last: int = 30) -> float:
     """The mean factor by which ||dL/dh_t|| shrinks per step back from the end, over the last ``last``
-    steps: exp(-slope) of a least-squares line through log ||dL/dh_t||; 1 means no decay."""
+    steps: exp(slope) of a least-squares line through log ||dL/dh_t||; 1 means no decay."""
     values = [math.log(v) for v in list(norms)[-last:] if v > 0]
     n = len(values)
     if n < 2:
@@ -270,7 +270,7 @@ def decay_per_step(norms: Sequence[float], last: int = 30) -> float:
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)) / sum(
         (x - mean_x) ** 2 for x in xs
     )
-    return math.exp(-slope)
+    return math.exp(slope)  # log-norm rises by `slope` per step towards the end
 
 
 def gradients_over_time(
