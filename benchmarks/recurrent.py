@@ -48,9 +48,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round (default 30)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, alternating the models (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--no-mkldnn",
+        action="store_true",
+        help="turn oneDNN off, so torch.nn.LSTM runs ATen's per-step loop instead of its fused oneDNN kernel",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
 
     torch.manual_seed(0)
     ours = build_model(args.model, 10, args.hidden, 10)
@@ -66,7 +73,8 @@ def main() -> None:
 
     print(
         f"{args.model}: T={args.length}, batch {args.batch_size}, hidden {args.hidden}, "
-        f"{torch.get_num_threads()} thread(s), {args.rounds} rounds x {args.steps} steps"
+        f"{torch.get_num_threads()} thread(s), {args.rounds} rounds x {args.steps} steps, "
+        f"oneDNN {'on' if torch.backends.mkldnn.enabled else 'off'}"
     )
     for name, values in times.items():
         print(
