@@ -17,7 +17,9 @@ from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, wri
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 
 
-def _add_training_options(parser: argparse.ArgumentParser, steps: int, model: bool = True) -> None:
+def _add_training_options(
+    parser: argparse.ArgumentParser, steps: int, model: bool = True, early_stop: float | None = None
+) -> None:
     """The hyper-parameters of :class:`PalindromeConfig` (the assignment's defaults unless noted)."""
     if model:
         parser.add_argument("--model", default="lstm", help="rnn or lstm (default: lstm)")
@@ -31,9 +33,10 @@ def _add_training_options(parser: argparse.ArgumentParser, steps: int, model: bo
     parser.add_argument(
         "--early-stop",
         type=float,
-        default=None,
+        default=early_stop,
         metavar="ACC",
-        help="stop once the mean training accuracy of the last 50 batches reaches ACC (default: never)",
+        help="stop once the mean training accuracy of the last 50 batches reaches ACC "
+        f"(default: {early_stop if early_stop is not None else 'never'})",
     )
     add_device(parser)
     add_quiet(parser)
@@ -243,8 +246,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default="adam", help="optimizer (default: adam)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
-    _add_training_options(p, steps=10_000, model=False)
-    p.set_defaults(early_stop=0.99)
+    _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
     add_format(p)
     p.set_defaults(func=_sweep)
 
