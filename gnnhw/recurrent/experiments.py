@@ -58,7 +58,7 @@ def run_configs(
     configs: Sequence[PalindromeConfig],
     workers: int,
     on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
-    job: Callable[[PalindromeConfig], dict[str, Any]] = _run_job,
+    job: Callable[[PalindromeConfig], dict[str, Any]] | None = None,
 ) -> None:
     """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
 
@@ -68,6 +68,7 @@ def run_configs(
     """
     if workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    job = job or _run_job  # (looked up at call time)
     if workers == 1 or len(configs) <= 1:
         for config in configs:
             on_done(config, job(config))
@@ -195,6 +196,13 @@ def run_sweep(
     )
 
 
+def _run_curve_job(config: PalindromeConfig) -> dict[str, Any]:
+    """Train one configuration (in a worker process); return its record with the learning curve."""
+    record = train(config).to_dict()
+    record.pop("config")
+    return record
+
+
 def compare_optimizers(
     base: PalindromeConfig,
     optimizers: Sequence[str] = OPTIMIZERS,
@@ -218,13 +226,6 @@ def compare_optimizers(
 
     run_configs(configs, workers, on_done, job=_run_curve_job)
     return {name: out[name] for name in optimizers}
-
-
-def _run_curve_job(config: PalindromeConfig) -> dict[str, Any]:
-    """Train one configuration (in a worker process); return its record with the learning curve."""
-    record = train(config).to_dict()
-    record.pop("config")
-    return record
 
 
 @torch.no_grad()

@@ -54,7 +54,6 @@ def test_sweep_rerun_skips_finished_jobs(tmp_path, monkeypatch):
         return real_job(config)
 
     monkeypatch.setattr(experiments, "_run_job", counting_job)
-    monkeypatch.setattr(experiments.run_configs, "__defaults__", (counting_job,))
     result = run_sweep(_base(), ["rnn"], [3, 4], [0, 1], path, workers=1)
     assert ran == [("rnn", 4, 0), ("rnn", 4, 1)]
     assert result.skipped == 2
@@ -72,7 +71,7 @@ def test_sweep_keeps_finished_jobs_when_interrupted(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_job(config)
 
-    monkeypatch.setattr(experiments.run_configs, "__defaults__", (failing_second,))
+    monkeypatch.setattr(experiments, "_run_job", failing_second)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(_base(), ["rnn"], [3], [0, 1, 2], path, workers=1)
     assert len(json.loads(path.read_text())["records"]) == 1
