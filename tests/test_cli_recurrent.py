@@ -105,6 +105,7 @@ def test_grads_over_time_writes_norms_and_figure(capsys, tmp_path):
         (["palindrome", "--steps", "0"], "train_steps must be a positive integer"),
         (["palindrome", "--hidden", "-3"], "num_hidden must be a positive integer"),
         (["palindrome", "--batch-size", "0"], "batch_size must be a positive integer"),
+        (["palindrome", "--backend", "jax"], "unknown backend 'jax'"),
         (["palindrome-sweep", "--lengths", "5", "1"], "length must be an integer >= 2"),
         (["palindrome-sweep", "--models", "rnn", "gru"], "unknown model 'gru'"),
         (["palindrome-sweep", "--workers", "0"], "workers must be a positive integer"),

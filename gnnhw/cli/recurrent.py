@@ -57,7 +57,7 @@ def _config(args: argparse.Namespace, **overrides: Any):
         "early_stop_accuracy": args.early_stop,
         "device": args.device,
     }
-    for name in ("model", "optimizer", "seed"):
+    for name in ("model", "optimizer", "seed", "backend"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
     fields.update(overrides)
@@ -81,6 +81,7 @@ def _palindrome(args: argparse.Namespace) -> int:
         "seed": config.seed,
         "optimizer": config.optimizer,
         "final_train_accuracy": result.train_accuracy[-1],
+        "backend": config.backend,
     }
     if args.out is not None:
         from gnnhw.plotting import save_figure
@@ -233,6 +234,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
     p.add_argument("--out", type=Path, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument(
+        "--backend",
+        default="gnnhw",
+        help="gnnhw (the from-scratch model) or torch (the same model on torch.nn.RNN/LSTM) (default: gnnhw)",
+    )
     _add_training_options(p, steps=10_000)
     add_format(p)
     p.set_defaults(func=_palindrome)

@@ -132,8 +132,10 @@ def _load_sweep(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
         raise ConfigError(f"cannot resume from {path}: not a readable JSON file ({err})") from None
     if not isinstance(data, dict) or data.get("format") != SWEEP_FORMAT:
         raise ConfigError(f"cannot resume from {path}: not a gnnhw palindrome sweep file")
-    if data.get("base") != base:
-        changed = sorted(k for k in base if data.get("base", {}).get(k) != base[k])
+    # Fields added to PalindromeConfig after the file was written count as their defaults.
+    stored = {**_base_fields(PalindromeConfig()), **data.get("base", {})}
+    if stored != base:
+        changed = sorted(k for k in base if stored.get(k) != base[k])
         raise ConfigError(
             f"cannot resume from {path}: it was made with other settings ({', '.join(changed)}); "
             "use another output folder or the same settings"

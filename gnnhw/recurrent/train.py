@@ -19,10 +19,11 @@ from torch import nn
 
 from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
-from gnnhw.recurrent.models import MODELS, build_model
+from gnnhw.recurrent.models import MODELS, TorchRecurrentClassifier, build_model
 from gnnhw.recurrent.palindrome import INPUT_DIMS, NUM_DIGITS, check_length, palindrome_batch, train_test_generators
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
+BACKENDS = ("gnnhw", "torch")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class PalindromeConfig:
     test_size: int = 1000  # fresh test palindromes
     log_every: int = 10  # record the training loss/accuracy every this many steps
     seed: int = 0  # seeds the weights, the training batches and (independently) the test set
+    backend: str = "gnnhw"  # "gnnhw": the from-scratch model; "torch": the same model on torch.nn.RNN/LSTM
     device: str = "cpu"  # "cpu", "cuda" or "auto"
 
     def validate(self) -> None:
@@ -52,6 +54,8 @@ class PalindromeConfig:
             raise ConfigError(f"unknown model {self.model!r}; expected one of {', '.join(sorted(MODELS))}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
         check_length(self.length)
         if self.input_dim not in INPUT_DIMS:
             raise ConfigError(f"input_dim must be 10 (one-hot) or 1 (raw digits), got {self.input_dim!r}")
@@ -117,10 +121,15 @@ def evaluate(model: nn.Module, length: int, num: int, generator: torch.Generator
 
 
 def build(config: PalindromeConfig) -> nn.Module:
-    """The config's untrained model, its weights drawn from ``torch.manual_seed(config.seed)``."""
+    """The config's untrained model, its weights drawn from ``torch.manual_seed(config.seed)``.
+
+    With ``backend="torch"`` it is the same model, with the same initial weights, on ``torch.nn.RNN`` /
+    ``torch.nn.LSTM`` (:class:`TorchRecurrentClassifier`): a reference run for the from-scratch one.
+    """
     config.validate()
     torch.manual_seed(config.seed)
-    return build_model(config.model, config.input_dim, config.num_hidden, NUM_DIGITS)
+    model = build_model(config.model, config.input_dim, config.num_hidden, NUM_DIGITS)
+    return TorchRecurrentClassifier.from_scratch(model) if config.backend == "torch" else model
 
 
 def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:

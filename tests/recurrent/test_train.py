@@ -42,6 +42,7 @@ def test_defaults_are_the_assignments():
         ({"early_stop_accuracy": 1.5}, "early_stop_accuracy"),
         ({"momentum": 1.0}, "momentum"),
         ({"seed": -1}, "seed"),
+        ({"backend": "jax"}, "unknown backend 'jax'"),
     ],
 )
 def test_bad_config_is_a_config_error(fields, message):
@@ -118,3 +119,13 @@ def test_to_dict_is_json_ready():
     assert "model" not in record
     assert record["config"] == dataclasses.asdict(_tiny(train_steps=3))
     json.dumps(record)
+
+
+def test_torch_backend_trains_the_same_model_on_torch_nn():
+    from gnnhw.recurrent.models import TorchRecurrentClassifier
+
+    ours = train(_tiny(model="lstm", train_steps=5))
+    ref = train(_tiny(model="lstm", train_steps=5, backend="torch"))
+    assert isinstance(ref.model, TorchRecurrentClassifier)
+    # Equal models, equal data: the first steps' losses agree to float precision.
+    assert ref.train_loss == pytest.approx(ours.train_loss, rel=1e-4)
