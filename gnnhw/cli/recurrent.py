@@ -1,9 +1,279 @@
-"""Subcommands of the recurrent area (none yet)."""
+"""Subcommands of the palindrome experiments: ``palindrome``, ``palindrome-sweep``, ``optimizers``,
+``grads-over-time``.
+
+Every option is checked by the library (:meth:`PalindromeConfig.validate`), so a bad value gives one line
+on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, write_json
+
+_DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+
+
+def _add_training_options(
+    parser: argparse.ArgumentParser, steps: int, model: bool = True, early_stop: float | None = None
+) -> None:
+    """The hyper-parameters of :class:`PalindromeConfig` (the assignment's defaults unless noted)."""
+    if model:
+        parser.add_argument("--model", default="lstm", help="rnn or lstm (default: lstm)")
+    parser.add_argument("--steps", type=int, default=steps, help=f"maximum training steps (default: {steps})")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden units (default: 128)")
+    parser.add_argument("--batch-size", type=int, default=128, help="palindromes per step (default: 128)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    parser.add_argument("--clip", type=float, default=10.0, help="gradient-norm clipping (default: 10)")
+    parser.add_argument("--input", choices=("one-hot", "raw"), default="one-hot", help="digit encoding")
+    parser.add_argument("--test-size", type=int, default=1000, help="fresh test palindromes (default: 1000)")
+    parser.add_argument(
+        "--early-stop",
+        type=float,
+        default=early_stop,
+        metavar="ACC",
+        help="stop once the mean training accuracy of the last 50 batches reaches ACC "
+        f"(default: {early_stop if early_stop is not None else 'never'})",
+    )
+    add_device(parser)
+    add_quiet(parser)
+
+
+def _config(args: argparse.Namespace, **overrides: Any):
+    from gnnhw.recurrent.train import PalindromeConfig
+
+    fields: dict[str, Any] = {
+        "length": getattr(args, "length", 10),
+        "num_hidden": args.hidden,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "train_steps": args.steps,
+        "max_norm": args.clip,
+        "input_dim": 10 if args.input == "one-hot" else 1,
+        "test_size": args.test_size,
+        "early_stop_accuracy": args.early_stop,
+        "device": args.device,
+    }
+    for name in ("model", "optimizer", "seed", "backend"):
+        if hasattr(args, name):
+            fields[name] = getattr(args, name)
+    fields.update(overrides)
+    config = PalindromeConfig(**fields)
+    config.validate()
+    return config
+
+
+def _palindrome(args: argparse.Namespace) -> int:
+    from gnnhw.recurrent.train import train
+
+    config = _config(args)
+    result = train(config, progress=not args.quiet)
+    summary = {
+        "model": config.model,
+        "length": config.length,
+        "test_accuracy": result.test_accuracy,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "stopped_early": result.stopped_early,
+        "seed": config.seed,
+        "optimizer": config.optimizer,
+        "final_train_accuracy": result.train_accuracy[-1],
+        "backend": config.backend,
+    }
+    if args.out is not None:
+        from gnnhw.plotting import save_figure
+        from gnnhw.plotting.recurrent import optimizers_figure
+
+        stem = f"palindrome_{config.model}_T{config.length}_seed{config.seed}"
+        write_json(args.out / f"{stem}.json", result.to_dict())
+        record = {k: getattr(result, k) for k in ("test_accuracy", "curve_steps", "train_loss", "train_accuracy")}
+        save_figure(
+            optimizers_figure({config.optimizer: record}, f"{config.model}, T={config.length}"),
+            args.out / f"{stem}.png",
+        )
+    if args.format == "json":
+        print_json(summary)
+    else:
+        print(
+            f"{config.model} T={config.length} seed={config.seed}: test accuracy {result.test_accuracy:.4f} "
+            f"after {result.steps} steps ({result.seconds:.1f} s)"
+        )
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from gnnhw.recurrent.experiments import run_sweep
+
+    base = _config(args, model="lstm", length=10, seed=0)
+    path = args.out / "sweep.json"
+    bar = None
+    total = len(args.models) * len(set(args.lengths)) * len(args.seeds)
+    if not args.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="sweep jobs")
+    result = run_sweep(
+        base,
+        args.models,
+        args.lengths,
+        args.seeds,
+        path,
+        workers=args.workers,
+        on_record=(lambda rec: bar.update(1)) if bar is not None else None,
+    )
+    if bar is not None:
+        bar.close()
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.recurrent import sweep_figure
+
+    summary = result.summary()
+    title = (
+        f"{len(args.seeds)} seeds, up to {base.train_steps} steps"
+        + (f", early stop at {base.early_stop_accuracy}" if base.early_stop_accuracy else "")
+        + f", hidden {base.num_hidden}, {base.optimizer} lr {base.learning_rate:g}"
+    )
+    figure = save_figure(sweep_figure(summary, title), args.out / "sweep.png")
+    if args.format == "json":
+        print_json(
+            {
+                "results": str(path),
+                "figure": str(figure),
+                "skipped": result.skipped,
+                "summary": result.to_dict()["summary"],
+            }
+        )
+        return 0
+    print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
+    models = list(summary)
+    print("T    " + "".join(f"{m:>18s}" for m in models))
+    for length in sorted({t for by_t in summary.values() for t in by_t}):
+        cells = []
+        for m in models:
+            s = summary[m].get(length)
+            cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}".rjust(18) if s else " " * 18)
+        print(f"{length:<5d}" + "".join(cells))
+    print(f"results: {path}\nfigure: {figure}")
+    return 0
+
+
+def _optimizers(args: argparse.Namespace) -> int:
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.recurrent import optimizers_figure
+    from gnnhw.recurrent.experiments import compare_optimizers
+
+    base = _config(args, optimizer="adam")
+    runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+    write_json(args.out / "optimizers.json", {"config": _config_dict(base), "runs": runs})
+    title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
+    figure = save_figure(optimizers_figure(runs, title), args.out / "optimizers.png")
+    table = {
+        name: {
+            "test_accuracy": run["test_accuracy"],
+            "final_train_loss": run["train_loss"][-1],
+            "steps": run["steps"],
+            "seconds": round(run["seconds"], 2),
+        }
+        for name, run in runs.items()
+    }
+    if args.format == "json":
+        print_json({"results": str(args.out / "optimizers.json"), "figure": str(figure), "runs": table})
+        return 0
+    for name, row in table.items():
+        print(
+            f"{name:13s} test accuracy {row['test_accuracy']:.4f}  final training loss "
+            f"{row['final_train_loss']:.4f}  ({row['steps']} steps, {row['seconds']:.1f} s)"
+        )
+    print(f"figure: {figure}")
+    return 0
+
+
+def _grads(args: argparse.Namespace) -> int:
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.recurrent import gradients_figure
+    from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
+
+    base = _config(args)
+    result = gradients_over_time(base, args.models, progress=not args.quiet)
+    payload = result.to_dict()
+    payload["config"] = _config_dict(base)
+    payload["decay_per_step"] = {
+        stage: {m: decay_per_step(norms) for m, norms in getattr(result, stage).items()}
+        for stage in ("untrained", "trained")
+    }
+    write_json(args.out / "grads_over_time.json", payload)
+    title = f"one palindrome of length {base.length} ({base.length - 1} inputs); trained {base.train_steps} steps"
+    figure = save_figure(gradients_figure(result.untrained, result.trained, title), args.out / "grads_over_time.png")
+    if args.format == "json":
+        print_json({"figure": str(figure), "decay_per_step": payload["decay_per_step"], "training": result.training})
+        return 0
+    for stage in ("untrained", "trained"):
+        for model, norms in getattr(result, stage).items():
+            print(
+                f"{stage:9s} {model:4s}: ||dL/dh_T|| {norms[-1]:.3e}, ||dL/dh_1|| {norms[0]:.3e}, "
+                f"shrinks x{payload['decay_per_step'][stage][model]:.3f} per step back (last 30 steps)"
+            )
+    for model, info in result.training.items():
+        print(f"{model}: trained {info['steps']} steps, test accuracy {info['test_accuracy']:.4f}")
+    print(f"figure: {figure}")
+    return 0
+
+
+def _config_dict(config) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(config)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this area's subcommands (none yet)."""
+    """Add ``palindrome``, ``palindrome-sweep``, ``optimizers`` and ``grads-over-time``."""
+    p = subparsers.add_parser("palindrome", help="train a vanilla RNN or LSTM on palindromes of one length")
+    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
+    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
+    p.add_argument("--out", type=Path, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument(
+        "--backend",
+        default="gnnhw",
+        help="gnnhw (the from-scratch model) or torch (the same model on torch.nn.RNN/LSTM) (default: gnnhw)",
+    )
+    _add_training_options(p, steps=10_000)
+    add_format(p)
+    p.set_defaults(func=_palindrome)
+
+    p = subparsers.add_parser(
+        "palindrome-sweep", help="test accuracy vs palindrome length, RNN and LSTM, several seeds (resumable)"
+    )
+    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models (default: rnn lstm)")
+    p.add_argument("--lengths", nargs="+", type=int, default=_DEFAULT_LENGTHS, help="palindrome lengths")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    p.add_argument("--optimizer", default="adam", help="optimizer (default: adam)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
+    add_format(p)
+    p.set_defaults(func=_sweep)
+
+    p = subparsers.add_parser("optimizers", help="learning curves of SGD, SGD momentum, RMSprop and Adam")
+    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--optimizers", nargs="+", default=["sgd", "sgd-momentum", "rmsprop", "adam"], help="optimizers to compare"
+    )
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
+    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    _add_training_options(p, steps=2000)
+    add_format(p)
+    p.set_defaults(func=_optimizers)
+
+    p = subparsers.add_parser("grads-over-time", help="||dL/dh_t|| over time steps, RNN vs LSTM, before/after training")
+    p.add_argument("--length", type=int, default=100, help="palindrome length T (default: 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--models", nargs="+", default=["rnn", "lstm"])
+    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
+    _add_training_options(p, steps=1000, model=False)
+    add_format(p)
+    p.set_defaults(func=_grads)

@@ -1,0 +1,298 @@
+"""The assignment's palindrome experiments, as functions that return results.
+
+- :func:`run_sweep`: test accuracy vs palindrome length for several models and seeds. The independent
+  (model, length, seed) jobs run in parallel worker processes; each finished job is written to a results
+  file at once (atomically), and a rerun with the same settings skips the jobs already there.
+- :func:`compare_optimizers`: learning curves of SGD, SGD with momentum, RMSprop and Adam on one length.
+- :func:`gradients_over_time`: ||dL/dh_t|| for every time step t of one palindrome, for a model.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import math
+import os
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gnnhw._utils import atomic_write_text
+from gnnhw.errors import ConfigError
+from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
+from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
+
+SWEEP_FORMAT = "gnnhw-palindrome-sweep/1"
+
+
+def _job_key(model: str, length: int, seed: int) -> str:
+    return f"{model}/T={length}/seed={seed}"
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)  # one thread per process: the processes, not the threads, use the cores
+
+
+def _run_job(config: PalindromeConfig) -> dict[str, Any]:
+    """Train one configuration (in a worker process); return a JSON-ready record."""
+    result = train(config)
+    return {
+        "model": config.model,
+        "length": config.length,
+        "seed": config.seed,
+        "test_accuracy": result.test_accuracy,
+        "steps": result.steps,
+        "stopped_early": result.stopped_early,
+        "seconds": result.seconds,
+        "final_train_accuracy": result.train_accuracy[-1],
+    }
+
+
+def run_configs(
+    configs: Sequence[PalindromeConfig],
+    workers: int,
+    on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
+    job: Callable[[PalindromeConfig], dict[str, Any]] | None = None,
+) -> None:
+    """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
+
+    ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
+    ``workers == 1`` trains in this process, one job after another; more use that many worker processes
+    (started with "spawn", one torch thread each).
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    job = job or _run_job  # (looked up at call time)
+    if workers == 1 or len(configs) <= 1:
+        for config in configs:
+            on_done(config, job(config))
+        return
+    context = torch.multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = {pool.submit(job, config): config for config in configs}
+        try:
+            for future in cf.as_completed(futures):
+                on_done(futures[future], future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+@dataclass
+class SweepResult:
+    """The records of a sweep (one per (model, length, seed) job) and their mean ± std per (model, length)."""
+
+    records: list[dict[str, Any]]
+    base: dict[str, Any]  # the shared config fields (model, length and seed left out)
+    skipped: int  # jobs found finished in the results file and not rerun
+
+    def summary(self) -> dict[str, dict[int, dict[str, float]]]:
+        """{model: {length: {"mean", "std", "n"}}} of the test accuracy (std: sample std, 0 for one seed)."""
+        groups: dict[str, dict[int, list[float]]] = {}
+        for rec in self.records:
+            groups.setdefault(rec["model"], {}).setdefault(rec["length"], []).append(rec["test_accuracy"])
+        return {
+            model: {
+                length: {
+                    "mean": statistics.fmean(accs),
+                    "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                    "n": len(accs),
+                }
+                for length, accs in sorted(by_length.items())
+            }
+            for model, by_length in sorted(groups.items())
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        summary = {m: {str(t): s for t, s in by_t.items()} for m, by_t in self.summary().items()}
+        return {"format": SWEEP_FORMAT, "base": self.base, "records": self.records, "summary": summary}
+
+
+def _base_fields(config: PalindromeConfig) -> dict[str, Any]:
+    fields = dataclasses.asdict(config)
+    for name in ("model", "length", "seed", "device"):
+        fields.pop(name)
+    return fields
+
+
+def _load_sweep(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records already in ``path`` (none if it does not exist); ConfigError if its settings differ."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"cannot resume from {path}: not a readable JSON file ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != SWEEP_FORMAT:
+        raise ConfigError(f"cannot resume from {path}: not a gnnhw palindrome sweep file")
+    # Fields added to PalindromeConfig after the file was written count as their defaults.
+    stored = {**_base_fields(PalindromeConfig()), **data.get("base", {})}
+    if stored != base:
+        changed = sorted(k for k in base if stored.get(k) != base[k])
+        raise ConfigError(
+            f"cannot resume from {path}: it was made with other settings ({', '.join(changed)}); "
+            "use another output folder or the same settings"
+        )
+    return list(data.get("records", []))
+
+
+def run_sweep(
+    base: PalindromeConfig,
+    models: Sequence[str],
+    lengths: Sequence[int],
+    seeds: Sequence[int],
+    results_path: str | os.PathLike,
+    workers: int | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Test accuracy for every (model, length, seed), resumable through ``results_path`` (JSON).
+
+    ``base`` gives every other hyper-parameter. Jobs already recorded in ``results_path`` (written by an
+    earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
+    as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
+    number of CPU cores. ``on_record(record)`` is called after each new job (e.g. to advance a progress bar).
+    """
+    if not models or not lengths or not seeds:
+        raise ConfigError("a sweep needs at least one model, one length and one seed")
+    # Length-major order: an interrupted sweep has both models' results for its shorter lengths.
+    configs = [
+        dataclasses.replace(base, model=m, length=t, seed=s)
+        for t in sorted(set(lengths))
+        for m in models
+        for s in seeds
+    ]
+    for config in configs:
+        config.validate()
+    path = Path(results_path)
+    fields = _base_fields(base)
+    records = _load_sweep(path, fields)
+    done = {_job_key(r["model"], r["length"], r["seed"]) for r in records}
+    todo = [c for c in configs if _job_key(c.model, c.length, c.seed) not in done]
+    wanted = {_job_key(c.model, c.length, c.seed) for c in configs}
+    result = SweepResult(records=records, base=fields, skipped=len(configs) - len(todo))
+
+    def save() -> None:
+        atomic_write_text(path, json.dumps(result.to_dict(), indent=2) + "\n")
+
+    def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
+        records.append(record)
+        records.sort(key=lambda r: (r["model"], r["length"], r["seed"]))
+        save()
+        if on_record is not None:
+            on_record(record)
+
+    save()
+    run_configs(todo, workers if workers is not None else os.cpu_count() or 1, on_done)
+    # The file keeps every finished job; the returned result holds only the ones asked for now.
+    return SweepResult(
+        records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],
+        base=fields,
+        skipped=result.skipped,
+    )
+
+
+def _run_curve_job(config: PalindromeConfig) -> dict[str, Any]:
+    """Train one configuration (in a worker process); return its record with the learning curve."""
+    record = train(config).to_dict()
+    record.pop("config")
+    return record
+
+
+def compare_optimizers(
+    base: PalindromeConfig,
+    optimizers: Sequence[str] = OPTIMIZERS,
+    workers: int = 1,
+) -> dict[str, dict[str, Any]]:
+    """Train ``base`` once per optimizer (same seed, data and initial weights); return each run's record
+    with its learning curve: {optimizer: {"test_accuracy", "steps", "seconds", "curve_steps",
+    "train_loss", "train_accuracy"}}."""
+    for name in optimizers:
+        if name not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if not optimizers:
+        raise ConfigError("compare_optimizers needs at least one optimizer")
+    configs = [dataclasses.replace(base, optimizer=name) for name in optimizers]
+    for config in configs:
+        config.validate()
+    out: dict[str, dict[str, Any]] = {}
+
+    def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
+        out[config.optimizer] = record
+
+    run_configs(configs, workers, on_done, job=_run_curve_job)
+    return {name: out[name] for name in optimizers}
+
+
+@torch.no_grad()
+def _one_palindrome(length: int, seed: int, input_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    _, test_gen = train_test_generators(seed)
+    return palindrome_batch(length, 1, test_gen, input_dim)
+
+
+def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """||dL/dh_t|| for t = 1 ... T (T = x.shape[1]) of the cross-entropy L of ``model`` on (x, y).
+
+    dL/dh_t is the total derivative through every later step, computed by autograd on the unrolled
+    model (:meth:`forward_with_states`); with a batch, the norm is over the batch's gradients together.
+    """
+    logits, states = model.forward_with_states(x)
+    loss = nn.functional.cross_entropy(logits, y)
+    grads = torch.autograd.grad(loss, states)
+    return [float(g.norm()) for g in grads]
+
+
+@dataclass
+class GradientsOverTime:
+    """||dL/dh_t|| for t = 1 ... T-1 on one palindrome, per model, before and after training."""
+
+    length: int
+    untrained: dict[str, list[float]]  # {model: norms}
+    trained: dict[str, list[float]]  # {model: norms}
+    training: dict[str, dict[str, Any]]  # {model: {"steps", "test_accuracy", "seconds"}}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def decay_per_step(norms: Sequence[float], last: int = 30) -> float:
+    """The mean factor by which ||dL/dh_t|| shrinks per step back from the end, over the last ``last``
+    steps: exp(slope) of a least-squares line through log ||dL/dh_t||; 1 means no decay."""
+    values = [math.log(v) for v in list(norms)[-last:] if v > 0]
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    xs = range(n)
+    mean_x, mean_y = (n - 1) / 2, statistics.fmean(values)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    return math.exp(slope)  # log-norm rises by `slope` per step towards the end
+
+
+def gradients_over_time(
+    base: PalindromeConfig, models: Sequence[str] = ("rnn", "lstm"), progress: bool = False
+) -> GradientsOverTime:
+    """For each model: ||dL/dh_t|| on one palindrome of ``base.length`` (from the test stream of
+    ``base.seed``) at initialization, then again after training with ``base``."""
+    x, y = _one_palindrome(base.length, base.seed, base.input_dim)
+    out = GradientsOverTime(length=base.length, untrained={}, trained={}, training={})
+    for name in models:
+        config = dataclasses.replace(base, model=name)
+        model = build(config)
+        out.untrained[name] = gradient_norms(model, x, y)
+        result: PalindromeResult = train(config, progress=progress)
+        trained = result.model.cpu()
+        out.trained[name] = gradient_norms(trained, x, y)
+        out.training[name] = {
+            "steps": result.steps,
+            "test_accuracy": result.test_accuracy,
+            "seconds": result.seconds,
+        }
+    return out

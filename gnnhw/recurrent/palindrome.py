@@ -1,0 +1,81 @@
+"""Palindromes of digits, the assignment's first recurrent task.
+
+A palindrome of length T is ceil(T/2) uniformly random digits 0-9 followed by their mirror image, e.g.
+T = 5: ``3 8 1 8 3``, T = 4: ``3 8 8 3``. The network reads the first T - 1 digits and predicts the last,
+which equals the first: to solve the task it must carry the first digit across T - 1 steps.
+
+Inputs are one-hot (``input_dim=10``, the default) or the raw digit values as a single float feature
+(``input_dim=1``, the course skeleton's choice). Every sample comes from an explicit
+:class:`torch.Generator`, so a seed fixes the data; :func:`train_test_generators` gives the training
+stream and the test set two independent generators.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gnnhw.errors import ConfigError
+
+NUM_DIGITS = 10
+INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
+
+
+def check_length(length: int) -> None:
+    """Raise :class:`ConfigError` unless ``length`` is an integer >= 2 (one input digit, one target)."""
+    if not isinstance(length, int) or isinstance(length, bool) or length < 2:
+        raise ConfigError(f"palindrome length must be an integer >= 2 (T-1 input digits and 1 target), got {length!r}")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Tensor:
+    """``num`` random palindromes of ``length`` digits.
+
+    The first ceil(T/2) digits are uniform on 0-9; the rest mirror them.
+
+    Shapes:
+        - output: (num, T), dtype long, values in 0..9
+    """
+    check_length(length)
+    _check_positive("number of palindromes", num)
+    half = torch.randint(0, NUM_DIGITS, (num, (length + 1) // 2), generator=generator)  # (N, ceil(T/2))
+    mirror = half[:, : length // 2].flip(1)  # (N, floor(T/2)): the first half, reversed
+    return torch.cat([half, mirror], dim=1)  # (N, T)
+
+
+def encode(digits: Tensor, input_dim: int = NUM_DIGITS) -> Tensor:
+    """Digits (N, L) -> network input (N, L, input_dim): one-hot for 10, the raw float value for 1."""
+    if input_dim == NUM_DIGITS:
+        return torch.nn.functional.one_hot(digits, NUM_DIGITS).float()  # (N, L, 10)
+    if input_dim == 1:
+        return digits.float().unsqueeze(-1)  # (N, L, 1)
+    raise ConfigError(f"input_dim must be 10 (one-hot digits) or 1 (raw digit values), got {input_dim!r}")
+
+
+def palindrome_batch(
+    length: int, batch_size: int, generator: torch.Generator, input_dim: int = NUM_DIGITS
+) -> tuple[Tensor, Tensor]:
+    """A batch for the task: the first T-1 digits as input, the last digit as the target.
+
+    Shapes:
+        - inputs: (batch_size, T - 1, input_dim), float
+        - targets: (batch_size,), long, values in 0..9
+    """
+    digits = sample_palindromes(length, batch_size, generator)  # (B, T)
+    return encode(digits[:, :-1], input_dim), digits[:, -1]
+
+
+def train_test_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """Two independent generators derived from ``seed``: one for training batches, one for the test set.
+
+    The test stream uses seed ``2 * seed + 1`` and the training stream ``2 * seed``, so no two seeds share
+    a stream and the test set never repeats the training batches' random draws. (For short palindromes the
+    *set* of distinct palindromes is small, 10^ceil(T/2), so test palindromes can still occur in training.)
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return torch.Generator().manual_seed(2 * seed), torch.Generator().manual_seed(2 * seed + 1)

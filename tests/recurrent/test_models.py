@@ -1,0 +1,82 @@
+"""The classifiers equal the same model on torch.nn.RNN / torch.nn.LSTM (outputs and gradients)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.recurrent.models import LSTM, TorchRecurrentClassifier, VanillaRNN, build_model
+
+ATOL = 1e-5
+
+
+def _grads(model: nn.Module) -> list[torch.Tensor]:
+    return [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+@pytest.mark.parametrize(("seed", "input_dim", "length"), [(0, 10, 9), (1, 1, 4), (2, 3, 1)])
+def test_model_equals_torch_reference(model_class, seed, input_dim, length):
+    torch.manual_seed(seed)
+    ours = model_class(input_dim, 12, 10)
+    ref = TorchRecurrentClassifier.from_scratch(ours)
+    x = torch.randn(6, length, input_dim)
+    y = torch.randint(0, 10, (6,))
+    x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_ours, out_ref = ours(x_ours), ref(x_ref)
+    assert out_ours.shape == (6, 10)
+    torch.testing.assert_close(out_ours, out_ref, atol=ATOL, rtol=0)
+    nn.functional.cross_entropy(out_ours, y).backward()
+    nn.functional.cross_entropy(out_ref, y).backward()
+    torch.testing.assert_close(x_ours.grad, x_ref.grad, atol=ATOL, rtol=0)
+    cell, rnn = ours.cell, ref.rnn
+    torch.testing.assert_close(cell.weight_ih.grad, rnn.weight_ih_l0.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(cell.weight_hh.grad, rnn.weight_hh_l0.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(cell.bias.grad, rnn.bias_ih_l0.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.weight_ph.grad, ref.head.weight.grad, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.bias_p.grad, ref.head.bias.grad, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+def test_forward_with_states_gives_the_same_logits_and_every_state(model_class):
+    torch.manual_seed(0)
+    model = model_class(10, 8, 10)
+    x = torch.randn(3, 7, 10)
+    logits, states = model.forward_with_states(x)
+    torch.testing.assert_close(logits, model(x))
+    assert len(states) == 7
+    assert all(h.shape == (3, 8) for h in states)
+    ref_out, _ = TorchRecurrentClassifier.from_scratch(model).rnn(x)  # (B, T, H): every h_t
+    torch.testing.assert_close(torch.stack(states, 1), ref_out, atol=ATOL, rtol=0)
+
+
+def test_lstm_parameter_count_is_cell_plus_output_layer():
+    d, n, c = 10, 128, 10
+    model = LSTM(d, n, c)
+    assert sum(p.numel() for p in model.parameters()) == 4 * (d * n + n * n + n) + n * c + c
+
+
+def test_models_hold_no_torch_recurrent_or_linear_module():
+    for model in (VanillaRNN(3, 4, 5), LSTM(3, 4, 5)):
+        kinds = {type(m) for m in model.modules()}
+        assert not kinds & {nn.RNN, nn.LSTM, nn.Linear, nn.RNNCell, nn.LSTMCell}
+
+
+def test_build_model_names_and_unknown_model():
+    assert isinstance(build_model("rnn", 10, 4, 10), VanillaRNN)
+    assert isinstance(build_model("lstm", 10, 4, 10), LSTM)
+    with pytest.raises(ConfigError, match="unknown model 'gru'"):
+        build_model("gru", 10, 4, 10)
+
+
+def test_bad_sizes_and_shapes():
+    with pytest.raises(ConfigError, match="num_classes"):
+        LSTM(10, 4, 0)
+    with pytest.raises(ConfigError, match="positive integer"):
+        VanillaRNN(10, -1, 10)
+    with pytest.raises(ShapeError, match=r"\(batch, T >= 1, 10\)"):
+        LSTM(10, 4, 10)(torch.randn(2, 5, 3))
+    with pytest.raises(ShapeError):
+        LSTM(10, 4, 10)(torch.randn(5, 10))

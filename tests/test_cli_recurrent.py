@@ -1,0 +1,123 @@
+"""Smoke tests (tiny sizes, seconds) and bad-input tests of the palindrome commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gnnhw.cli import main
+
+TINY = ["--hidden", "8", "--batch-size", "16", "--test-size", "50", "--quiet", "--device", "cpu"]
+
+
+def test_palindrome_prints_json(capsys, tmp_path):
+    code = main(
+        [
+            "palindrome",
+            "--model",
+            "rnn",
+            "--length",
+            "4",
+            "--steps",
+            "3",
+            "--seed",
+            "1",
+            "--optimizer",
+            "sgd",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path),
+            *TINY,
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"model", "length", "test_accuracy", "steps", "seconds"} <= set(out)
+    assert (out["model"], out["length"], out["steps"], out["optimizer"]) == ("rnn", 4, 3, "sgd")
+    assert 0 <= out["test_accuracy"] <= 1
+    assert (tmp_path / "palindrome_rnn_T4_seed1.json").exists()
+    assert (tmp_path / "palindrome_rnn_T4_seed1.png").exists()
+
+
+def test_palindrome_text_output_with_raw_digits(capsys):
+    assert main(["palindrome", "--model", "lstm", "--length", "3", "--steps", "2", "--input", "raw", *TINY]) == 0
+    assert capsys.readouterr().out.startswith("lstm T=3 seed=0: test accuracy")
+
+
+def test_sweep_writes_results_and_figure_and_resumes(capsys, tmp_path):
+    args = [
+        "palindrome-sweep",
+        "--lengths",
+        "3",
+        "4",
+        "--seeds",
+        "0",
+        "1",
+        "--steps",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path),
+        *TINY,
+    ]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "0 job(s) already" in first
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert len(data["records"]) == 8
+    assert set(data["summary"]) == {"rnn", "lstm"}
+    assert (tmp_path / "sweep.png").stat().st_size > 0
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 8
+
+
+def test_optimizers_writes_curves_and_figure(capsys, tmp_path):
+    assert main(["optimizers", "--length", "3", "--steps", "3", "--workers", "1", "--out", str(tmp_path), *TINY]) == 0
+    out = capsys.readouterr().out
+    for name in ("sgd", "sgd-momentum", "rmsprop", "adam"):
+        assert name in out
+    runs = json.loads((tmp_path / "optimizers.json").read_text())["runs"]
+    assert list(runs) == ["sgd", "sgd-momentum", "rmsprop", "adam"]
+    assert (tmp_path / "optimizers.png").exists()
+
+
+def test_grads_over_time_writes_norms_and_figure(capsys, tmp_path):
+    code = main(["grads-over-time", "--length", "8", "--steps", "2", "--out", str(tmp_path), "--format", "json", *TINY])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["decay_per_step"]["untrained"]) == {"rnn", "lstm"}
+    data = json.loads((tmp_path / "grads_over_time.json").read_text())
+    assert len(data["untrained"]["rnn"]) == 7 and len(data["trained"]["lstm"]) == 7
+    assert (tmp_path / "grads_over_time.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["palindrome", "--length", "1"], "length must be an integer >= 2"),
+        (["palindrome", "--model", "gru"], "unknown model 'gru'"),
+        (["palindrome", "--optimizer", "adagrad"], "unknown optimizer 'adagrad'"),
+        (["palindrome", "--lr", "0"], "learning_rate must be a finite number > 0"),
+        (["palindrome", "--lr", "-0.1"], "learning_rate must be a finite number > 0"),
+        (["palindrome", "--steps", "0"], "train_steps must be a positive integer"),
+        (["palindrome", "--hidden", "-3"], "num_hidden must be a positive integer"),
+        (["palindrome", "--batch-size", "0"], "batch_size must be a positive integer"),
+        (["palindrome", "--backend", "jax"], "unknown backend 'jax'"),
+        (["palindrome-sweep", "--lengths", "5", "1"], "length must be an integer >= 2"),
+        (["palindrome-sweep", "--models", "rnn", "gru"], "unknown model 'gru'"),
+        (["palindrome-sweep", "--workers", "0"], "workers must be a positive integer"),
+        (["optimizers", "--optimizers", "sgd", "lbfgs"], "unknown optimizer 'lbfgs'"),
+        (["optimizers", "--length", "0"], "length must be an integer >= 2"),
+        (["grads-over-time", "--models", "gru"], "unknown model 'gru'"),
+        (["grads-over-time", "--steps", "-1"], "train_steps must be a positive integer"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path, argv, message):
+    code = main([*argv, "--quiet"] + (["--out", str(tmp_path)] if argv[0] != "palindrome" else []))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert message in err
