@@ -121,3 +121,9 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path, argv, message):
     assert code == 2
     assert err.count("\n") == 1
     assert message in err
+
+
+def test_non_finite_forget_bias_is_one_line_and_exit_2(capsys):
+    assert main(["palindrome", "--length", "5", "--steps", "1", "--forget-bias", "inf"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "forget_bias" in err and "\n" not in err

@@ -77,7 +77,8 @@ class _Cell(nn.Module):
             self.bias.copy_(torch_cell.bias_ih + torch_cell.bias_hh)
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
+        forget_bias = getattr(self, "forget_bias", 0.0)
+        return f"{self.input_size}, {self.hidden_size}" + (f", forget_bias={forget_bias}" if forget_bias else "")
 
 
 class RNNCell(_Cell):
@@ -137,12 +138,34 @@ class LSTMCell(_Cell):
     4(DH + H² + H) parameters for input size D and hidden size H.
     Equal to ``torch.nn.LSTMCell(D, H)`` with ``bias = bias_ih + bias_hh``.
 
+    ``forget_bias`` is added to b_f after the uniform initialisation (default 0: torch's initialisation).
+    A value of 1 starts the forget gates at σ(1) ≈ 0.73 instead of σ(0) = 0.5, so the memory c and its
+    gradient decay far more slowly over time at the start of training (Gers et al. 2000;
+    Jozefowicz et al. 2015).
+
     Shapes:
         - input ``x_t``: (B, D) or (D,); ``state``: a pair (h, c), each (B, H) or (H,), zeros when omitted
         - output: the new pair (h, c)
     """
 
     num_gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 0.0) -> None:
+        super().__init__(input_size, hidden_size)  # (its reset_parameters() adds no forget bias yet)
+        if not isinstance(forget_bias, int | float) or not math.isfinite(forget_bias):
+            raise ConfigError(f"forget_bias must be a finite number, got {forget_bias!r}")
+        self.forget_bias = float(forget_bias)
+        self._add_forget_bias()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch's cells do, then b_f += forget_bias."""
+        super().reset_parameters()
+        self._add_forget_bias()
+
+    @torch.no_grad()
+    def _add_forget_bias(self) -> None:
+        hidden = self.hidden_size
+        self.bias[hidden : 2 * hidden] += getattr(self, "forget_bias", 0.0)  # b_f: the second block (i, f, g, o)
 
     def step(self, projected: Tensor, state: LSTMState | None = None) -> LSTMState:
         """One step given ``projected = W_x x_t + b`` (B, 4H) from :meth:`project_input`."""

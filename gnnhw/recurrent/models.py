@@ -131,15 +131,16 @@ class LSTM(_RecurrentClassifier):
         p = W_{ph} h_T + b_p
 
     All four gates of a step come from one matrix product; the input projections of all time steps
-    from one more, before the loop.
+    from one more, before the loop. ``forget_bias`` is added to the forget gates' bias at initialisation
+    (see :class:`~gnnhw.recurrent.cells.LSTMCell`; 0 is torch's initialisation).
 
     Shapes:
         - input: (B, T, input_dim)
         - output: logits (B, num_classes)
     """
 
-    def __init__(self, input_dim: int, num_hidden: int, num_classes: int) -> None:
-        super().__init__(LSTMCell(input_dim, num_hidden), num_classes)
+    def __init__(self, input_dim: int, num_hidden: int, num_classes: int, forget_bias: float = 0.0) -> None:
+        super().__init__(LSTMCell(input_dim, num_hidden, forget_bias=forget_bias), num_classes)
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         cell = self.cell
@@ -201,11 +202,15 @@ class TorchRecurrentClassifier(nn.Module):
 MODELS: dict[str, type[_RecurrentClassifier]] = {"rnn": VanillaRNN, "lstm": LSTM}
 
 
-def build_model(name: str, input_dim: int, num_hidden: int, num_classes: int) -> VanillaRNN | LSTM:
-    """``"rnn"`` -> :class:`VanillaRNN`, ``"lstm"`` -> :class:`LSTM`; anything else is a ConfigError."""
+def build_model(
+    name: str, input_dim: int, num_hidden: int, num_classes: int, forget_bias: float = 0.0
+) -> VanillaRNN | LSTM:
+    """``"rnn"`` -> :class:`VanillaRNN`, ``"lstm"`` -> :class:`LSTM` (with ``forget_bias``); else a ConfigError."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; expected one of {', '.join(sorted(MODELS))}")
-    return MODELS[name](input_dim, num_hidden, num_classes)
+    if name == "lstm":
+        return LSTM(input_dim, num_hidden, num_classes, forget_bias=forget_bias)
+    return VanillaRNN(input_dim, num_hidden, num_classes)
 
 
 class TextGenerationModel(nn.Module):

@@ -34,6 +34,7 @@ class PalindromeConfig:
     length: int = 10  # palindrome length T: the model reads T-1 digits and predicts the last
     input_dim: int = NUM_DIGITS  # 10: one-hot digits; 1: raw digit values (the course skeleton)
     num_hidden: int = 128  # hidden units n
+    forget_bias: float = 1.0  # LSTM only: added to b_f at initialisation (0: torch's init; see README)
     batch_size: int = 128  # palindromes per training step
     learning_rate: float = 1e-3  # step size of the optimizer
     train_steps: int = 10_000  # maximum number of training steps
@@ -69,6 +70,8 @@ class PalindromeConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        if not isinstance(self.forget_bias, int | float) or not math.isfinite(self.forget_bias):
+            raise ConfigError(f"forget_bias must be a finite number, got {self.forget_bias!r}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.early_stop_accuracy is not None and not 0 < self.early_stop_accuracy <= 1:
@@ -128,7 +131,7 @@ def build(config: PalindromeConfig) -> nn.Module:
     """
     config.validate()
     torch.manual_seed(config.seed)
-    model = build_model(config.model, config.input_dim, config.num_hidden, NUM_DIGITS)
+    model = build_model(config.model, config.input_dim, config.num_hidden, NUM_DIGITS, config.forget_bias)
     return TorchRecurrentClassifier.from_scratch(model) if config.backend == "torch" else model
 
 

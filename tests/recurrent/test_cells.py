@@ -123,3 +123,21 @@ def test_non_positive_sizes_are_rejected(sizes):
 def test_wrong_input_width_is_a_shape_error():
     with pytest.raises(ShapeError, match="expects 3"):
         LSTMCell(3, 4)(torch.randn(2, 5))
+
+
+def test_forget_bias_shifts_only_the_forget_block_of_the_same_initialisation():
+    torch.manual_seed(3)
+    plain = LSTMCell(3, 4)
+    torch.manual_seed(3)
+    shifted = LSTMCell(3, 4, forget_bias=1.0)
+    shift = torch.zeros(16)
+    shift[4:8] = 1.0  # b_f, the second of the blocks i, f, g, o
+    torch.testing.assert_close(shifted.bias, plain.bias + shift, atol=0, rtol=0)
+    torch.testing.assert_close(shifted.weight_hh, plain.weight_hh, atol=0, rtol=0)
+    shifted.reset_parameters()
+    assert shifted.bias[4:8].min() >= 1.0 - 0.5 and shifted.bias[:4].max() <= 0.5  # U(-1/2, 1/2) + 1 on b_f
+
+
+def test_forget_bias_must_be_finite():
+    with pytest.raises(ConfigError, match="forget_bias"):
+        LSTMCell(3, 4, forget_bias=float("nan"))

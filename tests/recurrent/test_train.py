@@ -129,3 +129,11 @@ def test_torch_backend_trains_the_same_model_on_torch_nn():
     assert isinstance(ref.model, TorchRecurrentClassifier)
     # Equal models, equal data: the first steps' losses agree to float precision.
     assert ref.train_loss == pytest.approx(ours.train_loss, rel=1e-4)
+
+
+def test_lstm_starts_with_the_configured_forget_bias():
+    from gnnhw.recurrent.train import build
+
+    assert PalindromeConfig().forget_bias == 1.0
+    assert build(_tiny(model="lstm")).cell.forget_bias == 1.0
+    assert build(_tiny(model="lstm", forget_bias=0.0)).cell.forget_bias == 0.0
