@@ -61,10 +61,8 @@ class _Cell(nn.Module):
             raise ShapeError(
                 f"input has {x.shape[-1]} features in its last dimension, the cell expects {self.input_size}"
             )
-        return torch.matmul(x, self.weight_ih.t()) + self.bias
-
-    def zero_state(self, batch_size: int, like: Tensor) -> Tensor:
-        return like.new_zeros(batch_size, self.hidden_size)
+        flat = torch.addmm(self.bias, x.reshape(-1, self.input_size), self.weight_ih.t())  # (N, G*H), one product
+        return flat.view(*x.shape[:-1], flat.shape[-1])  # (..., G*H)
 
     @torch.no_grad()
     def _copy_from(self, torch_cell: nn.RNNCellBase) -> None:
@@ -98,10 +96,10 @@ class RNNCell(_Cell):
     num_gates = 1
 
     def step(self, projected: Tensor, h: Tensor | None = None) -> Tensor:
-        """One step given ``projected = W_hx x_t + b_h`` (B, H) from :meth:`project_input`."""
+        """One step given ``projected = W_hx x_t + b_h`` (B, H) from :meth:`project_input`; h = None is h_0 = 0."""
         if h is None:
-            h = self.zero_state(projected.shape[0], projected)
-        return torch.tanh(projected + h @ self.weight_hh.t())  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
+            return torch.tanh(projected)  # W_hh h_0 = 0 adds nothing
+        return torch.tanh(torch.addmm(projected, h, self.weight_hh.t()))  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         unbatched = x.dim() == 1
@@ -168,16 +166,15 @@ class LSTMCell(_Cell):
         self.bias[hidden : 2 * hidden] += getattr(self, "forget_bias", 0.0)  # b_f: the second block (i, f, g, o)
 
     def step(self, projected: Tensor, state: LSTMState | None = None) -> LSTMState:
-        """One step given ``projected = W_x x_t + b`` (B, 4H) from :meth:`project_input`."""
+        """One step given ``projected = W_x x_t + b`` (B, 4H) from :meth:`project_input`; None is h_0 = c_0 = 0."""
         if state is None:
-            zeros = self.zero_state(projected.shape[0], projected)
-            state = (zeros, zeros)
-        h, c = state
-        gates = projected + h @ self.weight_hh.t()  # (B, 4H): all four gates in one product
+            gates, c = projected, None  # W_h h_0 = 0 adds nothing
+        else:
+            h, c = state
+            gates = torch.addmm(projected, h, self.weight_hh.t())  # (B, 4H): all four gates in one product
         i, f, g, o = gates.chunk(4, dim=-1)  # (B, H) each, torch's order
-        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-        g = torch.tanh(g)
-        c = g * i + c * f  # c_t = g ⊙ i + c_{t-1} ⊙ f
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = g * i if c is None else torch.addcmul(g * i, c, f)  # c_t = g ⊙ i + c_{t-1} ⊙ f
         h = torch.tanh(c) * o  # h_t = tanh(c_t) ⊙ o
         return h, c
 

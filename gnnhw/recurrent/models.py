@@ -36,13 +36,6 @@ def _check_input(x: Tensor, input_dim: int) -> None:
         raise ShapeError(f"expected input of shape (batch, T >= 1, {input_dim}), got {tuple(x.shape)}")
 
 
-def _project(cell: RNNCell | LSTMCell, x: Tensor) -> Tensor:
-    """W x_t + b for every t with one fused product: (B, T, D) -> (B, T, G*H)."""
-    batch, steps, _ = x.shape
-    flat = torch.addmm(cell.bias, x.reshape(batch * steps, -1), cell.weight_ih.t())  # (B*T, G*H)
-    return flat.view(batch, steps, -1)  # (B, T, G*H)
-
-
 class _RecurrentClassifier(nn.Module):
     """A cell unrolled over the sequence, then p = W_ph h_T + b_p.
 
@@ -70,6 +63,13 @@ class _RecurrentClassifier(nn.Module):
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         raise NotImplementedError
+
+    def _zeros_if_single_step(self, xs: tuple[Tensor, ...]) -> Tensor | None:
+        """h_0 = 0 for a one-step sequence, else None (the cell then skips the product W_hh h_0 = 0).
+
+        With T = 1 that product is the only use of W_hh; keeping it gives W_hh a zero gradient, as torch does.
+        """
+        return xs[0].new_zeros(xs[0].shape[0], self.num_hidden) if len(xs) == 1 else None
 
     def output(self, h: Tensor) -> Tensor:
         """p = W_ph h + b_p: (B, H) -> (B, C)."""
@@ -107,17 +107,11 @@ class VanillaRNN(_RecurrentClassifier):
         super().__init__(RNNCell(input_dim, num_hidden), num_classes)
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
-        cell = self.cell
-        xs = _project(cell, x).unbind(1)  # T tensors (B, H): W_hx x_t + b_h for every t at once
-        w_hh_t = cell.weight_hh.t()  # (H, H)
-        h = None
+        xs = self.cell.project_input(x).unbind(1)  # T tensors (B, H): W_hx x_t + b_h for every t at once
+        h = self._zeros_if_single_step(xs)  # h_0 = 0
         states = []
-        for t, x_t in enumerate(xs):
-            if t == 0 and len(xs) > 1:
-                h = torch.tanh(x_t)  # h_1 = tanh(W_hx x_1 + b_h): h_0 = 0 adds nothing
-            else:
-                h_prev = x_t.new_zeros(x_t.shape) if h is None else h  # (B, H)
-                h = torch.tanh(torch.addmm(x_t, h_prev, w_hh_t))  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
+        for x_t in xs:
+            h = self.cell.step(x_t, h)  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
             if keep:
                 states.append(h)
         return h, states
@@ -143,24 +137,15 @@ class LSTM(_RecurrentClassifier):
         super().__init__(LSTMCell(input_dim, num_hidden, forget_bias=forget_bias), num_classes)
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
-        cell = self.cell
-        xs = _project(cell, x).unbind(1)  # T tensors (B, 4H): W_x x_t + b for every t at once
-        w_hh_t = cell.weight_hh.t()  # (H, 4H)
+        xs = self.cell.project_input(x).unbind(1)  # T tensors (B, 4H): W_x x_t + b for every t at once
+        zeros = self._zeros_if_single_step(xs)
+        state = None if zeros is None else (zeros, zeros)  # h_0 = c_0 = 0
         states = []
-        h = c = None
-        for t, x_t in enumerate(xs):
-            if t == 0 and len(xs) > 1:
-                gates = x_t  # (B, 4H); h_0 = 0 adds nothing
-            else:
-                h_prev = x_t.new_zeros(x_t.shape[0], cell.hidden_size) if h is None else h  # (B, H)
-                gates = torch.addmm(x_t, h_prev, w_hh_t)  # (B, 4H): all four gates in one product
-            i, f, g, o = gates.chunk(4, dim=1)  # (B, H) each, torch's order i, f, g, o
-            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-            c = g * i if c is None else torch.addcmul(g * i, c, f)  # c_t = g ⊙ i + c_{t-1} ⊙ f, c_0 = 0
-            h = torch.tanh(c) * o  # h_t = tanh(c_t) ⊙ o
+        for x_t in xs:
+            state = self.cell.step(x_t, state)  # (h_t, c_t): the four gates from one product
             if keep:
-                states.append(h)
-        return h, states
+                states.append(state[0])
+        return state[0], states
 
 
 class TorchRecurrentClassifier(nn.Module):
