@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -69,10 +70,10 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "gnnhw"
 
 
-def _processed_dir(raw: Path, name: str, cache: Path | None) -> Path:
-    """A writable folder for PyG's processed file, keyed by the raw folder (two roots never share one)."""
+def _cache_folder(raw: Path, name: str, cache: Path | None) -> Path:
+    """A writable folder for PyG's processed files, keyed by the raw folder (two roots never share one)."""
     key = hashlib.sha1(str(raw.resolve()).encode()).hexdigest()[:10]
-    folder = (cache if cache is not None else cache_dir()) / "planetoid" / f"{name}-{key}" / "processed"
+    folder = (cache if cache is not None else cache_dir()) / "planetoid" / f"{name}-{key}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{os.getpid()}"
@@ -81,6 +82,27 @@ def _processed_dir(raw: Path, name: str, cache: Path | None) -> Path:
     except OSError:
         folder = Path(tempfile.mkdtemp(prefix=f"gnnhw-planetoid-{name}-"))
     return folder
+
+
+def _read(name: str, raw: Path, folder: Path) -> Planetoid:
+    """Read from ``folder/processed`` if it is there and sound; else process afresh and publish atomically.
+
+    Processing happens in a private staging folder that is renamed to ``processed`` at the end, so a
+    concurrent reader never sees a half-written file.
+    """
+    final = folder / "processed"
+    if (final / "data.pt").is_file():
+        try:
+            return _Planetoid(name, raw, final)
+        except Exception:  # a stale or damaged cache: process again below
+            shutil.rmtree(final, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=".processed-", dir=folder))
+    dataset = _Planetoid(name, raw, staging)
+    try:
+        os.rename(staging, final)  # atomic publish (replaces an empty folder)
+    except OSError:  # another process published first: keep theirs
+        shutil.rmtree(staging, ignore_errors=True)
+    return dataset
 
 
 class _Planetoid(Planetoid):
@@ -157,9 +179,9 @@ def load_planetoid(
         except Exception as err:  # no network, read-only root, HTTP error: all mean "not available"
             reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             raise DataNotFoundError(_missing_message(name, raw, missing, reason.rstrip(": "))) from None
-    processed = _processed_dir(raw, name, Path(cache) if cache is not None else None)
+    folder = _cache_folder(raw, name, Path(cache) if cache is not None else None)
     try:
-        dataset = _Planetoid(name, raw, processed)
+        dataset = _read(name, raw, folder)
     except Exception as err:  # unreadable / corrupt raw files
         raise DataNotFoundError(
             f"could not read {name} from {raw}: {type(err).__name__}: {err}; "

@@ -128,3 +128,11 @@ def test_sparse_features_round_trip() -> None:
     sparse = sparse_features(x)
     assert sparse.is_sparse and sparse.is_coalesced() and sparse._nnz() == 2
     assert torch.equal(sparse.to_dense(), x)
+
+
+def test_damaged_cache_is_rebuilt(planetoid_root: Path, tmp_path: Path) -> None:
+    load_planetoid("Cora", planetoid_root, cache=tmp_path)
+    (processed,) = (tmp_path / "planetoid").glob("Cora-*/processed/data.pt")
+    processed.write_bytes(b"half-written")
+    assert load_planetoid("Cora", planetoid_root, cache=tmp_path).num_nodes == 2708
+    assert processed.stat().st_size > 1000  # rebuilt
