@@ -26,6 +26,7 @@ import dataclasses
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,30 @@ def mean_pairwise_cosine_distance(z: Tensor) -> float:
     total = zh.sum(dim=0).pow(2).sum()  # ||Σ ẑ_i||^2 = Σ_i Σ_j ẑ_i·ẑ_j
     diagonal = zh.pow(2).sum()  # Σ_i ||ẑ_i||^2
     return float(1.0 - (total - diagonal) / (n * (n - 1)))
+
+
+@torch.no_grad()
+def propagation_distances(x: Tensor, adj: Tensor, powers: Sequence[int]) -> dict[int, float]:
+    r"""Over-smoothing without training: MAD of :math:`\hat A^k X` for each ``k`` in ``powers``.
+
+    This is what a GCN of ``k`` layers does to the features when its weights are the identity and it has
+    no nonlinearity; on a connected graph :math:`\hat A^k X` tends to rank one as ``k`` grows, so the
+    distance falls towards 0 (per connected component).
+
+    Shapes:
+        x: (N, F) dense or sparse; adj: Â (N, N) sparse; returns {k: MAD}
+    """
+    wanted = sorted(set(powers))
+    if not wanted or wanted[0] < 0:
+        raise ConfigError(f"powers must be non-negative integers, got {list(powers)!r}")
+    h = x.to_dense() if is_sparse(x) else x  # (N, F)
+    out: dict[int, float] = {}
+    for k in range(wanted[-1] + 1):
+        if k > 0:
+            h = adj @ h  # Â^k X
+        if k in wanted:
+            out[k] = mean_pairwise_cosine_distance(h)
+    return out
 
 
 @dataclass
@@ -286,5 +311,6 @@ __all__ = [
     "PairNorm",
     "dropout_any",
     "mean_pairwise_cosine_distance",
+    "propagation_distances",
     "run_depth_study",
 ]

@@ -15,6 +15,7 @@ from gnnhw.graph.depth import (
     DepthGCN,
     PairNorm,
     mean_pairwise_cosine_distance,
+    propagation_distances,
     run_depth_study,
 )
 from gnnhw.graph.models import GCN
@@ -121,3 +122,12 @@ def test_tiny_depth_study_on_cora(planetoid_root: Path, one_thread) -> None:
         assert all(0.0 <= d <= 2.0 for d in row.distance)
     payload = result.to_dict()
     assert payload["rows"][0]["test_acc_mean"] == pytest.approx(result.rows[0].test_acc_mean)
+
+
+def test_propagation_distances_match_dense_powers_and_shrink() -> None:
+    x, adj = _graph(n=7)
+    dists = propagation_distances(x.to_sparse(), adj, [0, 1, 3, 60])
+    dense = adj.to_dense()
+    assert dists[0] == pytest.approx(mean_pairwise_cosine_distance(x))
+    assert dists[3] == pytest.approx(mean_pairwise_cosine_distance(torch.linalg.matrix_power(dense, 3) @ x), abs=1e-6)
+    assert dists[60] < 1e-3 < dists[0]  # a connected ring: Â^k X tends to rank one (over-smoothing)
