@@ -17,6 +17,10 @@ one*, in which case its existing loop (with its own weight) is kept instead of a
 self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
 the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
 are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
+
+What depends only on an ``edge_index``'s structure (its check, the self-loop positions, and the CSR sort orders
+:mod:`gnnhw.graph.layers` adds) is memoized per tensor by :func:`cached_on`: computed on first use, dropped with the
+tensor, rebuilt if the tensor is changed in place. Weights and features are never cached.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from torch import Tensor
 
 from gnnhw.errors import GraphError, NodeNotFoundError
 
+_INT32_MAX = 2**31 - 1
 GraphLike = Any  # a networkx graph, or a square dense adjacency (torch tensor, numpy array, nested lists)
 
 
@@ -270,8 +275,8 @@ class LoopedGraph:
 
     num_nodes: int  # N
     num_edges: int  # E, edges of the input edge_index (self-loops included)
-    source: Tensor  # (E' + N,) int64
-    target: Tensor  # (E' + N,) int64
+    source: Tensor  # (E' + N,) int32 when N and E fit (half the memory of int64), else int64
+    target: Tensor  # (E' + N,) same dtype as source
     keep: Tensor | None  # (E',) int64, or None: every input edge is kept
     last_loop: Tensor | None  # (N,) int64, or None: the input has no self-loop
     extra: dict = field(default_factory=dict)  # derived structure (CSR orders), filled by gnnhw.graph.layers
@@ -294,14 +299,16 @@ def looped_graph(edge_index: Tensor, num_nodes: int | None = None) -> LoopedGrap
 
     def build() -> LoopedGraph:
         n = check_edge_index(edge_index, num_nodes)
-        src, dst = edge_index[0].long(), edge_index[1].long()
-        loops = torch.arange(n, device=edge_index.device)
+        index_dtype = torch.int32 if edge_index.shape[1] + n <= _INT32_MAX else torch.long
+        src, dst = edge_index[0].to(index_dtype), edge_index[1].to(index_dtype)
+        loops = torch.arange(n, dtype=index_dtype, device=edge_index.device)
         is_loop = src == dst
         if not bool(is_loop.any()):  # the common case: nothing to remove
             return LoopedGraph(n, src.numel(), torch.cat([src, loops]), torch.cat([dst, loops]), None, None)
         loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
         last = torch.full((n,), -1, dtype=torch.long, device=edge_index.device)
-        last = last.scatter_reduce(0, src[loop_pos], loop_pos, reduce="amax")  # last loop of each node, -1 if none
+        # last[i] = position of node i's last self-loop, -1 if none
+        last = last.scatter_reduce(0, src[loop_pos].long(), loop_pos, reduce="amax")
         keep = (~is_loop).nonzero().squeeze(1)  # positions of the other edges
         source = torch.cat([src.index_select(0, keep), loops])
         return LoopedGraph(n, src.numel(), source, torch.cat([dst.index_select(0, keep), loops]), keep, last)
@@ -323,7 +330,7 @@ def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes:
         - **output:** source ``(E' + N,)``, target ``(E' + N,)``, weight ``(E' + N,)`` (E' = non-loop edges)
     """
     graph = looped_graph(edge_index, num_nodes)
-    return graph.source, graph.target, graph.weights(edge_weight)
+    return graph.source.long(), graph.target.long(), graph.weights(edge_weight)
 
 
 def gcn_norm_weights(
@@ -384,7 +391,7 @@ def gcn_normalize(
             make a degree negative (then :math:`\hat{A}` is undefined).
     """
     graph = looped_graph(edge_index, num_nodes)
-    return graph.source, graph.target, gcn_norm_weights(graph, edge_weight, dtype=dtype)
+    return graph.source.long(), graph.target.long(), gcn_norm_weights(graph, edge_weight, dtype=dtype)
 
 
 def normalized_adjacency(

@@ -38,15 +38,16 @@ class CSRPattern:
     num_nodes: int
     crow: Tensor  # (N + 1,)
     col: Tensor  # (nnz,)
-    perm: Tensor  # (nnz,) int64
+    perm: Tensor  # (nnz,) same dtype as the indices
 
     @classmethod
     def build(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> CSRPattern:
         index_dtype = torch.int32 if max(num_nodes, rows.numel()) <= _INT32_MAX else torch.int64
-        perm = torch.argsort(rows.to(index_dtype), stable=True)  # grouped by row, input order within a row
+        rows = rows.to(index_dtype)
+        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
         crow = torch.zeros(num_nodes + 1, dtype=index_dtype, device=rows.device)
         crow[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
-        return cls(num_nodes, crow, cols.index_select(0, perm).to(index_dtype), perm)
+        return cls(num_nodes, crow, cols.index_select(0, perm).to(index_dtype), perm.to(index_dtype))
 
     def matrix(self, values: Tensor) -> Tensor:
         """The ``(N, N)`` CSR matrix with these values (given in input order)."""
@@ -90,7 +91,7 @@ class GCNAggregate(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, norm: Tensor, h: Tensor, graph: LoopedGraph) -> Tensor:
         adj = _pattern(graph, "target").matrix(norm)  # Â: row = target, col = source
-        ctx.graph, ctx.adj = graph, adj
+        ctx.graph, ctx.adj = graph, adj if ctx.needs_input_grad[0] else None  # Â's pattern: for dL/dnorm
         ctx.save_for_backward(norm, h if ctx.needs_input_grad[0] else None)  # h: only for dL/dnorm
         return adj @ h.contiguous()  # out_i = sum_{j -> i} norm_{j,i} h_j
 
@@ -106,7 +107,7 @@ class GCNAggregate(torch.autograd.Function):
             with quiet_sparse_warnings():
                 sampled = torch.sparse.sampled_addmm(ctx.adj, grad_out, h.t(), beta=0.0)  # <g_{t_k}, h_{s_k}>
             perm = _pattern(ctx.graph, "target").perm
-            grad_norm = torch.empty_like(norm).index_copy_(0, perm, sampled.values())  # CSR order -> edge order
+            grad_norm = torch.empty_like(norm).index_copy_(0, perm.long(), sampled.values())  # CSR order -> edge order
         return grad_norm, grad_h, None
 
 
@@ -242,7 +243,12 @@ class GCNLayer(nn.Module):
                 return SparseAggregate.apply(h, adj)  # Â H
 
         else:
-            graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
+            try:
+                graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
+            except GraphError as err:
+                if "valid ids" not in str(err):
+                    raise
+                raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
             norm = gcn_norm_weights(graph, edge_weight, dtype=x.dtype)  # ê_{j,i} = ẽ_{j,i} / sqrt(d_j d_i)
 
             def propagate(h: Tensor) -> Tensor:
