@@ -27,6 +27,9 @@ _EXPORTS = {
     "graph_diameter": "gnnhw.graph.receptive",
     "read_graph": "gnnhw.graph.io",
     "load_planetoid": "gnnhw.graph.data",
+    "TrainConfig": "gnnhw.graph.train",
+    "TrainResult": "gnnhw.graph.train",
+    "train_planetoid": "gnnhw.graph.train",
 }
 
 __all__ = sorted(_EXPORTS)

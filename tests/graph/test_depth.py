@@ -104,16 +104,7 @@ def test_bad_depth_config() -> None:
         DepthGCN(3, 4, 2, 2, variant="nope")
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny sparse products are fastest on one thread (and immune to a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_tiny_depth_study_on_cora(planetoid_root: Path, one_thread) -> None:
+def test_tiny_depth_study_on_cora(planetoid_root: Path) -> None:
     config = DepthConfig(depths=(1, 3), seeds=2, epochs=3, hidden_channels=8)
     result = run_depth_study(config, root=planetoid_root)
     assert [(r.variant, r.num_layers) for r in result.rows] == [(v, d) for v in VARIANTS for d in (1, 3)]

@@ -23,15 +23,6 @@ from gnnhw.graph.train import (
 
 
 @pytest.fixture
-def one_thread():
-    """Tiny sparse products are fastest on one thread (and immune to a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def cora(planetoid_root: Path):
     return load_planetoid("Cora", planetoid_root)
 
@@ -86,14 +77,14 @@ def test_scratch_and_pyg_give_equal_logits_on_cora(cora, dense_scratch: bool) ->
     assert torch.allclose(actual, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_default_recipe_reaches_079_on_cora(cora, one_thread) -> None:
+def test_default_recipe_reaches_079_on_cora(cora) -> None:
     result = train_planetoid(TrainConfig(seeds=1), data=cora)
     run = result.runs[0]
     assert run.test_acc >= 0.79
     assert len(run.history["val_acc"]) == 200 and 1 <= run.best_epoch <= 200
 
 
-def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora, one_thread) -> None:
+def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora) -> None:
     result = train_planetoid(TrainConfig(epochs=30, seeds=2), data=cora)
     for run in result.runs:
         val = run.history["val_acc"]
@@ -107,18 +98,18 @@ def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora, on
     assert [run.seed for run in result.runs] == [0, 1]
 
 
-def test_same_seed_gives_the_same_numbers(cora, one_thread) -> None:
+def test_same_seed_gives_the_same_numbers(cora) -> None:
     first = train_planetoid(TrainConfig(epochs=5, first_seed=3), data=cora).runs[0]
     second = train_planetoid(TrainConfig(epochs=5, first_seed=3), data=cora).runs[0]
     assert first.history == second.history
 
 
-def test_pyg_layer_trains_too(cora, one_thread) -> None:
+def test_pyg_layer_trains_too(cora) -> None:
     result = train_planetoid(TrainConfig(layer="pyg", epochs=20), data=cora)
     assert result.runs[0].history["train_loss"][-1] < result.runs[0].history["train_loss"][0]
 
 
-def test_checkpoint_round_trip(cora, one_thread, tmp_path: Path) -> None:
+def test_checkpoint_round_trip(cora, tmp_path: Path) -> None:
     result = train_planetoid(TrainConfig(epochs=10, seeds=2), data=cora)
     path = tmp_path / "sub" / "gcn.pt"
     save_checkpoint(result, path)
