@@ -10,6 +10,8 @@ from gnnhw.cli._common import (
     add_device,
     add_format,
     add_quiet,
+    add_threads,
+    apply_threads,
     non_negative_int,
     positive_int,
     print_json,
@@ -94,22 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_depth_study)
 
 
-def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=None,
-        help="CPU threads for torch (default: torch's choice; 1 is often fastest on a busy machine)",
-    )
-
-
-def _set_threads(args: argparse.Namespace) -> None:
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
-
-
 def _train_gcn(args: argparse.Namespace) -> int:
     from gnnhw.graph.train import TrainConfig, save_checkpoint, train_planetoid
 
@@ -127,7 +113,7 @@ def _train_gcn(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         first_seed=args.first_seed,
     ).validate()  # bad options fail here, before any data is read
-    _set_threads(args)
+    apply_threads(args)
     result = train_planetoid(config, root=args.data_root, device=args.device, progress=not args.quiet)
     if args.save:
         save_checkpoint(result, args.save)
@@ -216,7 +202,7 @@ def _depth_study(args: argparse.Namespace) -> int:
     if args.variants:
         config.variants = tuple(args.variants)
     config.validate()
-    _set_threads(args)
+    apply_threads(args)
     result = run_depth_study(config, root=args.data_root, device=args.device, progress=not args.quiet)
     if args.json:
         write_json(args.json, result.to_dict())

@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from gnnhw.cli._common import add_device, add_quiet, non_negative_int, positive_int, write_json
+from gnnhw.cli._common import (
+    add_device,
+    add_quiet,
+    add_threads,
+    apply_threads,
+    non_negative_int,
+    positive_int,
+    write_json,
+)
 
 
 def _float(text: str) -> float:
@@ -71,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at")
     train.add_argument("--sample-length", type=positive_int, default=30)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's)")
+    add_threads(train)
     add_device(train)
     add_quiet(train)
     train.set_defaults(func=_train)
@@ -137,15 +145,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    import torch
-
     from gnnhw._utils import atomic_write_text
     from gnnhw.plotting import save_figure
     from gnnhw.plotting.text import plot_text_curves
     from gnnhw.recurrent.train_text import TextTrainConfig, train_text
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     config = TextTrainConfig(
         steps=args.steps,
         seq_length=args.seq_length,
