@@ -9,8 +9,7 @@ shadow a function of the same name.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gnnhw._lazy import lazy_exports
 
 _EXPORTS = {
     "assignment_graph": "gnnhw.graph.examples",
@@ -33,13 +32,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'gnnhw.graph' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ The names below are the public API; each is imported from its module on first us
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gnnhw._lazy import lazy_exports
 
 _EXPORTS = {
     "RNNCell": "gnnhw.recurrent.cells",
@@ -18,13 +17,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'gnnhw.recurrent' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
