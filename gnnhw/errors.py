@@ -42,3 +42,9 @@ class DataNotFoundError(GnnhwError):
 
 class CheckpointError(GnnhwError):
     """A checkpoint that is missing, corrupt or written by something else."""
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gnnhw.errors import ConfigError, GraphError, ShapeError
+from gnnhw.errors import GraphError, ShapeError, check_positive_int
 from gnnhw.graph.adjacency import LoopedGraph, cached_on, gcn_norm_weights, looped_graph, quiet_sparse_warnings
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
@@ -189,9 +189,8 @@ class GCNLayer(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.weight = nn.Parameter(torch.empty(in_channels, out_channels))

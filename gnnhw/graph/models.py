@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
-from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.graph.adjacency import quiet_sparse_warnings
 from gnnhw.graph.layers import GCNLayer, is_sparse
 
@@ -72,11 +72,12 @@ class GCN(nn.Module):
             raise ConfigError(f"num_layers must be an integer >= 1, got {num_layers!r}")
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
-        for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels < 1:
-            raise ConfigError(f"out_channels must be a positive integer, got {out_channels!r}")
+        for name, value in (
+            ("in_channels", in_channels),
+            ("hidden_channels", hidden_channels),
+            ("out_channels", out_channels),
+        ):
+            check_positive_int(name, value)
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.dropout, self.layer = num_layers, float(dropout), layer
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]

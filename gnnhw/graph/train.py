@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnhw._utils import atomic_torch_save, resolve_device, seed_everything
-from gnnhw.errors import CheckpointError, ConfigError
+from gnnhw.errors import CheckpointError, ConfigError, check_positive_int
 from gnnhw.graph.data import canonical_name, load_planetoid, row_normalize, sparse_features
 
 LAYERS = ("scratch", "pyg")
@@ -65,9 +65,7 @@ class TrainConfig:
         if self.layer not in LAYERS:
             raise ConfigError(f"unknown layer {self.layer!r}; expected one of {', '.join(LAYERS)}")
         for name in ("hidden_channels", "num_layers", "epochs", "seeds"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not (self.lr > 0.0 and math.isfinite(self.lr)):

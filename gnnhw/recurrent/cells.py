@@ -22,15 +22,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 
 LSTMState = tuple[Tensor, Tensor]
-
-
-def _check_sizes(input_size: int, hidden_size: int) -> None:
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 class _Cell(nn.Module):
@@ -40,7 +34,8 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         gates = self.num_gates * hidden_size

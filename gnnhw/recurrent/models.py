@@ -22,13 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
-
-
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_input(x: Tensor, input_dim: int) -> None:
@@ -46,7 +41,7 @@ class _RecurrentClassifier(nn.Module):
 
     def __init__(self, cell: RNNCell | LSTMCell, num_classes: int) -> None:
         super().__init__()
-        _check_positive("num_classes", num_classes)
+        check_positive_int("num_classes", num_classes)
         self.input_dim = cell.input_size
         self.num_hidden = cell.hidden_size
         self.num_classes = num_classes
@@ -231,8 +226,7 @@ class TextGenerationModel(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
         if cell not in ("torch", "scratch"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnnhw.errors import ConfigError
+from gnnhw.errors import ConfigError, check_positive_int
 
 NUM_DIGITS = 10
 INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
@@ -27,11 +27,6 @@ def check_length(length: int) -> None:
         raise ConfigError(f"palindrome length must be an integer >= 2 (T-1 input digits and 1 target), got {length!r}")
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-
-
 def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Tensor:
     """``num`` random palindromes of ``length`` digits.
 
@@ -41,7 +36,7 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
         - output: (num, T), dtype long, values in 0..9
     """
     check_length(length)
-    _check_positive("number of palindromes", num)
+    check_positive_int("number of palindromes", num)
     half = torch.randint(0, NUM_DIGITS, (num, (length + 1) // 2), generator=generator)  # (N, ceil(T/2))
     mirror = half[:, : length // 2].flip(1)  # (N, floor(T/2)): the first half, reversed
     return torch.cat([half, mirror], dim=1)  # (N, T)

@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-from gnnhw.errors import ConfigError
+from gnnhw.errors import ConfigError, check_positive_int
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.text import Vocabulary
 
@@ -51,8 +51,8 @@ def next_char_probs(logits: Tensor, temperature: float = 1.0, top_k: int | None 
         - ``logits``: (..., V); output: (..., V), each row summing to 1
     """
     _check_temperature(temperature)
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
+    if top_k is not None:
+        check_positive_int("top_k", top_k)
     scaled = logits.float() / temperature  # z / T  (the assignment's tau * z with tau = 1 / T)
     if top_k is not None and top_k < scaled.shape[-1]:
         kth = scaled.topk(top_k, dim=-1).values[..., -1:]  # (..., 1): the k-th largest
@@ -161,8 +161,7 @@ def beam_search(
     Width 1 is greedy decoding. The generator only picks the first character when there is no prompt.
     """
     _check_length(length)
-    if not isinstance(beam_width, int) or isinstance(beam_width, bool) or beam_width < 1:
-        raise ConfigError(f"beam width must be a positive integer, got {beam_width!r}")
+    check_positive_int("beam width", beam_width)
     generator = _generator(generator, seed)
     was_training = model.training
     model.eval()

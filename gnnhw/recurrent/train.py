@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from gnnhw._utils import resolve_device
-from gnnhw.errors import ConfigError
+from gnnhw.errors import ConfigError, check_positive_int
 from gnnhw.recurrent.models import MODELS, TorchRecurrentClassifier, build_model
 from gnnhw.recurrent.palindrome import INPUT_DIMS, NUM_DIGITS, check_length, palindrome_batch, train_test_generators
 
@@ -61,9 +61,7 @@ class PalindromeConfig:
         if self.input_dim not in INPUT_DIMS:
             raise ConfigError(f"input_dim must be 10 (one-hot) or 1 (raw digits), got {self.input_dim!r}")
         for name in ("num_hidden", "batch_size", "train_steps", "early_stop_window", "test_size", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("learning_rate", "max_norm"):

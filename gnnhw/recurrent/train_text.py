@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnhw._utils import atomic_torch_save, resolve_device
-from gnnhw.errors import CheckpointError, ConfigError, GnnhwError
+from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, check_positive_int
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
@@ -72,9 +72,7 @@ class TextTrainConfig:
     def __post_init__(self) -> None:
         positive = ("steps", "seq_length", "batch_size", "hidden_size", "num_layers", "eval_every")
         for name in positive + ("lr_decay_every", "sample_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         for name in ("checkpoint_every", "sample_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
