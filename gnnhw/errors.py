@@ -48,3 +48,10 @@ def check_positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+class DataIntegrityError(DataNotFoundError):
+    """A raw data file whose SHA-256 digest or contents are not those of the published original.
+
+    A subclass of :class:`DataNotFoundError`: the data set that was asked for is not what is on disk.
+    """

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import NormalizeFeatures
 
-from gnnhw.errors import ConfigError, DataNotFoundError
+from gnnhw.errors import ConfigError, DataIntegrityError, DataNotFoundError
 from gnnhw.graph import data as data_module
 from gnnhw.graph.data import (
     PLANETOID_NAMES,
+    RAW_SHA256,
     canonical_name,
+    check_raw_digests,
     load_planetoid,
+    raw_dir,
     raw_file_names,
+    restricted_load,
     row_normalize,
     sparse_features,
 )
 
 
 def _copy_cora(planetoid_root: Path, tmp_path: Path) -> Path:
-    """A private copy of the Cora raw files under ``tmp_path/root``; returns that root."""
+    """A private, writable copy of the Cora raw files under ``tmp_path/root``; returns that root."""
     root = tmp_path / "root"
     shutil.copytree(planetoid_root / "planetoid" / "Cora" / "raw", root / "planetoid" / "Cora" / "raw")
+    for path in (root / "planetoid" / "Cora" / "raw").iterdir():
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)  # the shared originals are read-only
     return root
 
 
@@ -107,8 +117,8 @@ def test_failed_download_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
 def test_corrupt_raw_file_is_reported(planetoid_root: Path, tmp_path: Path) -> None:
     root = _copy_cora(planetoid_root, tmp_path)
     (root / "planetoid" / "Cora" / "raw" / "ind.cora.graph").write_bytes(b"not a pickle")
-    with pytest.raises(DataNotFoundError, match="could not read Cora from"):
-        load_planetoid("Cora", root, cache=tmp_path / "cache")
+    with pytest.raises(DataNotFoundError, match="could not read Cora from"):  # past the digest check on purpose
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=True)
 
 
 def test_row_normalize_equals_pyg_normalize_features(planetoid_root: Path, tmp_path: Path) -> None:
@@ -136,3 +146,172 @@ def test_damaged_cache_is_rebuilt(planetoid_root: Path, tmp_path: Path) -> None:
     processed.write_bytes(b"half-written")
     assert load_planetoid("Cora", planetoid_root, cache=tmp_path).num_nodes == 2708
     assert processed.stat().st_size > 1000  # rebuilt
+
+
+# --- provenance: published digests, the restricted unpickler, the digest-keyed cache ---------------------------
+
+
+class _WritesMarker:
+    """A pickle payload that, if unpickled by plain :mod:`pickle`, creates ``marker`` (a harmless stand-in for code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _raw(root: Path) -> Path:
+    return root / "planetoid" / "Cora" / "raw"
+
+
+@pytest.mark.parametrize("name", PLANETOID_NAMES)
+def test_shared_raw_files_have_the_published_digests(planetoid_root: Path, name: str) -> None:
+    raw = raw_dir(name, planetoid_root)
+    if not raw.is_dir():
+        pytest.skip(f"no {raw}")
+    assert sorted(RAW_SHA256[name]) == sorted(s.removeprefix(f"ind.{name.lower()}.") for s in raw_file_names(name))
+    check_raw_digests(name, raw)  # raises on any difference
+
+
+@pytest.mark.parametrize("suffix", ["x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"])
+def test_a_corrupted_raw_file_gets_one_digest_line(planetoid_root: Path, tmp_path: Path, suffix: str) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    path = _raw(root) / f"ind.cora.{suffix}"
+    body = bytearray(path.read_bytes())
+    body[len(body) // 2] ^= 0x01  # one flipped bit
+    path.write_bytes(bytes(body))
+    with pytest.raises(DataIntegrityError) as err:
+        load_planetoid("Cora", root, cache=tmp_path / "cache")
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    assert hashlib.sha256(bytes(body)).hexdigest() in message and RAW_SHA256["Cora"][suffix] in message
+    assert f"https://github.com/kimiyoung/planetoid/raw/master/data/ind.cora.{suffix}" in message
+    assert "--trust-raw-data" in message
+    assert not (tmp_path / "cache").exists()  # refused before any processing
+
+
+def test_the_marker_payload_does_run_under_plain_pickle(tmp_path: Path) -> None:
+    """The payload of the next tests is live: plain pickle runs it (so their 'not run' can fail)."""
+    marker = tmp_path / "ran"
+    pickle.loads(pickle.dumps(_WritesMarker(marker), protocol=2)).close()
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("trust", [False, True])
+@pytest.mark.parametrize("suffix", ["x", "ally", "graph"])
+def test_a_code_running_pickle_is_refused_without_running_it(
+    planetoid_root: Path, tmp_path: Path, suffix: str, trust: bool
+) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    marker = tmp_path / "ran"
+    (_raw(root) / f"ind.cora.{suffix}").write_bytes(pickle.dumps(_WritesMarker(marker), protocol=2))
+    with pytest.raises(DataIntegrityError) as err:
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=trust)
+    assert not marker.exists()
+    message = str(err.value)
+    assert "\n" not in message and f"ind.cora.{suffix}" in message
+    assert ("refused to load global io.open" in message) if trust else ("SHA-256" in message)
+
+
+def test_a_payload_nested_in_a_valid_graph_is_refused(planetoid_root: Path, tmp_path: Path) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    marker = tmp_path / "ran"
+    graph = restricted_load((_raw(root) / "ind.cora.graph").read_bytes())
+    graph[5].append(_WritesMarker(marker))
+    (_raw(root) / "ind.cora.graph").write_bytes(pickle.dumps(graph, protocol=2))
+    with pytest.raises(DataIntegrityError, match="ind.cora.graph: refused to load global io.open"):
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=True)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("target", sorted(data_module._ALLOWED_GLOBALS))
+def test_allowed_globals_cannot_be_given_attributes(target: tuple[str, str]) -> None:
+    """BUILD on an allowed class itself (not an instance) must fail, never patch the class process-wide."""
+    module, name = target
+    payload = b"c" + f"{module}\n{name}\n".encode() + b"(N}(Vinjected\nI1\nutb."
+    with pytest.raises(Exception):  # noqa: B017 - TypeError or AttributeError depending on the target
+        restricted_load(payload)
+    assert not hasattr(data_module._ALLOWED_GLOBALS[target], "injected")
+    assert not hasattr(sp.csr_matrix, "injected")
+
+
+def test_other_globals_are_refused_by_name() -> None:
+    payload = b"cbuiltins\neval\n(V1 + 1\ntR."
+    assert pickle.loads(payload) == 2  # a live payload under plain pickle
+    with pytest.raises(pickle.UnpicklingError, match="refused to load global builtins.eval"):
+        restricted_load(payload)
+
+
+def test_changed_raw_files_never_give_cached_numbers(planetoid_root: Path, tmp_path: Path) -> None:
+    root, cache = _copy_cora(planetoid_root, tmp_path), tmp_path / "cache"
+    path = _raw(root) / "ind.cora.ally"
+    original = path.read_bytes()
+    first = load_planetoid("Cora", root, cache=cache)
+    ally = restricted_load(original)
+    old = int(ally[0].argmax())
+    ally[0] = 0
+    ally[0, (old + 1) % 7] = 1  # node 0 moves to another class
+    path.write_bytes(pickle.dumps(ally, protocol=4))
+    with pytest.raises(DataIntegrityError, match="ind.cora.ally is not the published Cora file"):
+        load_planetoid("Cora", root, cache=cache)
+    changed = load_planetoid("Cora", root, cache=cache, trust_raw_data=True)
+    assert int(first.y[0]) == old and int(changed.y[0]) == (old + 1) % 7
+    assert torch.equal(changed.y[1:], first.y[1:]) and torch.equal(changed.x, first.x)
+    assert len(list((cache / "planetoid").glob("Cora-*/processed/data.pt"))) == 2  # one entry per set of files
+    path.write_bytes(original)
+    assert torch.equal(load_planetoid("Cora", root, cache=cache).y, first.y)
+
+
+def _csr_with_nan() -> sp.csr_matrix:
+    m = sp.random(140, 1433, density=0.01, format="csr", dtype=np.float32, random_state=0)
+    m.data[0] = np.nan
+    return m
+
+
+@pytest.mark.parametrize(
+    ("suffix", "make", "problem"),
+    [
+        ("x", _csr_with_nan, "ind.cora.x: non-finite"),
+        ("x", lambda: "a string", "ind.cora.x: holds a str, expected a CSR matrix"),
+        ("ty", lambda: np.zeros((999, 7), np.int32), r"ind.cora.ty: labels of shape \(999, 7\), expected \(1000,"),
+        ("graph", lambda: {0: [10**6]}, r"ind.cora.graph: node 0: neighbour 1000000 is not an integer in \[0, 2708\)"),
+        ("graph", lambda: [1, 2], "ind.cora.graph: holds a list, expected a dict"),
+        ("tx", lambda: sp.csr_matrix((1000, 1432), dtype=np.float32), "x, tx and allx have 1433, 1432 and 1433"),
+    ],
+)
+def test_trusted_files_are_still_checked(planetoid_root: Path, tmp_path: Path, suffix: str, make, problem: str) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    (_raw(root) / f"ind.cora.{suffix}").write_bytes(pickle.dumps(make(), protocol=4))
+    with pytest.raises(DataIntegrityError, match=problem) as err:
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=True)
+    assert "\n" not in str(err.value)
+
+
+def test_trusted_test_index_must_be_integers(planetoid_root: Path, tmp_path: Path) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    (_raw(root) / "ind.cora.test.index").write_text("1708\nabc\n")
+    with pytest.raises(DataIntegrityError, match="ind.cora.test.index: expected one integer per line"):
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=True)
+
+
+def test_trusted_files_too_large_for_memory_are_refused_before_allocating(planetoid_root: Path, tmp_path: Path) -> None:
+    root = _copy_cora(planetoid_root, tmp_path)
+    for suffix, rows in (("x", 140), ("tx", 1000), ("allx", 1708)):  # 10^11 empty feature columns
+        matrix = sp.csr_matrix((rows, 10**11), dtype=np.float32)
+        (_raw(root) / f"ind.cora.{suffix}").write_bytes(pickle.dumps(matrix, protocol=4))
+    with pytest.raises(DataIntegrityError, match=r"2708 nodes x 100000000000 features need about [\d.]+ GiB"):
+        load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=True)
+
+
+@pytest.mark.parametrize("name", ["Cora", "CiteSeer"])  # CiteSeer: PyG's padding of missing test nodes
+def test_reader_equals_pygs_read_planetoid_data(planetoid_root: Path, tmp_path: Path, name: str) -> None:
+    from torch_geometric.io.planetoid import read_planetoid_data
+
+    raw = raw_dir(name, planetoid_root)
+    if not raw.is_dir():
+        pytest.skip(f"no {raw}")
+    ours = load_planetoid(name, planetoid_root, cache=tmp_path)
+    reference = read_planetoid_data(str(raw), name)  # plain pickle: fine on the digest-checked originals
+    for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(ours[key], reference[key]), key
