@@ -48,3 +48,15 @@ def check_positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+class ResultsFileError(GnnhwError):
+    """A results file (``sweep.json``, a run's JSON) that is missing, not valid JSON, or not in gnnhw's format."""
+
+
+class DivergedError(GnnhwError):
+    """Training whose loss or weights became non-finite (NaN or infinity): no result is reported for it."""
+
+
+class InputFileError(GnnhwError):
+    """An input path that cannot be read as asked (a FIFO or pipe where a seekable file is needed, ...)."""
