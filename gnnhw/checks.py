@@ -24,7 +24,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gnnhw.errors import ConfigError
@@ -253,3 +253,40 @@ def unique(name: str, values: list[Any]) -> list[Any]:
     if repeated:
         raise ConfigError(f"{name} repeats {', '.join(map(str, repeated))}; each value runs once, give each one once")
     return list(values)
+
+
+# ------------------------------------------------------------------------------------------ divergence
+
+
+def check_training_finite(
+    step: int,
+    loss: float | None = None,
+    parameters: Iterable[Any] | None = None,
+    fix: str = "lower the learning rate",
+    kept: str | os.PathLike | None = None,
+) -> None:
+    """Raise :class:`~gnnhw.errors.DivergedError` when ``loss`` or any of ``parameters`` (tensors) is
+    non-finite at training step ``step``.
+
+    ``kept``: the path of the last good checkpoint, mentioned only when that file exists. Call it every step
+    for the loss (a float the loop has anyway) and at least before anything is evaluated or saved for the
+    weights; a diverged model's accuracy is never reported.
+    """
+    from gnnhw.errors import DivergedError
+
+    what = None
+    if loss is not None and not math.isfinite(loss):
+        what = f"the loss is {loss}"
+    elif parameters is not None:
+        import torch
+
+        for p in parameters:
+            if not bool(torch.isfinite(p.detach()).all()):
+                what = "the weights hold NaN or infinity"
+                break
+    if what is None:
+        return
+    tail = ""
+    if kept is not None and os.path.isfile(kept):
+        tail = f"; the last good checkpoint {str(kept)!r} is kept"
+    raise DivergedError(f"training diverged at step {step}: {what}, so no result is reported{tail}; {fix}")

@@ -196,3 +196,18 @@ def test_missing_directory_and_non_dict_checkpoints(tmp_path):
     torch.save([1, 2], tmp_path / "l.pt")
     with pytest.raises(CheckpointError, match="holds a list, not a dict"):
         load_checkpoint(tmp_path / "l.pt", "gnnhw.test", (1,))
+
+
+def test_check_training_finite_names_step_and_kept_checkpoint_only_when_it_exists(tmp_path):
+    from gnnhw.checks import check_training_finite
+    from gnnhw.errors import DivergedError
+
+    check_training_finite(3, 0.5, [torch.ones(2)])
+    with pytest.raises(DivergedError, match=r"^training diverged at step 3: the loss is nan, so no result") as err:
+        check_training_finite(3, math.nan, kept=tmp_path / "none.pt")
+    assert "kept" not in str(err.value)
+    with pytest.raises(DivergedError, match="the weights hold NaN or infinity"):
+        check_training_finite(4, 0.5, [torch.tensor([1.0, math.inf])])
+    (tmp_path / "c.pt").write_bytes(b"x")
+    with pytest.raises(DivergedError, match=r"the last good checkpoint '.*c\.pt' is kept; lower"):
+        check_training_finite(5, math.inf, kept=tmp_path / "c.pt")
