@@ -55,3 +55,15 @@ class DataIntegrityError(DataNotFoundError):
 
     A subclass of :class:`DataNotFoundError`: the data set that was asked for is not what is on disk.
     """
+
+
+class ResultsFileError(GnnhwError):
+    """A results file (``sweep.json``, a run's JSON) that is missing, not valid JSON, or not in gnnhw's format."""
+
+
+class DivergedError(GnnhwError):
+    """Training whose loss or weights became non-finite (NaN or infinity): no result is reported for it."""
+
+
+class InputFileError(GnnhwError):
+    """An input path that cannot be read as asked (a FIFO or pipe where a seekable file is needed, ...)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from gnnhw._utils import atomic_write_text
+from gnnhw.jsonio import dumps
 
 
 def positive_int(text: str) -> int:
@@ -74,10 +74,10 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("tex
 
 
 def print_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    """Print ``payload`` as valid JSON (non-finite numbers as null: :func:`gnnhw.jsonio.dumps`)."""
+    sys.stdout.write(dumps(payload) + "\n")
 
 
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+    """Write ``payload`` as valid JSON to ``path`` atomically (non-finite numbers as null)."""
+    atomic_write_text(path, dumps(payload) + "\n")

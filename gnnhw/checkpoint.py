@@ -1,0 +1,103 @@
+"""Reading checkpoints back as untrusted input: one loader for every kind of gnnhw checkpoint.
+
+Every checkpoint gnnhw writes is a dict of tensors and plain Python values that starts with a header,
+:func:`checkpoint_header` (``{"format": name, "version": n}``). :func:`load_checkpoint`:
+
+1. reads the file with ``torch.load(..., weights_only=True)`` only: a file that holds anything else (pickled
+   classes, code) is refused with :class:`~gnnhw.errors.CheckpointError`, and torch's advice to retry with
+   ``weights_only=False`` (which would run code from the file) is never passed on;
+2. checks the format name and version;
+3. checks the rest against a :mod:`gnnhw.schema` spec: required keys, types, ranges, and finiteness of the
+   weights, naming the file and the field.
+
+Saving (atomic writes) lives with the trainers; only the header is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gnnhw.errors import CheckpointError
+from gnnhw.schema import Spec, validate
+
+
+def checkpoint_header(format_name: str, version: int) -> dict[str, Any]:
+    """The first two entries of every checkpoint: ``{"format": format_name, "version": version}``."""
+    return {"format": format_name, "version": version}
+
+
+def _reason(err: BaseException) -> str:
+    """A short, safe reason from a torch.load failure (never torch's weights_only=False advice)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if "weights_only" not in ln and "trust" not in ln.lower()]
+    return (lines[0][:160] if lines else type(err).__name__).rstrip(".")
+
+
+def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with every failure turned into one :class:`CheckpointError` line."""
+    path = Path(path)
+    source = f"checkpoint {str(path)!r}"
+    if path.is_dir():
+        raise CheckpointError(f"{source} is a directory, expected a file")
+    if not path.exists():
+        raise CheckpointError(f"{source} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"{source} is not a regular file (a pipe or device); give the path of the file itself")
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols: noise for a file we refuse
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError:
+        raise CheckpointError(f"{source} is not readable (permission denied)") from None
+    except pickle.UnpicklingError:
+        # Raised for pickled objects outside the tensor/plain-value allow-list, and for random bytes.
+        raise CheckpointError(
+            f"{source} is not a gnnhw checkpoint: it is corrupt or holds Python objects other than tensors and "
+            "plain values, which gnnhw never writes and will not unpickle"
+        ) from None
+    except Exception as err:  # zip/EOF/runtime errors: truncated or foreign file
+        raise CheckpointError(f"{source} is corrupt or not a torch file ({_reason(err)})") from None
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    format_name: str,
+    versions: tuple[int, ...],
+    spec: Spec | None = None,
+    map_location: str | torch.device = "cpu",
+    what: str = "gnnhw",
+) -> dict[str, Any]:
+    """Read ``path`` (weights only), check its header against ``format_name`` / ``versions`` and its content
+    against ``spec``. Returns the checkpoint dict.
+
+    A header written as ``"name/N"`` in ``format`` with no ``version`` key is read as name ``name``, version N.
+
+    Raises:
+        CheckpointError: one line naming the file, and the field when the content is wrong.
+    """
+    ckpt = read_torch_file(path, map_location)
+    source = f"checkpoint {str(Path(path))!r}"
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{source} is not a {what} checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
+    name, version = ckpt.get("format"), ckpt.get("version")
+    if isinstance(name, str) and version is None and "/" in name:
+        name, _, tail = name.rpartition("/")
+        version = int(tail) if tail.isdigit() else tail
+    if name != format_name:
+        raise CheckpointError(
+            f"{source} is not a {what} checkpoint (format {name!r:.60}, expected {format_name!r}); "
+            "give a checkpoint written by the matching gnnhw command"
+        )
+    if isinstance(version, bool) or version not in versions:
+        raise CheckpointError(
+            f"{source} has format version {version!r:.30}; this gnnhw reads version(s) {', '.join(map(str, versions))}"
+        )
+    if spec is not None:
+        validate(ckpt, spec, source, CheckpointError)
+    return ckpt
