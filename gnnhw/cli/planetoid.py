@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gnnhw.checks import describe
 from gnnhw.cli._common import (
     add_data_root,
     add_device,
@@ -17,6 +18,35 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.graph.config import DepthConfig, TrainConfig
+
+# CLI option of each config field, so that errors name what the user typed.
+_TRAIN_LABELS = {
+    "dataset": "--dataset",
+    "layer": "--layer",
+    "hidden_channels": "--hidden",
+    "num_layers": "--num-layers",
+    "dropout": "--dropout",
+    "lr": "--lr",
+    "weight_decay": "--weight-decay",
+    "epochs": "--epochs",
+    "seeds": "--seeds",
+    "first_seed": "--first-seed",
+}
+_DEPTH_LABELS = {**_TRAIN_LABELS, "depths": "--depths", "variants": "--variants"}
+
+
+def _add_trust_raw_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-raw-data",
+        action="store_true",
+        help="accept raw Planetoid files whose SHA-256 is not the published one (they are still read with a "
+        "restricted unpickler and checked); without it such files are refused",
+    )
+
+
+def _range(name: str) -> str:
+    return describe(TrainConfig, name).split(":")[0]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,14 +64,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
     p.add_argument("--layer", default="scratch", help="scratch (gnnhw's GCNLayer) or pyg (GCNConv) (default: scratch)")
     # Plain int/float types: out-of-range values reach TrainConfig.validate, which says what was expected.
-    p.add_argument("--seeds", type=int, default=1, help="number of runs (default: 1)")
-    p.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
-    p.add_argument("--epochs", type=int, default=200, help="training epochs (default: 200)")
-    p.add_argument("--hidden", type=int, default=16, help="hidden channels (default: 16)")
-    p.add_argument("--num-layers", type=int, default=2, help="graph convolutions (default: 2)")
-    p.add_argument("--dropout", type=float, default=0.5, help="dropout probability in [0, 1) (default: 0.5)")
-    p.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default: 0.01)")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 on the first layer (default: 5e-4)")
+    p.add_argument("--seeds", type=int, default=1, help=f"number of runs, {_range('seeds')} (default: 1)")
+    p.add_argument(
+        "--first-seed", type=int, default=0, help=f"seed of the first run, {_range('first_seed')} (default: 0)"
+    )
+    p.add_argument("--epochs", type=int, default=200, help=f"training epochs, {_range('epochs')} (default: 200)")
+    p.add_argument("--hidden", type=int, default=16, help=f"hidden channels, {_range('hidden_channels')} (default: 16)")
+    p.add_argument("--num-layers", type=int, default=2, help=f"graph convolutions, {_range('num_layers')} (default: 2)")
+    p.add_argument(
+        "--dropout", type=float, default=0.5, help=f"dropout probability, {_range('dropout')} (default: 0.5)"
+    )
+    p.add_argument("--lr", type=float, default=0.01, help=f"Adam learning rate, {_range('lr')} (default: 0.01)")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=5e-4,
+        help=f"L2 on the first layer, {_range('weight_decay')} (default: 5e-4)",
+    )
     p.add_argument("--dense-features", action="store_true", help="keep X dense (slow path, for comparison)")
     p.add_argument("--no-normalize-features", action="store_true", help="do not row-normalize X")
     p.add_argument("--save", type=Path, help="write the best model here (torch.load(..., weights_only=True))")
@@ -50,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_format(p)
     add_device(p)
     add_data_root(p)
+    _add_trust_raw_data(p)
     add_quiet(p)
     add_threads(p)
     p.set_defaults(func=_train_gcn)
@@ -63,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_format(p)
     add_device(p)
     add_data_root(p)
+    _add_trust_raw_data(p)
     p.set_defaults(func=_eval_gcn)
 
     p = subparsers.add_parser(
@@ -75,30 +116,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
-    p.add_argument("--depths", type=positive_int, nargs="+", help="depths to train (default: 1 2 4 6 8)")
+    p.add_argument(
+        "--depths", type=positive_int, nargs="+", help="depths to train, each in [1, 1024] (default: 1 2 4 6 8)"
+    )
     p.add_argument(
         "--variants",
         nargs="+",
         default=None,
         help="plain, residual, pairnorm, jk (default: plain residual pairnorm jk)",
     )
-    p.add_argument("--seeds", type=int, default=3, help="runs per depth and variant (default: 3)")
-    p.add_argument("--epochs", type=int, default=200, help="training epochs (default: 200)")
-    p.add_argument("--hidden", type=int, default=64, help="hidden channels (default: 64)")
-    p.add_argument("--first-seed", type=non_negative_int, default=0, help="seed of the first run (default: 0)")
+    p.add_argument("--seeds", type=int, default=3, help=f"runs per depth and variant, {_range('seeds')} (default: 3)")
+    p.add_argument("--epochs", type=int, default=200, help=f"training epochs, {_range('epochs')} (default: 200)")
+    p.add_argument("--hidden", type=int, default=64, help=f"hidden channels, {_range('hidden_channels')} (default: 64)")
+    p.add_argument(
+        "--first-seed",
+        type=non_negative_int,
+        default=0,
+        help=f"seed of the first run, {_range('first_seed')} (default: 0)",
+    )
     p.add_argument("--plot", type=Path, help="write the figure here")
     p.add_argument("--json", type=Path, help="write the results here")
     add_format(p)
     add_device(p)
     add_data_root(p)
+    _add_trust_raw_data(p)
     add_quiet(p)
     add_threads(p)
     p.set_defaults(func=_depth_study)
 
 
 def _train_gcn(args: argparse.Namespace) -> int:
-    from gnnhw.graph.train import TrainConfig, save_checkpoint, train_planetoid
-
     config = TrainConfig(
         dataset=args.dataset,
         layer=args.layer,
@@ -112,9 +159,17 @@ def _train_gcn(args: argparse.Namespace) -> int:
         sparse_features=not args.dense_features,
         seeds=args.seeds,
         first_seed=args.first_seed,
-    ).validate()  # bad options fail here, before any data is read
+    ).validate(_TRAIN_LABELS)  # bad options (ranges, memory) fail here, before torch or any data is loaded
     apply_threads(args)
-    result = train_planetoid(config, root=args.data_root, device=args.device, progress=not args.quiet)
+    from gnnhw.graph.train import save_checkpoint, train_planetoid
+
+    result = train_planetoid(
+        config,
+        root=args.data_root,
+        device=args.device,
+        progress=not args.quiet,
+        trust_raw_data=args.trust_raw_data,
+    )
     if args.save:
         save_checkpoint(result, args.save)
     if args.json:
@@ -160,9 +215,9 @@ def _eval_gcn(args: argparse.Namespace) -> int:
     from gnnhw.graph.data import load_planetoid
     from gnnhw.graph.train import evaluate, load_checkpoint, prepare_graph
 
-    model, config, ckpt = load_checkpoint(args.checkpoint)
+    model, config, ckpt = load_checkpoint(args.checkpoint)  # schema-checked: fields, ranges, finite weights
     device = resolve_device(args.device)
-    data = load_planetoid(config.dataset, args.data_root)
+    data = load_planetoid(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
     if data.num_features != ckpt["in_channels"] or int(data.num_classes) != ckpt["out_channels"]:
         from gnnhw.errors import CheckpointError
 
@@ -188,8 +243,6 @@ def _eval_gcn(args: argparse.Namespace) -> int:
 
 
 def _depth_study(args: argparse.Namespace) -> int:
-    from gnnhw.graph.depth import DepthConfig, run_depth_study
-
     config = DepthConfig(
         dataset=args.dataset,
         hidden_channels=args.hidden,
@@ -201,9 +254,17 @@ def _depth_study(args: argparse.Namespace) -> int:
         config.depths = tuple(args.depths)
     if args.variants:
         config.variants = tuple(args.variants)
-    config.validate()
+    config.validate(_DEPTH_LABELS)  # ranges, repeated depths or variants, memory: before anything is loaded
     apply_threads(args)
-    result = run_depth_study(config, root=args.data_root, device=args.device, progress=not args.quiet)
+    from gnnhw.graph.depth import run_depth_study
+
+    result = run_depth_study(
+        config,
+        root=args.data_root,
+        device=args.device,
+        progress=not args.quiet,
+        trust_raw_data=args.trust_raw_data,
+    )
     if args.json:
         write_json(args.json, result.to_dict())
     if args.plot:

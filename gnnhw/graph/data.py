@@ -58,9 +58,11 @@ from torch_geometric.io.planetoid import edge_index_from_dict
 from torch_geometric.utils import index_to_mask
 
 from gnnhw._utils import atomic_torch_save, data_root
-from gnnhw.errors import ConfigError, DataIntegrityError, DataNotFoundError
+from gnnhw.checks import format_bytes, machine_memory
+from gnnhw.errors import DataIntegrityError, DataNotFoundError
+from gnnhw.graph.config import PLANETOID_NAMES as PLANETOID_NAMES  # re-exported
+from gnnhw.graph.config import canonical_name
 
-PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"  # PyG's Planetoid.url
 _SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 _PROCESSED_FORMAT = "gnnhw.planetoid.processed/1"
@@ -100,15 +102,6 @@ RAW_SHA256: dict[str, dict[str, str]] = {
         "test.index": "b101d421688bbaecbd82e8a18f1e282378d6830f3a37666f28ebc47f844341b5",  # 6000
     },
 }
-
-
-def canonical_name(name: str) -> str:
-    """``"cora"`` -> ``"Cora"`` (case-insensitive); :class:`ConfigError` for a name that is not Planetoid's."""
-    if isinstance(name, str):
-        for known in PLANETOID_NAMES:
-            if name.lower() == known.lower():
-                return known
-    raise ConfigError(f"unknown dataset {name!r}; expected one of {', '.join(PLANETOID_NAMES)}")
 
 
 def raw_file_names(name: str) -> list[str]:
@@ -222,13 +215,6 @@ class RestrictedUnpickler(pickle.Unpickler):
 def restricted_load(data: bytes) -> Any:
     """Unpickle ``data`` (Python 2 pickles: ``encoding="latin1"``) with :class:`RestrictedUnpickler`."""
     return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-
-
-def _machine_memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not on this platform: no limit known
-        return 1 << 62
 
 
 class _Reader:
@@ -349,11 +335,11 @@ def _read_raw(name: str, raw: Path) -> Data:
     test_rows = hi - lo + 1 if name == "CiteSeer" else tx.shape[0]
     num_nodes = allx.shape[0] + test_rows
     needed = 2 * num_nodes * num_features * 4  # dense float32 features, plus one copy while assembling
-    if needed > _machine_memory_bytes():
+    if needed > machine_memory():
         raise read.fail(
             "allx",
-            f"{num_nodes} nodes x {num_features} features need about {needed / 2**30:.1f} GiB as dense features, "
-            f"more than this machine's {_machine_memory_bytes() / 2**30:.1f} GiB",
+            f"{num_nodes} nodes x {num_features} features need about {format_bytes(needed)} as dense features, "
+            f"more than this machine's {format_bytes(machine_memory())}",
         )
     if hi >= num_nodes:
         raise read.fail("test.index", f"node id {hi} is out of range for {num_nodes} nodes")

@@ -36,12 +36,11 @@ from torch import Tensor, nn
 
 from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
-from gnnhw.graph.data import canonical_name, load_planetoid
+from gnnhw.graph.config import VARIANTS, DepthConfig
+from gnnhw.graph.data import load_planetoid
 from gnnhw.graph.layers import GCNLayer, is_sparse
 from gnnhw.graph.models import sparse_dropout
-from gnnhw.graph.train import TrainConfig, prepare_graph, train_run
-
-VARIANTS = ("plain", "residual", "pairnorm", "jk")
+from gnnhw.graph.train import prepare_graph, train_run
 
 
 def dropout_any(x: Tensor, p: float, training: bool) -> Tensor:
@@ -177,47 +176,6 @@ def propagation_distances(x: Tensor, adj: Tensor, powers: Sequence[int]) -> dict
 
 
 @dataclass
-class DepthConfig:
-    """Hyper-parameters of the depth study (Kipf's recipe, wider hidden layers)."""
-
-    dataset: str = "Cora"  # Cora, CiteSeer or PubMed
-    depths: tuple[int, ...] = (1, 2, 4, 6, 8)  # numbers of graph convolutions to train
-    variants: tuple[str, ...] = VARIANTS  # plain and the remedies
-    hidden_channels: int = 64  # width of every hidden layer
-    dropout: float = 0.5  # before every convolution
-    lr: float = 0.01  # Adam learning rate
-    weight_decay: float = 5e-4  # L2 on the first layer only, as in the Kipf recipe
-    epochs: int = 200  # full-batch training steps per run
-    seeds: int = 3  # runs per (variant, depth)
-    first_seed: int = 0  # seed of the first run
-
-    def validate(self) -> DepthConfig:
-        """Check every field (raises :class:`ConfigError`); return ``self``."""
-        self.dataset = canonical_name(self.dataset)
-        if not self.depths or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.depths):
-            raise ConfigError(f"depths must be positive integers, got {self.depths!r}")
-        bad = [v for v in self.variants if v not in VARIANTS]
-        if not self.variants or bad:
-            raise ConfigError(f"unknown variant(s) {bad or self.variants!r}; expected some of {', '.join(VARIANTS)}")
-        self.train_config(1).validate()  # hidden_channels, dropout, lr, weight_decay, epochs, seeds
-        return self
-
-    def train_config(self, num_layers: int) -> TrainConfig:
-        return TrainConfig(
-            dataset=self.dataset,
-            layer="scratch",
-            hidden_channels=self.hidden_channels,
-            num_layers=num_layers,
-            dropout=self.dropout,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            epochs=self.epochs,
-            seeds=self.seeds,
-            first_seed=self.first_seed,
-        )
-
-
-@dataclass
 class DepthRow:
     """One (variant, depth) cell: per-seed test accuracies (best validation epoch) and MAD of the output."""
 
@@ -269,13 +227,26 @@ def run_depth_study(
     root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    trust_raw_data: bool = False,
 ) -> DepthResult:
-    """Train every (variant, depth) of ``config`` for ``config.seeds`` seeds; return accuracies and MADs."""
+    """Train every (variant, depth) of ``config`` for ``config.seeds`` seeds; return accuracies and MADs.
+
+    ``trust_raw_data``: accept raw files that are not the published ones (see :func:`load_planetoid`).
+
+    Raises:
+        ConfigError: a field out of its declared range, or a model too large for the memory.
+        DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
+        DivergedError: a run's loss or weights became non-finite.
+    """
     from tqdm.auto import tqdm
+
+    from gnnhw.graph.config import PlanetoidSize
 
     config = (config or DepthConfig()).validate()
     device = resolve_device(device)
-    data = load_planetoid(config.dataset, root)
+    data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+    size = PlanetoidSize(data.num_nodes, data.num_features, int(data.num_classes), data.num_edges)
+    config.train_config(max(config.depths)).check_memory(size)
     graph = prepare_graph(data, config.train_config(1), device)
     result = DepthResult(config=config)
     total = len(config.variants) * len(config.depths) * config.seeds * config.epochs

@@ -35,46 +35,13 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnhw._utils import atomic_torch_save, resolve_device, seed_everything
-from gnnhw.errors import CheckpointError, ConfigError, check_positive_int
-from gnnhw.graph.data import canonical_name, load_planetoid, row_normalize, sparse_features
+from gnnhw.checks import check_training_finite
+from gnnhw.errors import CheckpointError, ConfigError
+from gnnhw.graph.config import LAYERS as LAYERS  # re-exported
+from gnnhw.graph.config import TrainConfig
+from gnnhw.graph.data import load_planetoid, row_normalize, sparse_features
 
-LAYERS = ("scratch", "pyg")
 CHECKPOINT_FORMAT = "gnnhw.planetoid.gcn/1"
-
-
-@dataclass
-class TrainConfig:
-    """Every hyper-parameter of one node-classification experiment (defaults: Kipf & Welling's)."""
-
-    dataset: str = "Cora"  # Cora, CiteSeer or PubMed, public Planetoid split
-    layer: str = "scratch"  # "scratch": gnnhw's GCNLayer; "pyg": PyG's GCNConv
-    hidden_channels: int = 16  # width of every hidden layer
-    num_layers: int = 2  # graph convolutions, the last one maps to the classes
-    dropout: float = 0.5  # drop probability on the input features and every hidden layer
-    lr: float = 0.01  # Adam learning rate
-    weight_decay: float = 5e-4  # L2 penalty on the first layer's parameters (Kipf; PyG's examples/gcn.py)
-    epochs: int = 200  # full-batch training steps
-    normalize_features: bool = True  # row-normalize X (PyG's NormalizeFeatures)
-    sparse_features: bool = True  # keep X sparse, dropout on its stored values (Kipf's fast path)
-    seeds: int = 1  # independent runs, with seeds first_seed, first_seed + 1, ...
-    first_seed: int = 0  # seed of the first run
-
-    def validate(self) -> TrainConfig:
-        """Check every field; return ``self`` with the data set's canonical name. Raises :class:`ConfigError`."""
-        self.dataset = canonical_name(self.dataset)
-        if self.layer not in LAYERS:
-            raise ConfigError(f"unknown layer {self.layer!r}; expected one of {', '.join(LAYERS)}")
-        for name in ("hidden_channels", "num_layers", "epochs", "seeds"):
-            check_positive_int(name, getattr(self, name))
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not (self.lr > 0.0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if not (self.weight_decay >= 0.0 and math.isfinite(self.weight_decay)):
-            raise ConfigError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
-        if isinstance(self.first_seed, bool) or not isinstance(self.first_seed, int) or self.first_seed < 0:
-            raise ConfigError(f"first_seed must be a non-negative integer, got {self.first_seed!r}")
-        return self
 
 
 @dataclass
@@ -273,6 +240,7 @@ def train_run(
     history: dict[str, list[float]] = {k: [] for k in ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc")}
     best = (-1.0, math.inf)  # (val_acc, val_loss) of the best epoch so far
     best_epoch, best_state, best_test = 0, {}, 0.0
+    fix = f"lower the learning rate (lr={config.lr:g}, seed {seed})"
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -282,17 +250,21 @@ def train_run(
         optimizer.zero_grad()
         out = model(x, adj)  # (N, C) logits
         loss = F.cross_entropy(out[graph.train_mask], y[graph.train_mask])
+        train_loss = loss.item()
+        check_training_finite(epoch, train_loss, fix=fix)  # a diverged model is never evaluated or reported
         loss.backward()
         optimizer.step()
+        check_training_finite(epoch, parameters=model.parameters(), fix=fix)
 
         model.eval()
         with torch.no_grad():
             out = model(x, adj)
             val_loss = float(F.cross_entropy(out[graph.val_mask], y[graph.val_mask]))
+            check_training_finite(epoch, val_loss, fix=fix)  # finite weights can still overflow the logits
             train_acc = accuracy(out, y, graph.train_mask)
             val_acc = accuracy(out, y, graph.val_mask)
             test_acc = accuracy(out, y, graph.test_mask)
-        for key, value in zip(history, (loss.item(), val_loss, train_acc, val_acc, test_acc), strict=True):
+        for key, value in zip(history, (train_loss, val_loss, train_acc, val_acc, test_acc), strict=True):
             history[key].append(value)
         if val_acc > best[0] or (val_acc == best[0] and val_loss < best[1]):
             best, best_epoch, best_test = (val_acc, val_loss), epoch, test_acc
@@ -323,6 +295,7 @@ def train_planetoid(
     root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    trust_raw_data: bool = False,
 ) -> TrainResult:
     """Train ``config.seeds`` GCNs on ``config.dataset`` and collect their test accuracies.
 
@@ -332,11 +305,21 @@ def train_planetoid(
         root: data root for loading.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show a tqdm bar on stderr.
+        trust_raw_data: accept raw files that are not the published ones (see :func:`load_planetoid`).
+
+    Raises:
+        ConfigError: a field of ``config`` out of its declared range, or a model too large for the memory.
+        DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
+        DivergedError: the loss or the weights became non-finite (no accuracy is reported for such a run).
     """
+    from gnnhw.graph.config import PlanetoidSize
+
     config = (config or TrainConfig()).validate()
     device = resolve_device(device)
     if data is None:
-        data = load_planetoid(config.dataset, root)
+        data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+    num_classes = int(getattr(data, "num_classes", int(data.y.max()) + 1))
+    config.check_memory(PlanetoidSize(data.num_nodes, data.num_features, num_classes, data.num_edges))
     graph = prepare_graph(data, config, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -394,31 +377,67 @@ def save_checkpoint(result: TrainResult, path: str | os.PathLike) -> None:
     )
 
 
+def _checkpoint_spec() -> Any:
+    """The schema of a GCN checkpoint (:mod:`gnnhw.schema`); ``config`` is checked field by field afterwards."""
+    from gnnhw.checks import SEED_MAX
+    from gnnhw.schema import ANY, Float, Int, MapOf, Record, TensorSpec
+
+    return Record(
+        required={
+            "config": ANY,  # checked against TrainConfig's declared ranges below
+            "in_channels": Int(min=1, max=MAX_IN_CHANNELS),
+            "out_channels": Int(min=1, max=MAX_OUT_CHANNELS),
+            "seed": Int(min=0, max=SEED_MAX),
+            "state_dict": MapOf(TensorSpec(finite=True, dtype="float")),
+        },
+        optional={"val_acc": Float(min=0.0, max=1.0), "test_acc": Float(min=0.0, max=1.0)},
+    )
+
+
+MAX_IN_CHANNELS = 1 << 24  # input features a checkpoint may declare (Planetoid's largest: 3703)
+MAX_OUT_CHANNELS = 1 << 16  # classes a checkpoint may declare (Planetoid's largest: 7)
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format: a zip archive
+
+
 def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
     """Read a checkpoint written by :func:`save_checkpoint`; return (model in eval mode, config, checkpoint).
 
-    Raises :class:`CheckpointError` for a missing, unreadable, corrupt or foreign file.
+    The file is untrusted input: it must be a zip archive (what ``torch.save`` writes; anything else is refused
+    before unpickling), it is read with ``weights_only=True`` only (:func:`gnnhw.checkpoint.load_checkpoint`,
+    which never suggests ``weights_only=False``), and every field is checked: the format, ``seed``,
+    ``in_channels`` / ``out_channels`` (integers in range), ``config`` (every :class:`TrainConfig` range,
+    and the memory the model needs), the weights (finite floats of the shapes the config implies).
+
+    Raises:
+        CheckpointError: one line naming the file and the field.
     """
+    from gnnhw.checkpoint import load_checkpoint as read_checkpoint
+    from gnnhw.checks import config_from_dict
+    from gnnhw.graph.config import PLANETOID_SIZES, PlanetoidSize
+
+    source = f"checkpoint {str(path)!r}"
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"checkpoint {str(path)!r} is a directory, expected a file") from None
-    except PermissionError:
-        raise CheckpointError(f"checkpoint {str(path)!r} is not readable (permission denied)") from None
-    except Exception as err:  # pickle / zip errors: a corrupt or foreign file
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a torch file: {reason}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not a gnnhw GCN checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+        with open(path, "rb") as file:
+            magic = file.read(4)
+    except OSError:
+        magic = _ZIP_MAGIC  # missing, a directory, unreadable: the shared reader names the problem
+    if magic != _ZIP_MAGIC:
+        raise CheckpointError(f"{source} is corrupt or not a torch file (not the zip archive torch.save writes)")
+    name, _, version = CHECKPOINT_FORMAT.rpartition("/")
+    ckpt = read_checkpoint(path, name, (int(version),), _checkpoint_spec(), what="gnnhw GCN")
     try:
-        config = TrainConfig(**ckpt["config"]).validate()
-        model = build_model(config, int(ckpt["in_channels"]), int(ckpt["out_channels"]))
+        config = config_from_dict(TrainConfig, ckpt["config"], source).validate()
+        size = PLANETOID_SIZES[config.dataset]
+        config.check_memory(PlanetoidSize(size.nodes, ckpt["in_channels"], ckpt["out_channels"], size.edges))
+    except ConfigError as err:
+        text = str(err)
+        raise CheckpointError(text if text.startswith(source) else f"{source}: config: {text}") from None
+    try:
+        model = build_model(config, ckpt["in_channels"], ckpt["out_channels"])
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ConfigError) as err:
         reason = str(err).splitlines()[0]
-        raise CheckpointError(f"checkpoint {str(path)!r} does not describe a valid GCN: {reason}") from None
+        raise CheckpointError(f"{source} does not describe a valid GCN: {reason}") from None
     return model.eval(), config, ckpt
 
 
