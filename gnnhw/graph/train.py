@@ -431,7 +431,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
         config.check_memory(PlanetoidSize(size.nodes, ckpt["in_channels"], ckpt["out_channels"], size.edges))
     except ConfigError as err:
         text = str(err)
-        raise CheckpointError(text if text.startswith(source) else f"{source}: config: {text}") from None
+        raise CheckpointError(text if source in text else f"{source}: config: {text}") from None
     try:
         model = build_model(config, ckpt["in_channels"], ckpt["out_channels"])
         model.load_state_dict(ckpt["state_dict"])

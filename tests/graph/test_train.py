@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from gnnhw.errors import CheckpointError, ConfigError
+from gnnhw.errors import CheckpointError, ConfigError, DivergedError
 from gnnhw.graph.data import load_planetoid
 from gnnhw.graph.models import GCN, copy_weights
 from gnnhw.graph.train import (
@@ -160,3 +164,196 @@ def _tiny_graph():
     data.train_mask = data.val_mask = data.test_mask = mask
     data.num_classes = 2
     return data
+
+
+# --- issue 10: declared ranges, memory estimate, divergence, checkpoints read as untrusted input ------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("first_seed", 2**64, "first_seed must be in [0, 4.29497e+09]"),
+        ("first_seed", 2**32, "first_seed must be in [0, 4.29497e+09]"),
+        ("first_seed", -1, "first_seed must be in [0,"),
+        ("lr", 1e300, "lr must be in (0, 1e+38]"),
+        ("lr", math.inf, "lr must be a finite number"),
+        ("lr", math.nan, "lr must be a positive number, got nan"),
+        ("weight_decay", 1e300, "weight_decay must be in [0, 1e+38]"),
+        ("weight_decay", math.nan, "weight_decay must be a non-negative number, got nan"),
+        ("hidden_channels", 10**9, "hidden_channels must be in [1, 65536]"),
+        ("hidden_channels", "16", "hidden_channels must be a positive integer, got '16'"),
+        ("hidden_channels", True, "hidden_channels must be a positive integer, got True"),
+        ("num_layers", 100_000, "num_layers must be in [1, 1024]"),
+        ("num_layers", 1e9, "num_layers must be a positive integer, got 1000000000.0"),
+        ("epochs", 10**7, "epochs must be in [1, 1e+06]"),
+        ("seeds", 10**5, "seeds must be in [1, 10000]"),
+        ("dropout", math.nan, "dropout must be in [0, 1), got nan"),
+        ("dropout", "0.5", "dropout must be a number, got str"),
+        ("sparse_features", 1, "sparse_features must be true or false"),
+    ],
+)
+def test_out_of_range_fields_are_one_line_naming_the_field(field: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        TrainConfig(**{field: value}).validate()
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_last_seed_must_be_in_range_too() -> None:
+    TrainConfig(first_seed=2**32 - 2, seeds=2).validate()
+    with pytest.raises(ConfigError, match="first_seed 4294967295 with 2 seed.s. reaches seed 4294967296"):
+        TrainConfig(first_seed=2**32 - 1, seeds=2).validate()
+
+
+def test_labels_name_the_cli_options() -> None:
+    with pytest.raises(ConfigError, match=r"^--hidden must be in \[1, 65536\]"):
+        TrainConfig(hidden_channels=10**6).validate({"hidden_channels": "--hidden"})
+
+
+def test_sizes_beyond_the_machines_memory_are_refused_with_an_estimate(monkeypatch) -> None:
+    import gnnhw.checks
+    from gnnhw.graph.config import PLANETOID_SIZES, gcn_training_bytes
+
+    with pytest.raises(ConfigError, match=r"1024-layer GCN with 65536 hidden .* needs about [\d.]+ TiB of memory"):
+        TrainConfig(hidden_channels=65536, num_layers=1024).validate()
+    # the estimate grows with the size asked for, and the refusal follows the machine's memory
+    cora = PLANETOID_SIZES["Cora"]
+    small = gcn_training_bytes(*cora, hidden_channels=16, num_layers=2)
+    assert small < gcn_training_bytes(*cora, hidden_channels=32, num_layers=2)
+    assert small < gcn_training_bytes(*cora, hidden_channels=16, num_layers=3)
+    monkeypatch.setattr(gnnhw.checks, "machine_memory", lambda: small - 1)
+    with pytest.raises(ConfigError, match="more than this machine's"):
+        TrainConfig().validate()
+    monkeypatch.setattr(gnnhw.checks, "machine_memory", lambda: small)
+    TrainConfig().validate()
+
+
+def test_config_module_and_refusals_do_not_load_torch() -> None:
+    """The CLI refuses bad options before torch is imported (so in milliseconds, not seconds)."""
+    code = (
+        "import sys; from gnnhw.cli import main; "
+        "rc = main(['train-gcn', '--hidden', '1000000000']); "
+        "rc2 = main(['depth-study', '--first-seed', str(2**64)]); "
+        "print(rc, rc2, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["2", "2", "False"]
+
+
+def test_a_diverging_run_stops_without_reporting_an_accuracy(cora) -> None:
+    with pytest.raises(DivergedError) as err:
+        train_planetoid(TrainConfig(lr=1e30, epochs=5), data=cora)
+    message = str(err.value)
+    assert "\n" not in message and "diverged at step" in message and "lower the learning rate (lr=1e+30" in message
+
+
+class _NaNParameterGCN(torch.nn.Module):
+    """Kipf's GCN plus one parameter that holds NaN but does not touch the loss (only the weight check sees it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gcn = build_model(TrainConfig(), 1433, 7)
+        self.extra = torch.nn.Parameter(torch.tensor([float("nan")]))
+
+    def forward(self, x, adj):
+        return self.gcn(x, adj)
+
+
+def test_non_finite_weights_stop_training_even_with_a_finite_loss(cora) -> None:
+    from gnnhw.graph.train import train_run
+
+    config = TrainConfig(epochs=3)
+    with pytest.raises(DivergedError, match="diverged at step 1: the weights hold NaN or infinity"):
+        train_run(prepare_graph(cora, config), config, 0, model=_NaNParameterGCN())
+
+
+@pytest.fixture
+def saved_checkpoint(cora, tmp_path: Path) -> Path:
+    path = tmp_path / "gcn.pt"
+    save_checkpoint(train_planetoid(TrainConfig(epochs=2), data=cora), path)
+    return path
+
+
+def _set(ckpt: dict, dotted: str, value: object) -> None:
+    *parents, last = dotted.split(".", 1) if dotted.startswith("state_dict.") else dotted.split(".")
+    for key in parents:
+        ckpt = ckpt[key]
+    if last in ("@first", "@last"):  # the first / last tensor of the state dict, whatever the layers name them
+        last = list(ckpt)[0 if last == "@first" else -1]
+    if value is _DELETE:
+        del ckpt[last]
+    else:
+        ckpt[last] = value(ckpt[last]) if callable(value) else value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("seed", _DELETE, "lacks the required key(s) seed"),
+        ("state_dict", _DELETE, "lacks the required key(s) state_dict"),
+        ("in_channels", "abc", "in_channels must be an integer, got str 'abc'"),
+        ("in_channels", math.nan, "in_channels must be an integer, got float nan"),
+        ("in_channels", 10**9, "in_channels must be <= 1.67772e+07"),
+        ("seed", -1, "seed must be >= 0"),
+        ("seed", 2**64, "seed must be <= 4.29497e+09"),
+        ("config", "a string", "config must be a mapping, got str"),
+        ("config.num_layers", 1e9, "config.num_layers must be an integer, got float 1000000000.0"),
+        ("config.num_layers", 10**9, "config.num_layers must be in [1, 1024]"),
+        ("config.first_seed", 2**64, "config.first_seed must be in [0, 4.29497e+09]"),
+        ("config.lr", math.nan, "config.lr must be a finite number, got nan"),
+        ("config.layer", "dgl", "config.layer 'dgl'; expected one of scratch, pyg"),
+        ("state_dict", [1, 2], "state_dict must be a mapping, got list"),
+        ("state_dict.@first", lambda w: w.index_fill(0, torch.tensor([0]), float("nan")), "non-finite value(s) (NaN"),
+        ("state_dict.@last", lambda b: b.to(torch.int64), "must be a floating-point tensor, got torch.int64"),
+        ("format", "gnnhw.textgen/1", "is not a gnnhw GCN checkpoint (format 'gnnhw.textgen'"),
+        ("format", "gnnhw.planetoid.gcn/7", "has format version 7"),
+    ],
+)
+def test_checkpoint_fields_are_checked_naming_file_and_field(
+    saved_checkpoint: Path, field: str, value: object, message: str
+) -> None:
+    ckpt = torch.load(saved_checkpoint, weights_only=True)
+    _set(ckpt, field, value)
+    torch.save(ckpt, saved_checkpoint)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(saved_checkpoint)
+    text = str(err.value)
+    assert message in text and str(saved_checkpoint) in text and "\n" not in text
+    assert "weights_only=False" not in text
+
+
+def test_checkpoint_too_large_for_memory_is_refused(saved_checkpoint: Path) -> None:
+    ckpt = torch.load(saved_checkpoint, weights_only=True)
+    ckpt["config"].update(hidden_channels=65536, num_layers=1024)
+    torch.save(ckpt, saved_checkpoint)
+    with pytest.raises(CheckpointError, match=r"gcn.pt'?: .*needs about [\d.]+ TiB of memory"):
+        load_checkpoint(saved_checkpoint)
+
+
+@pytest.mark.parametrize("prefix", [b"", b"PK\x03\x04"])  # plain random bytes, and random bytes behind zip's magic
+def test_random_bytes_never_suggest_weights_only_false(tmp_path: Path, prefix: bytes) -> None:
+    path = tmp_path / "random.pt"
+    path.write_bytes(prefix + random.Random(0).randbytes(4096))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    assert "weights_only" not in str(err.value) and "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+class _WritesMarker:
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(saved_checkpoint: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    ckpt = torch.load(saved_checkpoint, weights_only=True)
+    ckpt["config"] = _WritesMarker(marker)
+    torch.save(ckpt, saved_checkpoint)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(saved_checkpoint)
+    assert not marker.exists() and "weights_only=False" not in str(err.value)
