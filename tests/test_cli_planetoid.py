@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -99,3 +101,164 @@ def test_unreadable_or_corrupt_checkpoint_exits_2(tmp_path: Path, content: bytes
         path.write_bytes(content)
     code, out, err = _run(capsys, "eval-gcn", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1 and "checkpoint" in err
+
+
+# --- issue 10: ranges, provenance, divergence, checkpoints -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train-gcn", "--first-seed", str(2**64)], "--first-seed must be in [0, 4.29497e+09]"),
+        (["train-gcn", "--first-seed", str(2**32 - 1), "--seeds", "2"], "reaches seed 4294967296"),
+        (["train-gcn", "--lr", "1e300"], "--lr must be in (0, 1e+38]"),
+        (["train-gcn", "--lr", "nan"], "--lr must be a positive number, got nan"),
+        (["train-gcn", "--weight-decay", "inf"], "--weight-decay must be a finite number"),
+        (["train-gcn", "--hidden", "1000000000"], "--hidden must be in [1, 65536]"),
+        (["train-gcn", "--num-layers", "100000"], "--num-layers must be in [1, 1024]"),
+        (["train-gcn", "--hidden", "65536", "--num-layers", "1024"], "TiB of memory, more than this machine's"),
+        (["train-gcn", "--epochs", "10000000"], "--epochs must be in [1, 1e+06]"),
+        (["depth-study", "--first-seed", str(2**64)], "--first-seed must be in [0, 4.29497e+09]"),
+        (["depth-study", "--hidden", "1000000000"], "--hidden must be in [1, 65536]"),
+        (["depth-study", "--depths", "100000"], "--depths[0] must be in [1, 1024]"),
+        (["depth-study", "--depths", "2", "2"], "--depths repeats 2"),
+        (["depth-study", "--variants", "plain", "plain"], "--variants repeats plain"),
+        (["depth-study", "--seeds", "100000"], "--seeds must be in [1, 10000]"),
+    ],
+)
+def test_out_of_range_options_are_one_line_exit_2(argv: list[str], message: str, capsys) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def _cora_copy(planetoid_root: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A writable copy of the Cora raw files; returns (data root, raw folder)."""
+    import shutil
+    import stat
+
+    root = tmp_path / "root"
+    raw = root / "planetoid" / "Cora" / "raw"
+    shutil.copytree(planetoid_root / "planetoid" / "Cora" / "raw", raw)
+    for path in raw.iterdir():
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return root, raw
+
+
+class _WritesMarker:
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_corrupted_raw_data_is_refused_with_the_digest_line(
+    planetoid_root: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root, raw = _cora_copy(planetoid_root, tmp_path)
+    argv = ["train-gcn", "--epochs", "2", "--quiet", "--format", "json", "--data-root", str(root)]
+    assert _run(capsys, *argv)[0] == 0  # the originals: fine, and now cached
+    body = bytearray((raw / "ind.cora.allx").read_bytes())
+    body[1000] ^= 0xFF
+    (raw / "ind.cora.allx").write_bytes(bytes(body))
+    code, out, err = _run(capsys, *argv)  # the cache of the originals must not answer for changed files
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "ind.cora.allx is not the published Cora file: SHA-256" in err and "--trust-raw-data" in err
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_raw_pickle_that_would_run_code_is_refused(planetoid_root: Path, tmp_path: Path, capsys, trust) -> None:
+    root, raw = _cora_copy(planetoid_root, tmp_path)
+    marker = tmp_path / "ran"
+    (raw / "ind.cora.x").write_bytes(pickle.dumps(_WritesMarker(marker), protocol=2))
+    argv = ["train-gcn", "--epochs", "1", "--quiet", "--data-root", str(root)] + (["--trust-raw-data"] if trust else [])
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and not marker.exists()
+    assert ("refused to load global io.open" if trust else "SHA-256") in err
+
+
+def test_trusted_changed_raw_data_is_used_not_the_cache(
+    planetoid_root: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from gnnhw.graph.data import restricted_load
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root, raw = _cora_copy(planetoid_root, tmp_path)
+    argv = ["train-gcn", "--epochs", "2", "--quiet", "--format", "json", "--threads", "1", "--data-root", str(root)]
+    before = json.loads(_run(capsys, *argv)[1])["per_seed"]
+    ty = restricted_load((raw / "ind.cora.ty").read_bytes())
+    (raw / "ind.cora.ty").write_bytes(pickle.dumps(np.roll(ty, 1, axis=1), protocol=4))  # every test label moves
+    assert _run(capsys, *argv)[0] == 2  # refused without the option
+    code, out, _ = _run(capsys, *argv, "--trust-raw-data")
+    assert code == 0 and json.loads(out)["per_seed"] != before
+
+
+def _strict_json(text: str):
+    def refuse(token: str):
+        raise ValueError(f"bare {token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_diverging_run_reports_no_accuracy_and_writes_nothing(planetoid_root: Path, tmp_path: Path, capsys) -> None:
+    full, ckpt = tmp_path / "run.json", tmp_path / "gcn.pt"
+    code, out, err = _run(
+        capsys, "train-gcn", "--lr", "1e30", "--epochs", "5", "--quiet", "--format", "json", "--threads", "1",
+        "--data-root", str(planetoid_root), "--json", str(full), "--save", str(ckpt),
+    )  # fmt: skip
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "training diverged at step" in err and "no result is reported" in err and "lr=1e+30" in err
+    assert not full.exists() and not ckpt.exists()
+
+
+def test_json_outputs_are_strict_json(planetoid_root: Path, tmp_path: Path, capsys) -> None:
+    full = tmp_path / "run.json"
+    code, out, _ = _run(
+        capsys, "train-gcn", "--epochs", "2", "--quiet", "--format", "json", "--threads", "1",
+        "--data-root", str(planetoid_root), "--json", str(full),
+    )  # fmt: skip
+    assert code == 0
+    _strict_json(out)
+    _strict_json(full.read_text())
+
+
+def _saved(planetoid_root: Path, tmp_path: Path, capsys) -> Path:
+    ckpt = tmp_path / "gcn.pt"
+    code, _, _ = _run(
+        capsys, "train-gcn", "--epochs", "2", "--quiet", "--threads", "1", "--data-root", str(planetoid_root),
+        "--save", str(ckpt),
+    )  # fmt: skip
+    assert code == 0
+    return ckpt
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.pop("seed"), "lacks the required key(s) seed"),
+        (lambda c: c.update(in_channels="abc"), "in_channels must be an integer, got str 'abc'"),
+        (lambda c: c.update(in_channels=float("nan")), "in_channels must be an integer, got float nan"),
+        (lambda c: c["config"].update(num_layers=1e9), "config.num_layers must be an integer"),
+        (lambda c: c["config"].update(num_layers=10**9), "config.num_layers must be in [1, 1024]"),
+        (lambda c: next(iter(c["state_dict"].values())).fill_(float("nan")), "non-finite value(s)"),
+    ],
+)
+def test_eval_gcn_refuses_bad_checkpoints(planetoid_root: Path, tmp_path: Path, capsys, change, message) -> None:
+    path = _saved(planetoid_root, tmp_path, capsys)
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, path)
+    code, out, err = _run(capsys, "eval-gcn", str(path), "--data-root", str(planetoid_root))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert message in err and str(path) in err and "weights_only=False" not in err
+
+
+def test_eval_gcn_on_random_bytes_never_suggests_weights_only_false(tmp_path: Path, capsys) -> None:
+    import random
+
+    path = tmp_path / "random.pt"
+    path.write_bytes(b"PK\x03\x04" + random.Random(1).randbytes(2048))
+    code, out, err = _run(capsys, "eval-gcn", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "weights_only" not in err
