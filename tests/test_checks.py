@@ -109,7 +109,7 @@ def test_dumps_turns_non_finite_numbers_into_null_and_is_strict_json():
 def test_read_json_refuses_bare_nan_naming_the_file(tmp_path):
     path = tmp_path / "r.json"
     path.write_text('{"a": NaN}')
-    with pytest.raises(ResultsFileError, match=r"r\.json' is not valid JSON \(NaN is not valid JSON\)"):
+    with pytest.raises(ResultsFileError, match=r"r\.json' is not a readable JSON file \(NaN is not valid JSON\)"):
         read_json(path)
 
 
