@@ -66,11 +66,15 @@ def _range_text(meta: Mapping[str, Any]) -> str:
     lo, hi = meta.get("min"), meta.get("max")
     if lo is None and hi is None:
         return "any value"
-    left = "-inf" if lo is None else f"{lo:g}"
-    right = "inf" if hi is None else f"{hi:g}"
+    left = "-inf" if lo is None else _num(lo)
+    right = "inf" if hi is None else _num(hi)
     opening = "(" if meta.get("min_open") or lo is None else "["
     closing = ")" if meta.get("max_open") or hi is None else "]"
     return f"{opening}{left}, {right}{closing}"
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def describe(cls: type, name: str) -> str:

@@ -46,7 +46,7 @@ from gnnhw.checks import (
     check_training_finite,
     config_from_dict,
 )
-from gnnhw.errors import CheckpointError, ConfigError, GnnhwError
+from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, NonFiniteError
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
@@ -178,6 +178,10 @@ def evaluate_text(
     from a zero state, as in training (so the first characters of a window are predicted from little
     context); ``stateful=True`` reads the text as one stream instead, carrying the state from each window
     into the next, so every character is predicted from everything before it.
+
+    Raises:
+        ConfigError: a bad ``seq_length``, a text shorter than one window, characters outside ``vocab``.
+        NonFiniteError: the loss is not finite (no number is returned for it).
     """
     if not isinstance(seq_length, int) or seq_length < 1:
         raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
@@ -189,7 +193,7 @@ def evaluate_text(
     y = data[1:].view(n, seq_length)  # (N, T)
     if not stateful:
         loss, acc = evaluate(model, x, y)
-        return loss, acc, y.numel()
+        return _finite_loss(loss), acc, y.numel()
     was_training = model.training
     model.eval()
     device = model.head.weight.device
@@ -201,7 +205,16 @@ def evaluate_text(
             total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
             correct += int((logits.argmax(-1) == yb).sum())
     model.train(was_training)
-    return total_loss / y.numel(), correct / y.numel(), y.numel()
+    return _finite_loss(total_loss / y.numel()), correct / y.numel(), y.numel()
+
+
+def _finite_loss(loss: float) -> float:
+    if not math.isfinite(loss):
+        raise NonFiniteError(
+            f"the model's loss on this text is {loss} (not finite): its weights overflow on it; "
+            "retrain with a lower learning rate or use another checkpoint"
+        )
+    return loss
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
@@ -450,7 +463,7 @@ def train_text(
                         bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
                 if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
                     # its own generator, so logging samples never changes the training run
-                    text_out = sample(model, vocab, config.sample_length, greedy=True, seed=config.seed + step)
+                    text_out = sample(model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1))
                     samples.append((step, text_out))
                     if on_sample is not None:
                         on_sample(step, text_out)
