@@ -463,7 +463,9 @@ def train_text(
                         bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
                 if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
                     # its own generator, so logging samples never changes the training run
-                    text_out = sample(model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1))
+                    text_out = sample(
+                        model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1)
+                    )
                     samples.append((step, text_out))
                     if on_sample is not None:
                         on_sample(step, text_out)
