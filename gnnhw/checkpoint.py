@@ -58,8 +58,8 @@ def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
     except pickle.UnpicklingError:
         # Raised for pickled objects outside the tensor/plain-value allow-list, and for random bytes.
         raise CheckpointError(
-            f"{source} is not a gnnhw checkpoint: it is corrupt or holds Python objects other than tensors and "
-            "plain values, which gnnhw never writes and will not unpickle"
+            f"{source} is corrupt or not a torch file of tensors and plain values (it holds other Python "
+            "objects, which gnnhw never writes and will not unpickle)"
         ) from None
     except Exception as err:  # zip/EOF/runtime errors: truncated or foreign file
         raise CheckpointError(f"{source} is corrupt or not a torch file ({_reason(err)})") from None

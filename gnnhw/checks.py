@@ -66,11 +66,15 @@ def _range_text(meta: Mapping[str, Any]) -> str:
     lo, hi = meta.get("min"), meta.get("max")
     if lo is None and hi is None:
         return "any value"
-    left = "-inf" if lo is None else f"{lo:g}"
-    right = "inf" if hi is None else f"{hi:g}"
+    left = "-inf" if lo is None else _num(lo)
+    right = "inf" if hi is None else _num(hi)
     opening = "(" if meta.get("min_open") or lo is None else "["
     closing = ")" if meta.get("max_open") or hi is None else "]"
     return f"{opening}{left}, {right}{closing}"
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def describe(cls: type, name: str) -> str:
@@ -264,10 +268,12 @@ def check_training_finite(
     parameters: Iterable[Any] | None = None,
     fix: str = "lower the learning rate",
     kept: str | os.PathLike | None = None,
+    run: str = "",
 ) -> None:
     """Raise :class:`~gnnhw.errors.DivergedError` when ``loss`` or any of ``parameters`` (tensors) is
     non-finite at training step ``step``.
 
+    ``run`` names the run in the message (e.g. ``"lstm T=10 seed=0"``).
     ``kept``: the path of the last good checkpoint, mentioned only when that file exists. Call it every step
     for the loss (a float the loop has anyway) and at least before anything is evaluated or saved for the
     weights; a diverged model's accuracy is never reported.
@@ -289,4 +295,5 @@ def check_training_finite(
     tail = ""
     if kept is not None and os.path.isfile(kept):
         tail = f"; the last good checkpoint {str(kept)!r} is kept"
-    raise DivergedError(f"training diverged at step {step}: {what}, so no result is reported{tail}; {fix}")
+    who = f"training ({run})" if run else "training"
+    raise DivergedError(f"{who} diverged at step {step}: {what}, so no result is reported{tail}; {fix}")

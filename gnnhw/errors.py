@@ -67,3 +67,7 @@ class DivergedError(GnnhwError):
 
 class InputFileError(GnnhwError):
     """An input path that cannot be read as asked (a FIFO or pipe where a seekable file is needed, ...)."""
+
+
+class NonFiniteError(GnnhwError):
+    """NaN or infinity where finite numbers are needed (a model's weights or outputs, a loss)."""

@@ -65,7 +65,7 @@ def read_json(
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, ValueError) as err:
-        raise error(f"{source} is not valid JSON ({err})") from None
+        raise error(f"{source} is not a readable JSON file ({err})") from None
     if spec is not None:
         validate(data, spec, source, error)
     return data

@@ -16,6 +16,15 @@ from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, wri
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 
+# PalindromeConfig fields whose option has another name: errors name both.
+_LABELS = {
+    "learning_rate": "--lr (learning_rate)",
+    "num_hidden": "--hidden (num_hidden)",
+    "train_steps": "--steps (train_steps)",
+    "max_norm": "--clip (max_norm)",
+    "early_stop_accuracy": "--early-stop (early_stop_accuracy)",
+}
+
 
 def _add_training_options(
     parser: argparse.ArgumentParser, steps: int, model: bool = True, early_stop: float | None = None
@@ -70,8 +79,22 @@ def _config(args: argparse.Namespace, **overrides: Any):
             fields[name] = getattr(args, name)
     fields.update(overrides)
     config = PalindromeConfig(**fields)
-    config.validate()
+    config.validate(_LABELS)
     return config
+
+
+def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
+    """Refuse repeated values in list options (``--seeds 0 0`` would run one job twice and count it as two
+    samples) and check every value against the config's declared range before any work."""
+    import dataclasses
+
+    from gnnhw.checks import unique
+
+    for option, name in lists.items():
+        values = unique(option, getattr(args, name))
+        field = {"models": "model", "lengths": "length", "seeds": "seed", "optimizers": "optimizer"}[name]
+        for value in values:
+            dataclasses.replace(base, **{field: value}).validate(_LABELS)
 
 
 def _palindrome(args: argparse.Namespace) -> int:
@@ -116,9 +139,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from gnnhw.recurrent.experiments import run_sweep
 
     base = _config(args, model="lstm", length=10, seed=0)
+    _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
     path = args.out / "sweep.json"
     bar = None
-    total = len(args.models) * len(set(args.lengths)) * len(args.seeds)
+    total = len(args.models) * len(args.lengths) * len(args.seeds)
     if not args.quiet:
         from tqdm.auto import tqdm
 
@@ -173,6 +197,7 @@ def _optimizers(args: argparse.Namespace) -> int:
     from gnnhw.recurrent.experiments import compare_optimizers
 
     base = _config(args, optimizer="adam")
+    _check_lists(args, base, **{"--optimizers": "optimizers"})
     runs = compare_optimizers(base, args.optimizers, workers=args.workers)
     write_json(args.out / "optimizers.json", {"config": _config_dict(base), "runs": runs})
     title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
@@ -204,6 +229,7 @@ def _grads(args: argparse.Namespace) -> int:
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
 
     base = _config(args)
+    _check_lists(args, base, **{"--models": "models"})
     result = gradients_over_time(base, args.models, progress=not args.quiet)
     payload = result.to_dict()
     payload["config"] = _config_dict(base)
@@ -219,10 +245,13 @@ def _grads(args: argparse.Namespace) -> int:
         return 0
     for stage in ("untrained", "trained"):
         for model, norms in getattr(result, stage).items():
-            print(
-                f"{stage:9s} {model:4s}: ||dL/dh_T|| {norms[-1]:.3e}, ||dL/dh_1|| {norms[0]:.3e}, "
-                f"shrinks x{payload['decay_per_step'][stage][model]:.3f} per step back (last 30 steps)"
+            decay = payload["decay_per_step"][stage][model]
+            shrink = (
+                f"shrinks x{decay:.3f} per step back (last 30 steps)"
+                if decay is not None
+                else "no decay rate (it needs at least 2 time steps)"
             )
+            print(f"{stage:9s} {model:4s}: ||dL/dh_T|| {norms[-1]:.3e}, ||dL/dh_1|| {norms[0]:.3e}, {shrink}")
     for model, info in result.training.items():
         print(f"{model}: trained {info['steps']} steps, test accuracy {info['test_accuracy']:.4f}")
     print(f"figure: {figure}")

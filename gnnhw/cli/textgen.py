@@ -94,14 +94,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     smp.add_argument("--checkpoint", type=Path, required=True)
     smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
-    smp.add_argument("--length", type=non_negative_int, default=30, help="characters to generate (default: 30)")
+    smp.add_argument(
+        "--length",
+        type=non_negative_int,
+        default=30,
+        help="characters to generate, at most 1,000,000 (default: 30); printed as they are generated",
+    )
     mode = smp.add_mutually_exclusive_group()
     mode.add_argument("--temperature", type=_float, default=None, help="sample at temperature T > 0")
     mode.add_argument("--greedy", action="store_true", help="most likely character each step (the default)")
     mode.add_argument("--beam", type=positive_int, default=None, metavar="K", help="beam search with width K")
-    smp.add_argument("--top-k", type=positive_int, default=None, help="with --temperature: only the k likeliest")
-    smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument(
+        "--top-k", type=positive_int, default=None, help="with --temperature only: sample among the k likeliest"
+    )
+    smp.add_argument("--seed", type=int, default=0, help="seed in [0, 2^32) (default: 0)")
     add_device(smp)
+    add_quiet(smp)
     smp.set_defaults(func=_sample)
 
     ev = sub.add_parser(
@@ -215,23 +223,78 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from gnnhw.recurrent.sampling import beam_search, sample
+    from gnnhw.errors import ConfigError
+    from gnnhw.recurrent.sampling import beam_search, check_sample_options, iter_sample
     from gnnhw.recurrent.train_text import model_from_checkpoint
 
+    if args.top_k is not None and args.temperature is None:
+        mode = "--beam" if args.beam is not None else "greedy decoding (--greedy, the default)"
+        raise ConfigError(f"--top-k applies only to sampling with --temperature, not to {mode}; drop --top-k")
+    check_sample_options(args.length, args.temperature, args.top_k, args.seed)  # before loading anything
     model, vocab = model_from_checkpoint(args.checkpoint, device=args.device)
-    if args.beam is not None:
-        text = beam_search(model, vocab, args.length, prompt=args.prompt, beam_width=args.beam, seed=args.seed)
-    elif args.temperature is not None:
-        text = sample(
-            model,
-            vocab,
-            args.length,
-            prompt=args.prompt,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            seed=args.seed,
+    bar = None
+    if not args.quiet and args.length >= _PROGRESS_FROM:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=args.length, desc="sample", unit="char", leave=False, dynamic_ncols=True)
+    try:
+        if args.beam is not None:  # the best sequence is only known at the end: progress, then the text
+            text = beam_search(
+                model,
+                vocab,
+                args.length,
+                prompt=args.prompt,
+                beam_width=args.beam,
+                seed=args.seed,
+                on_step=(lambda i: bar.update(1)) if bar is not None else None,
+            )
+            return _write_stream(iter([text, "\n"]))
+        return _write_stream(_with_newline(_counted(_chunks(args, model, vocab, iter_sample), bar)))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _chunks(args: argparse.Namespace, model, vocab, iter_sample):
+    if args.temperature is not None:
+        return iter_sample(
+            model, vocab, args.length, args.prompt, temperature=args.temperature, top_k=args.top_k, seed=args.seed
         )
-    else:
-        text = sample(model, vocab, args.length, prompt=args.prompt, greedy=True, seed=args.seed)
-    sys.stdout.write(text + "\n")
+    return iter_sample(model, vocab, args.length, args.prompt, greedy=True, seed=args.seed)
+
+
+_PROGRESS_FROM = 10_000  # lengths from which `textgen sample` shows a progress bar (unless --quiet)
+
+
+def _counted(chunks, bar):
+    """The chunks, advancing ``bar`` by each generated character (the first chunk is the prompt)."""
+    for i, chunk in enumerate(chunks):
+        yield chunk
+        if bar is not None and i > 0:
+            bar.update(len(chunk))
+
+
+def _with_newline(chunks):
+    yield from chunks
+    yield "\n"
+
+
+def _write_stream(chunks) -> int:
+    """Write the text to stdout as it is generated (flushed at least every 256 characters and at each newline);
+    a reader that goes away (``| head``) ends generation quietly."""
+    import os
+
+    out = sys.stdout
+    pending = 0
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+            pending += len(chunk)
+            if pending >= 256 or "\n" in chunk:
+                out.flush()
+                pending = 0
+        out.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so the interpreter's final flush does not fail again
+        os.dup2(devnull, out.fileno())
     return 0

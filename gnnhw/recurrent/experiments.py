@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import json
 import math
 import os
 import statistics
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +24,16 @@ import torch
 from torch import nn
 
 from gnnhw._utils import atomic_write_text
-from gnnhw.errors import ConfigError
+from gnnhw.checks import SEED_MAX, check_value
+from gnnhw.errors import ConfigError, DivergedError, ResultsFileError
+from gnnhw.jsonio import dumps, read_json
+from gnnhw.recurrent.models import MODELS
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
+from gnnhw.schema import ANY, Bool, Float, Int, ListOf, MapOf, Record, Spec, Str
 
 SWEEP_FORMAT = "gnnhw-palindrome-sweep/1"
+_CONFIG_TYPES = typing.get_type_hints(PalindromeConfig)
 
 
 def _job_key(model: str, length: int, seed: int) -> str:
@@ -122,25 +127,51 @@ def _base_fields(config: PalindromeConfig) -> dict[str, Any]:
     return fields
 
 
+class SweepFileError(ResultsFileError, ConfigError):
+    """A ``sweep.json`` that cannot be resumed from: unreadable, not gnnhw's format, or a field of the wrong
+    type or range (the message names the file and the field)."""
+
+
+def _sweep_spec() -> Spec:
+    """The schema of ``sweep.json`` (:data:`SWEEP_FORMAT`): what :func:`_load_sweep` accepts."""
+    record = Record(
+        {
+            "model": Str(choices=tuple(sorted(MODELS))),
+            "length": Int(min=2),
+            "seed": Int(min=0, max=SEED_MAX),
+            "test_accuracy": Float(0.0, 1.0),
+        },
+        {
+            "steps": Int(min=0),
+            "stopped_early": Bool(),
+            "seconds": Float(min=0.0),
+            "final_train_accuracy": Float(0.0, 1.0),
+        },
+    )
+    return Record({"format": Str(choices=(SWEEP_FORMAT,)), "records": ListOf(record)}, {"base": MapOf(ANY)})
+
+
 def _load_sweep(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records already in ``path`` (none if it does not exist); ConfigError if its settings differ."""
+    """The records already in ``path`` (none if it does not exist); :class:`SweepFileError` if the file is
+    not a valid sweep file (naming the field), or :class:`ConfigError` if its settings differ."""
     if not path.exists():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"cannot resume from {path}: not a readable JSON file ({err})") from None
-    if not isinstance(data, dict) or data.get("format") != SWEEP_FORMAT:
-        raise ConfigError(f"cannot resume from {path}: not a gnnhw palindrome sweep file")
+    data = read_json(path, _sweep_spec(), what="sweep file", error=SweepFileError)
     # Fields added to PalindromeConfig after the file was written count as their defaults.
     stored = {**_base_fields(PalindromeConfig()), **data.get("base", {})}
+    for name in _base_fields(PalindromeConfig()):
+        meta = next(f for f in dataclasses.fields(PalindromeConfig) if f.name == name).metadata.get("range")
+        try:
+            check_value(f"base.{name}", stored[name], _CONFIG_TYPES[name], meta)
+        except ConfigError as err:
+            raise SweepFileError(f"sweep file {str(path)!r}: {err}") from None
     if stored != base:
         changed = sorted(k for k in base if stored.get(k) != base[k])
         raise ConfigError(
             f"cannot resume from {path}: it was made with other settings ({', '.join(changed)}); "
             "use another output folder or the same settings"
         )
-    return list(data.get("records", []))
+    return list(data["records"])
 
 
 def run_sweep(
@@ -179,7 +210,7 @@ def run_sweep(
     result = SweepResult(records=records, base=fields, skipped=len(configs) - len(todo))
 
     def save() -> None:
-        atomic_write_text(path, json.dumps(result.to_dict(), indent=2) + "\n")
+        atomic_write_text(path, dumps(result.to_dict()) + "\n")
 
     def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
         records.append(record)
@@ -245,7 +276,13 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[f
     logits, states = model.forward_with_states(x)
     loss = nn.functional.cross_entropy(logits, y)
     grads = torch.autograd.grad(loss, states)
-    return [float(g.norm()) for g in grads]
+    norms = [float(g.norm()) for g in grads]
+    if not all(math.isfinite(v) for v in norms):
+        raise DivergedError(
+            "the gradient norms ||dL/dh_t|| are not finite (the model's weights or the loss overflowed); "
+            "lower the learning rate or the palindrome length"
+        )
+    return norms
 
 
 @dataclass
@@ -261,13 +298,17 @@ class GradientsOverTime:
         return dataclasses.asdict(self)
 
 
-def decay_per_step(norms: Sequence[float], last: int = 30) -> float:
+def decay_per_step(norms: Sequence[float], last: int = 30) -> float | None:
     """The mean factor by which ||dL/dh_t|| shrinks per step back from the end, over the last ``last``
-    steps: exp(slope) of a least-squares line through log ||dL/dh_t||; 1 means no decay."""
-    values = [math.log(v) for v in list(norms)[-last:] if v > 0]
+    steps: exp(slope) of a least-squares line through log ||dL/dh_t||; 1 means no decay.
+
+    ``None`` when it is not defined: fewer than two positive norms (e.g. a palindrome of length 2 has one
+    hidden state). JSON output writes it as ``null``.
+    """
+    values = [math.log(v) for v in list(norms)[-last:] if v > 0 and math.isfinite(v)]
     n = len(values)
     if n < 2:
-        return float("nan")
+        return None
     xs = range(n)
     mean_x, mean_y = (n - 1) / 2, statistics.fmean(values)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)) / sum(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, check_positive_int
 
 NUM_DIGITS = 10
@@ -71,6 +72,5 @@ def train_test_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     a stream and the test set never repeats the training batches' random draws. (For short palindromes the
     *set* of distinct palindromes is small, 10^ceil(T/2), so test palindromes can still occur in training.)
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_value("seed", seed, int, {"min": 0, "max": SEED_MAX, "why": SEED_WHY})
     return torch.Generator().manual_seed(2 * seed), torch.Generator().manual_seed(2 * seed + 1)

@@ -14,34 +14,72 @@ inverse temperature: **T = 1 / τ**. The assignment's τ = 0.5, 1, 2 are gnnhw's
 
 Without a prompt, generation starts from one character drawn uniformly from the vocabulary (the
 assignment's choice), using the same generator.
+
+**Bounds.** At most :data:`MAX_SAMPLE_LENGTH` characters per call (about an hour of CPU time for the
+assignment's model; ask several times for more); temperatures in [:data:`MIN_TEMPERATURE`,
+:data:`MAX_TEMPERATURE`] (below, z / T overflows float32: use greedy decoding); seeds in [0, 2^32).
+:func:`iter_sample` yields the text as it is generated, so a caller can stream it. A model whose outputs are
+not finite (NaN or infinite weights) raises :class:`~gnnhw.errors.NonFiniteError` instead of producing text.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
 
-from gnnhw.errors import ConfigError, check_positive_int
+from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
+from gnnhw.errors import ConfigError, NonFiniteError, check_positive_int
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.text import Vocabulary
 
 State = tuple[Tensor, Tensor]
 
+MAX_SAMPLE_LENGTH = 1_000_000
+"""Most characters one call generates (one model step each: about an hour on a CPU for 2 x 128 units)."""
+MIN_TEMPERATURE = 1e-6
+MAX_TEMPERATURE = 1e6
+
 
 def _check_length(length: int) -> None:
-    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-        raise ConfigError(f"length must be a non-negative integer, got {length!r}")
+    check_value(
+        "length", length, int, {"min": 0, "max": MAX_SAMPLE_LENGTH, "why": "characters per call; ask again for more"}
+    )
 
 
 def _check_temperature(temperature: float) -> None:
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature <= 0:
         raise ConfigError(f"temperature must be a positive number (T > 0; T -> 0 is greedy), got {temperature!r}")
+    meta = {"min": MIN_TEMPERATURE, "max": MAX_TEMPERATURE, "why": "below, z / T overflows: use greedy decoding"}
+    check_value("temperature", temperature, float, meta)
 
 
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
-    return generator if generator is not None else torch.Generator().manual_seed(seed)
+    if generator is not None:
+        return generator
+    check_value("seed", seed, int, {"min": 0, "max": SEED_MAX, "why": SEED_WHY})
+    return torch.Generator().manual_seed(seed)
+
+
+def check_sample_options(
+    length: int, temperature: float | None = None, top_k: int | None = None, seed: int = 0
+) -> None:
+    """Check sampling options before any work (the CLI calls it before loading a checkpoint):
+    :class:`ConfigError` naming the first bad one."""
+    _check_length(length)
+    if temperature is not None:
+        next_char_probs(torch.zeros(1), temperature, top_k)
+    _generator(None, seed)
+
+
+def _check_finite(logits: Tensor, position: int) -> None:
+    """NonFiniteError when the model's output holds NaN or infinity (its weights do, or they overflowed)."""
+    if not bool(torch.isfinite(logits).all()):
+        raise NonFiniteError(
+            f"the model's output at character {position} is not finite (NaN or infinity): its weights are not "
+            "finite or overflow; retrain it, or load a checkpoint whose weights are finite"
+        )
 
 
 def next_char_probs(logits: Tensor, temperature: float = 1.0, top_k: int | None = None) -> Tensor:
@@ -79,7 +117,62 @@ def _start(
     return prompt, logits[0, -1], state
 
 
-@torch.no_grad()
+def iter_sample(
+    model: TextGenerationModel,
+    vocab: Vocabulary,
+    length: int,
+    prompt: str | None = None,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+) -> Iterator[str]:
+    """Like :func:`sample`, but yields the text as it is generated: first the prompt (or the random first
+    character), then each new character. The arguments are checked when it is called, before the first
+    character; the model is in eval mode until the iterator is exhausted or closed."""
+    _check_length(length)
+    if greedy and top_k is not None:
+        raise ConfigError("top_k applies only to sampling at a temperature, not to greedy decoding; drop it")
+    if not greedy:
+        next_char_probs(torch.zeros(1), temperature, top_k)  # validates temperature and top_k before any work
+    generator = _generator(generator, seed)
+    return _iter_sample(model, vocab, length, prompt, temperature, greedy, top_k, generator)
+
+
+def _iter_sample(
+    model: TextGenerationModel,
+    vocab: Vocabulary,
+    length: int,
+    prompt: str | None,
+    temperature: float,
+    greedy: bool,
+    top_k: int | None,
+    generator: torch.Generator,
+) -> Iterator[str]:
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            prompt, logits, state = _start(model, vocab, prompt, generator)
+        _check_finite(logits, len(prompt))  # before anything is yielded: NaN weights give no output at all
+        yield prompt
+        for i in range(length):
+            _check_finite(logits, len(prompt) + i)
+            if greedy:
+                nxt = int(logits.argmax())
+            else:
+                probs = next_char_probs(logits.cpu(), temperature, top_k)  # (V,)
+                nxt = int(torch.multinomial(probs, 1, generator=generator))
+            yield vocab.chars[nxt]
+            if i + 1 < length:  # the logits after the last character are never used
+                with torch.no_grad():
+                    step_logits, state = model(torch.tensor([[nxt]], device=_device(model)), state)  # (1, 1, V)
+                logits = step_logits[0, -1]
+    finally:
+        model.train(was_training)
+
+
 def sample(
     model: TextGenerationModel,
     vocab: Vocabulary,
@@ -95,32 +188,17 @@ def sample(
     followed by them.
 
     Args:
-        greedy: take the most likely character at every step (temperature and top_k are then ignored).
+        length: characters to generate, 0 to :data:`MAX_SAMPLE_LENGTH`.
+        greedy: take the most likely character at every step (temperature is then unused; top_k is refused).
         temperature: T in softmax(z / T), T > 0 (see the module docstring for the assignment's τ = 1 / T).
         top_k: sample only among the k most likely characters (None: all).
-        generator / seed: the randomness (``generator`` wins; else a new one seeded with ``seed``).
+        generator / seed: the randomness (``generator`` wins; else a new one seeded with ``seed`` in [0, 2^32)).
+
+    Raises:
+        ConfigError: a bad length, temperature, top_k or seed, or a prompt with characters outside ``vocab``.
+        NonFiniteError: the model's outputs are not finite (NaN weights).
     """
-    _check_length(length)
-    next_char_probs(torch.zeros(1), temperature, top_k)  # validates temperature and top_k before any work
-    generator = _generator(generator, seed)
-    was_training = model.training
-    model.eval()
-    try:
-        prompt, logits, state = _start(model, vocab, prompt, generator)
-        out: list[int] = []
-        for _ in range(length):
-            if greedy:
-                nxt = int(logits.argmax())
-            else:
-                probs = next_char_probs(logits.cpu(), temperature, top_k)  # (V,)
-                nxt = int(torch.multinomial(probs, 1, generator=generator))
-            out.append(nxt)
-            if len(out) < length:  # the logits after the last character are never used
-                step_logits, state = model(torch.tensor([[nxt]], device=_device(model)), state)  # (1, 1, V)
-                logits = step_logits[0, -1]
-        return prompt + vocab.decode(out)
-    finally:
-        model.train(was_training)
+    return "".join(iter_sample(model, vocab, length, prompt, temperature, greedy, top_k, generator, seed))
 
 
 def greedy(model: TextGenerationModel, vocab: Vocabulary, length: int, prompt: str | None = None, seed: int = 0) -> str:
@@ -153,12 +231,14 @@ def beam_search(
     beam_width: int = 5,
     generator: torch.Generator | None = None,
     seed: int = 0,
+    on_step: Callable[[int], None] | None = None,
 ) -> str:
     r"""The continuation of ``length`` characters with the highest log-probability found by beam search.
 
     Keeps the ``beam_width`` best partial sequences by :math:`\sum_t \log p(c_t \mid c_{<t})`; at each step every
     beam is extended by every character and the best ``beam_width`` of the ``beam_width * V`` extensions survive.
     Width 1 is greedy decoding. The generator only picks the first character when there is no prompt.
+    ``on_step(i)`` is called after the i-th character (e.g. to show progress).
     """
     _check_length(length)
     check_positive_int("beam width", beam_width)
@@ -176,13 +256,16 @@ def beam_search(
         logp = torch.log_softmax(logits.float(), dim=-1).expand(k, -1)  # (k, V)
         h, c = h.repeat(1, k, 1), c.repeat(1, k, 1)  # (L, k, H)
         seqs = torch.empty(k, 0, dtype=torch.long, device=device)
-        for _ in range(length):
+        for i in range(length):
+            _check_finite(logp[0] if i == 0 else logp, len(prompt) + i)
             total = (scores[:, None] + logp).view(-1)  # (k * V,): log p(beam) + log p(next char | beam)
             scores, flat = total.topk(k)  # (k,)
             beam, char = flat // len(vocab), flat % len(vocab)
             seqs = torch.cat([seqs[beam], char[:, None]], dim=1)  # (k, t + 1)
             step_logits, (h, c) = model(char[:, None], (h[:, beam], c[:, beam]))  # (k, 1, V)
             logp = torch.log_softmax(step_logits[:, -1].float(), dim=-1)
+            if on_step is not None:
+                on_step(i + 1)
         return prompt + vocab.decode(seqs[0]) if length else prompt
     finally:
         model.train(was_training)

@@ -14,6 +14,7 @@ for training and the rest (the end of the book) for validation. Training batches
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from gnnhw.checks import check_memory, format_bytes
 from gnnhw.errors import ConfigError, GnnhwError
 
 
@@ -29,20 +31,76 @@ class TextFileError(GnnhwError):
     """A text file that is missing, empty, not UTF-8, or too short for one training window."""
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _guess_wide_encoding(data: bytes) -> str:
+    """The likely encoding of text with NUL bytes: ASCII in UTF-16/32 puts NULs at fixed byte positions."""
+    head = data[:4096]
+    zeros = [sum(1 for b in head[k::4] if b == 0) for k in range(4)]
+    quarter = max(1, len(head) // 4)
+    if zeros[1] > 0.7 * quarter and zeros[2] > 0.7 * quarter:
+        return "UTF-32LE" if zeros[3] > 0.7 * quarter else "UTF-32BE"
+    if zeros[1] + zeros[3] > 0.7 * 2 * quarter:
+        return "UTF-16LE"
+    if zeros[0] + zeros[2] > 0.7 * 2 * quarter:
+        return "UTF-16BE"
+    return ""
+
+
 def read_text(path: str | os.PathLike) -> str:
-    """Read a UTF-8 text file, dropping a byte order mark; raise :class:`TextFileError` if unusable."""
+    """Read a UTF-8 text file, dropping a byte order mark; raise :class:`TextFileError` if unusable.
+
+    Pipes work as well as files (``--text <(zcat book.txt.gz)``, a FIFO): the text is read once. Refused, with
+    the fix in the message: a missing path or a directory; a text in UTF-16 or UTF-32 (with a byte order mark,
+    or without one: detected by its NUL bytes) or any other non-UTF-8 bytes; an empty text; a file whose text
+    would not fit in memory.
+    """
     path = Path(path)
-    if not path.is_file():
-        what = "is a directory, not a text file" if path.is_dir() else "does not exist"
-        raise TextFileError(f"text file {str(path)!r} {what}")
+    if path.is_dir():
+        raise TextFileError(f"text file {str(path)!r} is a directory, not a text file")
+    if not path.exists():
+        hint = ""
+        if str(path).startswith(("/dev/fd/", "/proc/self/fd/")):
+            hint = " (a process substitution <(...) that was already closed; pass it directly to this command)"
+        raise TextFileError(f"text file {str(path)!r} does not exist{hint}")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a leading byte order mark
+        size = path.stat().st_size if path.is_file() else 0
+        # ~8 bytes per character for the encoded tensor, up to 4 for the str, 1 for the bytes
+        check_memory(13 * size, f"text file {str(path)!r} ({format_bytes(size)})", "use a shorter text")
+        with open(path, "rb") as f:  # works for regular files, FIFOs and /dev/fd/N alike
+            data = f.read()
+    except ConfigError as err:
+        raise TextFileError(str(err)) from None
+    except OSError as err:
+        raise TextFileError(f"cannot read text file {str(path)!r}: {err.strerror}") from None
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise TextFileError(
+                f"text file {str(path)!r} is {name} (it starts with a {name} byte order mark), not valid UTF-8; "
+                f"convert it: iconv -f {name} -t UTF-8 {str(path)!r} > converted.txt"
+            )
+    if b"\x00" in data:
+        guess = _guess_wide_encoding(data)
+        if guess:
+            fix = (
+                f"it looks like {guess} without a byte order mark; convert it: "
+                f"iconv -f {guess} -t UTF-8 {str(path)!r} > converted.txt"
+            )
+        else:
+            fix = "text files hold none; give a UTF-8 text file"
+        raise TextFileError(f"text file {str(path)!r} contains {data.count(0)} NUL byte(s): {fix}")
+    try:
+        text = data.decode("utf-8-sig")  # utf-8-sig drops a leading byte order mark
     except UnicodeDecodeError as err:
         raise TextFileError(
             f"text file {str(path)!r} is not valid UTF-8 (byte {err.start}: {err.reason}); convert it to UTF-8"
         ) from None
-    except OSError as err:
-        raise TextFileError(f"cannot read text file {str(path)!r}: {err.strerror}") from None
     if not text:
         raise TextFileError(f"text file {str(path)!r} is empty")
     return text

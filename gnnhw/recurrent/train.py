@@ -9,8 +9,8 @@ set of fresh palindromes drawn from an independent generator
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from gnnhw._utils import resolve_device
-from gnnhw.errors import ConfigError, check_positive_int
+from gnnhw.checks import SEED_MAX, SEED_WHY, bounded, check_config, check_memory, check_training_finite
+from gnnhw.errors import ConfigError
 from gnnhw.recurrent.models import MODELS, TorchRecurrentClassifier, build_model
-from gnnhw.recurrent.palindrome import INPUT_DIMS, NUM_DIGITS, check_length, palindrome_batch, train_test_generators
+from gnnhw.recurrent.palindrome import INPUT_DIMS, NUM_DIGITS, palindrome_batch, train_test_generators
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
 BACKENDS = ("gnnhw", "torch")
@@ -28,52 +29,55 @@ BACKENDS = ("gnnhw", "torch")
 
 @dataclass
 class PalindromeConfig:
-    """Hyper-parameters of one training run; the defaults are the assignment's."""
+    """Hyper-parameters of one training run; the defaults are the assignment's.
 
-    model: str = "lstm"  # "rnn" (VanillaRNN) or "lstm" (LSTM)
-    length: int = 10  # palindrome length T: the model reads T-1 digits and predicts the last
-    input_dim: int = NUM_DIGITS  # 10: one-hot digits; 1: raw digit values (the course skeleton)
-    num_hidden: int = 128  # hidden units n
-    forget_bias: float = 1.0  # LSTM only: added to b_f at initialisation (0: torch's init; see README)
-    batch_size: int = 128  # palindromes per training step
-    learning_rate: float = 1e-3  # step size of the optimizer
-    train_steps: int = 10_000  # maximum number of training steps
-    max_norm: float = 10.0  # clip the global gradient norm to this value
-    optimizer: str = "adam"  # "adam", "rmsprop", "sgd" or "sgd-momentum"
-    momentum: float = 0.9  # momentum of "sgd-momentum" (unused by the others)
-    early_stop_accuracy: float | None = None  # stop once the training accuracy of the last
-    early_stop_window: int = 50  # ... this many batches averages at least early_stop_accuracy (None: never)
-    test_size: int = 1000  # fresh test palindromes
-    log_every: int = 10  # record the training loss/accuracy every this many steps
-    seed: int = 0  # seeds the weights, the training batches and (independently) the test set
-    backend: str = "gnnhw"  # "gnnhw": the from-scratch model; "torch": the same model on torch.nn.RNN/LSTM
+    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why);
+    :meth:`validate` enforces them, and the CLI builds the same checks from them.
+    """
+
+    model: str = bounded("lstm", choices=tuple(sorted(MODELS)), why="VanillaRNN or LSTM")
+    length: int = bounded(10, min=2, max=10_000, why="T-1 input digits and 1 target; longer unrolls take hours")
+    input_dim: int = bounded(NUM_DIGITS, choices=INPUT_DIMS, why="10: one-hot digits; 1: raw digit values")
+    num_hidden: int = bounded(128, min=1, max=65_536, why="hidden units n")
+    forget_bias: float = bounded(1.0, min=-100, max=100, why="LSTM only: added to b_f; sigmoid saturates beyond")
+    batch_size: int = bounded(128, min=1, max=1_000_000, why="palindromes per training step")
+    learning_rate: float = bounded(
+        1e-3, min=0, min_open=True, max=10.0, why="optimizer step size; larger steps only diverge"
+    )
+    train_steps: int = bounded(10_000, min=1, max=100_000_000, why="maximum number of training steps")
+    max_norm: float = bounded(10.0, min=0, min_open=True, max=1e12, why="clip the global gradient norm to this")
+    optimizer: str = bounded("adam", choices=OPTIMIZERS, why="the update rule")
+    momentum: float = bounded(0.9, min=0, max=1, max_open=True, why='momentum of "sgd-momentum"')
+    early_stop_accuracy: float | None = bounded(  # stop once the training accuracy of the last
+        None, min=0, min_open=True, max=1, why="training accuracy to stop at (None: never)"
+    )
+    early_stop_window: int = bounded(50, min=1, max=1_000_000, why="... this many batches averages it")
+    test_size: int = bounded(1000, min=1, max=100_000_000, why="fresh test palindromes")
+    log_every: int = bounded(10, min=1, max=100_000_000, why="steps between logged loss/accuracy points")
+    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY + "; the test set uses 2*seed+1")
+    backend: str = bounded("gnnhw", choices=BACKENDS, why="gnnhw: from scratch; torch: torch.nn.RNN/LSTM")
     device: str = "cpu"  # "cpu", "cuda" or "auto"
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first bad field."""
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; expected one of {', '.join(sorted(MODELS))}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
-        check_length(self.length)
-        if self.input_dim not in INPUT_DIMS:
-            raise ConfigError(f"input_dim must be 10 (one-hot) or 1 (raw digits), got {self.input_dim!r}")
-        for name in ("num_hidden", "batch_size", "train_steps", "early_stop_window", "test_size", "log_every"):
-            check_positive_int(name, getattr(self, name))
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("learning_rate", "max_norm"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
-        if not isinstance(self.forget_bias, int | float) or not math.isfinite(self.forget_bias):
-            raise ConfigError(f"forget_bias must be a finite number, got {self.forget_bias!r}")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.early_stop_accuracy is not None and not 0 < self.early_stop_accuracy <= 1:
-            raise ConfigError(f"early_stop_accuracy must be in (0, 1] or None, got {self.early_stop_accuracy!r}")
+    def validate(self, labels: Mapping[str, str] | None = None) -> None:
+        """Raise :class:`ConfigError` naming the first bad field (``labels``: field -> CLI option name), or
+        when the run would need more memory than the machine has (:meth:`memory_estimate`)."""
+        check_config(self, labels)
+        hidden = (labels or {}).get("num_hidden", "num_hidden")
+        check_memory(
+            self.memory_estimate(),
+            f"training a {self.model} of {self.num_hidden} hidden units on batches of {self.batch_size} "
+            f"palindromes of length {self.length}",
+            f"use a smaller {hidden}, batch size or length",
+        )
+
+    def memory_estimate(self) -> int:
+        """A lower bound on the bytes training needs: the weights with their gradients and two optimizer
+        moments (4 float32 copies), plus the activations kept for backpropagation through time
+        (B x (T-1) x n x (gates + 2) float32)."""
+        gates = 4 if self.model == "lstm" else 1
+        params = gates * self.num_hidden * (self.input_dim + self.num_hidden + 2) + self.num_hidden * NUM_DIGITS
+        activations = self.batch_size * (self.length - 1) * self.num_hidden * (gates + 2)
+        return 4 * (4 * params + activations)
 
 
 @dataclass
@@ -143,6 +147,8 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate, config.momentum)
 
     result = PalindromeResult(config, test_accuracy=float("nan"), steps=0, seconds=0.0, stopped_early=False)
+    run = f"{config.model} T={config.length} seed={config.seed}, {config.optimizer} lr {config.learning_rate:g}"
+    fix = "lower the learning rate or the clipping norm"  # no accuracy is reported for a diverged model
     recent: list[float] = []  # accuracies of the last early_stop_window batches
     loss_sum = acc_sum = 0.0
     bar = None
@@ -161,8 +167,10 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
         nn.utils.clip_grad_norm_(model.parameters(), config.max_norm)
         optimizer.step()
 
+        loss_value = loss.item()
+        check_training_finite(step, loss_value, run=run, fix=fix)
         accuracy = (logits.detach().argmax(-1) == y).float().mean().item()
-        loss_sum += loss.item()
+        loss_sum += loss_value
         acc_sum += accuracy
         recent.append(accuracy)
         if len(recent) > config.early_stop_window:
@@ -197,6 +205,7 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
         result.train_loss.append(loss_sum / result.steps)
         result.train_accuracy.append(acc_sum / result.steps)
 
+    check_training_finite(result.steps, parameters=model.parameters(), run=run, fix=fix)
     model.eval()
     result.test_accuracy = evaluate(model, config.length, config.test_size, test_gen, config.input_dim)
     result.seconds = time.perf_counter() - start

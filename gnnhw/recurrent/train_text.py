@@ -25,8 +25,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,66 +35,90 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnhw._utils import atomic_torch_save, resolve_device
-from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, check_positive_int
+from gnnhw.checkpoint import checkpoint_header
+from gnnhw.checkpoint import load_checkpoint as _load_checkpoint
+from gnnhw.checks import (
+    SEED_MAX,
+    SEED_WHY,
+    bounded,
+    check_config,
+    check_memory,
+    check_training_finite,
+    config_from_dict,
+)
+from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, NonFiniteError
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
+from gnnhw.schema import ANY, Float, Int, ListOf, MapOf, Record, Spec, Str, TensorSpec
 
 CHECKPOINT_FORMAT = "gnnhw.textgen"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+_DIVERGED_FIX = "lower --lr or --max-norm"
 
 
 @dataclass
 class TextTrainConfig:
-    """Everything that defines a text-generation run; the defaults are the assignment's."""
+    """Everything that defines a text-generation run; the defaults are the assignment's.
 
-    steps: int = 5000  # optimizer steps in total (a resumed run continues up to this step)
-    seq_length: int = 30  # characters per training sequence T
-    batch_size: int = 64  # windows per batch B
-    hidden_size: int = 128  # LSTM units per layer
-    num_layers: int = 2  # stacked LSTM layers
-    dropout: float = 0.0  # dropout between LSTM layers
-    cell: str = "torch"  # "torch" (torch.nn.LSTM) or "scratch" (gnnhw's LSTMCell)
-    learning_rate: float = 2e-3  # Adam
-    max_norm: float = 5.0  # gradient clipping: global L2 norm
-    lr_decay: float = 1.0  # multiply the learning rate by this every lr_decay_every steps (1.0: off)
-    lr_decay_every: int = 1000  # steps between learning-rate decays
-    val_fraction: float = 0.1  # end of the text held out for validation
-    eval_every: int = 100  # steps between evaluations (training and validation loss/accuracy)
-    max_val_windows: int | None = None  # cap on validation windows per evaluation (None: the whole part)
-    checkpoint_every: int = 500  # steps between checkpoints (0: only at the end and on Ctrl-C)
-    sample_every: int = 0  # steps between logged greedy samples (0: only at sample_at steps)
-    sample_at: list[int] = field(default_factory=list)  # extra steps at which to log a sample
-    sample_length: int = 30  # characters per logged sample
-    seed: int = 0  # seeds the initial weights, the batches and dropout
+    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why); the
+    constructor enforces them (:class:`ConfigError` naming the field), and refuses sizes whose estimated
+    memory (:meth:`memory_estimate`) exceeds the machine's.
+    """
+
+    steps: int = bounded(5000, min=1, max=100_000_000, why="optimizer steps in total (a resume continues to it)")
+    seq_length: int = bounded(30, min=1, max=100_000, why="characters per training sequence T")
+    batch_size: int = bounded(64, min=1, max=1_000_000, why="windows per batch B")
+    hidden_size: int = bounded(128, min=1, max=65_536, why="LSTM units per layer")
+    num_layers: int = bounded(2, min=1, max=100, why="stacked LSTM layers; deeper stacks do not train")
+    dropout: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="dropout between LSTM layers")
+    cell: str = bounded("torch", choices=("torch", "scratch"), why="torch.nn.LSTM or gnnhw's LSTMCell")
+    learning_rate: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam step; larger only diverges")
+    max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
+    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
+    lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
+    val_fraction: float = bounded(0.1, min=0.0, max=1.0, max_open=True, why="end of the text held out")
+    eval_every: int = bounded(100, min=1, max=100_000_000, why="steps between evaluations")
+    max_val_windows: int | None = bounded(None, min=1, why="cap on validation windows per evaluation")
+    checkpoint_every: int = bounded(500, min=0, max=100_000_000, why="steps between checkpoints (0: end only)")
+    sample_every: int = bounded(0, min=0, max=100_000_000, why="steps between logged samples (0: sample_at only)")
+    sample_at: list[int] = bounded(default_factory=list, min=1, max=100_000_000, why="extra steps to log a sample")
+    sample_length: int = bounded(30, min=1, max=100_000, why="characters per logged sample")
+    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY)
 
     def __post_init__(self) -> None:
-        positive = ("steps", "seq_length", "batch_size", "hidden_size", "num_layers", "eval_every")
-        for name in positive + ("lr_decay_every", "sample_length"):
-            check_positive_int(name, getattr(self, name))
-        for name in ("checkpoint_every", "sample_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not self.max_norm > 0:
-            raise ConfigError(f"max_norm must be positive, got {self.max_norm!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
-        if self.cell not in ("torch", "scratch"):
-            raise ConfigError(f"cell must be 'torch' or 'scratch', got {self.cell!r}")
-        self.sample_at = sorted({int(s) for s in self.sample_at})
+        self.validate()
+        self.sample_at = sorted(set(self.sample_at))
+
+    def validate(self, labels: Mapping[str, str] | None = None, vocab_size: int = 1) -> None:
+        """Check every field (:class:`ConfigError` naming the first bad one; ``labels``: field -> CLI option),
+        and that a model over ``vocab_size`` characters fits in the machine's memory."""
+        check_config(self, labels)
+        check_memory(
+            self.memory_estimate(vocab_size),
+            f"training {self.num_layers} LSTM layer(s) of {self.hidden_size} units on batches of "
+            f"{self.batch_size} x {self.seq_length} characters",
+            "use a smaller hidden size, number of layers, batch size or sequence length",
+        )
+
+    def memory_estimate(self, vocab_size: int = 1) -> int:
+        """A lower bound on the bytes training needs: the weights with their gradients and Adam's two moments
+        (4 float32 copies), plus the activations kept for backpropagation (B x T x (L x H x 6 + 2V))."""
+        h, v = self.hidden_size, vocab_size
+        params = 4 * h * (v + h + 2) + (self.num_layers - 1) * 4 * h * (2 * h + 2) + h * v + v
+        activations = self.batch_size * self.seq_length * (self.num_layers * h * 6 + 2 * v)
+        return 4 * (4 * params + activations)
 
     def learning_rate_at(self, step: int) -> float:
         """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
         return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TextTrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TextTrainConfig:
+        """The config stored in a checkpoint; every field is checked (:class:`ConfigError` naming ``source``
+        and the field); fields missing from older files take their defaults."""
+        return config_from_dict(cls, values, source)
 
 
 @dataclass
@@ -154,6 +178,10 @@ def evaluate_text(
     from a zero state, as in training (so the first characters of a window are predicted from little
     context); ``stateful=True`` reads the text as one stream instead, carrying the state from each window
     into the next, so every character is predicted from everything before it.
+
+    Raises:
+        ConfigError: a bad ``seq_length``, a text shorter than one window, characters outside ``vocab``.
+        NonFiniteError: the loss is not finite (no number is returned for it).
     """
     if not isinstance(seq_length, int) or seq_length < 1:
         raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
@@ -165,7 +193,7 @@ def evaluate_text(
     y = data[1:].view(n, seq_length)  # (N, T)
     if not stateful:
         loss, acc = evaluate(model, x, y)
-        return loss, acc, y.numel()
+        return _finite_loss(loss), acc, y.numel()
     was_training = model.training
     model.eval()
     device = model.head.weight.device
@@ -177,57 +205,92 @@ def evaluate_text(
             total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
             correct += int((logits.argmax(-1) == yb).sum())
     model.train(was_training)
-    return total_loss / y.numel(), correct / y.numel(), y.numel()
+    return _finite_loss(total_loss / y.numel()), correct / y.numel(), y.numel()
+
+
+def _finite_loss(loss: float) -> float:
+    if not math.isfinite(loss):
+        raise NonFiniteError(
+            f"the model's loss on this text is {loss} (not finite): its weights overflow on it; "
+            "retrain with a lower learning rate or use another checkpoint"
+        )
+    return loss
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
 
 
+def _checkpoint_spec() -> Spec:
+    """The schema of a textgen checkpoint (what :func:`load_checkpoint` accepts); the config is checked field
+    by field against :class:`TextTrainConfig`'s declared ranges."""
+    return Record(
+        {
+            "config": MapOf(ANY),
+            "vocab": Str(min_len=1),
+            "model": MapOf(TensorSpec(finite=True, dtype="float")),
+            "optimizer": Record({"state": ANY, "param_groups": ListOf(ANY)}),
+            "step": Int(min=0),
+            "rng": Record(
+                {"batches": TensorSpec(dtype="uint8"), "torch": TensorSpec(dtype="uint8")},
+                {"cuda": TensorSpec(dtype="uint8")},
+            ),
+        },
+        {
+            "text_sha256": Str(),
+            "running": ListOf(Float(min=0), min_len=3),
+            "history": MapOf(ListOf(Float(finite=False))),
+            "samples": ListOf(ListOf(ANY, min_len=2)),
+            "elapsed_s": Float(min=0),
+        },
+    )
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`CheckpointError` if it is unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    """Read a textgen checkpoint as untrusted input (:func:`gnnhw.checkpoint.load_checkpoint`): weights only,
+    format name and version, every required key, types, ranges, finite weights, and the config field by field.
+
+    Raises:
+        CheckpointError: one line naming the file and the bad field.
+    """
+    ckpt = _load_checkpoint(
+        path, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), _checkpoint_spec(), map_location, "gnnhw textgen"
+    )
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # corrupt zip, truncated file, pickled classes: all unreadable as a checkpoint
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a torch file ({reason[:160]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not a gnnhw textgen checkpoint (written by something else)")
-    if ckpt.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} has version {ckpt.get('version')!r}; "
-            f"this gnnhw reads version {CHECKPOINT_VERSION}"
-        )
-    missing = [k for k in ("config", "vocab", "model", "optimizer", "step", "rng") if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
+        TextTrainConfig.from_dict(ckpt["config"], source=f"checkpoint {str(Path(path))!r}")
+    except ConfigError as err:
+        raise CheckpointError(str(err)) from None
     return ckpt
 
 
 def model_from_checkpoint(
     ckpt: dict[str, Any] | str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[TextGenerationModel, Vocabulary]:
-    """The trained model (in eval mode) and its vocabulary, from a checkpoint dict or path."""
+    """The trained model (in eval mode) and its vocabulary, from a checkpoint dict or path.
+
+    Raises :class:`CheckpointError` when the checkpoint is unusable (see :func:`load_checkpoint`), when its
+    weights do not fit its config, or when the model would not fit in memory.
+    """
+    source = "checkpoint"
     if not isinstance(ckpt, dict):
+        source = f"checkpoint {str(Path(ckpt))!r}"
         ckpt = load_checkpoint(ckpt)
     try:
         vocab = Vocabulary.from_string(ckpt["vocab"])
-        config = TextTrainConfig.from_dict(ckpt["config"])
+        config = TextTrainConfig.from_dict(ckpt["config"], source=source)
+        config.validate(vocab_size=len(vocab))
         model = TextGenerationModel(len(vocab), config.hidden_size, config.num_layers, config.dropout, config.cell)
         model.load_state_dict(ckpt["model"])
     except (GnnhwError, RuntimeError, TypeError, KeyError) as err:
-        raise CheckpointError(f"checkpoint does not describe a valid model: {str(err).splitlines()[0]}") from None
+        reason = str(err).splitlines()[0]
+        if reason.startswith(source):
+            raise CheckpointError(reason) from None
+        raise CheckpointError(f"{source} does not describe a valid model: {reason}") from None
     return model.to(resolve_device(device)).eval(), vocab
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    if not all(torch.isfinite(p).all() for p in state["model"].values()):
-        raise ConfigError(
-            f"training diverged (non-finite weights) at step {state['step']}; "
-            f"the last good checkpoint in {str(path)!r} is kept. Lower the learning rate."
-        )
+    # never replace a good checkpoint by a diverged one; mention the kept one only when it exists
+    check_training_finite(state["step"], parameters=state["model"].values(), kept=path, fix=_DIVERGED_FIX)
     atomic_torch_save(state, path)
 
 
@@ -335,8 +398,7 @@ def train_text(
     def state_dict(rng_now: tuple[Tensor, Tensor] | None = None) -> dict[str, Any]:
         rng_now = rng_now or (batch_gen.get_state(), torch.get_rng_state())
         return {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
+            **checkpoint_header(CHECKPOINT_FORMAT, CHECKPOINT_VERSION),
             "config": asdict(config),
             "vocab": vocab.to_string(),
             "text_sha256": fingerprint,
@@ -379,7 +441,9 @@ def train_text(
                 step += 1
                 rng_before = None
 
-                run_loss += float(loss.detach()) * y.numel()
+                loss_value = float(loss.detach())
+                check_training_finite(step, loss_value, kept=ckpt_path, fix=_DIVERGED_FIX)
+                run_loss += loss_value * y.numel()
                 run_correct += int((logits.detach().argmax(-1) == y).sum())
                 run_count += y.numel()
                 if step % config.eval_every == 0:  # only here, so a resumed run logs the same points
@@ -399,7 +463,9 @@ def train_text(
                         bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
                 if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
                     # its own generator, so logging samples never changes the training run
-                    text_out = sample(model, vocab, config.sample_length, greedy=True, seed=config.seed + step)
+                    text_out = sample(
+                        model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1)
+                    )
                     samples.append((step, text_out))
                     if on_sample is not None:
                         on_sample(step, text_out)
@@ -418,6 +484,7 @@ def train_text(
         finally:
             if bar is not None:
                 bar.close()
+    check_training_finite(step, parameters=model.parameters(), kept=ckpt_path, fix=_DIVERGED_FIX)
     final = state_dict()
     if ckpt_path is not None:
         _save(ckpt_path, final)

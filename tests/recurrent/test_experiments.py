@@ -96,7 +96,7 @@ def test_sweep_in_worker_processes_equals_in_process(tmp_path):
 
 
 def test_sweep_bad_input(tmp_path):
-    with pytest.raises(ConfigError, match="length must be an integer >= 2"):
+    with pytest.raises(ConfigError, match=r"length must be in \[2, 10000\]"):
         run_sweep(_base(), ["rnn"], [1], [0], tmp_path / "s.json", workers=1)
     with pytest.raises(ConfigError, match="unknown model"):
         run_sweep(_base(), ["gru"], [3], [0], tmp_path / "s.json", workers=1)

@@ -1,0 +1,200 @@
+"""Regression tests of issue 10 for the palindrome commands: ranges, repeated list values, divergence, JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from gnnhw.cli import main
+from gnnhw.errors import DivergedError
+from gnnhw.recurrent import train as train_module
+from gnnhw.recurrent.experiments import decay_per_step, run_sweep
+from gnnhw.recurrent.train import PalindromeConfig, train
+
+TINY = ["--hidden", "8", "--batch-size", "16", "--test-size", "50", "--quiet", "--device", "cpu"]
+COMMANDS = ("palindrome", "palindrome-sweep", "optimizers", "grads-over-time")
+
+
+def _run(capsys, tmp_path, argv):
+    code = main([*argv, "--quiet"] + (["--out", str(tmp_path)] if argv[0] != "palindrome" else []))
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("seed", [2**64, 2**63, 2**32, -1])
+def test_seed_outside_what_every_rng_accepts_is_one_line_exit_2(capsys, tmp_path, command, seed):
+    option = ["--seeds", str(seed)] if command == "palindrome-sweep" else ["--seed", str(seed)]
+    code, out = _run(capsys, tmp_path, [command, *option])
+    assert code == 2 and out.err.count("\n") == 1
+    assert "seed" in out.err and "[0, 4294967295]" in out.err
+    assert not list(tmp_path.iterdir())  # refused before any work or output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "1e300"], "--lr (learning_rate) must be in (0, 10]"),
+        (["--lr", "inf"], "--lr (learning_rate) must be a finite number"),
+        (["--hidden", "1000000000"], "--hidden (num_hidden) must be in [1, 65536]"),
+        (["--hidden", "65536", "--batch-size", "1000000"], "needs about"),
+        (["--forget-bias", "nan"], "forget_bias must be a finite number"),
+        (["--clip", "nan"], "--clip (max_norm) must be a finite number"),
+        (["--early-stop", "2"], "--early-stop (early_stop_accuracy) must be in (0, 1]"),
+        (["--length", "100000000"], "length must be in [2, 10000]"),
+    ],
+)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_absurd_sizes_and_rates_are_refused_before_any_work(capsys, tmp_path, command, argv, message):
+    code, out = _run(capsys, tmp_path, [command, *argv])
+    assert code == 2 and out.err.count("\n") == 1
+    assert message in out.err
+
+
+def test_memory_refusal_names_the_fix(capsys, tmp_path):
+    code, out = _run(capsys, tmp_path, ["palindrome", "--hidden", "65536", "--batch-size", "1000000"])
+    assert code == 2
+    assert "more than this machine's" in out.err and "use a smaller --hidden (num_hidden)" in out.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["palindrome-sweep", "--seeds", "0", "0"], "--seeds repeats 0;"),
+        (["palindrome-sweep", "--models", "rnn", "rnn"], "--models repeats rnn;"),
+        (["palindrome-sweep", "--lengths", "5", "7", "5"], "--lengths repeats 5;"),
+        (["optimizers", "--optimizers", "sgd", "adam", "sgd"], "--optimizers repeats sgd;"),
+        (["grads-over-time", "--models", "lstm", "lstm"], "--models repeats lstm;"),
+    ],
+)
+def test_repeated_list_values_are_refused(capsys, tmp_path, argv, message):
+    code, out = _run(capsys, tmp_path, argv)
+    assert code == 2 and out.err.count("\n") == 1
+    assert message in out.err
+    assert not (tmp_path / "sweep.json").exists()
+
+
+class _PoisonedAdam(torch.optim.Adam):
+    """Adam that turns the weights into NaN at its third step: a stand-in for a run that diverges."""
+
+    def step(self, closure=None):
+        loss = super().step(closure)
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 3:
+            with torch.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        p.fill_(math.nan)
+        return loss
+
+
+@pytest.fixture
+def diverging(monkeypatch):
+    monkeypatch.setattr(train_module, "make_optimizer", lambda name, params, lr, momentum=0.9: _PoisonedAdam(params))
+
+
+def test_training_that_diverges_raises_and_reports_no_accuracy(diverging):
+    with pytest.raises(DivergedError, match=r"^training \(rnn T=4 seed=0, adam lr 0.001\) diverged at step 4: "):
+        train(PalindromeConfig(model="rnn", length=4, num_hidden=8, batch_size=8, train_steps=10, test_size=10))
+
+
+def test_weights_that_become_non_finite_on_the_last_step_are_caught(diverging):
+    with pytest.raises(DivergedError, match="the weights hold NaN or infinity"):
+        train(PalindromeConfig(model="rnn", length=4, num_hidden=8, batch_size=8, train_steps=3, test_size=10))
+
+
+def test_palindrome_cli_that_diverges_is_one_line_exit_2_and_writes_nothing(diverging, capsys, tmp_path):
+    argv = ["palindrome", "--model", "lstm", "--length", "4", "--steps", "10", "--format", "json"]
+    code = main([*argv, *TINY, "--out", str(tmp_path)])
+    out = capsys.readouterr()
+    assert code == 2 and out.err.count("\n") == 1
+    assert "diverged at step" in out.err and "no result is reported" in out.err and "kept" not in out.err
+    assert out.out == "" and not list(tmp_path.iterdir())
+
+
+def test_grads_over_time_length_2_writes_valid_json_with_null_decay(capsys, tmp_path):
+    argv = ["grads-over-time", "--length", "2", "--steps", "2", "--models", "rnn", "--format", "json"]
+    assert main([*argv, *TINY, "--out", str(tmp_path)]) == 0
+    strict = {"parse_constant": lambda token: pytest.fail(f"bare {token} in JSON")}
+    printed = json.loads(capsys.readouterr().out, **strict)
+    saved = json.loads((tmp_path / "grads_over_time.json").read_text(), **strict)
+    assert printed["decay_per_step"]["untrained"]["rnn"] is None
+    assert saved["decay_per_step"]["trained"]["rnn"] is None
+
+
+def test_grads_over_time_length_2_text_says_why_there_is_no_rate(capsys, tmp_path):
+    argv = ["grads-over-time", "--length", "2", "--steps", "2", "--models", "rnn"]
+    assert main([*argv, *TINY, "--out", str(tmp_path)]) == 0
+    assert "no decay rate (it needs at least 2 time steps)" in capsys.readouterr().out
+
+
+def test_decay_per_step_is_none_when_undefined():
+    assert decay_per_step([0.5]) is None
+    assert decay_per_step([0.0, 0.0, 0.0]) is None
+
+
+# ------------------------------------------------------------------------------------------- sweep.json
+
+
+def _tiny_base(**fields):
+    return PalindromeConfig(num_hidden=4, batch_size=8, train_steps=2, test_size=10, **fields)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("records without length", "records[0] lacks the required key(s) length"),
+        ({"format": "gnnhw-palindrome-sweep/1", "records": 5}, "records must be a list, got int 5"),
+        ({"format": "gnnhw-palindrome-sweep/1", "records": [], "base": [1]}, "base must be a mapping, got list"),
+        ({"format": "gnnhw-palindrome-sweep/1"}, "lacks the required key(s) records"),
+        ({"format": "other", "records": []}, "format must be one of gnnhw-palindrome-sweep/1"),
+        ({"format": "gnnhw-palindrome-sweep/1", "records": [], "base": {"num_hidden": "4"}}, "base.num_hidden"),
+        ({"format": "gnnhw-palindrome-sweep/1", "records": [], "base": {"learning_rate": 1e300}}, "learning_rate"),
+    ],
+)
+def test_a_sweep_file_of_the_wrong_shape_is_refused_naming_file_and_field(tmp_path, content, message):
+    from gnnhw.errors import ResultsFileError
+
+    path = tmp_path / "sweep.json"
+    if content == "records without length":
+        run_sweep(_tiny_base(), ["rnn"], [3], [0], path, workers=1)
+        data = json.loads(path.read_text())
+        del data["records"][0]["length"]
+        content = data
+    path.write_text(json.dumps(content))
+    with pytest.raises(ResultsFileError) as err:
+        run_sweep(_tiny_base(), ["rnn"], [3], [0], path, workers=1)
+    assert message in str(err.value) and "sweep.json" in str(err.value)
+
+
+def test_a_sweep_file_with_bare_nan_is_refused(tmp_path):
+    from gnnhw.errors import ResultsFileError
+
+    path = tmp_path / "sweep.json"
+    path.write_text('{"format": "gnnhw-palindrome-sweep/1", "records": [], "x": NaN}')
+    with pytest.raises(ResultsFileError, match="NaN is not valid JSON"):
+        run_sweep(_tiny_base(), ["rnn"], [3], [0], path, workers=1)
+
+
+def test_sweep_cli_on_a_bad_sweep_file_is_one_line_exit_2(capsys, tmp_path):
+    (tmp_path / "sweep.json").write_text('{"format": "gnnhw-palindrome-sweep/1", "records": 5}')
+    code = main(
+        [
+            "palindrome-sweep",
+            "--models",
+            "rnn",
+            "--lengths",
+            "3",
+            "--seeds",
+            "0",
+            "--workers",
+            "1",
+            *TINY,
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "records must be a list" in err
