@@ -8,12 +8,10 @@ import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import torch
 
 from gnnhw.errors import ConfigError
-
-if TYPE_CHECKING:  # torch is imported where it is used, so that the CLI can refuse bad options before loading it
-    import torch
 
 DATA_ENV = "GNNHW_DATA"
 _REPO_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
@@ -54,8 +52,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically (temp file + rename)."""
-    import torch
-
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -65,8 +61,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
     ``"auto"`` picks CUDA when it is available, else the CPU.
     """
-    import torch
-
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -92,8 +86,6 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's, torch's (and CUDA's) global RNGs; return a CPU generator seeded the same way."""
-    import torch
-
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gnnhw._utils import atomic_write_text
 from gnnhw.jsonio import dumps
 
 
@@ -80,4 +79,6 @@ def print_json(payload: Any) -> None:
 
 def write_json(path: str | Path, payload: Any) -> None:
     """Write ``payload`` as valid JSON to ``path`` atomically (non-finite numbers as null)."""
+    from gnnhw._utils import atomic_write_text  # imports torch: only when a file is written, not at start-up
+
     atomic_write_text(path, dumps(payload) + "\n")
