@@ -220,8 +220,8 @@ def restricted_load(data: bytes) -> Any:
 class _Reader:
     """Reads and checks the eight files of one data set; every error names the file and what is wrong."""
 
-    def __init__(self, name: str, raw: Path) -> None:
-        self.name, self.raw = name, raw
+    def __init__(self, name: str, raw: Path, contents: dict[str, bytes]) -> None:
+        self.name, self.raw, self.contents = name, raw, contents
 
     def fail(self, suffix: str, problem: str) -> DataIntegrityError:
         file = self.raw / f"ind.{self.name.lower()}.{suffix}"
@@ -231,9 +231,8 @@ class _Reader:
         )
 
     def unpickle(self, suffix: str) -> Any:
-        path = self.raw / f"ind.{self.name.lower()}.{suffix}"
         try:
-            return restricted_load(path.read_bytes())
+            return restricted_load(self.contents[suffix])
         except _RefusedGlobal as err:
             raise self.fail(suffix, str(err)) from None
         except Exception as err:  # truncated or malformed pickle, bad array state, ...
@@ -304,9 +303,8 @@ class _Reader:
         return obj
 
     def test_index(self) -> np.ndarray:
-        path = self.raw / f"ind.{self.name.lower()}.test.index"
         try:
-            lines = path.read_text(encoding="ascii").split("\n")[:-1]  # PyG's read_txt_array: one id per line
+            lines = self.contents["test.index"].decode("ascii").split("\n")[:-1]  # as PyG's read_txt_array
             ids = np.array([int(line) for line in lines], dtype=np.int64)
         except (UnicodeDecodeError, ValueError, OverflowError) as err:
             raise self.fail("test.index", f"expected one integer per line ({type(err).__name__})") from None
@@ -317,9 +315,9 @@ class _Reader:
         return ids
 
 
-def _read_raw(name: str, raw: Path) -> Data:
-    """The eight files -> :class:`Data`, assembled as PyG's ``read_planetoid_data`` does (public split)."""
-    read = _Reader(name, raw)
+def _read_raw(name: str, raw: Path, contents: dict[str, bytes]) -> Data:
+    """The eight files' bytes -> :class:`Data`, assembled as PyG's ``read_planetoid_data`` does (public split)."""
+    read = _Reader(name, raw, contents)
     x, tx, allx = read.matrix("x"), read.matrix("tx"), read.matrix("allx")
     features = {x.shape[1], tx.shape[1], allx.shape[1]}
     if len(features) != 1:
@@ -498,20 +496,21 @@ def load_planetoid(
         except Exception as err:  # no network, read-only root, HTTP error: all mean "not available"
             reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             raise DataNotFoundError(_missing_message(name, raw, missing, reason.rstrip(": "))) from None
-    try:
-        digests = raw_digests(name, raw)
+    try:  # read once: the bytes that are hashed are the bytes that are parsed (no swap in between)
+        contents = {s: (raw / f"ind.{name.lower()}.{s}").read_bytes() for s in _SUFFIXES}
     except OSError as err:
         raise DataNotFoundError(
             f"could not read {name} from {raw}: {type(err).__name__}: {err.strerror or err}; "
             f"replace the raw files with fresh copies from {PLANETOID_URL}/"
         ) from None
+    digests = {s: hashlib.sha256(body).hexdigest() for s, body in contents.items()}
     if not trust_raw_data:
         check_raw_digests(name, raw, digests)  # before anything unpickles them
     folder = _cache_folder(name, digests, Path(cache) if cache is not None else None)
     processed = folder / "processed" / "data.pt"
     data = _read_cache(processed, name, digests)
     if data is None:
-        data = _read_raw(name, raw)
+        data = _read_raw(name, raw, contents)
         blob = {"format": _PROCESSED_FORMAT, "name": name, "raw_sha256": digests}
         blob.update({k: data[k] for k in _TENSORS})
         try:

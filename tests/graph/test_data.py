@@ -317,3 +317,18 @@ def test_reader_equals_pygs_read_planetoid_data(planetoid_root: Path, tmp_path: 
     reference = read_planetoid_data(str(raw), name)  # plain pickle: fine on the digest-checked originals
     for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
         assert torch.equal(ours[key], reference[key]), key
+
+
+def test_a_file_swapped_after_the_digest_check_is_never_read(planetoid_root: Path, tmp_path: Path, monkeypatch) -> None:
+    """The bytes that are hashed are the bytes that are parsed: swapping a file after the check changes nothing."""
+    root = _copy_cora(planetoid_root, tmp_path)
+    marker = tmp_path / "ran"
+    original_read_raw = data_module._read_raw
+
+    def swap_then_read(name, raw, contents):
+        (raw / "ind.cora.x").write_bytes(pickle.dumps(_WritesMarker(marker), protocol=2))  # after the check
+        return original_read_raw(name, raw, contents)
+
+    monkeypatch.setattr(data_module, "_read_raw", swap_then_read)
+    data = load_planetoid("Cora", root, cache=tmp_path / "cache")
+    assert not marker.exists() and data.x.shape == (2708, 1433)
