@@ -388,3 +388,21 @@ def test_vocabulary_decode_refuses_ids_outside_it():
         vocab.decode(torch.tensor([0, 3]))
     with pytest.raises(ConfigError, match=r"id -1"):
         vocab.decode([-1])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_checkpoint_from_a_fifo_is_read(trained, tmp_path):
+    fifo = tmp_path / "ckpt-pipe"
+    os.mkfifo(fifo)
+    data = trained.read_bytes()
+
+    def writer():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert load_checkpoint(fifo)["step"] == 4
+    finally:
+        thread.join(timeout=10)
