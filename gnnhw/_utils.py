@@ -8,10 +8,12 @@ import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from gnnhw.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that the CLI answers bad options without it
+    import torch
 
 DATA_ENV = "GNNHW_DATA"
 _REPO_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
@@ -52,6 +54,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically (temp file + rename)."""
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -61,6 +65,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
     ``"auto"`` picks CUDA when it is available, else the CPU.
     """
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -86,6 +92,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's, torch's (and CUDA's) global RNGs; return a CPU generator seeded the same way."""
+    import torch
+
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)

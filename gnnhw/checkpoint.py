@@ -15,6 +15,7 @@ Saving (atomic writes) lives with the trainers; only the header is shared.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import warnings
@@ -47,12 +48,12 @@ def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{source} is a directory, expected a file")
     if not path.exists():
         raise CheckpointError(f"{source} does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"{source} is not a regular file (a pipe or device); give the path of the file itself")
     try:
+        # torch.load needs to seek: a pipe (a FIFO, ``<(cat ckpt.pt)``) is read into memory first
+        source_file: Any = path if path.is_file() else io.BytesIO(path.read_bytes())
         with warnings.catch_warnings():  # torch warns about odd pickle protocols: noise for a file we refuse
             warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(source_file, map_location=map_location, weights_only=True)
     except PermissionError:
         raise CheckpointError(f"{source} is not readable (permission denied)") from None
     except pickle.UnpicklingError:

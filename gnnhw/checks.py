@@ -297,3 +297,32 @@ def check_training_finite(
         tail = f"; the last good checkpoint {str(kept)!r} is kept"
     who = f"training ({run})" if run else "training"
     raise DivergedError(f"{who} diverged at step {step}: {what}, so no result is reported{tail}; {fix}")
+
+
+# ------------------------------------------------------------------------------------------ index tensors
+
+
+def check_index_tensor(name: str, x: Any, size: int, device: Any = None) -> None:
+    """Raise a :class:`~gnnhw.errors.GnnhwError` unless ``x`` is an integer tensor of ids in [0, ``size``) on
+    ``device`` (when given): the checks torch would otherwise fail with a raw RuntimeError (or, on a GPU, a
+    device-side assert). Costs one min/max reduction.
+
+    Raises:
+        ShapeError: not a tensor, or not of an integer dtype.
+        ConfigError: ids out of range; a tensor on another device than the model's.
+    """
+    import torch
+
+    from gnnhw.errors import ShapeError
+
+    if not isinstance(x, torch.Tensor):
+        raise ShapeError(f"{name} must be a tensor of integer ids, got {type(x).__name__}")
+    if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
+        raise ShapeError(f"{name} must hold integer ids (torch.long), got dtype {x.dtype}")
+    if device is not None and x.device != torch.device(device):
+        raise ConfigError(f"{name} is on {x.device} but the model is on {device}; move it with .to({str(device)!r})")
+    if x.numel():
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise ConfigError(f"{name} holds the id {bad}, outside [0, {size}) (the vocabulary has {size} entries)")

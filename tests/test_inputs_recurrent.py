@@ -198,3 +198,47 @@ def test_sweep_cli_on_a_bad_sweep_file_is_one_line_exit_2(capsys, tmp_path):
     )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "records must be a list" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["palindrome", "--seed", str(2**64)],
+        ["palindrome", "--lr", "1e300"],
+        ["palindrome-sweep", "--seeds", "0", "0"],
+        ["optimizers", "--hidden", "1000000000"],
+        ["grads-over-time", "--length", "1"],
+        ["textgen", "train", "--text", "t.txt", "--out", "o", "--num-layers", "100000"],
+        ["textgen", "sample", "--checkpoint", "c.pt", "--length", "10000000"],
+        ["textgen", "sample", "--checkpoint", "c.pt", "--seed", str(2**64)],
+    ],
+)
+def test_bad_options_are_refused_before_torch_is_imported(tmp_path, argv):
+    """Refusing a bad option costs no torch import (the bulk of a command's start-up), so it is immediate."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; from gnnhw.cli import main; rc = main(sys.argv[1:]); "
+        "print('torch imported' if 'torch' in sys.modules else 'no torch'); sys.exit(rc)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout.strip() == "no torch"
+    assert proc.stderr.count("\n") == 1
+
+
+def test_the_torch_free_model_names_are_the_models():
+    from gnnhw.recurrent.config import MODEL_NAMES
+    from gnnhw.recurrent.models import MODELS
+
+    assert MODEL_NAMES == tuple(sorted(MODELS))

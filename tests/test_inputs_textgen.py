@@ -354,3 +354,55 @@ def test_sample_length_cap_is_documented_and_enforced():
     assert "1,000,000" in (Path(sampling.__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     with pytest.raises(Exception, match=r"length must be in \[0, 1000000\]"):
         sampling.check_sample_options(sampling.MAX_SAMPLE_LENGTH + 1)
+
+
+# ------------------------------------------------------------------------------ library errors (item 7)
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "message"),
+    [
+        (torch.tensor([[0, 1, 99]]), "ConfigError", r"holds the id 99, outside \[0, 5\)"),
+        (torch.tensor([[-1, 1]]), "ConfigError", r"holds the id -1, outside \[0, 5\)"),
+        (torch.tensor([[0.0, 1.0]]), "ShapeError", "must hold integer ids"),
+        (torch.tensor([[True, False]]), "ShapeError", "must hold integer ids"),
+        (torch.zeros(1, 2, dtype=torch.long, device="meta"), "ConfigError", "is on meta but the model is on cpu"),
+    ],
+)
+def test_text_model_refuses_bad_ids_with_a_gnnhw_error(x, error, message):
+    from gnnhw import errors
+    from gnnhw.recurrent.models import TextGenerationModel
+
+    model = TextGenerationModel(5, 4, 1)
+    with pytest.raises(getattr(errors, error), match=message):
+        model(x)
+
+
+def test_vocabulary_decode_refuses_ids_outside_it():
+    from gnnhw.errors import ConfigError
+    from gnnhw.recurrent.text import Vocabulary
+
+    vocab = Vocabulary.from_text("abc")
+    assert vocab.decode([2, 0]) == "ca"
+    with pytest.raises(ConfigError, match=r"id 3 is not in the vocabulary's range \[0, 3\)"):
+        vocab.decode(torch.tensor([0, 3]))
+    with pytest.raises(ConfigError, match=r"id -1"):
+        vocab.decode([-1])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_checkpoint_from_a_fifo_is_read(trained, tmp_path):
+    fifo = tmp_path / "ckpt-pipe"
+    os.mkfifo(fifo)
+    data = trained.read_bytes()
+
+    def writer():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert load_checkpoint(fifo)["step"] == 4
+    finally:
+        thread.join(timeout=10)

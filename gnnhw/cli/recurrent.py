@@ -59,7 +59,7 @@ def _add_training_options(
 
 
 def _config(args: argparse.Namespace, **overrides: Any):
-    from gnnhw.recurrent.train import PalindromeConfig
+    from gnnhw.recurrent.config import PalindromeConfig  # torch-free: bad options are refused before torch loads
 
     fields: dict[str, Any] = {
         "length": getattr(args, "length", 10),
@@ -98,9 +98,9 @@ def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
 
 
 def _palindrome(args: argparse.Namespace) -> int:
+    config = _config(args)
     from gnnhw.recurrent.train import train
 
-    config = _config(args)
     result = train(config, progress=not args.quiet)
     summary = {
         "model": config.model,
@@ -136,10 +136,10 @@ def _palindrome(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from gnnhw.recurrent.experiments import run_sweep
-
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
+    from gnnhw.recurrent.experiments import run_sweep
+
     path = args.out / "sweep.json"
     bar = None
     total = len(args.models) * len(args.lengths) * len(args.seeds)
@@ -192,12 +192,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _optimizers(args: argparse.Namespace) -> int:
+    base = _config(args, optimizer="adam")
+    _check_lists(args, base, **{"--optimizers": "optimizers"})
     from gnnhw.plotting import save_figure
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
 
-    base = _config(args, optimizer="adam")
-    _check_lists(args, base, **{"--optimizers": "optimizers"})
     runs = compare_optimizers(base, args.optimizers, workers=args.workers)
     write_json(args.out / "optimizers.json", {"config": _config_dict(base), "runs": runs})
     title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
@@ -224,12 +224,12 @@ def _optimizers(args: argparse.Namespace) -> int:
 
 
 def _grads(args: argparse.Namespace) -> int:
+    base = _config(args)
+    _check_lists(args, base, **{"--models": "models"})
     from gnnhw.plotting import save_figure
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
 
-    base = _config(args)
-    _check_lists(args, base, **{"--models": "models"})
     result = gradients_over_time(base, args.models, progress=not args.quiet)
     payload = result.to_dict()
     payload["config"] = _config_dict(base)

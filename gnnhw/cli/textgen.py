@@ -131,11 +131,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from gnnhw.errors import ConfigError
-    from gnnhw.recurrent.text import read_text
-    from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
 
     if not 0.0 <= args.start < args.end <= 1.0:
         raise ConfigError(f"expected 0 <= --start < --end <= 1, got --start {args.start} --end {args.end}")
+    from gnnhw.recurrent.text import read_text
+    from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
+
     ckpt = load_checkpoint(args.checkpoint)
     model, vocab = model_from_checkpoint(ckpt, device=args.device)
     text = read_text(args.text)
@@ -153,12 +154,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from gnnhw._utils import atomic_write_text
-    from gnnhw.plotting import save_figure
-    from gnnhw.plotting.text import plot_text_curves
-    from gnnhw.recurrent.train_text import TextTrainConfig, train_text
+    from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
-    apply_threads(args)
     config = TextTrainConfig(
         steps=args.steps,
         seq_length=args.seq_length,
@@ -178,6 +175,11 @@ def _train(args: argparse.Namespace) -> int:
         sample_length=args.sample_length,
         seed=args.seed,
     )
+    apply_threads(args)
+    from gnnhw._utils import atomic_write_text
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.text import plot_text_curves
+    from gnnhw.recurrent.train_text import train_text
 
     def on_sample(step: int, text: str) -> None:
         print(f"step {step}: {text!r}", flush=True)
@@ -223,14 +225,20 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
     from gnnhw.errors import ConfigError
-    from gnnhw.recurrent.sampling import beam_search, check_sample_options, iter_sample
-    from gnnhw.recurrent.train_text import model_from_checkpoint
+    from gnnhw.recurrent.config import check_sample_length, check_temperature
 
     if args.top_k is not None and args.temperature is None:
         mode = "--beam" if args.beam is not None else "greedy decoding (--greedy, the default)"
         raise ConfigError(f"--top-k applies only to sampling with --temperature, not to {mode}; drop --top-k")
-    check_sample_options(args.length, args.temperature, args.top_k, args.seed)  # before loading anything
+    check_sample_length(args.length)  # all before torch is imported or anything is loaded
+    if args.temperature is not None:
+        check_temperature(args.temperature)
+    check_value("--seed", args.seed, int, {"min": 0, "max": SEED_MAX, "why": SEED_WHY})
+    from gnnhw.recurrent.sampling import beam_search, iter_sample
+    from gnnhw.recurrent.train_text import model_from_checkpoint
+
     model, vocab = model_from_checkpoint(args.checkpoint, device=args.device)
     bar = None
     if not args.quiet and args.length >= _PROGRESS_FROM:

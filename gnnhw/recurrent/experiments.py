@@ -74,6 +74,7 @@ def run_configs(
     if workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     job = job or _run_job  # (looked up at call time)
+    workers = min(workers, max(1, len(configs)))  # never more processes than jobs
     if workers == 1 or len(configs) <= 1:
         for config in configs:
             on_done(config, job(config))

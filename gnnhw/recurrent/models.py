@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnhw.checks import check_index_tensor
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
 
@@ -247,6 +248,7 @@ class TextGenerationModel(nn.Module):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         if x.dim() != 2:
             raise ShapeError(f"expected character indices of shape (B, T), got {tuple(x.shape)}")
+        check_index_tensor("character ids x", x, self.vocab_size, self.head.weight.device)
         one_hot = F.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
         if self.cell == "torch":
             out, state = self.lstm(one_hot, state)  # (B, T, H); (h, c) each (L, B, H)

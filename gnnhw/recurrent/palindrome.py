@@ -17,9 +17,7 @@ from torch import Tensor
 
 from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, check_positive_int
-
-NUM_DIGITS = 10
-INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
+from gnnhw.recurrent.config import INPUT_DIMS, NUM_DIGITS  # noqa: F401 - re-exported
 
 
 def check_length(length: int) -> None:

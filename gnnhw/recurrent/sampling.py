@@ -31,28 +31,12 @@ from torch import Tensor
 
 from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, NonFiniteError, check_positive_int
+from gnnhw.recurrent import config as _config
+from gnnhw.recurrent.config import MAX_SAMPLE_LENGTH, MAX_TEMPERATURE, MIN_TEMPERATURE  # noqa: F401 - re-exported
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.text import Vocabulary
 
 State = tuple[Tensor, Tensor]
-
-MAX_SAMPLE_LENGTH = 1_000_000
-"""Most characters one call generates (one model step each: about an hour on a CPU for 2 x 128 units)."""
-MIN_TEMPERATURE = 1e-6
-MAX_TEMPERATURE = 1e6
-
-
-def _check_length(length: int) -> None:
-    check_value(
-        "length", length, int, {"min": 0, "max": MAX_SAMPLE_LENGTH, "why": "characters per call; ask again for more"}
-    )
-
-
-def _check_temperature(temperature: float) -> None:
-    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature <= 0:
-        raise ConfigError(f"temperature must be a positive number (T > 0; T -> 0 is greedy), got {temperature!r}")
-    meta = {"min": MIN_TEMPERATURE, "max": MAX_TEMPERATURE, "why": "below, z / T overflows: use greedy decoding"}
-    check_value("temperature", temperature, float, meta)
 
 
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
@@ -67,7 +51,7 @@ def check_sample_options(
 ) -> None:
     """Check sampling options before any work (the CLI calls it before loading a checkpoint):
     :class:`ConfigError` naming the first bad one."""
-    _check_length(length)
+    _config.check_sample_length(length)
     if temperature is not None:
         next_char_probs(torch.zeros(1), temperature, top_k)
     _generator(None, seed)
@@ -88,7 +72,7 @@ def next_char_probs(logits: Tensor, temperature: float = 1.0, top_k: int | None 
     Shapes:
         - ``logits``: (..., V); output: (..., V), each row summing to 1
     """
-    _check_temperature(temperature)
+    _config.check_temperature(temperature)
     if top_k is not None:
         check_positive_int("top_k", top_k)
     scaled = logits.float() / temperature  # z / T  (the assignment's tau * z with tau = 1 / T)
@@ -131,7 +115,7 @@ def iter_sample(
     """Like :func:`sample`, but yields the text as it is generated: first the prompt (or the random first
     character), then each new character. The arguments are checked when it is called, before the first
     character; the model is in eval mode until the iterator is exhausted or closed."""
-    _check_length(length)
+    _config.check_sample_length(length)
     if greedy and top_k is not None:
         raise ConfigError("top_k applies only to sampling at a temperature, not to greedy decoding; drop it")
     if not greedy:
@@ -240,7 +224,7 @@ def beam_search(
     Width 1 is greedy decoding. The generator only picks the first character when there is no prompt.
     ``on_step(i)`` is called after the i-th character (e.g. to show progress).
     """
-    _check_length(length)
+    _config.check_sample_length(length)
     check_positive_int("beam width", beam_width)
     generator = _generator(generator, seed)
     was_training = model.training

@@ -153,6 +153,10 @@ class Vocabulary:
     def decode(self, indices: Iterable[int] | Tensor) -> str:
         if isinstance(indices, Tensor):
             indices = indices.tolist()
+        indices = list(indices)
+        bad = [i for i in indices if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(self.chars)]
+        if bad:
+            raise ConfigError(f"id {bad[0]!r} is not in the vocabulary's range [0, {len(self.chars)})")
         return "".join(self.chars[i] for i in indices)
 
 

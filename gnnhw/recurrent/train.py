@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,66 +17,11 @@ import torch
 from torch import nn
 
 from gnnhw._utils import resolve_device
-from gnnhw.checks import SEED_MAX, SEED_WHY, bounded, check_config, check_memory, check_training_finite
+from gnnhw.checks import check_training_finite
 from gnnhw.errors import ConfigError
-from gnnhw.recurrent.models import MODELS, TorchRecurrentClassifier, build_model
-from gnnhw.recurrent.palindrome import INPUT_DIMS, NUM_DIGITS, palindrome_batch, train_test_generators
-
-OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
-BACKENDS = ("gnnhw", "torch")
-
-
-@dataclass
-class PalindromeConfig:
-    """Hyper-parameters of one training run; the defaults are the assignment's.
-
-    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why);
-    :meth:`validate` enforces them, and the CLI builds the same checks from them.
-    """
-
-    model: str = bounded("lstm", choices=tuple(sorted(MODELS)), why="VanillaRNN or LSTM")
-    length: int = bounded(10, min=2, max=10_000, why="T-1 input digits and 1 target; longer unrolls take hours")
-    input_dim: int = bounded(NUM_DIGITS, choices=INPUT_DIMS, why="10: one-hot digits; 1: raw digit values")
-    num_hidden: int = bounded(128, min=1, max=65_536, why="hidden units n")
-    forget_bias: float = bounded(1.0, min=-100, max=100, why="LSTM only: added to b_f; sigmoid saturates beyond")
-    batch_size: int = bounded(128, min=1, max=1_000_000, why="palindromes per training step")
-    learning_rate: float = bounded(
-        1e-3, min=0, min_open=True, max=10.0, why="optimizer step size; larger steps only diverge"
-    )
-    train_steps: int = bounded(10_000, min=1, max=100_000_000, why="maximum number of training steps")
-    max_norm: float = bounded(10.0, min=0, min_open=True, max=1e12, why="clip the global gradient norm to this")
-    optimizer: str = bounded("adam", choices=OPTIMIZERS, why="the update rule")
-    momentum: float = bounded(0.9, min=0, max=1, max_open=True, why='momentum of "sgd-momentum"')
-    early_stop_accuracy: float | None = bounded(  # stop once the training accuracy of the last
-        None, min=0, min_open=True, max=1, why="training accuracy to stop at (None: never)"
-    )
-    early_stop_window: int = bounded(50, min=1, max=1_000_000, why="... this many batches averages it")
-    test_size: int = bounded(1000, min=1, max=100_000_000, why="fresh test palindromes")
-    log_every: int = bounded(10, min=1, max=100_000_000, why="steps between logged loss/accuracy points")
-    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY + "; the test set uses 2*seed+1")
-    backend: str = bounded("gnnhw", choices=BACKENDS, why="gnnhw: from scratch; torch: torch.nn.RNN/LSTM")
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-
-    def validate(self, labels: Mapping[str, str] | None = None) -> None:
-        """Raise :class:`ConfigError` naming the first bad field (``labels``: field -> CLI option name), or
-        when the run would need more memory than the machine has (:meth:`memory_estimate`)."""
-        check_config(self, labels)
-        hidden = (labels or {}).get("num_hidden", "num_hidden")
-        check_memory(
-            self.memory_estimate(),
-            f"training a {self.model} of {self.num_hidden} hidden units on batches of {self.batch_size} "
-            f"palindromes of length {self.length}",
-            f"use a smaller {hidden}, batch size or length",
-        )
-
-    def memory_estimate(self) -> int:
-        """A lower bound on the bytes training needs: the weights with their gradients and two optimizer
-        moments (4 float32 copies), plus the activations kept for backpropagation through time
-        (B x (T-1) x n x (gates + 2) float32)."""
-        gates = 4 if self.model == "lstm" else 1
-        params = gates * self.num_hidden * (self.input_dim + self.num_hidden + 2) + self.num_hidden * NUM_DIGITS
-        activations = self.batch_size * (self.length - 1) * self.num_hidden * (gates + 2)
-        return 4 * (4 * params + activations)
+from gnnhw.recurrent.config import BACKENDS, OPTIMIZERS, PalindromeConfig  # noqa: F401 - re-exported
+from gnnhw.recurrent.models import TorchRecurrentClassifier, build_model
+from gnnhw.recurrent.palindrome import NUM_DIGITS, palindrome_batch, train_test_generators
 
 
 @dataclass

@@ -25,7 +25,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +37,9 @@ from torch import Tensor
 from gnnhw._utils import atomic_torch_save, resolve_device
 from gnnhw.checkpoint import checkpoint_header
 from gnnhw.checkpoint import load_checkpoint as _load_checkpoint
-from gnnhw.checks import (
-    SEED_MAX,
-    SEED_WHY,
-    bounded,
-    check_config,
-    check_memory,
-    check_training_finite,
-    config_from_dict,
-)
+from gnnhw.checks import SEED_MAX, check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, NonFiniteError
+from gnnhw.recurrent.config import TextTrainConfig
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
@@ -56,69 +49,6 @@ CHECKPOINT_FORMAT = "gnnhw.textgen"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 _DIVERGED_FIX = "lower --lr or --max-norm"
-
-
-@dataclass
-class TextTrainConfig:
-    """Everything that defines a text-generation run; the defaults are the assignment's.
-
-    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why); the
-    constructor enforces them (:class:`ConfigError` naming the field), and refuses sizes whose estimated
-    memory (:meth:`memory_estimate`) exceeds the machine's.
-    """
-
-    steps: int = bounded(5000, min=1, max=100_000_000, why="optimizer steps in total (a resume continues to it)")
-    seq_length: int = bounded(30, min=1, max=100_000, why="characters per training sequence T")
-    batch_size: int = bounded(64, min=1, max=1_000_000, why="windows per batch B")
-    hidden_size: int = bounded(128, min=1, max=65_536, why="LSTM units per layer")
-    num_layers: int = bounded(2, min=1, max=100, why="stacked LSTM layers; deeper stacks do not train")
-    dropout: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="dropout between LSTM layers")
-    cell: str = bounded("torch", choices=("torch", "scratch"), why="torch.nn.LSTM or gnnhw's LSTMCell")
-    learning_rate: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam step; larger only diverges")
-    max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
-    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
-    lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
-    val_fraction: float = bounded(0.1, min=0.0, max=1.0, max_open=True, why="end of the text held out")
-    eval_every: int = bounded(100, min=1, max=100_000_000, why="steps between evaluations")
-    max_val_windows: int | None = bounded(None, min=1, why="cap on validation windows per evaluation")
-    checkpoint_every: int = bounded(500, min=0, max=100_000_000, why="steps between checkpoints (0: end only)")
-    sample_every: int = bounded(0, min=0, max=100_000_000, why="steps between logged samples (0: sample_at only)")
-    sample_at: list[int] = bounded(default_factory=list, min=1, max=100_000_000, why="extra steps to log a sample")
-    sample_length: int = bounded(30, min=1, max=100_000, why="characters per logged sample")
-    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY)
-
-    def __post_init__(self) -> None:
-        self.validate()
-        self.sample_at = sorted(set(self.sample_at))
-
-    def validate(self, labels: Mapping[str, str] | None = None, vocab_size: int = 1) -> None:
-        """Check every field (:class:`ConfigError` naming the first bad one; ``labels``: field -> CLI option),
-        and that a model over ``vocab_size`` characters fits in the machine's memory."""
-        check_config(self, labels)
-        check_memory(
-            self.memory_estimate(vocab_size),
-            f"training {self.num_layers} LSTM layer(s) of {self.hidden_size} units on batches of "
-            f"{self.batch_size} x {self.seq_length} characters",
-            "use a smaller hidden size, number of layers, batch size or sequence length",
-        )
-
-    def memory_estimate(self, vocab_size: int = 1) -> int:
-        """A lower bound on the bytes training needs: the weights with their gradients and Adam's two moments
-        (4 float32 copies), plus the activations kept for backpropagation (B x T x (L x H x 6 + 2V))."""
-        h, v = self.hidden_size, vocab_size
-        params = 4 * h * (v + h + 2) + (self.num_layers - 1) * 4 * h * (2 * h + 2) + h * v + v
-        activations = self.batch_size * self.seq_length * (self.num_layers * h * 6 + 2 * v)
-        return 4 * (4 * params + activations)
-
-    def learning_rate_at(self, step: int) -> float:
-        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
-        return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TextTrainConfig:
-        """The config stored in a checkpoint; every field is checked (:class:`ConfigError` naming ``source``
-        and the field); fields missing from older files take their defaults."""
-        return config_from_dict(cls, values, source)
 
 
 @dataclass

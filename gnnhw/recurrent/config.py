@@ -1,0 +1,166 @@
+"""The configs of the recurrent experiments, with every field's valid range declared beside its default.
+
+Kept free of torch, so that the CLI checks its options (and refuses a bad one in one line) before it imports
+torch: :class:`PalindromeConfig` (palindrome training), :class:`TextTrainConfig` (text generation) and the
+bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_text` and
+:mod:`gnnhw.recurrent.sampling` re-export them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gnnhw.checks import (
+    SEED_MAX,
+    SEED_WHY,
+    bounded,
+    check_config,
+    check_memory,
+    check_value,
+    config_from_dict,
+)
+from gnnhw.errors import ConfigError
+
+MODEL_NAMES = ("lstm", "rnn")  # the keys of gnnhw.recurrent.models.MODELS (a test keeps them equal)
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
+BACKENDS = ("gnnhw", "torch")
+NUM_DIGITS = 10
+INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
+
+MAX_SAMPLE_LENGTH = 1_000_000
+"""Most characters one sampling call generates (one model step each: about an hour on a CPU for 2 x 128 units)."""
+MIN_TEMPERATURE = 1e-6
+MAX_TEMPERATURE = 1e6
+
+
+@dataclass
+class PalindromeConfig:
+    """Hyper-parameters of one training run; the defaults are the assignment's.
+
+    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why);
+    :meth:`validate` enforces them, and the CLI builds the same checks from them.
+    """
+
+    model: str = bounded("lstm", choices=MODEL_NAMES, why="VanillaRNN or LSTM")
+    length: int = bounded(10, min=2, max=10_000, why="T-1 input digits and 1 target; longer unrolls take hours")
+    input_dim: int = bounded(NUM_DIGITS, choices=INPUT_DIMS, why="10: one-hot digits; 1: raw digit values")
+    num_hidden: int = bounded(128, min=1, max=65_536, why="hidden units n")
+    forget_bias: float = bounded(1.0, min=-100, max=100, why="LSTM only: added to b_f; sigmoid saturates beyond")
+    batch_size: int = bounded(128, min=1, max=1_000_000, why="palindromes per training step")
+    learning_rate: float = bounded(
+        1e-3, min=0, min_open=True, max=10.0, why="optimizer step size; larger steps only diverge"
+    )
+    train_steps: int = bounded(10_000, min=1, max=100_000_000, why="maximum number of training steps")
+    max_norm: float = bounded(10.0, min=0, min_open=True, max=1e12, why="clip the global gradient norm to this")
+    optimizer: str = bounded("adam", choices=OPTIMIZERS, why="the update rule")
+    momentum: float = bounded(0.9, min=0, max=1, max_open=True, why='momentum of "sgd-momentum"')
+    early_stop_accuracy: float | None = bounded(  # stop once the training accuracy of the last
+        None, min=0, min_open=True, max=1, why="training accuracy to stop at (None: never)"
+    )
+    early_stop_window: int = bounded(50, min=1, max=1_000_000, why="... this many batches averages it")
+    test_size: int = bounded(1000, min=1, max=100_000_000, why="fresh test palindromes")
+    log_every: int = bounded(10, min=1, max=100_000_000, why="steps between logged loss/accuracy points")
+    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY + "; the test set uses 2*seed+1")
+    backend: str = bounded("gnnhw", choices=BACKENDS, why="gnnhw: from scratch; torch: torch.nn.RNN/LSTM")
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+    def validate(self, labels: Mapping[str, str] | None = None) -> None:
+        """Raise :class:`ConfigError` naming the first bad field (``labels``: field -> CLI option name), or
+        when the run would need more memory than the machine has (:meth:`memory_estimate`)."""
+        check_config(self, labels)
+        hidden = (labels or {}).get("num_hidden", "num_hidden")
+        check_memory(
+            self.memory_estimate(),
+            f"training a {self.model} of {self.num_hidden} hidden units on batches of {self.batch_size} "
+            f"palindromes of length {self.length}",
+            f"use a smaller {hidden}, batch size or length",
+        )
+
+    def memory_estimate(self) -> int:
+        """A lower bound on the bytes training needs: the weights with their gradients and two optimizer
+        moments (4 float32 copies), plus the activations kept for backpropagation through time
+        (B x (T-1) x n x (gates + 2) float32)."""
+        gates = 4 if self.model == "lstm" else 1
+        params = gates * self.num_hidden * (self.input_dim + self.num_hidden + 2) + self.num_hidden * NUM_DIGITS
+        activations = self.batch_size * (self.length - 1) * self.num_hidden * (gates + 2)
+        return 4 * (4 * params + activations)
+
+
+@dataclass
+class TextTrainConfig:
+    """Everything that defines a text-generation run; the defaults are the assignment's.
+
+    Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why); the
+    constructor enforces them (:class:`ConfigError` naming the field), and refuses sizes whose estimated
+    memory (:meth:`memory_estimate`) exceeds the machine's.
+    """
+
+    steps: int = bounded(5000, min=1, max=100_000_000, why="optimizer steps in total (a resume continues to it)")
+    seq_length: int = bounded(30, min=1, max=100_000, why="characters per training sequence T")
+    batch_size: int = bounded(64, min=1, max=1_000_000, why="windows per batch B")
+    hidden_size: int = bounded(128, min=1, max=65_536, why="LSTM units per layer")
+    num_layers: int = bounded(2, min=1, max=100, why="stacked LSTM layers; deeper stacks do not train")
+    dropout: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="dropout between LSTM layers")
+    cell: str = bounded("torch", choices=("torch", "scratch"), why="torch.nn.LSTM or gnnhw's LSTMCell")
+    learning_rate: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam step; larger only diverges")
+    max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
+    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
+    lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
+    val_fraction: float = bounded(0.1, min=0.0, max=1.0, max_open=True, why="end of the text held out")
+    eval_every: int = bounded(100, min=1, max=100_000_000, why="steps between evaluations")
+    max_val_windows: int | None = bounded(None, min=1, why="cap on validation windows per evaluation")
+    checkpoint_every: int = bounded(500, min=0, max=100_000_000, why="steps between checkpoints (0: end only)")
+    sample_every: int = bounded(0, min=0, max=100_000_000, why="steps between logged samples (0: sample_at only)")
+    sample_at: list[int] = bounded(default_factory=list, min=1, max=100_000_000, why="extra steps to log a sample")
+    sample_length: int = bounded(30, min=1, max=100_000, why="characters per logged sample")
+    seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY)
+
+    def __post_init__(self) -> None:
+        self.validate()
+        self.sample_at = sorted(set(self.sample_at))
+
+    def validate(self, labels: Mapping[str, str] | None = None, vocab_size: int = 1) -> None:
+        """Check every field (:class:`ConfigError` naming the first bad one; ``labels``: field -> CLI option),
+        and that a model over ``vocab_size`` characters fits in the machine's memory."""
+        check_config(self, labels)
+        check_memory(
+            self.memory_estimate(vocab_size),
+            f"training {self.num_layers} LSTM layer(s) of {self.hidden_size} units on batches of "
+            f"{self.batch_size} x {self.seq_length} characters",
+            "use a smaller hidden size, number of layers, batch size or sequence length",
+        )
+
+    def memory_estimate(self, vocab_size: int = 1) -> int:
+        """A lower bound on the bytes training needs: the weights with their gradients and Adam's two moments
+        (4 float32 copies), plus the activations kept for backpropagation (B x T x (L x H x 6 + 2V))."""
+        h, v = self.hidden_size, vocab_size
+        params = 4 * h * (v + h + 2) + (self.num_layers - 1) * 4 * h * (2 * h + 2) + h * v + v
+        activations = self.batch_size * self.seq_length * (self.num_layers * h * 6 + 2 * v)
+        return 4 * (4 * params + activations)
+
+    def learning_rate_at(self, step: int) -> float:
+        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
+        return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TextTrainConfig:
+        """The config stored in a checkpoint; every field is checked (:class:`ConfigError` naming ``source``
+        and the field); fields missing from older files take their defaults."""
+        return config_from_dict(cls, values, source)
+
+
+def check_sample_length(length: int) -> None:
+    """ConfigError unless 0 <= ``length`` <= :data:`MAX_SAMPLE_LENGTH`."""
+    check_value(
+        "length", length, int, {"min": 0, "max": MAX_SAMPLE_LENGTH, "why": "characters per call; ask again for more"}
+    )
+
+
+def check_temperature(temperature: float) -> None:
+    """ConfigError unless ``temperature`` is a finite number in [MIN_TEMPERATURE, MAX_TEMPERATURE]."""
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature <= 0:
+        raise ConfigError(f"temperature must be a positive number (T > 0; T -> 0 is greedy), got {temperature!r}")
+    meta = {"min": MIN_TEMPERATURE, "max": MAX_TEMPERATURE, "why": "below, z / T overflows: use greedy decoding"}
+    check_value("temperature", temperature, float, meta)
