@@ -262,3 +262,17 @@ def test_eval_gcn_on_random_bytes_never_suggests_weights_only_false(tmp_path: Pa
     path.write_bytes(b"PK\x03\x04" + random.Random(1).randbytes(2048))
     code, out, err = _run(capsys, "eval-gcn", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1 and "weights_only" not in err
+
+
+def test_eval_gcn_reads_a_checkpoint_from_a_fifo(planetoid_root: Path, tmp_path: Path, capsys) -> None:
+    import os
+    import threading
+
+    body = _saved(planetoid_root, tmp_path, capsys).read_bytes()
+    fifo = tmp_path / "ckpt.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(body,), daemon=True)
+    writer.start()
+    code, out, err = _run(capsys, "eval-gcn", str(fifo), "--format", "json", "--data-root", str(planetoid_root))
+    writer.join(timeout=10)
+    assert code == 0 and err == "" and set(_strict_json(out)) >= {"train_acc", "val_acc", "test_acc"}

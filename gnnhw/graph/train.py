@@ -416,11 +416,13 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
     from gnnhw.graph.config import PLANETOID_SIZES, PlanetoidSize
 
     source = f"checkpoint {str(path)!r}"
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
-    except OSError:
-        magic = _ZIP_MAGIC  # missing, a directory, unreadable: the shared reader names the problem
+    magic = _ZIP_MAGIC  # missing, a directory, a pipe, unreadable: the shared reader handles and names those
+    if os.path.isfile(path):
+        try:
+            with open(path, "rb") as file:
+                magic = file.read(4)
+        except OSError:
+            pass
     if magic != _ZIP_MAGIC:
         raise CheckpointError(f"{source} is corrupt or not a torch file (not the zip archive torch.save writes)")
     name, _, version = CHECKPOINT_FORMAT.rpartition("/")
