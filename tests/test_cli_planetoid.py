@@ -124,6 +124,7 @@ def test_unreadable_or_corrupt_checkpoint_exits_2(tmp_path: Path, content: bytes
         (["depth-study", "--depths", "2", "2"], "--depths repeats 2"),
         (["depth-study", "--variants", "plain", "plain"], "--variants repeats plain"),
         (["depth-study", "--seeds", "100000"], "--seeds must be in [1, 10000]"),
+        (["train-gcn", "--layer", "pyg", "--dense-features"], "--dense-features applies only to --layer scratch"),
     ],
 )
 def test_out_of_range_options_are_one_line_exit_2(argv: list[str], message: str, capsys) -> None:

@@ -146,6 +146,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train_gcn(args: argparse.Namespace) -> int:
+    if args.dense_features and args.layer == "pyg":
+        from gnnhw.errors import ConfigError
+
+        raise ConfigError(
+            "--dense-features applies only to --layer scratch (the pyg layer always uses dense features); drop it"
+        )
     config = TrainConfig(
         dataset=args.dataset,
         layer=args.layer,
