@@ -48,3 +48,16 @@ def check_positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+class DegreeError(GraphError):
+    """A node whose degree in Ã is 0 or negative, so that D̃^-1/2 (and Â) is undefined.
+
+    ``index`` is the node's position (0..N-1) and ``degree`` its degree; :func:`gnnhw.graph.normalized_adjacency`
+    re-raises it naming the node's label.
+    """
+
+    def __init__(self, message: str, index: int, degree: float) -> None:
+        super().__init__(message)
+        self.index = index
+        self.degree = degree
