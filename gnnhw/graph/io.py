@@ -109,17 +109,25 @@ def _parse_number(text: str, path: Path, lineno: int, what: str) -> float:
 
 
 def _parse_edge_list(text: str, path: Path, directed: bool) -> nx.Graph:
-    graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    nodes: dict[str, None] = {}  # in order of first appearance
+    weights: dict[tuple[str, str], float] = {}  # (u, v) -> summed weight; undirected: the first orientation seen
     for lineno, line in enumerate(text.splitlines(), start=1):
-        fields = _fields(line)
+        fields = line.split() if "#" not in line and "," not in line else _fields(line)  # the common case, fast
         if not fields:
             continue
         if len(fields) not in (2, 3):
             raise GraphFileError(
                 f"{path}, line {lineno}: expected 'u v' or 'u v weight', got {len(fields)} field(s): {line.strip()!r}"
             )
+        u, v = fields[0], fields[1]
         weight = _parse_number(fields[2], path, lineno, "weight") if len(fields) == 3 else 1.0
-        _add_summed(graph, fields[0], fields[1], weight)
+        nodes[u] = None
+        nodes[v] = None
+        key = (u, v) if directed or (v, u) not in weights else (v, u)
+        weights[key] = weights.get(key, 0.0) + weight  # parallel edges summed
+    graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((u, v) if w == 1.0 else (u, v, {"weight": w}) for (u, v), w in weights.items())
     return graph
 
 
