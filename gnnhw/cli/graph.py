@@ -239,7 +239,8 @@ def edge_rows(graph: Any, normalized: bool) -> list[tuple[Hashable, Hashable, fl
     """
     import torch
 
-    from gnnhw.graph.adjacency import DegreeError, add_remaining_self_loops, gcn_normalize, to_edge_index
+    from gnnhw.errors import DegreeError
+    from gnnhw.graph.adjacency import add_remaining_self_loops, gcn_normalize, to_edge_index
 
     edge_index, edge_weight, nodes = to_edge_index(graph, dtype=torch.float64)
     n = len(nodes)

@@ -107,11 +107,14 @@ def _edge_weight_value(u: Hashable, v: Hashable, data: dict) -> float:
 def dense_adjacency_tensor(adjacency: Any, *, dtype: torch.dtype | None = None) -> Tensor:
     """Check and convert a square dense adjacency (torch tensor, numpy array or nested lists) to a float tensor.
 
-    Raises :class:`GraphError` when it is not a finite, real, square 2-D matrix.
+    Raises :class:`GraphError` when it is not a finite, real, square 2-D matrix, or when a sparse one would not
+    fit in memory once dense.
     """
     dtype = _dtype(dtype)
     if isinstance(adjacency, Tensor):
         if adjacency.is_sparse or adjacency.layout != torch.strided:
+            if adjacency.dim() == 2:
+                check_dense_size(adjacency.shape[0], dtype, what="copy of the sparse adjacency")
             adjacency = adjacency.to_dense()
         if adjacency.is_complex() or not (
             adjacency.is_floating_point() or adjacency.dtype.is_signed or adjacency.dtype in (torch.uint8, torch.bool)
@@ -187,7 +190,7 @@ def to_edge_index(
     every node has at most one self-loop; an edge (or loop) of weight 0 is kept (see the module's rules).
     With a ``nodelist`` the rows follow its order and edges to nodes outside it are dropped (the induced subgraph,
     again as networkx). A square dense adjacency is also accepted: ``A[i, j] != 0`` is the edge ``i -> j``, nodes
-    are ``0..N-1``.
+    are ``0..N-1``; a torch sparse one (COO, CSR, CSC) too, read from its stored entries without densifying it.
 
     Shapes:
         - **output:** edge_index ``(2, E)`` (int64), edge_weight ``(E,)`` (float), nodes: list of length ``N``
@@ -200,6 +203,8 @@ def to_edge_index(
     if not isinstance(graph, nx.Graph):
         if nodelist is not None:
             raise GraphError("nodelist is only accepted with a networkx graph, not with a dense adjacency matrix")
+        if isinstance(graph, Tensor) and graph.layout != torch.strided and graph.dim() == 2:
+            return _sparse_to_edge_index(graph, dtype)
         a = dense_adjacency_tensor(graph, dtype=dtype)
         index = a.nonzero().t().contiguous()  # (2, E): row = source, col = target
         return index, a[index[0], index[1]], list(range(a.shape[0]))
@@ -221,6 +226,22 @@ def to_edge_index(
         pairs += [(j, i) for (i, j) in reverse]
     edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t().contiguous()  # (2, E)
     return edge_index, torch.tensor(values, dtype=dtype), nodes
+
+
+def _sparse_to_edge_index(adjacency: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor, list[Hashable]]:
+    """A torch sparse (COO/CSR/CSC) adjacency as an edge list, never densified: duplicates summed, zeros dropped."""
+    if adjacency.shape[0] != adjacency.shape[1]:
+        raise GraphError(f"adjacency matrix has shape {tuple(adjacency.shape)}; expected a square (N, N) matrix")
+    if adjacency.is_complex() or not (adjacency.is_floating_point() or adjacency.dtype.is_signed):
+        raise GraphError(f"adjacency matrix has dtype {adjacency.dtype}; expected real numbers")
+    n = adjacency.shape[0]
+    _check_node_memory(n, None)
+    coo = adjacency.detach().to_sparse_coo().coalesce()  # rule 1: duplicate entries summed
+    values = coo.values().to(dtype)
+    if not torch.isfinite(values).all():
+        raise GraphError("adjacency matrix holds NaN or infinite entries; expected finite weights")
+    keep = values != 0  # as in a dense matrix, a 0 entry is no edge
+    return coo.indices()[:, keep].contiguous(), values[keep], list(range(n))
 
 
 def _is_edge_index(source: Any) -> bool:

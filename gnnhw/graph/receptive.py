@@ -83,7 +83,10 @@ def receptive_field(graph: nx.Graph, node: Hashable, num_layers: int) -> set[Has
 
     That is every j within ``num_layers`` hops of ``node`` (for a directed graph: with a directed path of
     at most ``num_layers`` edges from j to ``node``), ``node`` itself included:
-    ``{j : d(j, node) <= num_layers}``. Edge weights are ignored (a non-zero weight is an edge).
+    ``{j : d(j, node) <= num_layers}``. Edge weights are ignored: every edge of ``graph`` counts, whatever its
+    weight. This is the receptive field of the graph's structure, which a GCN with positive weights realises
+    (:func:`empirical_receptive_field`); zero or cancelling weights (see :mod:`gnnhw.graph.adjacency`) can only
+    make a real GCN see less.
 
     Args:
         graph: a :class:`networkx.Graph` or :class:`networkx.DiGraph`.

@@ -263,3 +263,12 @@ def test_dense_result_beyond_memory_is_refused_with_the_sparse_alternative() -> 
         normalized_adjacency(ei)
     with pytest.raises(GraphError, match=r"dense Ã"):
         self_loop_adjacency(ei)
+
+
+def test_sparse_adjacency_input_is_never_densified() -> None:
+    n = 10**6  # dense: 4 TB; as an edge list: two entries
+    a = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, 0]]), torch.tensor([2.0, 2.0]), (n, n))
+    edge_index, edge_weight, nodes = to_edge_index(a)
+    assert edge_index.tolist() == [[0, 1], [1, 0]] and edge_weight.tolist() == [2.0, 2.0] and len(nodes) == n
+    with pytest.raises(GraphError, match=r"dense Â of 1000000 x 1000000 nodes .* needs"):
+        normalized_adjacency(a)
