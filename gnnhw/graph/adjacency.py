@@ -299,8 +299,9 @@ def self_loop_adjacency(
 
     Args:
         graph_or_edge_index: a networkx graph (directed or not, multigraphs summed); an integer ``edge_index``
-            tensor of shape ``(2, E)``; or a square dense adjacency matrix (torch tensor, numpy array or nested
-            lists; a non-zero diagonal entry is a self-loop).
+            tensor of shape ``(2, E)`` (a torch integer tensor with 2 rows is always read as edge_index); or a
+            square adjacency matrix (dense torch tensor, numpy array, nested lists, or torch sparse; a non-zero
+            diagonal entry is a self-loop).
         edge_weight: weights of the edges of ``edge_index`` (default ones). Only with ``edge_index``.
         num_nodes: number of nodes of ``edge_index`` (default: largest id + 1).
         nodelist: order of the rows and columns (default: the graph's node order). Only for networkx graphs.
