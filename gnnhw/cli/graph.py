@@ -240,7 +240,7 @@ def edge_rows(graph: Any, normalized: bool) -> list[tuple[Hashable, Hashable, fl
     import torch
 
     from gnnhw.errors import DegreeError
-    from gnnhw.graph.adjacency import add_remaining_self_loops, gcn_normalize, to_edge_index
+    from gnnhw.graph.adjacency import add_remaining_self_loops, gcn_normalize, name_degree_error, to_edge_index
 
     edge_index, edge_weight, nodes = to_edge_index(graph, dtype=torch.float64)
     n = len(nodes)
@@ -248,9 +248,7 @@ def edge_rows(graph: Any, normalized: bool) -> list[tuple[Hashable, Hashable, fl
         try:
             source, target, weight = gcn_normalize(edge_index, edge_weight, n)
         except DegreeError as err:
-            raise DegreeError(
-                str(err).replace(f"node {err.index} ", f"node {nodes[err.index]!r} ", 1), err.index, err.degree
-            ) from None
+            raise name_degree_error(err, nodes) from None
     else:
         source, target, weight = add_remaining_self_loops(edge_index, edge_weight, n)
     order = torch.argsort(source * max(n, 1) + target, stable=True)  # (source, target) in node order

@@ -371,14 +371,14 @@ def _check_node_memory(num_nodes: int, largest_id: int | None) -> None:
         )
 
 
-def check_degrees(degree: Tensor, target: Tensor, weight: Tensor, labels: Sequence[Hashable] | None = None) -> None:
+def check_degrees(degree: Tensor, target: Tensor, weight: Tensor) -> None:
     r"""Rule 3 of the module: raise :class:`DegreeError` for a node whose non-zero arriving weights sum to <= 0.
 
     ``degree[i]`` is :math:`\tilde{d}_i`, the sum of the weights ``weight[k]`` of the edges with
     ``target[k] == i``. A node at which no non-zero weight arrives has degree 0 and is isolated (PyG's
     :math:`0^{-1/2} := 0`); a node at which non-zero weights arrive and sum to 0 (they cancel) or less has no
-    :math:`\tilde{d}_i^{-1/2}`. The message names ``labels[i]`` when given, else the index ``i``.
-    Costs one comparison when every degree is > 0.
+    :math:`\tilde{d}_i^{-1/2}`. The message names the node by its index; :func:`name_degree_error` renames it by
+    its label. Costs one comparison when every degree is > 0.
     """
     deg = degree.detach()
     if not bool((deg <= 0).any()):
@@ -386,18 +386,22 @@ def check_degrees(degree: Tensor, target: Tensor, weight: Tensor, labels: Sequen
     arriving = torch.zeros(deg.shape[0], dtype=torch.long, device=deg.device)
     arriving = arriving.index_add(0, target.long(), (weight.detach() != 0).long())  # non-zero weights arriving
     bad = ((deg < 0) | ((deg == 0) & (arriving > 0))).nonzero()
-    if bad.numel() == 0:
-        return
-    index = int(bad[0])
-    value = float(deg[index])
-    node = f"node {labels[index]!r}" if labels is not None else f"node {index}"
-    relation = "< 0" if value < 0 else "= 0 (the weights arriving at it cancel)"
-    raise DegreeError(
-        f"{node} has degree {value:g} {relation}: D̃^-1/2, and so Â, is undefined for it; give it edge weights "
-        "with a positive sum (a self-loop of positive weight will do)",
-        index,
-        value,
+    if bad.numel() > 0:
+        index = int(bad[0])
+        raise DegreeError(_degree_message(str(index), float(deg[index])), index, float(deg[index]))
+
+
+def _degree_message(node: str, degree: float) -> str:
+    relation = "< 0" if degree < 0 else "= 0 (the weights arriving at it cancel)"
+    return (
+        f"node {node} has degree {degree:g} {relation}: D̃^-1/2, and so Â, is undefined for it; give it edge "
+        "weights with a positive sum (a self-loop of positive weight will do)"
     )
+
+
+def name_degree_error(err: DegreeError, labels: Sequence[Hashable]) -> DegreeError:
+    """The same :class:`DegreeError` with the node named by ``labels[err.index]`` instead of its index."""
+    return DegreeError(_degree_message(repr(labels[err.index]), err.degree), err.index, err.degree)
 
 
 def check_edge_weight(edge_weight: Any, num_edges: int) -> None:
@@ -596,7 +600,8 @@ def normalized_adjacency(
     Raises:
         GraphError: malformed input, ids out of range (or so large that N-sized tensors would not fit in memory),
             non-finite weights, or a dense result too large for this machine's memory.
-        DegreeError: a node of degree 0 or below (named by its label for a networkx graph).
+        DegreeError: a node whose non-zero arriving weights sum to 0 or less (named by its label for a networkx
+            graph).
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
     """
     edge_index, edge_weight, n, labels, dtype = _graph_input(
@@ -609,9 +614,7 @@ def normalized_adjacency(
     except DegreeError as err:
         if labels is None:
             raise
-        label = labels[err.index]
-        message = str(err).replace(f"node {err.index} ", f"node {label!r} ", 1)
-        raise DegreeError(message, err.index, err.degree) from None
+        raise name_degree_error(err, labels) from None
     if sparse:
         index = torch.stack([dst, src])  # (2, E'+N): M[i, j] for the edge j -> i
         with quiet_sparse_warnings():
