@@ -17,9 +17,9 @@ import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
+from gnnhw.graph import GCNLayer
 from gnnhw.graph.adjacency import normalized_adjacency, self_loop_adjacency, to_edge_index
 from gnnhw.graph.io import read_graph
-from gnnhw.graph.layers import GCNLayer
 
 WEIGHTS = [0.25, 0.5, 1.0, 1.5, 2.0, 3.0]  # dyadic: sums are exact in float64 and survive text round trips
 
