@@ -174,3 +174,12 @@ def test_forget_bias_shifts_only_the_forget_block_of_the_same_initialisation():
 def test_forget_bias_must_be_finite():
     with pytest.raises(ConfigError, match="forget_bias"):
         LSTMCell(3, 4, forget_bias=float("nan"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("torch_class", [nn.RNNCell, nn.LSTMCell])
+def test_from_torch_keeps_the_cuda_device_and_dtype(torch_class):
+    ref = torch_class(3, 4, device="cuda", dtype=torch.float64)
+    ours = (RNNCell if torch_class is nn.RNNCell else LSTMCell).from_torch(ref)
+    assert all(p.device == ref.weight_ih.device and p.dtype == torch.float64 for p in ours.parameters())
+    assert torch.equal(ours.weight_ih, ref.weight_ih) and torch.equal(ours.weight_hh, ref.weight_hh)

@@ -100,3 +100,11 @@ def test_bad_sizes_and_shapes():
         LSTM(10, 4, 10)(torch.randn(2, 5, 3))
     with pytest.raises(ShapeError):
         LSTM(10, 4, 10)(torch.randn(5, 10))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+def test_from_scratch_keeps_the_cuda_device(model_class):
+    ours = model_class(3, 4, 2, device="cuda", dtype=torch.float64)
+    ref = TorchRecurrentClassifier.from_scratch(ours)
+    assert all(p.device.type == "cuda" and p.dtype == torch.float64 for p in ref.parameters())
