@@ -159,3 +159,29 @@ def test_every_input_form_gives_the_same_a_tilde_a_hat_and_layer_output(tmp_path
         torch.testing.assert_close(layer(x, edge_index, edge_weight), expected_out, atol=1e-12, rtol=0, msg=name)
         torch.testing.assert_close(conv(x, edge_index, edge_weight), expected_out, atol=1e-12, rtol=0, msg=name)
     assert len(seen) == (6 if zero_loops else 10)
+
+
+@pytest.mark.parametrize("weight", [-1.0, -2.0, -0.5])
+def test_a_degree_of_zero_or_below_is_refused_alike_by_every_path(tmp_path, weight):
+    # Example 9: `a b -1` made node a silently isolated (degree 1 - 1 = 0) while a negative degree raised, naming
+    # the internal index 0. -0.5 leaves degree 0.5 > 0: accepted everywhere.
+    from gnnhw.errors import DegreeError
+
+    path = tmp_path / "g.txt"
+    path.write_text(f"a b {weight}\n", encoding="utf-8")
+    graph = read_graph(path)
+    edge_index, edge_weight, _ = to_edge_index(graph, dtype=torch.float64)
+    layer = GCNLayer(2, 2).double()
+    x = torch.randn(2, 2, dtype=torch.float64)
+    calls = {
+        "normalized_adjacency(graph)": lambda: normalized_adjacency(graph),
+        "normalized_adjacency(graph, sparse=True)": lambda: normalized_adjacency(graph, sparse=True),
+        "normalized_adjacency(edge_index)": lambda: normalized_adjacency(edge_index, edge_weight),
+        "GCNLayer": lambda: layer(x, edge_index, edge_weight),
+    }
+    for name, call in calls.items():
+        if weight > -1:
+            call()
+            continue
+        with pytest.raises(DegreeError, match="node 'a' has degree" if "graph" in name else "node 0 has degree"):
+            call()
