@@ -104,7 +104,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "receptive field for k = 0..--max-layers, the graph's diameter (the depth after which every node "
             "sees its whole component), and the number of updates (layers) needed to forward information "
             "from --source to --target, with a shortest path (when several are shortest, the first in node "
-            "order: C -> B -> A -> E rather than C -> D -> F -> E on the example)."
+            "order: C -> B -> A -> E rather than C -> D -> F -> E on the example). It does only the work asked: "
+            f"the diameter only when it is the default depth (no --max-layers), for a largest component of at most "
+            f"{DIAMETER_NODE_LIMIT} nodes; the size table for --node, or for every node of a graph of at most "
+            f"{TABLE_NODE_LIMIT} nodes (--all-nodes for more); the updates from a bidirectional search."
         ),
         epilog=_INPUT_HELP
         + "\nexamples:\n  gnnhw receptive-field --example\n  gnnhw receptive-field --example --node C --format json\n"
