@@ -116,9 +116,12 @@ def receptive_field_sizes(
         ConfigError: ``max_layers`` is negative, not an integer, or above :data:`MAX_LAYERS`.
     """
     _check_layers(max_layers, "max_layers")
-    wanted = list(graph.nodes) if nodes is None else list(nodes)
-    for node in wanted if nodes is not None else ():
-        check_node(graph, node)
+    if nodes is None:
+        wanted = list(graph.nodes)
+    else:
+        wanted = list(nodes)
+        for node in wanted:
+            check_node(graph, node)
     incoming = _incoming(graph)
     sizes: dict[Hashable, list[int]] = {}
     for node in wanted:
