@@ -193,11 +193,28 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _parse_gml(text: str) -> nx.Graph:
+    """networkx's GML reader, with repeated edges read as parallel edges (to be summed) in every file.
+
+    networkx refuses an edge listed twice unless the file says ``multigraph 1`` (naming the nodes by their
+    internal ids); GraphML and edge lists have no such flag, so for one meaning the flag is implied.
+    """
+    try:
+        return nx.parse_gml(text)
+    except nx.NetworkXError as err:
+        if "is duplicated" not in str(err):
+            raise
+    return nx.parse_gml(_GML_GRAPH.sub(r"\g<0> multigraph 1 ", text, count=1))
+
+
+_GML_GRAPH = re.compile(r"\bgraph\s*\[")  # the opening of GML's top-level graph
+
+
 def _read_networkx_format(path: Path, suffix: str) -> nx.Graph:
     text = _read_text(path)  # the same errors as the text formats, and a BOM dropped
     kind = "GraphML" if suffix == ".graphml" else "GML"
     try:
-        graph = nx.parse_graphml(text) if suffix == ".graphml" else nx.parse_gml(text)
+        graph = nx.parse_graphml(text) if suffix == ".graphml" else _parse_gml(text)
     except Exception as err:  # networkx and xml raise many types for malformed files
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise GraphFileError(f"{path}: not a valid {kind} file ({message})") from None

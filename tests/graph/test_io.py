@@ -253,3 +253,11 @@ def test_utf8_byte_order_mark_is_dropped(tmp_path, name):
     path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
     graph = read_graph(path)
     assert list(graph.nodes) == ["0", "1", "2"]
+
+
+def test_gml_edge_listed_twice_without_the_multigraph_flag_is_a_parallel_edge(tmp_path):
+    # networkx refuses it ("edge #1 (0--1) is duplicated", naming internal ids); every other form sums it.
+    text = 'graph [\n node [ id 0 label "a" ]\n node [ id 1 label "b" ]\n'
+    text += " edge [ source 0 target 1 weight 2.0 ]\n edge [ source 0 target 1 weight 0.5 ]\n]\n"
+    graph = read_graph(write(tmp_path, "g.gml", text))
+    assert not graph.is_directed() and graph.edges["a", "b"]["weight"] == 2.5
