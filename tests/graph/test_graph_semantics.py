@@ -185,3 +185,24 @@ def test_a_degree_of_zero_or_below_is_refused_alike_by_every_path(tmp_path, weig
             continue
         with pytest.raises(DegreeError, match="node 'a' has degree" if "graph" in name else "node 0 has degree"):
             call()
+
+
+def test_several_self_loops_of_a_node_are_one_summed_loop_in_every_form_that_merges_them(tmp_path):
+    # Rule 1 applies to loops too; only a raw edge_index listing the loop twice follows GCNConv (the last one).
+    multi = nx.MultiGraph()
+    multi.add_edge("a", "a", weight=2.0)
+    multi.add_edge("a", "a", weight=3.0)
+    multi.add_edge("a", "b", weight=1.0)
+    edge_file = tmp_path / "g.txt"
+    edge_file.write_text("a a 2\na a 3\na b 1\n", encoding="utf-8")
+    graphml, gml = tmp_path / "g.graphml", tmp_path / "g.gml"
+    nx.write_graphml(multi, graphml)
+    nx.write_gml(multi, gml)
+    want = torch.tensor([[5.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    for source in (multi, read_graph(edge_file), read_graph(graphml), read_graph(gml)):
+        assert torch.equal(self_loop_adjacency(source, nodelist=["a", "b"], dtype=torch.float64), want)
+    merged, weight, _ = to_edge_index(multi, ["a", "b"], dtype=torch.float64)
+    assert int((merged[0] == merged[1]).sum()) == 1  # one loop per node after to_edge_index
+    raw = torch.tensor([[0, 0, 0, 1], [0, 0, 1, 0]])
+    last = self_loop_adjacency(raw, torch.tensor([2.0, 3.0, 1.0, 1.0], dtype=torch.float64))
+    assert last[0, 0] == 3.0  # GCNConv's add_remaining_self_loops keeps the last one listed
