@@ -71,3 +71,16 @@ class InputFileError(GnnhwError):
 
 class NonFiniteError(GnnhwError):
     """NaN or infinity where finite numbers are needed (a model's weights or outputs, a loss)."""
+
+
+class DegreeError(GraphError):
+    """A node whose degree in Ã is 0 or negative, so that D̃^-1/2 (and Â) is undefined.
+
+    ``index`` is the node's position (0..N-1) and ``degree`` its degree; :func:`gnnhw.graph.normalized_adjacency`
+    re-raises it naming the node's label.
+    """
+
+    def __init__(self, message: str, index: int, degree: float) -> None:
+        super().__init__(message)
+        self.index = index
+        self.degree = degree

@@ -239,3 +239,162 @@ def test_python_dash_m_adjacency_json():
     payload = json.loads(result.stdout)
     assert payload["nodes"] == list("ABCDEF")
     assert ["".join(map(str, row)) for row in payload["matrix"]] == ASSIGNMENT_A_TILDE
+
+
+# ---------------------------------------------------------------------------------------------- one meaning per graph
+# Issue #8, item 7 (example 9): the CLI prints the graph the library means, by the same rules.
+
+
+def write(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_zero_weight_self_loop_prints_as_zero_and_a_hat_is_normalized_from_the_printed_a_tilde(tmp_path, capsys):
+    import numpy as np
+
+    path = write(tmp_path, "g.txt", "a a 0\na b\nb c 2\n")
+    a_tilde = np.array(run_json(capsys, "adjacency", "--graph", path)["matrix"], dtype=float)
+    assert a_tilde[0, 0] == 0 and a_tilde[1, 1] == 1  # a's own loop of weight 0; b's default loop of weight 1
+    a_hat = np.array(run_json(capsys, "adjacency", "--graph", path, "--normalized")["matrix"], dtype=float)
+    deg = a_tilde.sum(axis=0)
+    np.testing.assert_allclose(a_hat, a_tilde.T / np.sqrt(np.outer(deg, deg)), atol=1e-12, rtol=0)
+
+
+def test_parallel_edge_lines_are_summed(tmp_path, capsys):
+    path = write(tmp_path, "g.txt", "0 1 2.0\n0 1 5.0\n")
+    assert run_json(capsys, "adjacency", "--graph", path)["matrix"] == [[1, 7], [7, 1]]
+
+
+@pytest.mark.parametrize(("weight", "degree"), [("-1", "degree 0 "), ("-2", "degree -1 ")])
+@pytest.mark.parametrize("output", ["json", "edges"])
+def test_non_positive_degree_is_one_line_naming_the_node_label(tmp_path, capsys, weight, degree, output):
+    path = write(tmp_path, "g.txt", f"a b {weight}\n")
+    code, out, err = run(capsys, "adjacency", "--graph", path, "--normalized", "--format", output)
+    assert_one_line_error(code, out, err, "node 'a'", degree)
+
+
+def test_byte_order_mark_is_dropped(tmp_path, capsys):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf0 1\n1 2\n")
+    payload = run_json(capsys, "receptive-field", "--graph", str(path), "--source", "0", "--target", "2")
+    assert payload["updates"]["path"] == ["0", "1", "2"]
+
+
+def test_help_states_the_rules(capsys):
+    with pytest.raises(SystemExit):
+        main(["adjacency", "--help"])
+    out = capsys.readouterr().out
+    assert "parallel edges" in out and "summed" in out and "own loop weight" in out and "refused" in out
+
+
+# ---------------------------------------------------------------------------------------------- bounded inputs (#10)
+
+
+def test_edges_format_lists_the_entries_of_the_matrix(tmp_path, capsys):
+    for flags in ((), ("--normalized",)):
+        matrix = run_json(capsys, "adjacency", "--example", *flags)["matrix"]
+        code, out, _ = run(capsys, "adjacency", "--example", *flags, "--format", "edges")
+        assert code == 0
+        nodes = list("ABCDEF")
+        got = {}
+        for line in out.splitlines():
+            u, v, w = line.split()
+            got[(nodes.index(u), nodes.index(v))] = float(w)
+        # Ã: the edge u -> v is Ã[u, v]; Â (PyG's convention): its normalized weight is Â[v, u]
+        want = {
+            (i, j): float(matrix[j][i] if flags else matrix[i][j])
+            for i in range(6)
+            for j in range(6)
+            if matrix[i][j] != 0
+        }
+        assert got.keys() == want.keys() and all(abs(got[k] - want[k]) < 1e-12 for k in want)
+
+
+def test_dense_output_beyond_memory_is_refused_suggesting_edges(monkeypatch, capsys):
+    import gnnhw.graph.adjacency as adjacency
+
+    monkeypatch.setattr(adjacency, "machine_memory", lambda: 1000)  # a machine with 1000 bytes: 6 x 6 x 48 > 1000
+    code, out, err = run(capsys, "adjacency", "--example")
+    assert_one_line_error(code, out, err, "6 nodes", "--format edges", "1000 B")
+    code, out, _ = run(capsys, "adjacency", "--example", "--format", "edges")
+    assert code == 0 and len(out.splitlines()) == 6 + 2 * 8
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("adjacency", "--example", "--decimals", "18"),
+        ("adjacency", "--example", "--decimals", "1000000000"),
+        ("adjacency", "--example", "--decimals", "-1"),
+        ("receptive-field", "--example", "--max-layers", "1000000000"),
+        ("receptive-field", "--example", "--max-layers", "10001"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_with_the_range(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected an integer in [0, " in err
+
+
+def test_largest_accepted_values_work(capsys):
+    code, out, _ = run(capsys, "adjacency", "--example", "--normalized", "--decimals", "17")
+    assert code == 0 and "0.25000000000000000" in out
+    payload = run_json(capsys, "receptive-field", "--example", "--node", "A", "--max-layers", "10000")
+    assert len(payload["sizes"]["A"]) == 10001 and payload["sizes"]["A"][-1] == 6
+
+
+def _ring_with_chords(tmp_path, n: int) -> str:
+    import random
+
+    rng = random.Random(0)
+    lines = [f"{i} {(i + 1) % n}\n" for i in range(n)] + [f"{rng.randrange(n)} {rng.randrange(n)}\n" for _ in range(n)]
+    return write(tmp_path, "big.txt", "".join(lines))
+
+
+def test_receptive_field_on_a_large_graph_does_only_the_work_asked(tmp_path, capsys, monkeypatch):
+    # Issue #10: the all-pairs diameter came first (no answer after 120 s on 100k nodes / 200k edges). Work is
+    # counted, not timed: no all-pairs search, no search per node, only searches from the nodes asked about.
+    import networkx as nx
+
+    path = _ring_with_chords(tmp_path, 3000)
+    calls = []
+    original = nx.single_source_shortest_path_length
+
+    def counted(graph, source, cutoff=None):
+        calls.append(source)
+        return original(graph, source, cutoff=cutoff)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("all-pairs search")
+
+    monkeypatch.setattr(nx, "single_source_shortest_path_length", counted)
+    monkeypatch.setattr(nx, "all_pairs_shortest_path_length", forbidden)
+    payload = run_json(
+        capsys, "receptive-field", "--graph", path, "--max-layers", "2", "--source", "0", "--target", "7"
+    )
+    assert payload["diameter"] is None and payload["sizes"] is None
+    assert payload["updates"]["count"] == len(payload["updates"]["path"]) - 1 <= 7
+    assert len(calls) <= 1
+    calls.clear()
+    payload = run_json(capsys, "receptive-field", "--graph", path, "--max-layers", "2", "--node", "5")
+    assert list(payload["sizes"]) == ["5"] and payload["sizes"]["5"][:2] == [
+        1,
+        len(set(nx.read_edgelist(path).adj["5"])) + 1,
+    ]
+    assert len(calls) <= 2
+
+
+def test_receptive_field_without_max_layers_on_a_large_component_asks_for_it(tmp_path, capsys):
+    path = _ring_with_chords(tmp_path, 3000)
+    code, out, err = run(capsys, "receptive-field", "--graph", path, "--source", "0", "--target", "7")
+    assert_one_line_error(code, out, err, "3000 nodes", "--max-layers")
+
+
+def test_receptive_field_all_nodes_on_request(tmp_path, capsys):
+    path = _ring_with_chords(tmp_path, 1200)
+    payload = run_json(capsys, "receptive-field", "--graph", path, "--max-layers", "1", "--all-nodes")
+    assert len(payload["sizes"]) == 1200

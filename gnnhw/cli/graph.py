@@ -16,7 +16,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_format, non_negative_int, print_json
+from gnnhw.cli._common import add_format, print_json
+from gnnhw.graph.receptive import MAX_LAYERS
 
 _INPUT_HELP = """\
 input (exactly one):
@@ -25,7 +26,42 @@ input (exactly one):
                      FILE.adj: a square adjacency matrix (optional first line of node names)
                      anything else: an edge list, 'u v [weight]' per line (whitespace or commas,
                      '#' comments, blank lines skipped); node names are kept as strings
+
+one meaning per graph (every input form, and the library, follow these rules):
+  parallel edges     summed: 'a b 2' and 'a b 5' are one edge of weight 7 (as networkx and PyG)
+  self-loops         Ã[i,i] is node i's own loop weight when it has one (even 0), else 1
+                     (PyG's add_remaining_self_loops; in a .adj matrix a 0 entry is no edge)
+  degrees            d_i = the weights arriving at i in Ã; a node whose non-zero arriving weights
+                     sum to 0 (they cancel) or less is refused, naming the node (exit code 2)
 """
+
+# Declared once, with the reason: a float64 carries at most 17 significant decimal digits, so more
+# decimals print only rounding noise (and a huge count would build huge strings).
+DECIMALS_RANGE = (0, 17)
+# Above this many nodes, the size table for every node (one breadth-first search per node) is computed
+# only with --all-nodes, and the diameter (one search per node of the largest component) only when no
+# --max-layers is given: bounded work for a question about a few nodes of a large graph.
+TABLE_NODE_LIMIT = 1_000
+DIAMETER_NODE_LIMIT = 2_000
+# Bytes per entry of a dense N x N matrix printed as text/json/csv: the float64 tensor (8), its Python
+# float in a list (8 + 24) and its text (~8): the estimate refused when above the machine's memory.
+_DENSE_BYTES_PER_ENTRY = 48
+
+
+def _int_in(low: int, high: int, why: str) -> Any:
+    """argparse type: an integer in [low, high]; the message gives the range and ``why``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}] ({why}), got {value}")
+        return value
+
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,16 +75,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the graph's node order."
         ),
         epilog=_INPUT_HELP
-        + "\nexamples:\n  gnnhw adjacency --example\n  gnnhw adjacency --example --normalized --format json\n"
-        "  gnnhw adjacency --graph edges.txt --format csv > A_tilde.csv\n",
+        + "\nformats: text, json, csv print the dense N x N matrix (refused, with the estimate, when it\n"
+        "would not fit in this machine's memory); edges prints one 'source target weight' line per\n"
+        "entry of Ã (the edge source -> target) or Â (its normalized weight), as sparse as the graph.\n"
+        "\nexamples:\n  gnnhw adjacency --example\n  gnnhw adjacency --example --normalized --format json\n"
+        "  gnnhw adjacency --graph edges.txt --format csv > A_tilde.csv\n"
+        "  gnnhw adjacency --graph big.txt --normalized --format edges > A_hat.txt\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_input(adjacency)
     adjacency.add_argument("--normalized", action="store_true", help="print Â = D̃^-1/2 Ã D̃^-1/2 instead of Ã = A + I")
+    low, high = DECIMALS_RANGE
     adjacency.add_argument(
-        "--decimals", type=non_negative_int, default=3, help="decimals of non-integer entries in text (default: 3)"
+        "--decimals",
+        type=_int_in(low, high, "a float64 has at most 17 significant digits"),
+        default=3,
+        help=f"decimals of non-integer entries in text, {low}..{high} (default: 3)",
     )
-    add_format(adjacency, ("text", "json", "csv"))
+    add_format(adjacency, ("text", "json", "csv", "edges"))
     adjacency.set_defaults(func=_run_adjacency)
 
     field = subparsers.add_parser(
@@ -60,7 +104,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "receptive field for k = 0..--max-layers, the graph's diameter (the depth after which every node "
             "sees its whole component), and the number of updates (layers) needed to forward information "
             "from --source to --target, with a shortest path (when several are shortest, the first in node "
-            "order: C -> B -> A -> E rather than C -> D -> F -> E on the example)."
+            "order: C -> B -> A -> E rather than C -> D -> F -> E on the example). It does only the work asked: "
+            f"the diameter only when it is the default depth (no --max-layers), for a largest component of at most "
+            f"{DIAMETER_NODE_LIMIT} nodes; the size table for --node, or for every node of a graph of at most "
+            f"{TABLE_NODE_LIMIT} nodes (--all-nodes for more); the updates from a bidirectional search."
         ),
         epilog=_INPUT_HELP
         + "\nexamples:\n  gnnhw receptive-field --example\n  gnnhw receptive-field --example --node C --format json\n"
@@ -68,12 +115,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_input(field)
-    field.add_argument("--node", help="also list this node's receptive field at each depth; JSON sizes only for it")
+    field.add_argument("--node", help="also list this node's receptive field at each depth; sizes only for it")
     field.add_argument(
         "--max-layers",
-        type=non_negative_int,
+        type=_int_in(0, MAX_LAYERS, "receptive fields stop growing at the graph's diameter"),
         default=None,
-        help="largest depth k to report (default: the diameter + 1)",
+        help=f"largest depth k to report, 0..{MAX_LAYERS} (default: the diameter + 1, computed only then, "
+        f"and only for a largest component of at most {DIAMETER_NODE_LIMIT} nodes)",
+    )
+    field.add_argument(
+        "--all-nodes",
+        action="store_true",
+        help=f"the size table for every node even above {TABLE_NODE_LIMIT} nodes (one search per node)",
     )
     field.add_argument("--source", help="where the information starts (default: C with --example)")
     field.add_argument("--target", help="where it must arrive (default: E with --example)")
@@ -166,12 +219,61 @@ def _matrix(graph: Any, normalized: bool) -> list[list[float]]:
     return matrix.tolist()
 
 
+def _check_dense_fits(graph: Any) -> None:
+    """Refuse, with the estimate, a dense N x N output that would not fit in this machine's memory."""
+    from gnnhw.errors import ConfigError
+    from gnnhw.graph.adjacency import format_bytes, machine_memory
+
+    n = graph.number_of_nodes()
+    need, have = n * n * _DENSE_BYTES_PER_ENTRY, machine_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"{graph.graph.get('name') or 'the graph'} has {n} nodes: printing the dense {n} x {n} matrix needs "
+            f"about {format_bytes(need)}, more than this machine's {format_bytes(have)}; use --format edges "
+            "(one line per non-zero entry)"
+        )
+
+
+def edge_rows(graph: Any, normalized: bool) -> list[tuple[Hashable, Hashable, float]]:
+    """The entries of Ã (or Â) as ``(source, target, weight)``, sorted by source then target (node order).
+
+    For Ã: the edge ``source -> target`` with weight ``Ã[source, target]``. For Â: the same edge with its
+    normalized weight ``Â[target, source]`` (PyG's convention). Never builds a dense matrix.
+    """
+    import torch
+
+    from gnnhw.errors import DegreeError
+    from gnnhw.graph.adjacency import add_remaining_self_loops, gcn_normalize, name_degree_error, to_edge_index
+
+    edge_index, edge_weight, nodes = to_edge_index(graph, dtype=torch.float64)
+    n = len(nodes)
+    if normalized:
+        try:
+            source, target, weight = gcn_normalize(edge_index, edge_weight, n)
+        except DegreeError as err:
+            raise name_degree_error(err, nodes) from None
+    else:
+        source, target, weight = add_remaining_self_loops(edge_index, edge_weight, n)
+    order = torch.argsort(source * max(n, 1) + target, stable=True)  # (source, target) in node order
+    return [
+        (nodes[i], nodes[j], w)
+        for i, j, w in zip(source[order].tolist(), target[order].tolist(), weight[order].tolist(), strict=True)
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- handlers
 
 
 def _run_adjacency(args: argparse.Namespace) -> int:
     graph = load_graph(args)
     nodes = list(graph.nodes)
+    if args.format == "edges":
+        buffer = io.StringIO()
+        for u, v, w in edge_rows(graph, args.normalized):
+            buffer.write(f"{u} {v} {int(w) if float(w).is_integer() else repr(w)}\n")
+        sys.stdout.write(buffer.getvalue())
+        return 0
+    _check_dense_fits(graph)
     matrix = _matrix(graph, args.normalized)
     if args.format == "json":
         print_json({"nodes": [str(n) for n in nodes], "matrix": matrix_values(matrix)})
@@ -199,13 +301,7 @@ def _run_adjacency(args: argparse.Namespace) -> int:
 
 def _run_receptive_field(args: argparse.Namespace) -> int:
     from gnnhw.errors import ConfigError
-    from gnnhw.graph.receptive import (
-        check_node,
-        graph_diameter,
-        receptive_field,
-        receptive_field_sizes,
-        updates_needed,
-    )
+    from gnnhw.graph.receptive import check_node, graph_diameter, receptive_field_sizes, updates_needed
 
     graph = load_graph(args)
     source, target = args.source, args.target
@@ -216,18 +312,22 @@ def _run_receptive_field(args: argparse.Namespace) -> int:
         raise ConfigError("give both --source and --target (or neither), to count the updates between them")
     if args.node is not None:
         check_node(graph, args.node)
-    diameter = graph_diameter(graph)
-    max_layers = diameter.value + 1 if args.max_layers is None else args.max_layers
+    n = graph.number_of_nodes()
+    if args.node is None and n > TABLE_NODE_LIMIT and args.all_nodes is False:
+        table_nodes: list[Hashable] | None = []  # bounded work: no table unless asked for
+    else:
+        table_nodes = [args.node] if args.node is not None else None  # None: every node
+    # The diameter only when it is needed (it is the default depth): one search per node of a component.
+    diameter = graph_diameter(graph, max_nodes=DIAMETER_NODE_LIMIT) if args.max_layers is None else None
+    max_layers = diameter.value + 1 if diameter is not None else args.max_layers
     updates = updates_needed(graph, source, target) if source is not None else None
-    sizes = receptive_field_sizes(graph, max_layers)
-    if args.node is not None:
-        sizes = {args.node: sizes[args.node]}
+    sizes = receptive_field_sizes(graph, max_layers, table_nodes) if table_nodes != [] else None
 
     if args.format == "json":
         print_json(
             {
-                "diameter": diameter.value,
-                "sizes": {str(node): series for node, series in sizes.items()},
+                "diameter": None if diameter is None else diameter.value,
+                "sizes": None if sizes is None else {str(node): series for node, series in sizes.items()},
                 "updates": None
                 if updates is None
                 else {
@@ -241,15 +341,20 @@ def _run_receptive_field(args: argparse.Namespace) -> int:
         return 0
 
     name = graph.graph.get("name") or "graph"
-    print(f"{name}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges; {format_diameter(diameter)}")
-    print(f"\nReceptive-field size after k GCN layers (nodes whose input can reach the node), k = 0..{max_layers}:")
-    print(format_sizes(sizes))
+    about = format_diameter(diameter) if diameter is not None else "diameter not computed (given --max-layers)"
+    print(f"{name}: {n} nodes, {graph.number_of_edges()} edges; {about}")
+    if sizes is None:
+        print(
+            f"\nReceptive-field sizes: not computed for all {n} nodes (one search per node); give --node NODE, "
+            "or --all-nodes"
+        )
+    else:
+        print(f"\nReceptive-field size after k GCN layers (nodes whose input can reach the node), k = 0..{max_layers}:")
+        print(format_sizes(sizes))
     if args.node is not None:
         print(f"\nReceptive field of {args.node}:")
-        order = list(graph.nodes)
-        for k in range(max_layers + 1):
-            field = receptive_field(graph, args.node, k)
-            print(f"  k={k}: {', '.join(str(v) for v in order if v in field)}")
+        for line in _field_lines(graph, args.node, max_layers):
+            print(f"  {line}")
     print()
     if updates is None:
         print("(give --source and --target to count the updates needed between two nodes)")
@@ -257,3 +362,18 @@ def _run_receptive_field(args: argparse.Namespace) -> int:
         path = " -> ".join(str(v) for v in updates.path)
         print(f"Updates needed to forward information from {source} to {target}: {updates.count} (path {path})")
     return 0
+
+
+def _field_lines(graph: Any, node: Hashable, max_layers: int) -> list[str]:
+    """``k=K: nodes`` for k = 0..max_layers from one search; once the field stops growing, one closing line."""
+    import networkx as nx
+
+    incoming = graph.reverse(copy=False) if graph.is_directed() else graph
+    distance = nx.single_source_shortest_path_length(incoming, node, cutoff=max_layers)  # d(v, node) <= max_layers
+    order = [v for v in graph.nodes if v in distance]
+    farthest = max(distance.values())
+    lines = [f"k={k}: {', '.join(str(v) for v in order if distance[v] <= k)}" for k in range(farthest + 1)]
+    if max_layers > farthest:
+        depths = f"k={max_layers}" if max_layers == farthest + 1 else f"k={farthest + 1}..{max_layers}"
+        lines.append(f"{depths}: the same as k={farthest} (nothing farther reaches {node})")
+    return lines

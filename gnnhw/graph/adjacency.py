@@ -12,11 +12,29 @@ For an undirected graph both give the symmetric :math:`\tilde{D}^{-1/2} \tilde{A
 assignment. For a directed graph ``normalized_adjacency(G) = D^-1/2 Ã^T D^-1/2`` with ``D = diag(Ã^T 1)``
 (column sums of ``Ã``, i.e. in-degrees plus the self-loop).
 
-Self-loops follow PyG's ``add_remaining_self_loops``: every node gets a loop of weight 1, *unless it already has
-one*, in which case its existing loop (with its own weight) is kept instead of adding 1. If a node has several
-self-loops in an ``edge_index``, the last one is kept, as PyG does on the CPU (PyG then gives *every* one of them
-the kept loop's gradient; here only the kept one gets it, which is the true gradient). Other parallel edges
-are summed. A node whose degree is 0 gets :math:`0^{-1/2} := 0` (as PyG), so isolated nodes never produce NaN.
+**One meaning per graph.** Every input form (a networkx Graph, DiGraph or MultiGraph; a graph file read by
+:func:`gnnhw.graph.io.read_graph`; a dense matrix; an ``edge_index`` with ``edge_weight``) means the same graph
+under these rules, applied alike by :func:`to_edge_index`, :func:`self_loop_adjacency`,
+:func:`normalized_adjacency`, ``GCNLayer`` and the CLI (the rules of PyG's ``gcn_norm``, so ``GCNConv`` agrees):
+
+1. *Parallel edges are summed*: ``A[i, j]`` is the sum of the weights (default 1) of all edges ``i -> j``, as
+   networkx's ``to_numpy_array`` and PyG's ``gcn_norm`` (a scatter-add) do. An undirected edge is both
+   directions; an undirected self-loop is one loop. Weights that cancel leave an edge of weight 0.
+2. *Self-loops* (PyG's ``add_remaining_self_loops``): ``Ã = A`` off the diagonal; ``Ã[i, i]`` is the weight of
+   node ``i``'s own self-loop when it has one, *even a weight of 0*, and 1 when it has none; never ``w + 1``.
+   A dense matrix cannot state a zero-weight edge, so there a loop exists where ``A[i, i] != 0``.
+   An ``edge_index`` that lists one node's self-loop several times is the one case the forms cannot share (every
+   other form has summed them into one loop already): there ``GCNConv`` keeps the *last* one listed (on the
+   CPU), and so do :func:`normalized_adjacency`, :func:`self_loop_adjacency` and ``GCNLayer``.
+3. *Degrees*: :math:`\tilde{d}_i = \sum_j \tilde{A}_{j,i}`, the weights arriving at ``i``, its own loop
+   included. A node at which no non-zero weight arrives (a lone zero-weight loop; no edge at all without
+   self-loops) is isolated: :math:`\tilde{d}_i = 0` and :math:`0^{-1/2} := 0`, as in PyG, so its row and column
+   of :math:`\hat{A}` are 0. A node at which non-zero weights arrive and sum to exactly 0 (they cancel) or to less
+   than 0 has no :math:`\tilde{d}_i^{-1/2}`: :class:`~gnnhw.errors.DegreeError`, naming the node by its label
+   where the input has labels (PyG would return that node as isolated, or NaN).
+
+Memory is checked before it is allocated: a dense ``(N, N)`` result, or an ``edge_index`` whose largest id
+implies more nodes than the machine's memory could hold, raises :class:`~gnnhw.errors.GraphError` instead.
 
 What depends only on an ``edge_index``'s structure (its check, the self-loop positions, and the CSR sort orders
 :mod:`gnnhw.graph.layers` adds) is memoized per tensor by :func:`cached_on`: computed on first use, dropped with the
@@ -28,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 import warnings
 import weakref
 from collections.abc import Callable, Hashable, Sequence
@@ -39,7 +58,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnnhw.errors import GraphError, NodeNotFoundError
+from gnnhw.errors import DegreeError, GraphError, NodeNotFoundError
 
 _INT32_MAX = 2**31 - 1
 GraphLike = Any  # a networkx graph, or a square dense adjacency (torch tensor, numpy array, nested lists)
@@ -88,11 +107,14 @@ def _edge_weight_value(u: Hashable, v: Hashable, data: dict) -> float:
 def dense_adjacency_tensor(adjacency: Any, *, dtype: torch.dtype | None = None) -> Tensor:
     """Check and convert a square dense adjacency (torch tensor, numpy array or nested lists) to a float tensor.
 
-    Raises :class:`GraphError` when it is not a finite, real, square 2-D matrix.
+    Raises :class:`GraphError` when it is not a finite, real, square 2-D matrix, or when a sparse one would not
+    fit in memory once dense.
     """
     dtype = _dtype(dtype)
     if isinstance(adjacency, Tensor):
         if adjacency.is_sparse or adjacency.layout != torch.strided:
+            if adjacency.dim() == 2:
+                check_dense_size(adjacency.shape[0], dtype, what="copy of the sparse adjacency")
             adjacency = adjacency.to_dense()
         if adjacency.is_complex() or not (
             adjacency.is_floating_point() or adjacency.dtype.is_signed or adjacency.dtype in (torch.uint8, torch.bool)
@@ -114,6 +136,46 @@ def dense_adjacency_tensor(adjacency: Any, *, dtype: torch.dtype | None = None) 
     return a
 
 
+def machine_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where the operating system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(size: float) -> str:
+    """``size`` bytes in the largest binary unit that keeps it >= 1 (``"8.0 TiB"``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def dense_size_bytes(num_nodes: int, dtype: torch.dtype | None = None) -> int:
+    """Bytes of a dense ``(num_nodes, num_nodes)`` matrix of ``dtype`` (default: torch's default dtype)."""
+    return num_nodes * num_nodes * torch.empty((), dtype=_dtype(dtype)).element_size()
+
+
+def check_dense_size(num_nodes: int, dtype: torch.dtype | None = None, *, what: str = "Ã or Â") -> None:
+    """Raise :class:`GraphError` when a dense ``(N, N)`` matrix would not fit in this machine's memory.
+
+    The message gives the estimate and the way out: a sparse result (``sparse=True``) or the edge list
+    (:func:`to_edge_index`). Nothing is allocated.
+    """
+    need, have = dense_size_bytes(num_nodes, dtype), machine_memory()
+    if have is not None and need > have:
+        raise GraphError(
+            f"a dense {what} of {num_nodes} x {num_nodes} nodes ({_dtype(dtype)}) needs {format_bytes(need)}, more "
+            f"than this machine's {format_bytes(have)} of memory; use the sparse form (normalized_adjacency(..., "
+            "sparse=True)) or the edge list (to_edge_index)"
+        )
+
+
+_BYTES_PER_NODE = 64  # node-sized tensors of the normalization: loops (2 x int64), degree, D^-1/2, loop weights
+
+
 def to_edge_index(
     graph: GraphLike,
     nodelist: Sequence[Hashable] | None = None,
@@ -124,18 +186,25 @@ def to_edge_index(
 
     ``edge_index[:, k] = (i, j)`` is the edge ``nodes[i] -> nodes[j]`` with weight ``edge_weight[k]`` (attribute
     ``"weight"``, default 1). An undirected edge gives both directions; an undirected self-loop gives one entry.
-    Parallel edges of a multigraph are merged into one edge with the summed weight (as ``nx.to_numpy_array``).
+    Parallel edges of a multigraph are merged into one edge with the summed weight (as ``nx.to_numpy_array``), so
+    every node has at most one self-loop; an edge (or loop) of weight 0 is kept (see the module's rules).
     With a ``nodelist`` the rows follow its order and edges to nodes outside it are dropped (the induced subgraph,
     again as networkx). A square dense adjacency is also accepted: ``A[i, j] != 0`` is the edge ``i -> j``, nodes
-    are ``0..N-1``.
+    are ``0..N-1``; a torch sparse one (COO, CSR, CSC) too, read from its stored entries without densifying it.
 
     Shapes:
         - **output:** edge_index ``(2, E)`` (int64), edge_weight ``(E,)`` (float), nodes: list of length ``N``
+
+    Raises:
+        GraphError: a non-numeric or non-finite weight, a non-square or non-numeric matrix.
+        NodeNotFoundError: ``nodelist`` names a node the graph does not have.
     """
     dtype = _dtype(dtype)
     if not isinstance(graph, nx.Graph):
         if nodelist is not None:
             raise GraphError("nodelist is only accepted with a networkx graph, not with a dense adjacency matrix")
+        if isinstance(graph, Tensor) and graph.layout != torch.strided and graph.dim() == 2:
+            return _sparse_to_edge_index(graph, dtype)
         a = dense_adjacency_tensor(graph, dtype=dtype)
         index = a.nonzero().t().contiguous()  # (2, E): row = source, col = target
         return index, a[index[0], index[1]], list(range(a.shape[0]))
@@ -146,8 +215,9 @@ def to_edge_index(
     for u, v, data in graph.edges(data=True):
         if u not in position or v not in position:
             continue
-        key = (position[u], position[v])
-        weights[key] = weights.get(key, 0.0) + _edge_weight_value(u, v, data)  # multigraph: parallel edges summed
+        i, j = position[u], position[v]
+        key = (i, j) if graph.is_directed() or i <= j else (j, i)  # undirected: one key per pair
+        weights[key] = weights.get(key, 0.0) + _edge_weight_value(u, v, data)  # rule 1: parallel edges summed
     pairs = list(weights)
     values = [weights[p] for p in pairs]
     if not graph.is_directed():
@@ -158,45 +228,100 @@ def to_edge_index(
     return edge_index, torch.tensor(values, dtype=dtype), nodes
 
 
+def _sparse_to_edge_index(adjacency: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor, list[Hashable]]:
+    """A torch sparse (COO/CSR/CSC) adjacency as an edge list, never densified: duplicates summed, zeros dropped."""
+    if adjacency.shape[0] != adjacency.shape[1]:
+        raise GraphError(f"adjacency matrix has shape {tuple(adjacency.shape)}; expected a square (N, N) matrix")
+    if adjacency.is_complex() or not (adjacency.is_floating_point() or adjacency.dtype.is_signed):
+        raise GraphError(f"adjacency matrix has dtype {adjacency.dtype}; expected real numbers")
+    n = adjacency.shape[0]
+    _check_node_memory(n, None)
+    coo = adjacency.detach().to_sparse_coo().coalesce()  # rule 1: duplicate entries summed
+    values = coo.values().to(dtype)
+    if not torch.isfinite(values).all():
+        raise GraphError("adjacency matrix holds NaN or infinite entries; expected finite weights")
+    keep = values != 0  # as in a dense matrix, a 0 entry is no edge
+    return coo.indices()[:, keep].contiguous(), values[keep], list(range(n))
+
+
+def _is_edge_index(source: Any) -> bool:
+    """A torch integer tensor with 2 rows is read as an ``edge_index`` (never as a dense 2 x 2 matrix)."""
+    return (
+        isinstance(source, Tensor)
+        and source.dim() == 2
+        and source.shape[0] == 2
+        and not source.is_floating_point()
+        and not source.is_complex()
+        and source.dtype != torch.bool
+        and source.layout == torch.strided
+    )
+
+
+def _graph_input(
+    source: Any,
+    edge_weight: Tensor | None,
+    num_nodes: int | None,
+    nodelist: Sequence[Hashable] | None,
+    dtype: torch.dtype | None,
+) -> tuple[Tensor, Tensor | None, int, list[Hashable] | None, torch.dtype]:
+    """Any input form -> ``(edge_index, edge_weight, num_nodes, node labels or None, dtype)``, checked."""
+    if _is_edge_index(source):
+        if nodelist is not None:
+            raise GraphError("nodelist is only accepted with a networkx graph, not with edge_index")
+        n = check_edge_index(source, num_nodes)
+        if edge_weight is not None:
+            check_edge_weight(edge_weight, source.shape[1])
+        if dtype is None:
+            dtype = edge_weight.dtype if edge_weight is not None else _dtype(None)
+        return source, edge_weight, n, None, dtype
+    if edge_weight is not None or num_nodes is not None:
+        raise GraphError("edge_weight and num_nodes are only accepted with an edge_index, not with a graph")
+    dtype = _dtype(dtype)
+    edge_index, weight, nodes = to_edge_index(source, nodelist, dtype=dtype)
+    return edge_index, weight, len(nodes), nodes, dtype
+
+
 def self_loop_adjacency(
-    graph: GraphLike,
-    nodelist: Sequence[Hashable] | None = None,
+    graph_or_edge_index: GraphLike | Tensor,
+    edge_weight: Tensor | None = None,
+    num_nodes: int | None = None,
     *,
+    nodelist: Sequence[Hashable] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Tensor:
-    r"""The dense adjacency with self-loops :math:`\tilde{A} = A + I`, in networkx's convention.
+    r"""The dense adjacency with self-loops :math:`\tilde{A}` in networkx's convention: ``Ã[i, j]`` = weight of i -> j.
 
-    ``Ã[i, j]`` is the weight of the edge ``nodelist[i] -> nodelist[j]`` (attribute ``"weight"``, default 1;
-    symmetric for an undirected graph). Every node gets a self-loop of weight 1, except a node that already has one:
-    it keeps its existing loop weight instead (PyG's ``add_remaining_self_loops`` rule), so ``Ã[i, i]`` is never
-    ``w + 1``. For a dense input a self-loop exists where ``A[i, i] != 0``.
+    The module's rules: parallel edges summed; ``Ã[i, i]`` is node ``i``'s own self-loop weight when it has one
+    (even 0), else 1 (PyG's ``add_remaining_self_loops``, so ``Ã = A + I`` only for a graph without self-loops);
+    for an ``edge_index`` listing one node's loop several times, the last one. Symmetric for an undirected graph.
+    :func:`normalized_adjacency` is :math:`\tilde{D}^{-1/2} \tilde{A}^T \tilde{D}^{-1/2}` of exactly this
+    matrix, :math:`\tilde{D} = \mathrm{diag}(\tilde{A}^T 1)`.
 
     Args:
-        graph: a networkx graph (directed or not, multigraphs summed), or a square dense adjacency matrix
-            (torch tensor, numpy array or nested lists).
+        graph_or_edge_index: a networkx graph (directed or not, multigraphs summed); an integer ``edge_index``
+            tensor of shape ``(2, E)`` (a torch integer tensor with 2 rows is always read as edge_index); or a
+            square adjacency matrix (dense torch tensor, numpy array, nested lists, or torch sparse; a non-zero
+            diagonal entry is a self-loop).
+        edge_weight: weights of the edges of ``edge_index`` (default ones). Only with ``edge_index``.
+        num_nodes: number of nodes of ``edge_index`` (default: largest id + 1).
         nodelist: order of the rows and columns (default: the graph's node order). Only for networkx graphs.
-        dtype: floating dtype of the result (default: torch's default dtype).
+        dtype: floating dtype of the result (default: ``edge_weight``'s, else torch's default dtype).
 
     Shapes:
         - **output:** ``(N, N)``
 
     Raises:
-        GraphError: non-square or non-numeric matrix, non-finite or non-numeric weights.
+        GraphError: non-square or non-numeric matrix, non-finite or non-numeric weights, a malformed edge_index,
+            or a matrix too large for this machine's memory.
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
     """
-    dtype = _dtype(dtype)
-    if isinstance(graph, nx.Graph):
-        edge_index, edge_weight, nodes = to_edge_index(graph, nodelist, dtype=dtype)
-        n = len(nodes)
-        a = torch.zeros(n, n, dtype=dtype)
-        a.index_put_((edge_index[0], edge_index[1]), edge_weight, accumulate=True)
-    else:
-        if nodelist is not None:
-            raise GraphError("nodelist is only accepted with a networkx graph, not with a dense adjacency matrix")
-        a = dense_adjacency_tensor(graph, dtype=dtype).clone()
-    diag = a.diagonal()  # a view: writing it writes Ã
-    diag.copy_(torch.where(diag != 0, diag, torch.ones_like(diag)))  # Ã_ii = existing loop weight, else 1
-    return a
+    edge_index, edge_weight, n, _, dtype = _graph_input(graph_or_edge_index, edge_weight, num_nodes, nodelist, dtype)
+    check_dense_size(n, dtype, what="Ã")
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.shape[1], dtype=dtype, device=edge_index.device)
+    source, target, weight = add_remaining_self_loops(edge_index, edge_weight.to(dtype), n)  # rule 2
+    a = weight.new_zeros(n, n)
+    return a.index_put((source, target), weight, accumulate=True)  # Ã[i, j] += w(i -> j); rule 1: summed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -217,14 +342,66 @@ def check_edge_index(edge_index: Any, num_nodes: int | None = None) -> int:
     if num_nodes is not None and (isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 0):
         raise GraphError(f"num_nodes must be a non-negative integer, got {num_nodes!r}")
     if edge_index.numel() == 0:
-        return 0 if num_nodes is None else num_nodes
+        num_nodes = 0 if num_nodes is None else num_nodes
+        _check_node_memory(num_nodes, None)
+        return num_nodes
     low, high = int(edge_index.min()), int(edge_index.max())
+    given = num_nodes is not None
     if num_nodes is None:
         num_nodes = high + 1
     if low < 0 or high >= num_nodes:
         bad = low if low < 0 else high
         raise GraphError(f"edge_index holds node id {bad}; valid ids are 0..{num_nodes - 1} (num_nodes={num_nodes})")
+    _check_node_memory(num_nodes, None if given else high)
     return num_nodes
+
+
+def _check_node_memory(num_nodes: int, largest_id: int | None) -> None:
+    """Refuse a node count whose node-sized tensors alone would not fit in memory (an absurd id), before allocating."""
+    need, have = num_nodes * _BYTES_PER_NODE, machine_memory()
+    if have is not None and need > have:
+        cause = (
+            f"edge_index holds node id {largest_id}, so num_nodes={num_nodes}"
+            if largest_id is not None
+            else (f"num_nodes={num_nodes}")
+        )
+        raise GraphError(
+            f"{cause}: its per-node tensors need {format_bytes(need)}, more than this machine's {format_bytes(have)};"
+            " number the nodes 0..N-1 (torch.unique(edge_index, return_inverse=True) does)"
+        )
+
+
+def check_degrees(degree: Tensor, target: Tensor, weight: Tensor) -> None:
+    r"""Rule 3 of the module: raise :class:`DegreeError` for a node whose non-zero arriving weights sum to <= 0.
+
+    ``degree[i]`` is :math:`\tilde{d}_i`, the sum of the weights ``weight[k]`` of the edges with
+    ``target[k] == i``. A node at which no non-zero weight arrives has degree 0 and is isolated (PyG's
+    :math:`0^{-1/2} := 0`); a node at which non-zero weights arrive and sum to 0 (they cancel) or less has no
+    :math:`\tilde{d}_i^{-1/2}`. The message names the node by its index; :func:`name_degree_error` renames it by
+    its label. Costs one comparison when every degree is > 0.
+    """
+    deg = degree.detach()
+    if not bool((deg <= 0).any()):
+        return
+    arriving = torch.zeros(deg.shape[0], dtype=torch.long, device=deg.device)
+    arriving = arriving.index_add(0, target.long(), (weight.detach() != 0).long())  # non-zero weights arriving
+    bad = ((deg < 0) | ((deg == 0) & (arriving > 0))).nonzero()
+    if bad.numel() > 0:
+        index = int(bad[0])
+        raise DegreeError(_degree_message(str(index), float(deg[index])), index, float(deg[index]))
+
+
+def _degree_message(node: str, degree: float) -> str:
+    relation = "< 0" if degree < 0 else "= 0 (the weights arriving at it cancel)"
+    return (
+        f"node {node} has degree {degree:g} {relation}: D̃^-1/2, and so Â, is undefined for it; give it edge "
+        "weights with a positive sum (a self-loop of positive weight will do)"
+    )
+
+
+def name_degree_error(err: DegreeError, labels: Sequence[Hashable]) -> DegreeError:
+    """The same :class:`DegreeError` with the node named by ``labels[err.index]`` instead of its index."""
+    return DegreeError(_degree_message(repr(labels[err.index]), err.degree), err.index, err.degree)
 
 
 def check_edge_weight(edge_weight: Any, num_edges: int) -> None:
@@ -340,7 +517,7 @@ def gcn_norm_weights(
     \hat{d}_i}`, :math:`\hat{d}_i = \sum_j \tilde{e}_{j,i}` (degree at the target), :math:`0^{-1/2} := 0`.
 
     ``edge_weight`` are the weights of the *input* edge_index (default ones). Raises :class:`GraphError` for
-    non-finite weights or a negative degree.
+    non-finite weights, :class:`~gnnhw.errors.DegreeError` for a degree <= 0 (rule 3 of the module).
 
     Shapes:
         - **input:** edge_weight ``(E,)`` *(optional)*
@@ -352,11 +529,7 @@ def gcn_norm_weights(
         check_edge_weight(edge_weight, graph.num_edges)
         weight = graph.weights(edge_weight if dtype is None else edge_weight.to(dtype))
     deg = weight.new_zeros(graph.num_nodes).index_add(0, graph.target, weight)  # d_i = sum_j ẽ_{j,i}
-    if bool((deg.detach() < 0).any()):
-        node = int((deg.detach() < 0).nonzero()[0])
-        raise GraphError(
-            f"node {node} has degree {float(deg[node]):g} < 0 with these edge weights; D^-1/2 is undefined"
-        )
+    check_degrees(deg, graph.target, weight)  # the module's rule 3: non-zero weights summing to <= 0 refused
     deg_inv_sqrt = deg.pow(-0.5)
     deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
     # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
@@ -406,9 +579,10 @@ def normalized_adjacency(
     r"""The GCN propagation matrix :math:`\hat{A} = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` in PyG's convention.
 
     It is exactly the matrix ``M`` with ``GCNConv(x, edge_index, edge_weight) == M @ (x @ W) + b``:
-    ``M[i, j]`` is the normalized weight of the edge ``j -> i`` (degrees counted at the target), self-loops added
-    by the ``add_remaining_self_loops`` rule, parallel edges summed. For an undirected graph ``M`` is symmetric and
-    equals :math:`\tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` with :math:`\tilde{A}` = :func:`self_loop_adjacency`.
+    ``M[i, j]`` is the normalized weight of the edge ``j -> i`` (degrees counted at the target), under the module's
+    rules (parallel edges summed, self-loops by the ``add_remaining_self_loops`` rule, degrees <= 0 refused). So
+    ``M = D̃^-1/2 Ã^T D̃^-1/2`` with ``Ã`` = :func:`self_loop_adjacency` of the same input and
+    ``D̃ = diag(Ã^T 1)``; for an undirected graph ``M`` is symmetric and equals ``D̃^-1/2 Ã D̃^-1/2``.
 
     Args:
         graph_or_edge_index: a networkx graph; or an integer ``edge_index`` tensor of shape ``(2, E)`` (a torch
@@ -424,31 +598,23 @@ def normalized_adjacency(
         - **output:** ``(N, N)``, dense or sparse CSR
 
     Raises:
-        GraphError: malformed input, ids out of range, non-finite weights or a negative degree.
+        GraphError: malformed input, ids out of range (or so large that N-sized tensors would not fit in memory),
+            non-finite weights, or a dense result too large for this machine's memory.
+        DegreeError: a node whose non-zero arriving weights sum to 0 or less (named by its label for a networkx
+            graph).
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
     """
-    source = graph_or_edge_index
-    is_edge_index = (
-        isinstance(source, Tensor)
-        and source.dim() == 2
-        and source.shape[0] == 2
-        and not source.is_floating_point()
-        and source.dtype != torch.bool
-        and not source.is_sparse
+    edge_index, edge_weight, n, labels, dtype = _graph_input(
+        graph_or_edge_index, edge_weight, num_nodes, nodelist, dtype
     )
-    if is_edge_index:
-        if nodelist is not None:
-            raise GraphError("nodelist is only accepted with a networkx graph, not with edge_index")
-        edge_index = source
-    else:
-        if edge_weight is not None or num_nodes is not None:
-            raise GraphError("edge_weight and num_nodes are only accepted with an edge_index, not with a graph")
-        edge_index, edge_weight, nodes = to_edge_index(source, nodelist, dtype=dtype)
-        num_nodes = len(nodes)
-    if dtype is None and edge_weight is not None:
-        dtype = edge_weight.dtype
-    src, dst, norm = gcn_normalize(edge_index, edge_weight, num_nodes, dtype=dtype)
-    n = looped_graph(edge_index, num_nodes).num_nodes
+    if not sparse:
+        check_dense_size(n, dtype, what="Â")
+    try:
+        src, dst, norm = gcn_normalize(edge_index, edge_weight, n, dtype=dtype)
+    except DegreeError as err:
+        if labels is None:
+            raise
+        raise name_degree_error(err, labels) from None
     if sparse:
         index = torch.stack([dst, src])  # (2, E'+N): M[i, j] for the edge j -> i
         with quiet_sparse_warnings():

@@ -19,7 +19,20 @@ Formats, chosen by the file's extension:
   ``directed=True``.
 
 Node names are always strings: the edge list ``0 1`` gives nodes ``"0"`` and ``"1"``. Nodes keep the
-order in which they first appear. Every problem (missing or unreadable file, a malformed line, a
+order in which they first appear. A UTF-8 byte order mark at the start of a file is dropped.
+
+Every format means a graph by the rules of :mod:`gnnhw.graph.adjacency` ("one meaning per graph"), and the
+result is a simple :class:`networkx.Graph` / :class:`networkx.DiGraph` that states it exactly:
+
+- *parallel edges are summed* into one edge whose ``weight`` is the sum of theirs (default 1 each): the edge
+  list ``a b 2`` then ``a b 5`` gives one edge of weight 7, ``a b`` twice one of weight 2, as a GraphML or
+  GML multigraph with the same edges (in an undirected edge list ``a b`` and ``b a`` are parallel);
+- an edge of weight 0 (written so, or whose parallel weights cancel) is kept: for a self-loop it matters, since
+  a node's own loop of weight 0 means Ã[a, a] = 0, not the default loop of weight 1;
+- in a ``.adj`` matrix a 0 entry is no edge (a matrix cannot state a zero-weight edge), a non-zero diagonal
+  entry is the node's self-loop.
+
+Every problem (missing or unreadable file, a malformed line, a
 weight that is not a finite number, a non-square matrix) raises :class:`~gnnhw.errors.GraphFileError`
 with the file's name and, where there is one, the line number.
 """
@@ -68,7 +81,7 @@ def read_graph(path: str | os.PathLike, directed: bool = False) -> nx.Graph:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # utf-8-sig: a leading byte order mark is dropped
     except FileNotFoundError:
         raise GraphFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -96,9 +109,10 @@ def _parse_number(text: str, path: Path, lineno: int, what: str) -> float:
 
 
 def _parse_edge_list(text: str, path: Path, directed: bool) -> nx.Graph:
-    graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    nodes: dict[str, None] = {}  # in order of first appearance
+    weights: dict[tuple[str, str], float] = {}  # (u, v) -> summed weight; undirected: the first orientation seen
     for lineno, line in enumerate(text.splitlines(), start=1):
-        fields = _fields(line)
+        fields = line.split() if "#" not in line and "," not in line else _fields(line)  # the common case, fast
         if not fields:
             continue
         if len(fields) not in (2, 3):
@@ -106,11 +120,30 @@ def _parse_edge_list(text: str, path: Path, directed: bool) -> nx.Graph:
                 f"{path}, line {lineno}: expected 'u v' or 'u v weight', got {len(fields)} field(s): {line.strip()!r}"
             )
         u, v = fields[0], fields[1]
-        if len(fields) == 3:
-            graph.add_edge(u, v, weight=_parse_number(fields[2], path, lineno, "weight"))
-        else:
-            graph.add_edge(u, v)
+        weight = _parse_number(fields[2], path, lineno, "weight") if len(fields) == 3 else 1.0
+        nodes[u] = None
+        nodes[v] = None
+        key = (u, v) if directed or (v, u) not in weights else (v, u)
+        weights[key] = weights.get(key, 0.0) + weight  # parallel edges summed
+    graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((u, v) if w == 1.0 else (u, v, {"weight": w}) for (u, v), w in weights.items())
     return graph
+
+
+def _add_summed(graph: nx.Graph, u: str, v: str, weight: float) -> None:
+    """Add the edge u -> v, or add ``weight`` to it if it is already there (parallel edges are summed).
+
+    An edge keeps no ``weight`` attribute while its weight is 1 (networkx's default), so unweighted graphs stay
+    plain.
+    """
+    if graph.has_edge(u, v):
+        weight += graph.edges[u, v].get("weight", 1.0)
+    graph.add_edge(u, v)
+    if weight == 1.0:
+        graph.edges[u, v].pop("weight", None)
+    else:
+        graph.edges[u, v]["weight"] = weight
 
 
 def _parse_adjacency_matrix(text: str, path: Path) -> nx.Graph:
@@ -160,32 +193,45 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _parse_gml(text: str) -> nx.Graph:
+    """networkx's GML reader, with repeated edges read as parallel edges (to be summed) in every file.
+
+    networkx refuses an edge listed twice unless the file says ``multigraph 1`` (naming the nodes by their
+    internal ids); GraphML and edge lists have no such flag, so for one meaning the flag is implied.
+    """
+    try:
+        return nx.parse_gml(text)
+    except nx.NetworkXError as err:
+        if "is duplicated" not in str(err):
+            raise
+    return nx.parse_gml(_GML_GRAPH.sub(r"\g<0> multigraph 1 ", text, count=1))
+
+
+_GML_GRAPH = re.compile(r"\bgraph\s*\[")  # the opening of GML's top-level graph
+
+
 def _read_networkx_format(path: Path, suffix: str) -> nx.Graph:
-    if not path.exists():
-        raise GraphFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise GraphFileError(f"{path}: is a directory, expected a graph file")
+    text = _read_text(path)  # the same errors as the text formats, and a BOM dropped
     kind = "GraphML" if suffix == ".graphml" else "GML"
     try:
-        graph = nx.read_graphml(path) if suffix == ".graphml" else nx.read_gml(path)
-    except OSError as err:
-        raise GraphFileError(f"{path}: cannot read the file ({err.strerror or err})") from None
+        graph = nx.parse_graphml(text) if suffix == ".graphml" else _parse_gml(text)
     except Exception as err:  # networkx and xml raise many types for malformed files
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise GraphFileError(f"{path}: not a valid {kind} file ({message})") from None
-    # Parallel edges collapse into one (the last one's attributes win); node names become strings.
+    # One simple graph: parallel edges summed (the module's rules); node names become strings.
     simple: nx.Graph = nx.DiGraph() if graph.is_directed() else nx.Graph()
     simple.add_nodes_from(str(node) for node in graph.nodes)
     for u, v, data in graph.edges(data=True):
-        attrs = {}
+        weight = 1.0
         if "weight" in data:
+            value = data["weight"]
             try:
-                attrs["weight"] = float(data["weight"])
+                if isinstance(value, bool):
+                    raise TypeError
+                weight = float(value)
             except (TypeError, ValueError):
-                raise GraphFileError(
-                    f"{path}: edge {u!s}-{v!s} has weight {data['weight']!r}, which is not a number"
-                ) from None
-            if not math.isfinite(attrs["weight"]):
-                raise GraphFileError(f"{path}: edge {u!s}-{v!s} has weight {data['weight']!r}, not a finite number")
-        simple.add_edge(str(u), str(v), **attrs)
+                raise GraphFileError(f"{path}: edge {u!s}-{v!s} has weight {value!r}, which is not a number") from None
+            if not math.isfinite(weight):
+                raise GraphFileError(f"{path}: edge {u!s}-{v!s} has weight {value!r}, not a finite number")
+        _add_summed(simple, str(u), str(v), weight)
     return simple

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
-from gnnhw.graph.adjacency import quiet_sparse_warnings
+from gnnhw.graph.adjacency import check_edge_index, check_edge_weight, quiet_sparse_warnings
 from gnnhw.graph.layers import GCNLayer, is_sparse
 
 LAYERS = ("scratch", "pyg")
@@ -105,7 +105,17 @@ class GCN(nn.Module):
             conv.normalize = True
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        """Logits ``(N, out_channels)``; see the class docstring."""
+        """Logits ``(N, out_channels)``; see the class docstring.
+
+        Raises:
+            GraphError: (``layer="pyg"``; the scratch layers check their own input) a malformed ``edge_index``,
+                a node id outside ``[0, N)`` for the ``N`` rows of ``x``, or bad ``edge_weight``: GCNConv itself
+                would index out of range.
+        """
+        if self.layer == "pyg" and not is_sparse(edge_index):
+            check_edge_index(edge_index, x.shape[0])  # ids in [0, N): one GraphError, not a raw torch index error
+            if edge_weight is not None:
+                check_edge_weight(edge_weight, edge_index.shape[1])
         for i, conv in enumerate(self.convs):
             if is_sparse(x):
                 x = sparse_dropout(x, self.dropout, self.training)  # Kipf's sparse dropout on the input features

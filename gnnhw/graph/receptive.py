@@ -20,7 +20,7 @@ field of ``node`` holds the nodes with a directed path *into* ``node``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import NamedTuple
 
 import networkx as nx
@@ -29,6 +29,10 @@ import torch
 from gnnhw.errors import ConfigError, GraphError, NodeNotFoundError, NoPathError
 
 _MAX_LISTED = 20  # how many node names an unknown-node message lists
+
+# The largest depth k accepted. Sizes stop growing at the graph's diameter (at most N - 1), GCNs over-smooth long
+# before, and a size table holds N * (k + 1) numbers: 10,000 is beyond any useful depth and keeps that bounded.
+MAX_LAYERS = 10_000
 
 
 class UpdatePath(NamedTuple):
@@ -62,6 +66,11 @@ def check_node(graph: nx.Graph, node: Hashable) -> None:
 def _check_layers(num_layers: int, name: str = "num_layers") -> None:
     if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 0:
         raise ConfigError(f"{name} must be a non-negative integer, got {num_layers!r}")
+    if num_layers > MAX_LAYERS:
+        raise ConfigError(
+            f"{name} must be at most {MAX_LAYERS} (receptive fields stop growing at the graph's diameter), "
+            f"got {num_layers}"
+        )
 
 
 def _incoming(graph: nx.Graph) -> nx.Graph:
@@ -74,7 +83,10 @@ def receptive_field(graph: nx.Graph, node: Hashable, num_layers: int) -> set[Has
 
     That is every j within ``num_layers`` hops of ``node`` (for a directed graph: with a directed path of
     at most ``num_layers`` edges from j to ``node``), ``node`` itself included:
-    ``{j : d(j, node) <= num_layers}``. Edge weights are ignored (a non-zero weight is an edge).
+    ``{j : d(j, node) <= num_layers}``. Edge weights are ignored: every edge of ``graph`` counts, whatever its
+    weight. This is the receptive field of the graph's structure, which a GCN with positive weights realises
+    (:func:`empirical_receptive_field`); zero or cancelling weights (see :mod:`gnnhw.graph.adjacency`) can only
+    make a real GCN see less.
 
     Args:
         graph: a :class:`networkx.Graph` or :class:`networkx.DiGraph`.
@@ -90,15 +102,29 @@ def receptive_field(graph: nx.Graph, node: Hashable, num_layers: int) -> set[Has
     return set(nx.single_source_shortest_path_length(_incoming(graph), node, cutoff=num_layers))
 
 
-def receptive_field_sizes(graph: nx.Graph, max_layers: int) -> dict[Hashable, list[int]]:
-    """``{node: [|receptive field| after 0, 1, ..., max_layers layers]}`` for every node, in graph order.
+def receptive_field_sizes(
+    graph: nx.Graph, max_layers: int, nodes: Iterable[Hashable] | None = None
+) -> dict[Hashable, list[int]]:
+    """``{node: [|receptive field| after 0, 1, ..., max_layers layers]}`` for ``nodes`` (default: every node).
 
-    Equal to ``len(receptive_field(graph, node, k))`` for each k, from one breadth-first search per node.
+    Equal to ``len(receptive_field(graph, node, k))`` for each k, from one breadth-first search per node asked
+    for (cut off at ``max_layers`` hops), so asking for a few nodes of a large graph costs a few searches.
+    Keys follow ``nodes``' order (default: graph order).
+
+    Raises:
+        NodeNotFoundError: a node of ``nodes`` is not in the graph.
+        ConfigError: ``max_layers`` is negative, not an integer, or above :data:`MAX_LAYERS`.
     """
     _check_layers(max_layers, "max_layers")
+    if nodes is None:
+        wanted = list(graph.nodes)
+    else:
+        wanted = list(nodes)
+        for node in wanted:
+            check_node(graph, node)
     incoming = _incoming(graph)
     sizes: dict[Hashable, list[int]] = {}
-    for node in graph.nodes:
+    for node in wanted:
         counts = [0] * (max_layers + 1)  # counts[d] = number of nodes at distance exactly d
         for distance in nx.single_source_shortest_path_length(incoming, node, cutoff=max_layers).values():
             counts[distance] += 1
@@ -199,12 +225,14 @@ def updates_needed(graph: nx.Graph, source: Hashable, target: Hashable) -> Updat
     """
     check_node(graph, source)
     check_node(graph, target)
-    to_target = nx.single_source_shortest_path_length(_incoming(graph), target)  # d(v, target) for each v
-    if source not in to_target:
+    try:  # bounded work: a bidirectional search finds the distance d, then only nodes within d of target are seen
+        distance = len(nx.bidirectional_shortest_path(graph, source, target)) - 1
+    except nx.NetworkXNoPath:
         raise NoPathError(
             f"no path from {source!r} to {target!r}: information from {source!r} never reaches {target!r}, "
             "however many layers"
-        )
+        ) from None
+    to_target = nx.single_source_shortest_path_length(_incoming(graph), target, cutoff=distance)  # d(v, target)
     order = {name: i for i, name in enumerate(graph.nodes)}
     successors = graph.successors if graph.is_directed() else graph.neighbors
     path = [source]
@@ -215,19 +243,27 @@ def updates_needed(graph: nx.Graph, source: Hashable, target: Hashable) -> Updat
     return UpdatePath(count=len(path) - 1, path=path)
 
 
-def graph_diameter(graph: nx.Graph) -> Diameter:
+def graph_diameter(graph: nx.Graph, max_nodes: int | None = None) -> Diameter:
     """The diameter of ``graph``, or of its largest (weakly) connected component if it is not connected.
 
     The diameter is the longest shortest-path length between two nodes of the component; for a directed
     graph, the longest over the ordered pairs (u, v) where v can be reached from u. For a connected
     undirected graph this is :func:`networkx.diameter`. When several components are largest, the one
     holding the earliest node (in graph order) is measured. A graph with no nodes raises GraphError.
+
+    It takes one breadth-first search per node of the component (time ~ N * (N + E)); ``max_nodes`` bounds that
+    work: a component of more nodes raises :class:`GraphError` before any search.
     """
     if graph.number_of_nodes() == 0:
         raise GraphError("the graph has no nodes, so it has no diameter")
     components = nx.weakly_connected_components(graph) if graph.is_directed() else nx.connected_components(graph)
     order = {name: i for i, name in enumerate(graph.nodes)}
     largest = max(components, key=lambda c: (len(c), -min(order[n] for n in c)))
+    if max_nodes is not None and len(largest) > max_nodes:
+        raise GraphError(
+            f"the diameter of a component of {len(largest)} nodes takes {len(largest)} breadth-first searches "
+            f"(more than the {max_nodes} allowed here); give the depth you need instead (--max-layers in the CLI)"
+        )
     sub = graph.subgraph(largest)
     value = max(max(lengths.values()) for _, lengths in nx.all_pairs_shortest_path_length(sub))
     n = graph.number_of_nodes()

@@ -32,16 +32,24 @@ class _Cell(nn.Module):
 
     num_gates: int
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         check_positive_int("input_size", input_size)
         check_positive_int("hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         gates = self.num_gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
-        self.bias = nn.Parameter(torch.empty(gates))
+        factory = {"device": device, "dtype": dtype}  # torch's factory_kwargs: built in place, never cast later
+        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, **factory))
+        self.bias = nn.Parameter(torch.empty(gates, **factory))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -61,8 +69,15 @@ class _Cell(nn.Module):
 
     @torch.no_grad()
     def _copy_from(self, torch_cell: nn.RNNCellBase) -> None:
+        """Copy ``torch_cell``'s weights bit for bit (same dtype and device required: a cast would round them)."""
         if (torch_cell.input_size, torch_cell.hidden_size) != (self.input_size, self.hidden_size):
             raise ShapeError("torch cell and gnnhw cell have different sizes")
+        source, target = torch_cell.weight_ih, self.weight_ih
+        if (source.dtype, source.device) != (target.dtype, target.device):
+            raise ConfigError(
+                f"torch cell is {source.dtype} on {source.device}, this cell {target.dtype} on {target.device}; "
+                "build the cell with the torch cell's dtype and device (from_torch does)"
+            )
         self.weight_ih.copy_(torch_cell.weight_ih)
         self.weight_hh.copy_(torch_cell.weight_hh)
         self.bias.zero_()
@@ -82,6 +97,7 @@ class RNNCell(_Cell):
 
     Parameters: ``weight_ih`` is W_hx (H, D), ``weight_hh`` is W_hh (H, H), ``bias`` is b_h (H,).
     Equal to ``torch.nn.RNNCell(D, H, nonlinearity="tanh")`` with ``bias = bias_ih + bias_hh``.
+    ``device`` and ``dtype`` place the parameters when they are created (torch's factory kwargs).
 
     Shapes:
         - input ``x_t``: (B, D) or (D,); ``h``: (B, H) or (H,), zeros when omitted
@@ -106,12 +122,17 @@ class RNNCell(_Cell):
 
     @classmethod
     def from_torch(cls, torch_cell: nn.RNNCell) -> RNNCell:
-        """A cell with ``torch_cell``'s weights (tanh only); its two biases are summed into one."""
+        """A cell with ``torch_cell``'s weights (tanh only); its two biases are summed into one.
+
+        The cell has ``torch_cell``'s dtype and device, and its weights are bit-equal copies (no round trip
+        through another dtype); the bias is ``bias_ih + bias_hh`` computed in that dtype.
+        """
         if getattr(torch_cell, "nonlinearity", None) != "tanh":
             raise ConfigError("RNNCell.from_torch needs torch.nn.RNNCell(nonlinearity='tanh')")
-        cell = cls(torch_cell.input_size, torch_cell.hidden_size)
+        weight = torch_cell.weight_ih
+        cell = cls(torch_cell.input_size, torch_cell.hidden_size, device=weight.device, dtype=weight.dtype)
         cell._copy_from(torch_cell)
-        return cell.to(torch_cell.weight_ih.device, torch_cell.weight_ih.dtype)
+        return cell
 
 
 class LSTMCell(_Cell):
@@ -130,6 +151,7 @@ class LSTMCell(_Cell):
     [W_ih; W_fh; W_gh; W_oh], and ``bias`` (4H,) stacks [b_i; b_f; b_g; b_o]. That is
     4(DH + H² + H) parameters for input size D and hidden size H.
     Equal to ``torch.nn.LSTMCell(D, H)`` with ``bias = bias_ih + bias_hh``.
+    ``device`` and ``dtype`` place the parameters when they are created (torch's factory kwargs).
 
     ``forget_bias`` is added to b_f after the uniform initialisation (default 0: torch's initialisation).
     A value of 1 starts the forget gates at σ(1) ≈ 0.73 instead of σ(0) = 0.5, so the memory c and its
@@ -143,8 +165,17 @@ class LSTMCell(_Cell):
 
     num_gates = 4
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 0.0) -> None:
-        super().__init__(input_size, hidden_size)  # (its reset_parameters() adds no forget bias yet)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        forget_bias: float = 0.0,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        # (its reset_parameters() adds no forget bias yet)
+        super().__init__(input_size, hidden_size, device=device, dtype=dtype)
         if not isinstance(forget_bias, int | float) or not math.isfinite(forget_bias):
             raise ConfigError(f"forget_bias must be a finite number, got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
@@ -183,7 +214,12 @@ class LSTMCell(_Cell):
 
     @classmethod
     def from_torch(cls, torch_cell: nn.LSTMCell) -> LSTMCell:
-        """A cell with ``torch_cell``'s weights; its two biases are summed into one."""
-        cell = cls(torch_cell.input_size, torch_cell.hidden_size)
+        """A cell with ``torch_cell``'s weights; its two biases are summed into one.
+
+        The cell has ``torch_cell``'s dtype and device, and its weights are bit-equal copies (no round trip
+        through another dtype); the bias is ``bias_ih + bias_hh`` computed in that dtype.
+        """
+        weight = torch_cell.weight_ih
+        cell = cls(torch_cell.input_size, torch_cell.hidden_size, device=weight.device, dtype=weight.dtype)
         cell._copy_from(torch_cell)
-        return cell.to(torch_cell.weight_ih.device, torch_cell.weight_ih.dtype)
+        return cell

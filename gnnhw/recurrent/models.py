@@ -47,8 +47,9 @@ class _RecurrentClassifier(nn.Module):
         self.num_hidden = cell.hidden_size
         self.num_classes = num_classes
         self.cell = cell
-        self.weight_ph = nn.Parameter(torch.empty(num_classes, cell.hidden_size))  # W_ph (C, H)
-        self.bias_p = nn.Parameter(torch.empty(num_classes))  # b_p (C,)
+        factory = {"device": cell.weight_ih.device, "dtype": cell.weight_ih.dtype}  # the cell's
+        self.weight_ph = nn.Parameter(torch.empty(num_classes, cell.hidden_size, **factory))  # W_ph (C, H)
+        self.bias_p = nn.Parameter(torch.empty(num_classes, **factory))  # b_p (C,)
         self.reset_output()
 
     def reset_output(self) -> None:
@@ -99,8 +100,16 @@ class VanillaRNN(_RecurrentClassifier):
         - output: logits (B, num_classes)
     """
 
-    def __init__(self, input_dim: int, num_hidden: int, num_classes: int) -> None:
-        super().__init__(RNNCell(input_dim, num_hidden), num_classes)
+    def __init__(
+        self,
+        input_dim: int,
+        num_hidden: int,
+        num_classes: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(RNNCell(input_dim, num_hidden, device=device, dtype=dtype), num_classes)
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         xs = self.cell.project_input(x).unbind(1)  # T tensors (B, H): W_hx x_t + b_h for every t at once
@@ -129,8 +138,18 @@ class LSTM(_RecurrentClassifier):
         - output: logits (B, num_classes)
     """
 
-    def __init__(self, input_dim: int, num_hidden: int, num_classes: int, forget_bias: float = 0.0) -> None:
-        super().__init__(LSTMCell(input_dim, num_hidden, forget_bias=forget_bias), num_classes)
+    def __init__(
+        self,
+        input_dim: int,
+        num_hidden: int,
+        num_classes: int,
+        forget_bias: float = 0.0,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        cell = LSTMCell(input_dim, num_hidden, forget_bias=forget_bias, device=device, dtype=dtype)
+        super().__init__(cell, num_classes)
 
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         xs = self.cell.project_input(x).unbind(1)  # T tensors (B, 4H): W_x x_t + b for every t at once
@@ -152,14 +171,23 @@ class TorchRecurrentClassifier(nn.Module):
         - output: logits (B, num_classes)
     """
 
-    def __init__(self, kind: str, input_dim: int, num_hidden: int, num_classes: int) -> None:
+    def __init__(
+        self,
+        kind: str,
+        input_dim: int,
+        num_hidden: int,
+        num_classes: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         if kind not in ("rnn", "lstm"):
             raise ConfigError(f"unknown model {kind!r}; expected 'rnn' or 'lstm'")
         self.kind = kind
         rnn_class = nn.LSTM if kind == "lstm" else nn.RNN
-        self.rnn = rnn_class(input_dim, num_hidden, batch_first=True)
-        self.head = nn.Linear(num_hidden, num_classes)
+        self.rnn = rnn_class(input_dim, num_hidden, batch_first=True, device=device, dtype=dtype)
+        self.head = nn.Linear(num_hidden, num_classes, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(x)  # (B, T, H)
@@ -167,9 +195,14 @@ class TorchRecurrentClassifier(nn.Module):
 
     @classmethod
     def from_scratch(cls, model: VanillaRNN | LSTM) -> TorchRecurrentClassifier:
-        """A torch model with ``model``'s weights (the one bias goes to ``bias_ih``, ``bias_hh`` is zero)."""
+        """A torch model with ``model``'s weights (the one bias goes to ``bias_ih``, ``bias_hh`` is zero).
+
+        It has ``model``'s dtype and device, and every weight is a bit-equal copy (no round trip through another
+        dtype).
+        """
         kind = "lstm" if isinstance(model, LSTM) else "rnn"
-        ref = cls(kind, model.input_dim, model.num_hidden, model.num_classes)
+        weight = model.weight_ph
+        ref = cls(kind, model.input_dim, model.num_hidden, model.num_classes, device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
             ref.rnn.weight_ih_l0.copy_(model.cell.weight_ih)
             ref.rnn.weight_hh_l0.copy_(model.cell.weight_hh)
@@ -177,7 +210,7 @@ class TorchRecurrentClassifier(nn.Module):
             ref.rnn.bias_hh_l0.zero_()
             ref.head.weight.copy_(model.weight_ph)
             ref.head.bias.copy_(model.bias_p)
-        return ref.to(model.weight_ph.device)
+        return ref
 
 
 MODELS: dict[str, type[_RecurrentClassifier]] = {"rnn": VanillaRNN, "lstm": LSTM}
@@ -215,6 +248,7 @@ class TextGenerationModel(nn.Module):
         num_layers: stacked LSTM layers L (default 2).
         dropout: dropout on the outputs of every layer but the last, while training (default 0).
         cell: ``"torch"`` or ``"scratch"``.
+        device, dtype: where and in which dtype the parameters are created (torch's factory kwargs).
 
     Shapes:
         - input ``x``: (B, T) character indices (long)
@@ -223,7 +257,15 @@ class TextGenerationModel(nn.Module):
     """
 
     def __init__(
-        self, vocab_size: int, hidden_size: int = 128, num_layers: int = 2, dropout: float = 0.0, cell: str = "torch"
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        cell: str = "torch",
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -237,13 +279,14 @@ class TextGenerationModel(nn.Module):
         self.num_layers = num_layers
         self.dropout = dropout
         self.cell = cell
+        factory = {"device": device, "dtype": dtype}
         if cell == "torch":
-            self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
+            self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory)
         else:
             sizes = [vocab_size] + [hidden_size] * (num_layers - 1)
-            self.cells = nn.ModuleList(LSTMCell(d, hidden_size) for d in sizes)
+            self.cells = nn.ModuleList(LSTMCell(d, hidden_size, **factory) for d in sizes)
             self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size)  # W_ph, b_p
+        self.head = nn.Linear(hidden_size, vocab_size, **factory)  # W_ph, b_p
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         if x.dim() != 2:
@@ -280,6 +323,8 @@ class TextGenerationModel(nn.Module):
 
         torch's layer l has ``weight_ih_l{l}``, ``weight_hh_l{l}`` and two biases; a gnnhw cell has the same
         weights and one bias, their sum. Copying scratch -> torch puts the bias in ``bias_ih`` and zeros ``bias_hh``.
+        The weights are copied bit for bit, so both models must have the same dtype and device (a cast would
+        round them): :class:`ConfigError` otherwise.
         """
         if (other.vocab_size, other.hidden_size, other.num_layers) != (
             self.vocab_size,
@@ -287,6 +332,12 @@ class TextGenerationModel(nn.Module):
             self.num_layers,
         ):
             raise ShapeError("the two models have different vocab_size, hidden_size or num_layers")
+        mine, theirs = self.head.weight, other.head.weight
+        if (mine.dtype, mine.device) != (theirs.dtype, theirs.device):
+            raise ConfigError(
+                f"cannot copy weights of a {theirs.dtype} model on {theirs.device} into a {mine.dtype} model on "
+                f"{mine.device} bit for bit; build this model with dtype={theirs.dtype} and device={theirs.device}"
+            )
         for layer in range(self.num_layers):
             w_ih, w_hh, bias = other._layer_weights(layer)
             if self.cell == "torch":

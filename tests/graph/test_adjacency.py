@@ -189,3 +189,86 @@ def test_float_edge_index_is_rejected_or_read_as_dense() -> None:
         check_edge_index(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
     with pytest.raises(GraphError, match="edge_weight and num_nodes"):
         normalized_adjacency(nx.path_graph(2), num_nodes=2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One meaning per graph (issue #8, item 7, example 9) and bounded allocations (issue #10).
+
+
+def test_zero_weight_self_loop_is_a_loop_in_a_tilde_and_a_hat_alike() -> None:
+    g = nx.Graph()
+    g.add_edge("a", "a", weight=0.0)
+    g.add_edge("a", "b")
+    a_tilde = self_loop_adjacency(g, dtype=torch.float64)
+    assert a_tilde.tolist() == [[0.0, 1.0], [1.0, 1.0]]  # the loop's own weight 0, not the default 1
+    torch.testing.assert_close(
+        normalized_adjacency(g, dtype=torch.float64),
+        torch.from_numpy(dense_normalized(a_tilde.numpy())),
+        atol=1e-12,
+        rtol=0,
+    )
+
+
+def test_self_loop_adjacency_accepts_edge_index_with_the_same_rules() -> None:
+    ei = torch.tensor([[0, 0, 1, 1], [1, 1, 0, 1]])  # parallel 0 -> 1, and a loop of weight 0 at node 1
+    w = torch.tensor([2.0, 5.0, 1.0, 0.0], dtype=torch.float64)
+    assert self_loop_adjacency(ei, w).tolist() == [[1.0, 7.0], [1.0, 0.0]]
+    assert self_loop_adjacency(ei, w, num_nodes=3)[2, 2] == 1.0
+
+
+def test_duplicate_self_loops_in_edge_index_keep_the_last_as_gcnconv() -> None:
+    ei = torch.tensor([[0, 0, 0], [0, 0, 1]])
+    w = torch.tensor([2.0, 5.0, 1.0], dtype=torch.float64)
+    assert self_loop_adjacency(ei, w)[0, 0] == 5.0
+    norm_ei, norm_w = gcn_norm(ei, w, 2, add_self_loops=True)
+    ref = torch.zeros(2, 2, dtype=torch.float64).index_put_((norm_ei[1], norm_ei[0]), norm_w, accumulate=True)
+    torch.testing.assert_close(normalized_adjacency(ei, w), ref, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize(("weight", "degree"), [(-1.0, "0"), (-2.0, "-1")])
+def test_non_positive_degree_is_refused_naming_the_label(weight, degree) -> None:
+    from gnnhw.errors import DegreeError
+
+    g = nx.Graph()
+    g.add_edge("a", "b", weight=weight)
+    with pytest.raises(DegreeError, match=rf"node 'a' has degree {degree} "):
+        normalized_adjacency(g)
+    ei, w, _ = to_edge_index(g)
+    with pytest.raises(DegreeError, match=rf"node 0 has degree {degree} "):
+        normalized_adjacency(ei, w)
+
+
+def test_lone_zero_weight_loop_is_an_isolated_node_not_an_error() -> None:
+    g = nx.DiGraph()
+    g.add_edge("a", "a", weight=0.0)
+    g.add_edge("b", "b")
+    assert normalized_adjacency(g).tolist() == [[0.0, 0.0], [0.0, 1.0]]
+
+
+def test_absurd_node_id_is_refused_before_allocating() -> None:
+    ei = torch.tensor([[0], [10**12]])
+    with pytest.raises(GraphError, match=r"node id 1000000000000, so num_nodes=1000000000001"):
+        normalized_adjacency(ei)
+    with pytest.raises(GraphError, match=r"node id 1000000000000"):
+        normalized_adjacency(ei, sparse=True)
+    with pytest.raises(GraphError, match=r"node id 1000000000000"):
+        check_edge_index(ei)
+    with pytest.raises(GraphError, match=r"num_nodes=1000000000000:"):
+        check_edge_index(torch.tensor([[0], [1]]), num_nodes=10**12)
+
+
+def test_dense_result_beyond_memory_is_refused_with_the_sparse_alternative() -> None:
+    ei = torch.tensor([[0], [10**7]])  # 10^7 nodes: node-sized tensors fit, an N x N matrix (800 TB) does not
+    with pytest.raises(GraphError, match=r"needs .*sparse=True"):
+        normalized_adjacency(ei)
+    with pytest.raises(GraphError, match=r"dense Ã"):
+        self_loop_adjacency(ei)
+
+
+def test_sparse_adjacency_input_is_never_densified() -> None:
+    n = 10**6  # dense: 4 TB; as an edge list: two entries
+    a = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, 0]]), torch.tensor([2.0, 2.0]), (n, n))
+    edge_index, edge_weight, nodes = to_edge_index(a)
+    assert edge_index.tolist() == [[0, 1], [1, 0]] and edge_weight.tolist() == [2.0, 2.0] and len(nodes) == n
+    with pytest.raises(GraphError, match=r"dense Â of 1000000 x 1000000 nodes .* needs"):
+        normalized_adjacency(a)

@@ -162,3 +162,102 @@ def test_graphml_with_non_numeric_weight(tmp_path):
     nx.write_graphml(graph, path)
     with pytest.raises(GraphFileError, match=r"w\.graphml: edge a-b has weight 'heavy', which is not a number"):
         read_graph(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One meaning per graph (issue #8, item 7, example 9): the file forms follow the rules of gnnhw.graph.adjacency.
+
+
+def test_graphml_parallel_edges_are_summed_as_networkx_does(tmp_path):
+    import numpy as np
+
+    from gnnhw.graph.adjacency import self_loop_adjacency
+
+    multi = nx.MultiGraph()
+    multi.add_edge("a", "b")
+    multi.add_edge("a", "b")
+    path = tmp_path / "g.graphml"
+    nx.write_graphml(multi, path)
+    ours = self_loop_adjacency(read_graph(path), nodelist=["a", "b"])
+    theirs = nx.to_numpy_array(nx.read_graphml(path), nodelist=["a", "b"])
+    assert ours[0, 1] == 2 and np.array_equal(ours.numpy()[0, 1], theirs[0, 1])
+    assert torch_equal_to_networkx_route(path)
+
+
+def torch_equal_to_networkx_route(path) -> bool:
+    from gnnhw.graph.adjacency import self_loop_adjacency
+
+    return bool((self_loop_adjacency(read_graph(path)) == self_loop_adjacency(nx.read_graphml(path))).all())
+
+
+def test_gml_multigraph_parallel_edges_are_summed(tmp_path):
+    multi = nx.MultiDiGraph()
+    multi.add_edge("a", "b", weight=2.0)
+    multi.add_edge("a", "b", weight=0.5)
+    path = tmp_path / "g.gml"
+    nx.write_gml(multi, path)
+    graph = read_graph(path)
+    assert graph.is_directed() and graph.edges["a", "b"]["weight"] == 2.5
+
+
+def test_edge_list_parallel_edges_are_summed_not_last_wins(tmp_path):
+    import torch
+
+    from gnnhw.graph.adjacency import normalized_adjacency
+
+    graph = read_graph(write(tmp_path, "g.txt", "0 1 2.0\n0 1 5.0\n"))
+    assert graph.edges["0", "1"]["weight"] == 7.0
+    ei = torch.tensor([[0, 0, 1, 1], [1, 1, 0, 0]])
+    same = normalized_adjacency(ei, torch.tensor([2.0, 5.0, 2.0, 5.0], dtype=torch.float64))
+    assert torch.equal(normalized_adjacency(graph, dtype=torch.float64), same)
+
+
+def test_undirected_edge_list_reverse_line_is_a_parallel_edge(tmp_path):
+    graph = read_graph(write(tmp_path, "g.txt", "a b 2\nb a 3\na b\n"))
+    assert graph.edges["a", "b"]["weight"] == 6.0
+    directed = read_graph(write(tmp_path, "d.txt", "a b 2\nb a 3\na b\n"), directed=True)
+    assert directed.edges["a", "b"]["weight"] == 3.0 and directed.edges["b", "a"]["weight"] == 3.0
+
+
+def test_unweighted_parallel_edges_count_and_single_edges_stay_plain(tmp_path):
+    graph = read_graph(write(tmp_path, "g.txt", "a b\na b\nb c\n"))
+    assert graph.edges["a", "b"]["weight"] == 2.0
+    assert "weight" not in graph.edges["b", "c"]
+
+
+def test_zero_weight_self_loop_is_kept(tmp_path):
+    graph = read_graph(write(tmp_path, "g.txt", "a a 0\na b\n"))
+    assert graph.has_edge("a", "a") and graph.edges["a", "a"]["weight"] == 0.0
+
+
+def test_cancelling_parallel_weights_leave_an_edge_of_weight_zero(tmp_path):
+    graph = read_graph(write(tmp_path, "g.txt", "a a 1\na a -1\na b\n"))
+    assert graph.edges["a", "a"]["weight"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["g.txt", "g.adj", "g.graphml", "g.gml"])
+def test_utf8_byte_order_mark_is_dropped(tmp_path, name):
+    texts = {
+        "g.txt": "0 1\n1 2\n",
+        "g.adj": "0 1 0\n1 0 1\n0 1 0\n",
+        "g.graphml": None,
+        "g.gml": None,
+    }
+    path = tmp_path / name
+    if texts[name] is None:
+        plain = nx.path_graph(["0", "1", "2"])
+        (nx.write_graphml if name.endswith("graphml") else nx.write_gml)(plain, path)
+        body = path.read_text(encoding="utf-8")
+    else:
+        body = texts[name]
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+    graph = read_graph(path)
+    assert list(graph.nodes) == ["0", "1", "2"]
+
+
+def test_gml_edge_listed_twice_without_the_multigraph_flag_is_a_parallel_edge(tmp_path):
+    # networkx refuses it ("edge #1 (0--1) is duplicated", naming internal ids); every other form sums it.
+    text = 'graph [\n node [ id 0 label "a" ]\n node [ id 1 label "b" ]\n'
+    text += " edge [ source 0 target 1 weight 2.0 ]\n edge [ source 0 target 1 weight 0.5 ]\n]\n"
+    graph = read_graph(write(tmp_path, "g.gml", text))
+    assert not graph.is_directed() and graph.edges["a", "b"]["weight"] == 2.5

@@ -111,3 +111,22 @@ def test_sparse_dropout_drops_and_scales_stored_values(layout) -> None:
 def test_bad_config(kwargs) -> None:
     with pytest.raises(ConfigError):
         GCN(4, 4, 2, **kwargs)
+
+
+@pytest.mark.parametrize("layer", ["pyg", "scratch"])
+@pytest.mark.parametrize("bad_id", [3, -1, 10**12])
+def test_out_of_range_node_id_is_a_graph_error_naming_it(layer: str, bad_id: int) -> None:
+    # Issue #10: GCN(layer="pyg") with an out-of-range node id raised a raw torch index error.
+    from gnnhw.errors import GraphError
+
+    model = GCN(4, 8, 2, layer=layer).eval()
+    edge_index = torch.tensor([[0, 1, bad_id], [1, 2, 0]])
+    with pytest.raises(GraphError, match=rf"node id {bad_id}\b"):
+        model(torch.randn(3, 4), edge_index)
+
+
+def test_pyg_model_rejects_edge_weight_of_the_wrong_length() -> None:
+    from gnnhw.errors import GraphError
+
+    with pytest.raises(GraphError, match="edge_weight has shape"):
+        GCN(4, 8, 2, layer="pyg")(torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]]), torch.ones(3))

@@ -9,6 +9,7 @@ import pytest
 from gnnhw.errors import ConfigError, GnnhwError, NodeNotFoundError, NoPathError
 from gnnhw.graph.examples import assignment_graph
 from gnnhw.graph.receptive import (
+    MAX_LAYERS,
     empirical_receptive_field,
     empirical_receptive_fields,
     graph_diameter,
@@ -267,3 +268,43 @@ def test_strongly_connected_digraph_diameter_matches_networkx():
 def test_empty_graph_has_no_diameter():
     with pytest.raises(GnnhwError, match="no nodes"):
         graph_diameter(nx.Graph())
+
+
+def test_sizes_for_chosen_nodes_equal_the_full_table_and_check_the_nodes() -> None:
+
+    graph = assignment_graph()
+    full = receptive_field_sizes(graph, 3)
+    assert receptive_field_sizes(graph, 3, ["E", "A"]) == {"E": full["E"], "A": full["A"]}
+    with pytest.raises(NodeNotFoundError, match="'Z'"):
+        receptive_field_sizes(graph, 3, ["Z"])
+
+
+def test_depth_above_the_declared_maximum_is_refused() -> None:
+
+    with pytest.raises(ConfigError, match=f"at most {MAX_LAYERS}"):
+        receptive_field_sizes(assignment_graph(), MAX_LAYERS + 1)
+
+
+def test_diameter_work_is_bounded_on_request() -> None:
+
+    path = nx.path_graph(50)
+    assert graph_diameter(path, max_nodes=50).value == 49
+    with pytest.raises(GnnhwError, match="50 nodes"):
+        graph_diameter(path, max_nodes=49)
+
+
+def test_updates_needed_keeps_the_first_shortest_path_in_node_order_on_random_graphs() -> None:
+
+    for seed in range(5):
+        graph = nx.gnp_random_graph(40, 0.08, seed=seed, directed=seed % 2 == 1)
+        order = {n: i for i, n in enumerate(graph.nodes)}
+        for source, target in [(0, 39), (5, 17), (3, 3)]:
+            if not nx.has_path(graph, source, target):
+                continue
+            got = updates_needed(graph, source, target)
+            to_target = nx.single_source_shortest_path_length(graph.reverse() if graph.is_directed() else graph, target)
+            assert got.count == to_target[source]
+            for a, b in zip(got.path, got.path[1:], strict=False):  # each step: the first node still on a shortest path
+                succ = graph.successors(a) if graph.is_directed() else graph.neighbors(a)
+                best = min((v for v in succ if to_target.get(v) == to_target[a] - 1), key=order.__getitem__)
+                assert b == best

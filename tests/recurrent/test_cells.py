@@ -9,7 +9,9 @@ from torch import nn
 from gnnhw.errors import ConfigError, ShapeError
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
 
-ATOL = 1e-5
+ATOL = 1e-5  # float32
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}  # per dtype: a float32 rounding slip fails the float64 cases
+DTYPES = [torch.float32, torch.float64]
 
 
 def _unroll(cell, xs, state=None):
@@ -20,12 +22,14 @@ def _unroll(cell, xs, state=None):
     return torch.stack(outputs, dim=1), state
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rnn_cell_matches_torch_outputs_and_gradients(seed):
+def test_rnn_cell_matches_torch_outputs_and_gradients(seed, dtype):
     torch.manual_seed(seed)
-    ref = nn.RNNCell(7, 11, nonlinearity="tanh")
+    ATOL = TOL[dtype]
+    ref = nn.RNNCell(7, 11, nonlinearity="tanh", dtype=dtype)
     ours = RNNCell.from_torch(ref)
-    xs = torch.randn(5, 9, 7)
+    xs = torch.randn(5, 9, 7, dtype=dtype)
     x_ref, x_ours = xs.clone().requires_grad_(), xs.clone().requires_grad_()
     out_ref, _ = _unroll(ref, x_ref)
     out_ours, _ = _unroll(ours, x_ours)
@@ -41,13 +45,15 @@ def test_rnn_cell_matches_torch_outputs_and_gradients(seed):
     torch.testing.assert_close(ours.bias.grad, ref.bias_hh.grad, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_lstm_cell_matches_torch_outputs_and_gradients(seed):
+def test_lstm_cell_matches_torch_outputs_and_gradients(seed, dtype):
     torch.manual_seed(seed)
-    ref = nn.LSTMCell(6, 13)
+    ATOL = TOL[dtype]
+    ref = nn.LSTMCell(6, 13, dtype=dtype)
     ours = LSTMCell.from_torch(ref)
-    xs = torch.randn(4, 12, 6)
-    h0, c0 = torch.randn(4, 13), torch.randn(4, 13)
+    xs = torch.randn(4, 12, 6, dtype=dtype)
+    h0, c0 = torch.randn(4, 13, dtype=dtype), torch.randn(4, 13, dtype=dtype)
     x_ref, x_ours = xs.clone().requires_grad_(), xs.clone().requires_grad_()
     out_ref, (h_ref, c_ref) = _unroll(ref, x_ref, (h0, c0))
     out_ours, (h_ours, c_ours) = _unroll(ours, x_ours, (h0, c0))
@@ -75,14 +81,41 @@ def test_project_then_step_equals_calling_the_cell():
     torch.testing.assert_close(state_a[1], state_b[1])
 
 
-def test_unbatched_input_matches_torch():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbatched_input_matches_torch(dtype):
     torch.manual_seed(0)
-    ref = nn.LSTMCell(3, 4)
+    ref = nn.LSTMCell(3, 4, dtype=dtype)
     ours = LSTMCell.from_torch(ref)
-    x = torch.randn(3)
+    x = torch.randn(3, dtype=dtype)
     for got, want in zip(ours(x), ref(x), strict=True):
         assert got.shape == (4,)
-        torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+        torch.testing.assert_close(got, want, atol=TOL[dtype], rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("torch_class", [nn.RNNCell, nn.LSTMCell])
+def test_from_torch_keeps_dtype_and_copies_weights_bit_for_bit(torch_class, dtype):
+    # Issue #8, example 8: a float64 cell was built in float32 and cast back, rounding every weight.
+    torch.manual_seed(0)
+    ref = torch_class(3, 4, dtype=dtype)
+    ours = (RNNCell if torch_class is nn.RNNCell else LSTMCell).from_torch(ref)
+    for param in ours.parameters():
+        assert param.dtype == dtype and param.device == ref.weight_ih.device
+    assert torch.equal(ours.weight_ih, ref.weight_ih) and torch.equal(ours.weight_hh, ref.weight_hh)
+    assert torch.equal(ours.bias, ref.bias_ih + ref.bias_hh)  # the sum, computed in the source dtype
+
+
+def test_float64_lstm_cell_state_matches_torch_to_float64_precision():
+    # Issue #8, example 8: the hidden state was off by 2.7e-9 (RNN: 1e-8) after a float32 round trip.
+    torch.manual_seed(0)
+    ref = nn.LSTMCell(3, 4, dtype=torch.float64)
+    ours = LSTMCell.from_torch(ref)
+    x = torch.randn(2, 3, dtype=torch.float64)
+    h_ours, c_ours = ours(x)
+    h_ref, c_ref = ref(x)
+    assert (h_ours - h_ref).abs().max() < 1e-14 and (c_ours - c_ref).abs().max() < 1e-14
+    rnn = nn.RNNCell(3, 4, dtype=torch.float64)
+    assert (RNNCell.from_torch(rnn)(x) - rnn(x)).abs().max() < 1e-14
 
 
 @pytest.mark.parametrize(("d", "n"), [(1, 128), (10, 128), (7, 3)])
@@ -141,3 +174,12 @@ def test_forget_bias_shifts_only_the_forget_block_of_the_same_initialisation():
 def test_forget_bias_must_be_finite():
     with pytest.raises(ConfigError, match="forget_bias"):
         LSTMCell(3, 4, forget_bias=float("nan"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("torch_class", [nn.RNNCell, nn.LSTMCell])
+def test_from_torch_keeps_the_cuda_device_and_dtype(torch_class):
+    ref = torch_class(3, 4, device="cuda", dtype=torch.float64)
+    ours = (RNNCell if torch_class is nn.RNNCell else LSTMCell).from_torch(ref)
+    assert all(p.device == ref.weight_ih.device and p.dtype == torch.float64 for p in ours.parameters())
+    assert torch.equal(ours.weight_ih, ref.weight_ih) and torch.equal(ours.weight_hh, ref.weight_hh)

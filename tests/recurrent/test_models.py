@@ -9,20 +9,23 @@ from torch import nn
 from gnnhw.errors import ConfigError, ShapeError
 from gnnhw.recurrent.models import LSTM, TorchRecurrentClassifier, VanillaRNN, build_model
 
-ATOL = 1e-5
+ATOL = 1e-5  # float32
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}  # per dtype: a float32 rounding slip fails the float64 cases
 
 
 def _grads(model: nn.Module) -> list[torch.Tensor]:
     return [p.grad.clone() for p in model.parameters()]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
 @pytest.mark.parametrize(("seed", "input_dim", "length"), [(0, 10, 9), (1, 1, 4), (2, 3, 1)])
-def test_model_equals_torch_reference(model_class, seed, input_dim, length):
+def test_model_equals_torch_reference(model_class, seed, input_dim, length, dtype):
     torch.manual_seed(seed)
-    ours = model_class(input_dim, 12, 10)
+    ATOL = TOL[dtype]
+    ours = model_class(input_dim, 12, 10, dtype=dtype)
     ref = TorchRecurrentClassifier.from_scratch(ours)
-    x = torch.randn(6, length, input_dim)
+    x = torch.randn(6, length, input_dim, dtype=dtype)
     y = torch.randint(0, 10, (6,))
     x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out_ours, out_ref = ours(x_ours), ref(x_ref)
@@ -50,6 +53,23 @@ def test_forward_with_states_gives_the_same_logits_and_every_state(model_class):
     assert all(h.shape == (3, 8) for h in states)
     ref_out, _ = TorchRecurrentClassifier.from_scratch(model).rnn(x)  # (B, T, H): every h_t
     torch.testing.assert_close(torch.stack(states, 1), ref_out, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+def test_from_scratch_keeps_dtype_and_copies_weights_bit_for_bit(model_class, dtype):
+    # Issue #8, example 8: from_scratch of a float64 model returned a float32 model that failed on float64 input.
+    torch.manual_seed(0)
+    ours = model_class(3, 4, 2, dtype=dtype)
+    assert all(p.dtype == dtype for p in ours.parameters())
+    ref = TorchRecurrentClassifier.from_scratch(ours)
+    assert all(p.dtype == dtype for p in ref.parameters())
+    assert torch.equal(ref.rnn.weight_ih_l0, ours.cell.weight_ih)
+    assert torch.equal(ref.rnn.weight_hh_l0, ours.cell.weight_hh)
+    assert torch.equal(ref.rnn.bias_ih_l0, ours.cell.bias)
+    assert torch.equal(ref.head.weight, ours.weight_ph) and torch.equal(ref.head.bias, ours.bias_p)
+    x = torch.randn(2, 5, 3).to(dtype)
+    assert ref(x).dtype == ours(x).dtype == dtype
 
 
 def test_lstm_parameter_count_is_cell_plus_output_layer():
@@ -80,3 +100,11 @@ def test_bad_sizes_and_shapes():
         LSTM(10, 4, 10)(torch.randn(2, 5, 3))
     with pytest.raises(ShapeError):
         LSTM(10, 4, 10)(torch.randn(5, 10))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+def test_from_scratch_keeps_the_cuda_device(model_class):
+    ours = model_class(3, 4, 2, device="cuda", dtype=torch.float64)
+    ref = TorchRecurrentClassifier.from_scratch(ours)
+    assert all(p.device.type == "cuda" and p.dtype == torch.float64 for p in ref.parameters())

@@ -11,14 +11,20 @@ from gnnhw.recurrent.models import TextGenerationModel
 V, H, L, B, T = 11, 8, 2, 3, 6
 
 
-def _pair(dropout: float = 0.0, num_layers: int = L) -> tuple[TextGenerationModel, TextGenerationModel]:
+TOL = {torch.float32: {"atol": 1e-6, "rtol": 1e-5}, torch.float64: {"atol": 1e-12, "rtol": 0.0}}
+DTYPES = [torch.float32, torch.float64]
+
+
+def _pair(
+    dropout: float = 0.0, num_layers: int = L, dtype: torch.dtype = torch.float32
+) -> tuple[TextGenerationModel, TextGenerationModel]:
     torch.manual_seed(0)
-    ref = TextGenerationModel(V, H, num_layers, dropout, cell="torch")
+    ref = TextGenerationModel(V, H, num_layers, dropout, cell="torch", dtype=dtype)
     with torch.no_grad():  # distinct, non-zero biases so the sum bias_ih + bias_hh matters
         for name, p in ref.named_parameters():
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
-    ours = TextGenerationModel(V, H, num_layers, dropout, cell="scratch").copy_weights_from(ref)
+    ours = TextGenerationModel(V, H, num_layers, dropout, cell="scratch", dtype=dtype).copy_weights_from(ref)
     return ref, ours
 
 
@@ -29,21 +35,31 @@ def test_output_and_state_shapes():
     assert h.shape == c.shape == (L, B, H)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_scratch_equals_torch_outputs_and_states(num_layers):
-    ref, ours = _pair(num_layers=num_layers)
+def test_scratch_equals_torch_outputs_and_states(num_layers, dtype):
+    ref, ours = _pair(num_layers=num_layers, dtype=dtype)
     x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
-    state = (torch.randn(num_layers, B, H), torch.randn(num_layers, B, H))
+    state = (torch.randn(num_layers, B, H, dtype=dtype), torch.randn(num_layers, B, H, dtype=dtype))
     for s in (None, state):
         ref_logits, (ref_h, ref_c) = ref(x, s)
         our_logits, (our_h, our_c) = ours(x, s)
-        torch.testing.assert_close(our_logits, ref_logits, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(our_h, ref_h, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(our_c, ref_c, atol=1e-6, rtol=1e-5)
+        assert our_logits.dtype == dtype
+        torch.testing.assert_close(our_logits, ref_logits, **TOL[dtype])
+        torch.testing.assert_close(our_h, ref_h, **TOL[dtype])
+        torch.testing.assert_close(our_c, ref_c, **TOL[dtype])
 
 
-def test_scratch_equals_torch_gradients():
-    ref, ours = _pair()
+def test_copying_weights_between_dtypes_is_refused_rather_than_rounded():
+    ref = TextGenerationModel(V, H, L, cell="torch", dtype=torch.float64)
+    with pytest.raises(ConfigError, match="bit for bit"):
+        TextGenerationModel(V, H, L, cell="scratch").copy_weights_from(ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scratch_equals_torch_gradients(dtype):
+    ref, ours = _pair(dtype=dtype)
+    tol = TOL[dtype]
     x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(2))
     y = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(3))
     for model in (ref, ours):
@@ -52,19 +68,20 @@ def test_scratch_equals_torch_gradients():
     for layer in range(L):
         cell = ours.cells[layer]
         lstm = ref.lstm
-        torch.testing.assert_close(cell.weight_ih.grad, getattr(lstm, f"weight_ih_l{layer}").grad, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(cell.weight_hh.grad, getattr(lstm, f"weight_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.weight_ih.grad, getattr(lstm, f"weight_ih_l{layer}").grad, **tol)
+        torch.testing.assert_close(cell.weight_hh.grad, getattr(lstm, f"weight_hh_l{layer}").grad, **tol)
         # d loss / d (b_ih + b_hh) flows equally into each of torch's two biases
-        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_ih_l{layer}").grad, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(ours.head.weight.grad, ref.head.weight.grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_ih_l{layer}").grad, **tol)
+        torch.testing.assert_close(cell.bias.grad, getattr(lstm, f"bias_hh_l{layer}").grad, **tol)
+    torch.testing.assert_close(ours.head.weight.grad, ref.head.weight.grad, **tol)
 
 
-def test_copying_scratch_weights_into_torch_gives_the_same_function():
-    _, ours = _pair()
-    back = TextGenerationModel(V, H, L, cell="torch").copy_weights_from(ours)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_copying_scratch_weights_into_torch_gives_the_same_function(dtype):
+    _, ours = _pair(dtype=dtype)
+    back = TextGenerationModel(V, H, L, cell="torch", dtype=dtype).copy_weights_from(ours)
     x = torch.randint(0, V, (B, T))
-    torch.testing.assert_close(back(x)[0], ours(x)[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(back(x)[0], ours(x)[0], **TOL[dtype])
 
 
 def test_dropout_is_off_in_eval_mode_and_active_in_training():
