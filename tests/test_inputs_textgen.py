@@ -406,3 +406,9 @@ def test_a_checkpoint_from_a_fifo_is_read(trained, tmp_path):
         assert load_checkpoint(fifo)["step"] == 4
     finally:
         thread.join(timeout=10)
+
+
+def test_an_absurd_thread_count_is_refused(book, tmp_path, capsys):
+    argv = ["textgen", "train", "--text", str(book), "--out", str(tmp_path / "o"), "--threads", str(10**9)]
+    assert main([*argv, "--quiet"]) == 2
+    assert "--threads must be in [1, 1024]" in _one_line(capsys)

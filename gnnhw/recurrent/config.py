@@ -40,7 +40,7 @@ class PalindromeConfig:
     """Hyper-parameters of one training run; the defaults are the assignment's.
 
     Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why);
-    :meth:`validate` enforces them, and the CLI builds the same checks from them.
+    :meth:`validate` enforces them; the CLI calls it (with its option names) before any work.
     """
 
     model: str = bounded("lstm", choices=MODEL_NAMES, why="VanillaRNN or LSTM")
