@@ -412,3 +412,16 @@ def test_an_absurd_thread_count_is_refused(book, tmp_path, capsys):
     argv = ["textgen", "train", "--text", str(book), "--out", str(tmp_path / "o"), "--threads", str(10**9)]
     assert main([*argv, "--quiet"]) == 2
     assert "--threads must be in [1, 1024]" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("mode", [["--greedy"], [], ["--beam", "2"]])
+def test_seed_that_cannot_matter_is_refused(trained, capsys, mode):
+    argv = ["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the", "--seed", "3", *mode]
+    assert main(argv) == 2
+    assert "--seed has no effect with" in _one_line(capsys)
+
+
+def test_seed_with_temperature_or_without_prompt_is_used(trained, capsys):
+    base = ["textgen", "sample", "--checkpoint", str(trained), "--length", "30"]
+    assert main([*base, "--temperature", "2", "--seed", "1", "--prompt", "the"]) == 0
+    assert main([*base, "--greedy", "--seed", "1"]) == 0
