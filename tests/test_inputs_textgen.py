@@ -39,9 +39,9 @@ def book(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, book) -> Path:
-    out = tmp_path_factory.mktemp("run")
-    assert main(["textgen", "train", "--text", str(book), "--steps", "4", "--out", str(out), *TINY]) == 0
-    return out / "checkpoint.pt"
+    out = tmp_path_factory.mktemp("run")  # the library, not the CLI: no figure to draw
+    config = TextTrainConfig(steps=4, seq_length=10, batch_size=8, hidden_size=16, eval_every=3)
+    return train_text(book, config, out_dir=out).checkpoint
 
 
 def _one_line(capsys) -> str:
