@@ -10,8 +10,9 @@ A config dataclass declares each field with :func:`bounded` instead of a bare de
 and :func:`check_config` checks every field of an instance against its declaration: the type (``bool`` is not
 accepted as an ``int``; an ``int`` is accepted as a ``float``), finiteness of floats, the range, the choices.
 The first bad field raises :class:`~gnnhw.errors.ConfigError`, one line naming the field (or the CLI option it
-came from, via ``labels``), the bad value, the allowed range and why. The CLI builds its help from the same
-declarations (:func:`describe`), so library and CLI enforce the same ranges.
+came from, via ``labels``), the bad value, the allowed range and why. The CLI validates its options through the
+same declarations before any work, so library and CLI enforce the same ranges; :func:`describe` renders a
+declaration as text (for help or docs).
 
 Also here: :data:`SEED_MAX` (the seed range every RNG gnnhw feeds accepts), :func:`machine_memory` and
 :func:`check_memory` (refuse a size whose estimated memory exceeds the machine's, before allocating anything).

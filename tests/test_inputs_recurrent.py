@@ -242,3 +242,18 @@ def test_the_torch_free_model_names_are_the_models():
     from gnnhw.recurrent.models import MODELS
 
     assert MODEL_NAMES == tuple(sorted(MODELS))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["palindrome", "--model", "rnn", "--forget-bias", "2"],
+        ["grads-over-time", "--models", "rnn", "--forget-bias", "2"],
+        ["palindrome-sweep", "--models", "rnn", "--forget-bias", "0"],
+        ["optimizers", "--model", "rnn", "--forget-bias", "0"],
+    ],
+)
+def test_forget_bias_without_an_lstm_is_refused(capsys, tmp_path, argv):
+    code, out = _run(capsys, tmp_path, argv)
+    assert code == 2 and out.err.count("\n") == 1
+    assert "--forget-bias applies only to the LSTM" in out.err

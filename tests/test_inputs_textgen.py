@@ -39,9 +39,9 @@ def book(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, book) -> Path:
-    out = tmp_path_factory.mktemp("run")
-    assert main(["textgen", "train", "--text", str(book), "--steps", "4", "--out", str(out), *TINY]) == 0
-    return out / "checkpoint.pt"
+    out = tmp_path_factory.mktemp("run")  # the library, not the CLI: no figure to draw
+    config = TextTrainConfig(steps=4, seq_length=10, batch_size=8, hidden_size=16, eval_every=3)
+    return train_text(book, config, out_dir=out).checkpoint
 
 
 def _one_line(capsys) -> str:
@@ -406,3 +406,22 @@ def test_a_checkpoint_from_a_fifo_is_read(trained, tmp_path):
         assert load_checkpoint(fifo)["step"] == 4
     finally:
         thread.join(timeout=10)
+
+
+def test_an_absurd_thread_count_is_refused(book, tmp_path, capsys):
+    argv = ["textgen", "train", "--text", str(book), "--out", str(tmp_path / "o"), "--threads", str(10**9)]
+    assert main([*argv, "--quiet"]) == 2
+    assert "--threads must be in [1, 1024]" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("mode", [["--greedy"], [], ["--beam", "2"]])
+def test_seed_that_cannot_matter_is_refused(trained, capsys, mode):
+    argv = ["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the", "--seed", "3", *mode]
+    assert main(argv) == 2
+    assert "--seed has no effect with" in _one_line(capsys)
+
+
+def test_seed_with_temperature_or_without_prompt_is_used(trained, capsys):
+    base = ["textgen", "sample", "--checkpoint", str(trained), "--length", "30"]
+    assert main([*base, "--temperature", "2", "--seed", "1", "--prompt", "the"]) == 0
+    assert main([*base, "--greedy", "--seed", "1"]) == 0

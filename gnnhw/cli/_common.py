@@ -63,6 +63,10 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 def apply_threads(args: argparse.Namespace) -> None:
     """``torch.set_num_threads(args.threads)`` when the command was given ``--threads``."""
     if getattr(args, "threads", None):
+        from gnnhw.checks import check_value
+
+        # torch accepts any count and then starts that many threads on the first operation
+        check_value("--threads", args.threads, int, {"min": 1, "max": 1024, "why": "CPU threads for torch"})
         import torch
 
         torch.set_num_threads(args.threads)

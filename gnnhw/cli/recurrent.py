@@ -40,7 +40,7 @@ def _add_training_options(
     parser.add_argument(
         "--forget-bias",
         type=float,
-        default=1.0,
+        default=None,
         help="LSTM only: added to the forget gates' bias at initialisation; 0 is torch's initialisation "
         "(default: 1, which lets the LSTM learn long palindromes far sooner)",
     )
@@ -59,6 +59,7 @@ def _add_training_options(
 
 
 def _config(args: argparse.Namespace, **overrides: Any):
+    from gnnhw.errors import ConfigError
     from gnnhw.recurrent.config import PalindromeConfig  # torch-free: bad options are refused before torch loads
 
     fields: dict[str, Any] = {
@@ -68,7 +69,6 @@ def _config(args: argparse.Namespace, **overrides: Any):
         "learning_rate": args.lr,
         "train_steps": args.steps,
         "max_norm": args.clip,
-        "forget_bias": args.forget_bias,
         "input_dim": 10 if args.input == "one-hot" else 1,
         "test_size": args.test_size,
         "early_stop_accuracy": args.early_stop,
@@ -77,6 +77,14 @@ def _config(args: argparse.Namespace, **overrides: Any):
     for name in ("model", "optimizer", "seed", "backend"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
+    if args.forget_bias is not None:  # an LSTM-only option: refused when no LSTM is trained
+        models = getattr(args, "models", None) or [getattr(args, "model", "lstm")]
+        if "lstm" not in models:
+            raise ConfigError(
+                f"--forget-bias applies only to the LSTM, and no LSTM is trained here (models: {', '.join(models)}); "
+                "drop --forget-bias"
+            )
+        fields["forget_bias"] = args.forget_bias
     fields.update(overrides)
     config = PalindromeConfig(**fields)
     config.validate(_LABELS)

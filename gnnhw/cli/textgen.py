@@ -107,7 +107,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     smp.add_argument(
         "--top-k", type=positive_int, default=None, help="with --temperature only: sample among the k likeliest"
     )
-    smp.add_argument("--seed", type=int, default=0, help="seed in [0, 2^32) (default: 0)")
+    smp.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed in [0, 2^32) of --temperature sampling, and of the random first character when there is no "
+        "--prompt (default: 0)",
+    )
     add_device(smp)
     add_quiet(smp)
     smp.set_defaults(func=_sample)
@@ -235,6 +241,13 @@ def _sample(args: argparse.Namespace) -> int:
     check_sample_length(args.length)  # all before torch is imported or anything is loaded
     if args.temperature is not None:
         check_temperature(args.temperature)
+    if args.seed is not None and args.prompt and args.temperature is None:
+        mode = "--beam" if args.beam is not None else "greedy decoding"
+        raise ConfigError(
+            f"--seed has no effect with {mode} after a --prompt (it only draws a random first character "
+            "without one); drop --seed"
+        )
+    args.seed = 0 if args.seed is None else args.seed
     check_value("--seed", args.seed, int, {"min": 0, "max": SEED_MAX, "why": SEED_WHY})
     from gnnhw.recurrent.sampling import beam_search, iter_sample
     from gnnhw.recurrent.train_text import model_from_checkpoint

@@ -15,7 +15,7 @@ inverse temperature: **T = 1 / τ**. The assignment's τ = 0.5, 1, 2 are gnnhw's
 Without a prompt, generation starts from one character drawn uniformly from the vocabulary (the
 assignment's choice), using the same generator.
 
-**Bounds.** At most :data:`MAX_SAMPLE_LENGTH` characters per call (about an hour of CPU time for the
+**Bounds.** At most :data:`MAX_SAMPLE_LENGTH` characters per call (20-40 minutes of CPU time for the
 assignment's model; ask several times for more); temperatures in [:data:`MIN_TEMPERATURE`,
 :data:`MAX_TEMPERATURE`] (below, z / T overflows float32: use greedy decoding); seeds in [0, 2^32).
 :func:`iter_sample` yields the text as it is generated, so a caller can stream it. A model whose outputs are
