@@ -48,3 +48,11 @@ def check_positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+class OutputError(GnnhwError):
+    """An output path that cannot be written (a file where a folder is meant, read-only, full disk, ...)."""
+
+
+class OutputLockedError(OutputError):
+    """An output folder or file that another running gnnhw command is writing to."""

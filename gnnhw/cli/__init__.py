@@ -6,7 +6,9 @@ sets ``func`` to a handler ``func(args) -> int``. Handlers parse nothing themsel
 and print or save what it returns. Heavy imports (PyG, matplotlib) happen inside handlers so that
 ``gnnhw --help`` stays fast.
 
-A :class:`gnnhw.errors.GnnhwError` raised anywhere becomes one line on stderr and exit code 2.
+A :class:`gnnhw.errors.GnnhwError` raised anywhere becomes one line on stderr and exit code 2. SIGINT
+and SIGTERM are handled alike for every command (:mod:`gnnhw.cli._run`): one line on stderr saying what
+was kept, exit code 130 or 143.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 from gnnhw import __version__
 from gnnhw.cli import graph, planetoid, recurrent, textgen
+from gnnhw.cli._run import Interrupted, command_signals
 from gnnhw.errors import GnnhwError
 
 _AREAS = (graph, planetoid, recurrent, textgen)
@@ -44,10 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with command_signals():
+            return int(args.func(args) or 0)
     except GnnhwError as err:
         print(f"gnnhw {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        note = f"; {stop.note}" if stop.note else ""
+        print(f"gnnhw {args.command}: interrupted by {stop.signal_name}{note}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print(f"gnnhw {args.command}: interrupted", file=sys.stderr)
         return 130
