@@ -102,7 +102,10 @@ def check_output_file(path: str | os.PathLike, label: str | None = None) -> Path
         raise OutputError(f"{what} is a folder, but a file is expected there; give a file name")
     if path.name in ("", ".", ".."):
         raise OutputError(f"{what} does not name a file")
-    check_output_dir(path.parent, label=f"{label} folder" if label else None)
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise OutputError(f"{what} cannot be created: {str(base)!r} is a file, not a folder")
+    _check_writable_folder(base, what)
     return path
 
 
