@@ -116,6 +116,10 @@ def supported_figure_suffixes() -> tuple[str, ...]:
     return tuple(sorted(Figure().canvas.get_supported_filetypes()))
 
 
+# Formats matplotlib's built-in backends (agg, pdf, svg, ps) always write.
+_ALWAYS_SUPPORTED = frozenset({"png", "pdf", "svg", "eps", "ps"})
+
+
 def check_figure_path(path: str | os.PathLike, label: str | None = None) -> Path:
     """:func:`check_output_file`, and the suffix must be a format matplotlib can write.
 
@@ -125,6 +129,8 @@ def check_figure_path(path: str | os.PathLike, label: str | None = None) -> Path
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
+    if suffix in _ALWAYS_SUPPORTED:  # matplotlib's own backends: no need to import it to know
+        return check_output_file(path, label)
     supported = supported_figure_suffixes()
     if suffix not in supported:
         got = f"'.{suffix}'" if suffix else "no suffix"

@@ -89,8 +89,13 @@ class SignalStop:
         try:
             yield self
         finally:
+            # Once stopping, the process only has to exit: a later signal (the second of two Ctrl-C) must
+            # not raise during the interpreter's shutdown, so it is counted and dropped from now on.
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                signal.signal(s, self._count_only if self.signum is not None else handler)
+
+    def _count_only(self, signum: int, frame: Any) -> None:
+        self.count += 1
 
 
 _CURRENT: list[SignalStop] = []

@@ -114,13 +114,16 @@ def _train_gcn(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         first_seed=args.first_seed,
     ).validate()  # bad options fail here, before any data is read
+    from gnnhw.cli._run import current
     from gnnhw.runs import prepare_outputs
 
     files = [(p, o) for p, o in ((args.save, "--save"), (args.json, "--json")) if p is not None]
     figures = [(args.plot, "--plot")] if args.plot is not None else []
     with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
+        current().note = "no results were written: they are written only once the run finishes"
         apply_threads(args)
         result = train_planetoid(config, root=args.data_root, device=args.device, progress=not args.quiet)
+        current().note = ""
         # Results before decorations: the table, then the files, the figure last.
         if args.format == "json":
             summary = result.to_dict()
@@ -214,13 +217,16 @@ def _depth_study(args: argparse.Namespace) -> int:
     if args.variants:
         config.variants = tuple(args.variants)
     config.validate()
+    from gnnhw.cli._run import current
     from gnnhw.runs import prepare_outputs
 
     files = [(args.json, "--json")] if args.json is not None else []
     figures = [(args.plot, "--plot")] if args.plot is not None else []
     with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
+        current().note = "no results were written: they are written only once the run finishes"
         apply_threads(args)
         result = run_depth_study(config, root=args.data_root, device=args.device, progress=not args.quiet)
+        current().note = ""
         # Results before decorations: the table and the JSON, the figure last.
         if args.format == "json":
             print_json(result.to_dict())

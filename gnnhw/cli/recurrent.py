@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, write_json
+from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 
@@ -90,7 +91,9 @@ def _palindrome(args: argparse.Namespace) -> int:
     folders = [(args.out, "--out")] if args.out is not None else []
     figures = [(args.out / f"{stem}.png", "figure")] if args.out is not None else []
     with prepare_outputs(folders=folders, figures=figures):
+        current().note = "no results were written: they are written only once the run finishes"
         result = train(config, progress=not args.quiet)
+        current().note = ""
         summary = {
             "model": config.model,
             "length": config.length,
@@ -124,7 +127,6 @@ def _palindrome(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from gnnhw.cli._run import current
     from gnnhw.errors import check_positive_int
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
@@ -205,7 +207,9 @@ def _optimizers(args: argparse.Namespace) -> int:
     results = args.out / "optimizers.json"
     figure = args.out / "optimizers.png"
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
+        current().note = "no results were written: they are written only once the run finishes"
         runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+        current().note = ""
         table = {
             name: {
                 "test_accuracy": run["test_accuracy"],
@@ -241,7 +245,9 @@ def _grads(args: argparse.Namespace) -> int:
     results = args.out / "grads_over_time.json"
     figure = args.out / "grads_over_time.png"
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
+        current().note = "no results were written: they are written only once the run finishes"
         result = gradients_over_time(base, args.models, progress=not args.quiet)
+        current().note = ""
         payload = result.to_dict()
         payload["config"] = _config_dict(base)
         payload["decay_per_step"] = {

@@ -241,10 +241,10 @@ def resume_conflicts(saved: TextTrainConfig, requested: Mapping[str, Any]) -> li
     """The settings in ``requested`` (field name -> value asked for) that differ from the checkpoint's
     ``saved`` config, as ``"hidden_size 64 (checkpoint: 128)"``; ``steps`` may change and is left out."""
     out = []
-    for name, value in requested.items():
-        if name in RESUMABLE_CHANGES or not hasattr(saved, name):
+    for name in (f.name for f in fields(saved) if f.name in requested):  # in the config's order
+        if name in RESUMABLE_CHANGES:
             continue
-        have = getattr(saved, name)
+        value, have = requested[name], getattr(saved, name)
         if name == "sample_at":
             value = sorted({int(v) for v in value})
         if value != have:
