@@ -289,3 +289,51 @@ def test_resume_says_what_it_does(tmp_path, capsys):
     line = _one_line(capsys.readouterr().err)
     assert "--hidden-size 32 (checkpoint: 16), --lr 0.01 (checkpoint: 0.002)" in line and "seq" not in line
     assert (out / CHECKPOINT_NAME).read_bytes() == before
+
+
+# ------------------------------------------------------------------------------- the handlers, in-process
+
+
+@pytest.fixture
+def restore_signal_handlers():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def test_deferred_signals_only_set_the_flag_and_stop_when_the_loop_is_left(restore_signal_handlers):
+    from gnnhw.cli._run import Interrupted, SignalStop
+
+    stop = SignalStop()
+    with pytest.raises(Interrupted) as caught, stop.installed():
+        with stop.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)  # a second signal, of another kind: only counted
+            for _ in range(1000):  # let the handlers run (they run between bytecodes)
+                if stop.count == 2:
+                    break
+                time.sleep(0.001)
+            assert stop.should_stop() and stop.count == 2  # still here: nothing was raised mid-step
+    assert caught.value.signum == signal.SIGTERM and caught.value.exit_code == 143
+    os.kill(os.getpid(), signal.SIGINT)  # after the command: counted, never a KeyboardInterrupt at exit
+    time.sleep(0.01)
+    assert stop.count == 3
+
+
+def test_a_command_without_checkpoints_stops_at_once_and_says_nothing_was_written(
+    tmp_path, capsys, monkeypatch, restore_signal_handlers
+):
+    import gnnhw.recurrent.train
+
+    def train_until_terminated(config, progress=False):
+        os.kill(os.getpid(), signal.SIGTERM)  # as from `docker stop`, in the middle of training
+        time.sleep(30)
+        pytest.fail("the signal did not stop the command")
+
+    monkeypatch.setattr(gnnhw.recurrent.train, "train", train_until_terminated)
+    assert main(["palindrome", "--out", str(tmp_path / "run"), "--quiet"]) == 143
+    line = _one_line(capsys.readouterr().err)
+    expected = "interrupted by SIGTERM; no results were written: they are written only once the run finishes"
+    assert line == f"gnnhw palindrome: {expected}"
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [".gnnhw.lock"]
