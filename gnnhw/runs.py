@@ -30,7 +30,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from gnnhw._utils import TEMP_PATTERN, describe_os_error
+from gnnhw._utils import TEMP_MARK, TEMP_PATTERN, describe_os_error
 from gnnhw.errors import OutputError, OutputLockedError
 
 LOCK_NAME = ".gnnhw.lock"
@@ -65,7 +65,8 @@ def _nearest_existing(path: Path) -> Path:
 def _check_writable_folder(folder: Path, what: str) -> None:
     """Raise OutputError unless a file can be created in the existing folder ``folder`` (a real try)."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=".gnnhw-probe.", dir=folder)
+        # named like atomic_path's temporaries, so one left by a process killed right here is cleaned up too
+        fd, probe = tempfile.mkstemp(prefix=f".probe.{os.getpid()}.", suffix=TEMP_MARK, dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

@@ -14,8 +14,10 @@ was kept, exit code 130 or 143.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import graph, planetoid, recurrent, textgen
@@ -59,3 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gnnhw {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
+
+    After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
+    process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
+    window would otherwise kill the process by the signal instead of letting it exit with its code.
+    """
+    code = main(argv)
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+    raise SystemExit(code)
