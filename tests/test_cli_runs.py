@@ -147,7 +147,7 @@ SWEEP = ["--models", "rnn", "--seeds", "0", "--hidden", "4", "--batch-size", "2"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
-@pytest.mark.parametrize("kill_with", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("kill_with", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_running_sweep_refuses_a_second_one_and_its_workers_die_with_it(tmp_path, capsys, kill_with):
     out = tmp_path / "sweep"
     proc = _gnnhw("palindrome-sweep", "--out", out, "--lengths", 5, 6, "--workers", 2, "--steps", 10**8, *SWEEP)
