@@ -36,6 +36,7 @@ from gnnhw.graph.receptive import (
 )
 from gnnhw.plotting import save_figure
 from gnnhw.plotting.graph import plot_receptive_fields
+from gnnhw.runs import prepare_outputs
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -55,6 +56,11 @@ def dense(matrix: Tensor) -> list[list[float]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    with prepare_outputs(folders=[(args.out, "--out")]):  # checked and locked before the work
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     graph = assignment_graph() if args.graph is None else read_graph(args.graph)
     check_node(graph, args.node)
     nodes = list(graph.nodes)
@@ -85,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     path = " -> ".join(str(v) for v in updates.path)
     print(f"\nUpdates needed to forward information from {args.source} to {args.target}: {updates.count} (path {path})")
 
-    figure = plot_receptive_fields(graph, args.node, fields, sizes, diameter=diameter.value)
-    png = save_figure(figure, args.out / "receptive_field.png")
     payload = {
         "graph": name,
         "nodes": [str(v) for v in nodes],
@@ -105,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
             "path": [str(v) for v in updates.path],
         },
     }
-    write_json(args.out / "receptive_field.json", payload)
+    write_json(args.out / "receptive_field.json", payload)  # results before decorations: the figure last
+    figure = plot_receptive_fields(graph, args.node, fields, sizes, diameter=diameter.value)
+    png = save_figure(figure, args.out / "receptive_field.png")
     print(f"\nWrote {png} and {args.out / 'receptive_field.json'}")
     return 0 if agree else 1
 

@@ -1,5 +1,5 @@
 """``python -m gnnhw``: the same as the ``gnnhw`` command."""
 
-from gnnhw.cli import main
+from gnnhw.cli import run
 
-raise SystemExit(main())
+run()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import random
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gnnhw.errors import ConfigError
+from gnnhw.errors import ConfigError, OutputError
 
 if TYPE_CHECKING:  # torch is imported where it is used, so that the CLI answers bad options without it
     import torch
@@ -19,25 +22,52 @@ DATA_ENV = "GNNHW_DATA"
 _REPO_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 
+#: Marks the temporary files of :func:`atomic_path`: ``.<name>.<pid>.<random>.gnnhw-tmp<suffix>``, so
+#: :func:`gnnhw.runs.clean_stale_temporaries` can tell its own leftovers (of a killed process) from other files.
+TEMP_MARK = ".gnnhw-tmp"
+TEMP_PATTERN = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+" + re.escape(TEMP_MARK) + r"(\.[^.]*)?$")
+
+
+def describe_os_error(err: OSError) -> str:
+    """The cause of an ``OSError`` in a few words: ``No space left on device (ENOSPC)``."""
+    name = errno.errorcode.get(err.errno or 0)
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"{reason} ({name})" if name else reason
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    The temporary file keeps ``path``'s suffix, so tools that infer a format from the extension
-    (``matplotlib.savefig``) still work. A reader never sees a half-written file, and an existing
-    file is left untouched when writing fails.
+    The temporary file is named ``.<name>.<pid>.<random>.gnnhw-tmp<suffix>`` (so it keeps ``path``'s
+    suffix, and a later run can recognise and remove it if this process is killed). A reader never sees
+    a half-written file, and an existing file is left untouched when writing fails.
+
+    Raises:
+        OutputError: the folder cannot be created or written, or renaming fails; the message names the
+            path and the cause (e.g. ``No space left on device (ENOSPC)``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the final file the usual mode
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_MARK + path.suffix, dir=path.parent
+        )
+        os.close(fd)
+    except OSError as err:
+        raise OutputError(f"cannot write {str(path)!r}: {describe_os_error(err)}") from None
+    tmp_path = Path(tmp)
+    try:
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the final file the usual mode
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as err:
+        raise OutputError(
+            f"cannot write {str(path)!r}: {describe_os_error(err)}; any previous version of it is kept"
+        ) from None
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -46,18 +76,47 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` and flush it to the disk (``OSError`` on a full disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename).
+
+    Raises:
+        OutputError: the file cannot be written (the message names the path and the cause); an existing
+            file at ``path`` is then left as it was.
+    """
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8; temp file + rename); :class:`OutputError` if it fails."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
-    """``torch.save`` to ``path`` atomically (temp file + rename)."""
+    """``torch.save`` to ``path`` atomically; :class:`OutputError` if it fails.
+
+    The object is serialized in memory first, so a full disk is reported as ``No space left on device``
+    (torch's own writer reports it as an obscure ``inline_container.cc`` error) and never leaves a
+    half-written file behind.
+    """
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -84,3 +84,11 @@ class DegreeError(GraphError):
         super().__init__(message)
         self.index = index
         self.degree = degree
+
+
+class OutputError(GnnhwError):
+    """An output path that cannot be written (a file where a folder is meant, read-only, full disk, ...)."""
+
+
+class OutputLockedError(OutputError):
+    """An output folder or file that another running gnnhw command is writing to."""

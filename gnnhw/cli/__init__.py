@@ -6,17 +6,22 @@ sets ``func`` to a handler ``func(args) -> int``. Handlers parse nothing themsel
 and print or save what it returns. Heavy imports (PyG, matplotlib) happen inside handlers so that
 ``gnnhw --help`` stays fast.
 
-A :class:`gnnhw.errors.GnnhwError` raised anywhere becomes one line on stderr and exit code 2.
+A :class:`gnnhw.errors.GnnhwError` raised anywhere becomes one line on stderr and exit code 2. SIGINT
+and SIGTERM are handled alike for every command (:mod:`gnnhw.cli._run`): one line on stderr saying what
+was kept, exit code 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import graph, planetoid, recurrent, textgen
+from gnnhw.cli._run import Interrupted, command_signals
 from gnnhw.errors import GnnhwError
 
 _AREAS = (graph, planetoid, recurrent, textgen)
@@ -44,10 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with command_signals():
+            return int(args.func(args) or 0)
     except GnnhwError as err:
         print(f"gnnhw {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        note = f"; {stop.note}" if stop.note else ""
+        print(f"gnnhw {args.command}: interrupted by {stop.signal_name}{note}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print(f"gnnhw {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
+
+    After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
+    process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
+    window would otherwise kill the process by the signal instead of letting it exit with its code.
+    """
+    code = main(argv)
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+    raise SystemExit(code)

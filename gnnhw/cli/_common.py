@@ -83,6 +83,23 @@ def print_json(payload: Any) -> None:
 
 def write_json(path: str | Path, payload: Any) -> None:
     """Write ``payload`` as valid JSON to ``path`` atomically (non-finite numbers as null)."""
-    from gnnhw._utils import atomic_write_text  # imports torch: only when a file is written, not at start-up
+    from gnnhw._utils import atomic_write_text
 
     atomic_write_text(path, dumps(payload) + "\n")
+
+
+class StoreGiven(argparse.Action):
+    """``store``, and remember that the option was given: ``args.given_options`` is the set of such dests.
+
+    Lets a command tell an option the user typed from one left at its default (``--resume`` refuses
+    settings given explicitly that differ from the checkpoint's).
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        setattr(namespace, self.dest, values)
+        namespace.given_options = set(getattr(namespace, "given_options", set())) | {self.dest}
+
+
+def given_options(args: argparse.Namespace) -> set[str]:
+    """The dests of the :class:`StoreGiven` options given on the command line."""
+    return set(getattr(args, "given_options", set()))

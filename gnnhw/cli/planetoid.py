@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gnnhw.checks import describe
@@ -166,32 +167,51 @@ def _train_gcn(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         first_seed=args.first_seed,
     ).validate(_TRAIN_LABELS)  # bad options (ranges, memory) fail here, before torch or any data is loaded
-    apply_threads(args)
-    from gnnhw.graph.train import save_checkpoint, train_planetoid
+    from gnnhw.cli._run import current
+    from gnnhw.runs import prepare_outputs
 
-    result = train_planetoid(
-        config,
-        root=args.data_root,
-        device=args.device,
-        progress=not args.quiet,
-        trust_raw_data=args.trust_raw_data,
-    )
-    if args.save:
-        save_checkpoint(result, args.save)
-    if args.json:
-        write_json(args.json, result.to_dict(history=True))
-    if args.plot:
-        from gnnhw.plotting import save_figure
-        from gnnhw.plotting.planetoid import plot_training_curves
+    files = [(p, o) for p, o in ((args.save, "--save"), (args.json, "--json")) if p is not None]
+    figures = [(args.plot, "--plot")] if args.plot is not None else []
+    with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
+        current().note = "no results were written: they are written only once the run finishes"
+        apply_threads(args)
+        from gnnhw.graph.train import save_checkpoint, train_planetoid
 
-        save_figure(plot_training_curves(result), args.plot)
-    if args.format == "json":
-        summary = result.to_dict()
-        keys = ("dataset", "layer", "seeds", "test_acc_mean", "test_acc_std", "per_seed", "seconds_per_epoch")
-        payload = {k: summary[k] for k in keys}
-        payload.update({k: v for k, v in summary.items() if k not in keys and k not in ("config", "runs")})
-        print_json(payload)
-        return 0
+        result = train_planetoid(
+            config,
+            root=args.data_root,
+            device=args.device,
+            progress=not args.quiet,
+            trust_raw_data=args.trust_raw_data,
+        )
+        current().note = ""
+        # Results before decorations: the table, then the files, the figure last.
+        if args.format == "json":
+            summary = result.to_dict()
+            keys = ("dataset", "layer", "seeds", "test_acc_mean", "test_acc_std", "per_seed", "seconds_per_epoch")
+            payload = {k: summary[k] for k in keys}
+            payload.update({k: v for k, v in summary.items() if k not in keys and k not in ("config", "runs")})
+            print_json(payload)
+        else:
+            _print_train_table(config, result)
+        sys.stdout.flush()
+        if args.save:
+            save_checkpoint(result, args.save)
+            if args.format != "json":
+                print(f"best model (seed {result.best_seed}) saved to {args.save}", flush=True)
+        if args.json:
+            write_json(args.json, result.to_dict(history=True))
+        if args.plot:
+            from gnnhw.plotting import save_figure
+            from gnnhw.plotting.planetoid import plot_training_curves
+
+            save_figure(plot_training_curves(result), args.plot)
+            if args.format != "json":
+                print(f"figure saved to {args.plot}")
+    return 0
+
+
+def _print_train_table(config, result) -> None:  # noqa: ANN001
     print(
         f"{config.dataset}, {config.layer} layer, {len(result.runs)} seed(s), {config.epochs} epochs, {result.device}"
     )
@@ -209,11 +229,6 @@ def _train_gcn(args: argparse.Namespace) -> int:
         f"seconds per epoch: {result.seconds_per_epoch:.4f}; peak memory: {result.peak_memory_mb:.0f} MiB "
         f"({result.memory_kind})"
     )
-    if args.save:
-        print(f"best model (seed {result.best_seed}) saved to {args.save}")
-    if args.plot:
-        print(f"figure saved to {args.plot}")
-    return 0
 
 
 def _eval_gcn(args: argparse.Namespace) -> int:
@@ -261,35 +276,48 @@ def _depth_study(args: argparse.Namespace) -> int:
     if args.variants:
         config.variants = tuple(args.variants)
     config.validate(_DEPTH_LABELS)  # ranges, repeated depths or variants, memory: before anything is loaded
-    apply_threads(args)
-    from gnnhw.graph.depth import run_depth_study
+    from gnnhw.cli._run import current
+    from gnnhw.runs import prepare_outputs
 
-    result = run_depth_study(
-        config,
-        root=args.data_root,
-        device=args.device,
-        progress=not args.quiet,
-        trust_raw_data=args.trust_raw_data,
-    )
-    if args.json:
-        write_json(args.json, result.to_dict())
-    if args.plot:
-        from gnnhw.plotting import save_figure
-        from gnnhw.plotting.planetoid import plot_depth_study
+    files = [(args.json, "--json")] if args.json is not None else []
+    figures = [(args.plot, "--plot")] if args.plot is not None else []
+    with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
+        current().note = "no results were written: they are written only once the run finishes"
+        apply_threads(args)
+        from gnnhw.graph.depth import run_depth_study
 
-        save_figure(plot_depth_study(result), args.plot)
-    if args.format == "json":
-        print_json(result.to_dict())
-        return 0
-    print(f"{config.dataset}: test accuracy (mean ± std over {config.seeds} seeds) and embedding distance vs depth")
-    print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
-    for row in result.rows:
-        print(
-            f"{row.variant:>9} {row.num_layers:>6} {100 * row.test_acc_mean:>8.2f} ± {100 * row.test_acc_std:<5.2f}"
-            f" {row.distance_mean:>19.4f}"
+        result = run_depth_study(
+            config,
+            root=args.data_root,
+            device=args.device,
+            progress=not args.quiet,
+            trust_raw_data=args.trust_raw_data,
         )
-    if args.json:
-        print(f"results saved to {args.json}")
-    if args.plot:
-        print(f"figure saved to {args.plot}")
+        current().note = ""
+        # Results before decorations: the table and the JSON, the figure last.
+        if args.format == "json":
+            print_json(result.to_dict())
+        else:
+            print(
+                f"{config.dataset}: test accuracy (mean ± std over {config.seeds} seeds) "
+                "and embedding distance vs depth"
+            )
+            print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
+            for row in result.rows:
+                print(
+                    f"{row.variant:>9} {row.num_layers:>6} {100 * row.test_acc_mean:>8.2f} ± "
+                    f"{100 * row.test_acc_std:<5.2f} {row.distance_mean:>19.4f}"
+                )
+        sys.stdout.flush()
+        if args.json:
+            write_json(args.json, result.to_dict())
+            if args.format != "json":
+                print(f"results saved to {args.json}", flush=True)
+        if args.plot:
+            from gnnhw.plotting import save_figure
+            from gnnhw.plotting.planetoid import plot_depth_study
+
+            save_figure(plot_depth_study(result), args.plot)
+            if args.format != "json":
+                print(f"figure saved to {args.plot}")
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, write_json
+from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 
@@ -105,164 +106,202 @@ def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
             dataclasses.replace(base, **{field: value}).validate(_LABELS)
 
 
+def _figure_last(draw: Any, path: Path) -> Path:
+    """Save the figure ``draw()`` makes to ``path``, after the numbers (results before decorations)."""
+    from gnnhw.plotting import save_figure
+
+    return save_figure(draw(), path)
+
+
 def _palindrome(args: argparse.Namespace) -> int:
     config = _config(args)
     from gnnhw.recurrent.train import train
+    from gnnhw.runs import prepare_outputs
 
-    result = train(config, progress=not args.quiet)
-    summary = {
-        "model": config.model,
-        "length": config.length,
-        "test_accuracy": result.test_accuracy,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "stopped_early": result.stopped_early,
-        "seed": config.seed,
-        "optimizer": config.optimizer,
-        "final_train_accuracy": result.train_accuracy[-1],
-        "backend": config.backend,
-    }
-    if args.out is not None:
-        from gnnhw.plotting import save_figure
-        from gnnhw.plotting.recurrent import optimizers_figure
+    stem = f"palindrome_{config.model}_T{config.length}_seed{config.seed}"
+    folders = [(args.out, "--out")] if args.out is not None else []
+    figures = [(args.out / f"{stem}.png", "figure")] if args.out is not None else []
+    with prepare_outputs(folders=folders, figures=figures):
+        current().note = "no results were written: they are written only once the run finishes"
+        result = train(config, progress=not args.quiet)
+        current().note = ""
+        summary = {
+            "model": config.model,
+            "length": config.length,
+            "test_accuracy": result.test_accuracy,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+            "stopped_early": result.stopped_early,
+            "seed": config.seed,
+            "optimizer": config.optimizer,
+            "final_train_accuracy": result.train_accuracy[-1],
+            "backend": config.backend,
+        }
+        if args.format == "json":
+            print_json(summary)
+        else:
+            print(
+                f"{config.model} T={config.length} seed={config.seed}: test accuracy {result.test_accuracy:.4f} "
+                f"after {result.steps} steps ({result.seconds:.1f} s)",
+                flush=True,
+            )
+        if args.out is not None:
+            from gnnhw.plotting.recurrent import optimizers_figure
 
-        stem = f"palindrome_{config.model}_T{config.length}_seed{config.seed}"
-        write_json(args.out / f"{stem}.json", result.to_dict())
-        record = {k: getattr(result, k) for k in ("test_accuracy", "curve_steps", "train_loss", "train_accuracy")}
-        save_figure(
-            optimizers_figure({config.optimizer: record}, f"{config.model}, T={config.length}"),
-            args.out / f"{stem}.png",
-        )
-    if args.format == "json":
-        print_json(summary)
-    else:
-        print(
-            f"{config.model} T={config.length} seed={config.seed}: test accuracy {result.test_accuracy:.4f} "
-            f"after {result.steps} steps ({result.seconds:.1f} s)"
-        )
+            write_json(args.out / f"{stem}.json", result.to_dict())
+            record = {k: getattr(result, k) for k in ("test_accuracy", "curve_steps", "train_loss", "train_accuracy")}
+            _figure_last(
+                lambda: optimizers_figure({config.optimizer: record}, f"{config.model}, T={config.length}"),
+                args.out / f"{stem}.png",
+            )
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from gnnhw.errors import check_positive_int
+
+    # Every argument is checked before anything is imported, created or written.
+    check_positive_int("--workers", args.workers)
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
     from gnnhw.recurrent.experiments import run_sweep
+    from gnnhw.runs import prepare_outputs
 
     path = args.out / "sweep.json"
-    bar = None
-    total = len(args.models) * len(args.lengths) * len(args.seeds)
-    if not args.quiet:
-        from tqdm.auto import tqdm
+    figure = args.out / "sweep.png"
+    total = len(args.models) * len(set(args.lengths)) * len(args.seeds)
+    with prepare_outputs(folders=[(args.out, "--out")], files=[(path, "results")], figures=[(figure, "figure")]):
+        current().note = f"the finished jobs are kept in {path}; rerun the same command to continue"
+        bar = None
+        if not args.quiet:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="sweep jobs")
-    result = run_sweep(
-        base,
-        args.models,
-        args.lengths,
-        args.seeds,
-        path,
-        workers=args.workers,
-        on_record=(lambda rec: bar.update(1)) if bar is not None else None,
-    )
-    if bar is not None:
-        bar.close()
-    from gnnhw.plotting import save_figure
-    from gnnhw.plotting.recurrent import sweep_figure
+            bar = tqdm(total=total, desc="sweep jobs")
+        try:
+            result = run_sweep(
+                base,
+                args.models,
+                args.lengths,
+                args.seeds,
+                path,
+                workers=args.workers,
+                on_record=(lambda rec: bar.update(1)) if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        current().note = ""
+        summary = result.summary()
+        if args.format == "json":
+            print_json(
+                {
+                    "results": str(path),
+                    "figure": str(figure),
+                    "skipped": result.skipped,
+                    "summary": result.to_dict()["summary"],
+                }
+            )
+        else:
+            print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
+            models = list(summary)
+            print("T    " + "".join(f"{m:>18s}" for m in models))
+            for length in sorted({t for by_t in summary.values() for t in by_t}):
+                cells = []
+                for m in models:
+                    s = summary[m].get(length)
+                    cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}".rjust(18) if s else " " * 18)
+                print(f"{length:<5d}" + "".join(cells))
+            print(f"results: {path}\nfigure: {figure}", flush=True)
+        from gnnhw.plotting.recurrent import sweep_figure
 
-    summary = result.summary()
-    title = (
-        f"{len(args.seeds)} seeds, up to {base.train_steps} steps"
-        + (f", early stop at {base.early_stop_accuracy}" if base.early_stop_accuracy else "")
-        + f", hidden {base.num_hidden}, {base.optimizer} lr {base.learning_rate:g}"
-    )
-    figure = save_figure(sweep_figure(summary, title), args.out / "sweep.png")
-    if args.format == "json":
-        print_json(
-            {
-                "results": str(path),
-                "figure": str(figure),
-                "skipped": result.skipped,
-                "summary": result.to_dict()["summary"],
-            }
+        title = (
+            f"{len(args.seeds)} seeds, up to {base.train_steps} steps"
+            + (f", early stop at {base.early_stop_accuracy}" if base.early_stop_accuracy else "")
+            + f", hidden {base.num_hidden}, {base.optimizer} lr {base.learning_rate:g}"
         )
-        return 0
-    print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
-    models = list(summary)
-    print("T    " + "".join(f"{m:>18s}" for m in models))
-    for length in sorted({t for by_t in summary.values() for t in by_t}):
-        cells = []
-        for m in models:
-            s = summary[m].get(length)
-            cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}".rjust(18) if s else " " * 18)
-        print(f"{length:<5d}" + "".join(cells))
-    print(f"results: {path}\nfigure: {figure}")
+        _figure_last(lambda: sweep_figure(summary, title), figure)
     return 0
 
 
 def _optimizers(args: argparse.Namespace) -> int:
+    from gnnhw.errors import check_positive_int
+
+    check_positive_int("--workers", args.workers)
     base = _config(args, optimizer="adam")
     _check_lists(args, base, **{"--optimizers": "optimizers"})
-    from gnnhw.plotting import save_figure
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
+    from gnnhw.runs import prepare_outputs
 
-    runs = compare_optimizers(base, args.optimizers, workers=args.workers)
-    write_json(args.out / "optimizers.json", {"config": _config_dict(base), "runs": runs})
-    title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
-    figure = save_figure(optimizers_figure(runs, title), args.out / "optimizers.png")
-    table = {
-        name: {
-            "test_accuracy": run["test_accuracy"],
-            "final_train_loss": run["train_loss"][-1],
-            "steps": run["steps"],
-            "seconds": round(run["seconds"], 2),
+    results = args.out / "optimizers.json"
+    figure = args.out / "optimizers.png"
+    with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
+        current().note = "no results were written: they are written only once the run finishes"
+        runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+        current().note = ""
+        table = {
+            name: {
+                "test_accuracy": run["test_accuracy"],
+                "final_train_loss": run["train_loss"][-1],
+                "steps": run["steps"],
+                "seconds": round(run["seconds"], 2),
+            }
+            for name, run in runs.items()
         }
-        for name, run in runs.items()
-    }
-    if args.format == "json":
-        print_json({"results": str(args.out / "optimizers.json"), "figure": str(figure), "runs": table})
-        return 0
-    for name, row in table.items():
-        print(
-            f"{name:13s} test accuracy {row['test_accuracy']:.4f}  final training loss "
-            f"{row['final_train_loss']:.4f}  ({row['steps']} steps, {row['seconds']:.1f} s)"
-        )
-    print(f"figure: {figure}")
+        if args.format == "json":
+            print_json({"results": str(results), "figure": str(figure), "runs": table})
+        else:
+            for name, row in table.items():
+                print(
+                    f"{name:13s} test accuracy {row['test_accuracy']:.4f}  final training loss "
+                    f"{row['final_train_loss']:.4f}  ({row['steps']} steps, {row['seconds']:.1f} s)"
+                )
+            print(f"results: {results}\nfigure: {figure}", flush=True)
+        write_json(results, {"config": _config_dict(base), "runs": runs})
+        title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
+        _figure_last(lambda: optimizers_figure(runs, title), figure)
     return 0
 
 
 def _grads(args: argparse.Namespace) -> int:
     base = _config(args)
     _check_lists(args, base, **{"--models": "models"})
-    from gnnhw.plotting import save_figure
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
+    from gnnhw.runs import prepare_outputs
 
-    result = gradients_over_time(base, args.models, progress=not args.quiet)
-    payload = result.to_dict()
-    payload["config"] = _config_dict(base)
-    payload["decay_per_step"] = {
-        stage: {m: decay_per_step(norms) for m, norms in getattr(result, stage).items()}
-        for stage in ("untrained", "trained")
-    }
-    write_json(args.out / "grads_over_time.json", payload)
-    title = f"one palindrome of length {base.length} ({base.length - 1} inputs); trained {base.train_steps} steps"
-    figure = save_figure(gradients_figure(result.untrained, result.trained, title), args.out / "grads_over_time.png")
-    if args.format == "json":
-        print_json({"figure": str(figure), "decay_per_step": payload["decay_per_step"], "training": result.training})
-        return 0
-    for stage in ("untrained", "trained"):
-        for model, norms in getattr(result, stage).items():
-            decay = payload["decay_per_step"][stage][model]
-            shrink = (
-                f"shrinks x{decay:.3f} per step back (last 30 steps)"
-                if decay is not None
-                else "no decay rate (it needs at least 2 time steps)"
+    results = args.out / "grads_over_time.json"
+    figure = args.out / "grads_over_time.png"
+    with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
+        current().note = "no results were written: they are written only once the run finishes"
+        result = gradients_over_time(base, args.models, progress=not args.quiet)
+        current().note = ""
+        payload = result.to_dict()
+        payload["config"] = _config_dict(base)
+        payload["decay_per_step"] = {
+            stage: {m: decay_per_step(norms) for m, norms in getattr(result, stage).items()}
+            for stage in ("untrained", "trained")
+        }
+        if args.format == "json":
+            print_json(
+                {"figure": str(figure), "decay_per_step": payload["decay_per_step"], "training": result.training}
             )
-            print(f"{stage:9s} {model:4s}: ||dL/dh_T|| {norms[-1]:.3e}, ||dL/dh_1|| {norms[0]:.3e}, {shrink}")
-    for model, info in result.training.items():
-        print(f"{model}: trained {info['steps']} steps, test accuracy {info['test_accuracy']:.4f}")
-    print(f"figure: {figure}")
+        else:
+            for stage in ("untrained", "trained"):
+                for model, norms in getattr(result, stage).items():
+                    decay = payload["decay_per_step"][stage][model]
+                    shrink = (
+                        f"shrinks x{decay:.3f} per step back (last 30 steps)"
+                        if decay is not None
+                        else "no decay rate (it needs at least 2 time steps)"
+                    )
+                    print(f"{stage:9s} {model:4s}: ||dL/dh_T|| {norms[-1]:.3e}, ||dL/dh_1|| {norms[0]:.3e}, {shrink}")
+            for model, info in result.training.items():
+                print(f"{model}: trained {info['steps']} steps, test accuracy {info['test_accuracy']:.4f}")
+            print(f"results: {results}\nfigure: {figure}", flush=True)
+        write_json(results, payload)
+        title = f"one palindrome of length {base.length} ({base.length - 1} inputs); trained {base.train_steps} steps"
+        _figure_last(lambda: gradients_figure(result.untrained, result.trained, title), figure)
     return 0
 
 

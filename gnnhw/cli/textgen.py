@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 from gnnhw.cli._common import (
+    StoreGiven,
     add_device,
     add_quiet,
     add_threads,
     apply_threads,
+    given_options,
     non_negative_int,
     positive_int,
     write_json,
@@ -63,22 +65,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue from DIR/checkpoint.pt up to --steps (the run's other settings come from the checkpoint)",
     )
-    train.add_argument("--cell", choices=("torch", "scratch"), default="torch", help="LSTM implementation")
-    train.add_argument("--seq-length", type=positive_int, default=30)
-    train.add_argument("--batch-size", type=positive_int, default=64)
-    train.add_argument("--hidden-size", type=positive_int, default=128)
-    train.add_argument("--num-layers", type=positive_int, default=2)
-    train.add_argument("--dropout", type=float, default=0.0)
-    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
-    train.add_argument("--max-norm", type=float, default=5.0, help="gradient clipping norm (default: 5)")
-    train.add_argument("--lr-decay", type=float, default=1.0, help="lr factor every --lr-decay-every steps")
-    train.add_argument("--lr-decay-every", type=positive_int, default=1000)
-    train.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations")
-    train.add_argument("--checkpoint-every", type=non_negative_int, default=500)
-    train.add_argument("--sample-every", type=non_negative_int, default=0, help="steps between logged samples")
-    train.add_argument("--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at")
-    train.add_argument("--sample-length", type=positive_int, default=30)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--cell", choices=("torch", "scratch"), default="torch", help="LSTM implementation", action=StoreGiven
+    )
+    train.add_argument("--seq-length", type=positive_int, default=30, action=StoreGiven)
+    train.add_argument("--batch-size", type=positive_int, default=64, action=StoreGiven)
+    train.add_argument("--hidden-size", type=positive_int, default=128, action=StoreGiven)
+    train.add_argument("--num-layers", type=positive_int, default=2, action=StoreGiven)
+    train.add_argument("--dropout", type=float, default=0.0, action=StoreGiven)
+    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)", action=StoreGiven)
+    train.add_argument(
+        "--max-norm", type=float, default=5.0, help="gradient clipping norm (default: 5)", action=StoreGiven
+    )
+    train.add_argument(
+        "--lr-decay", type=float, default=1.0, help="lr factor every --lr-decay-every steps", action=StoreGiven
+    )
+    train.add_argument("--lr-decay-every", type=positive_int, default=1000, action=StoreGiven)
+    train.add_argument(
+        "--eval-every", type=positive_int, default=100, help="steps between evaluations", action=StoreGiven
+    )
+    train.add_argument("--checkpoint-every", type=non_negative_int, default=500, action=StoreGiven)
+    train.add_argument(
+        "--sample-every", type=non_negative_int, default=0, help="steps between logged samples", action=StoreGiven
+    )
+    train.add_argument(
+        "--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at", action=StoreGiven
+    )
+    train.add_argument("--sample-length", type=positive_int, default=30, action=StoreGiven)
+    train.add_argument("--seed", type=int, default=0, action=StoreGiven)
     add_threads(train)
     add_device(train)
     add_quiet(train)
@@ -157,76 +171,117 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# textgen train's options -> TextTrainConfig fields
+_CONFIG_FIELDS = {
+    "steps": "steps",
+    "seq_length": "seq_length",
+    "batch_size": "batch_size",
+    "hidden_size": "hidden_size",
+    "num_layers": "num_layers",
+    "dropout": "dropout",
+    "cell": "cell",
+    "lr": "learning_rate",
+    "max_norm": "max_norm",
+    "lr_decay": "lr_decay",
+    "lr_decay_every": "lr_decay_every",
+    "eval_every": "eval_every",
+    "checkpoint_every": "checkpoint_every",
+    "sample_every": "sample_every",
+    "sample_at": "sample_at",
+    "sample_length": "sample_length",
+    "seed": "seed",
+}
+
+
+def _option(field: str) -> str:
+    dest = next(d for d, f in _CONFIG_FIELDS.items() if f == field)
+    return "--" + dest.replace("_", "-")
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
-    config = TextTrainConfig(
-        steps=args.steps,
-        seq_length=args.seq_length,
-        batch_size=args.batch_size,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        dropout=args.dropout,
-        cell=args.cell,
-        learning_rate=args.lr,
-        max_norm=args.max_norm,
-        lr_decay=args.lr_decay,
-        lr_decay_every=args.lr_decay_every,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-        sample_every=args.sample_every,
-        sample_at=args.sample_at,
-        sample_length=args.sample_length,
-        seed=args.seed,
-    )
-    apply_threads(args)
-    from gnnhw._utils import atomic_write_text
-    from gnnhw.plotting import save_figure
-    from gnnhw.plotting.text import plot_text_curves
-    from gnnhw.recurrent.train_text import train_text
+    config = TextTrainConfig(**{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()})
+    from gnnhw.cli._run import current
+    from gnnhw.runs import RunStopped, prepare_outputs
 
-    def on_sample(step: int, text: str) -> None:
-        print(f"step {step}: {text!r}", flush=True)
+    stop = current()
+    with prepare_outputs(folders=[(args.out, "--out")], figures=[(args.out / "curves.png", "figure")]):
+        apply_threads(args)
+        from gnnhw._utils import atomic_write_text
+        from gnnhw.errors import ConfigError
+        from gnnhw.recurrent.train_text import CHECKPOINT_NAME, load_checkpoint, resume_conflicts, train_text
 
-    try:
-        result = train_text(
-            args.text,
-            config,
-            args.out,
-            resume=args.resume,
-            device=args.device,
-            progress=not args.quiet,
-            on_sample=on_sample,
+        checkpoint = args.out / CHECKPOINT_NAME
+        if args.resume:
+            ckpt = load_checkpoint(checkpoint)
+            saved = TextTrainConfig.from_dict(ckpt["config"])
+            given = {_CONFIG_FIELDS[d]: getattr(args, d) for d in given_options(args) if d in _CONFIG_FIELDS}
+            conflicts = resume_conflicts(saved, given)
+            if conflicts:
+                options = ", ".join(f"{_option(c.split()[0])} {c.split(' ', 1)[1]}" for c in conflicts)
+                raise ConfigError(
+                    f"--resume continues the run in {str(checkpoint)!r} with its own settings; these options "
+                    f"differ from it: {options}. Drop them, or start a new run in another --out"
+                )
+            if int(ckpt["step"]) >= args.steps:
+                print(
+                    f"{checkpoint} is already at step {int(ckpt['step'])}, at or past --steps {args.steps}: "
+                    "nothing to train (ask for more --steps to continue it)"
+                )
+                return 0
+            del ckpt
+
+        def on_sample(step: int, text: str) -> None:
+            print(f"step {step}: {text!r}", flush=True)
+
+        stop.note = "nothing saved yet"
+        try:
+            with stop.deferred():
+                result = train_text(
+                    args.text,
+                    config,
+                    args.out,
+                    resume=args.resume,
+                    device=args.device,
+                    progress=not args.quiet,
+                    on_sample=on_sample,
+                    should_stop=stop.should_stop,
+                )
+                stop.note = f"the run finished: checkpoint at step {result.step} in {result.checkpoint}"
+        except RunStopped as stopped:
+            raise stop.interrupted(
+                f"checkpoint at step {stopped.step} written to {stopped.checkpoint}; "
+                "continue with the same command and --resume"
+            ) from None
+        hist = result.history
+        # Results before decorations: the numbers and the JSON first, the figure last.
+        print(
+            f"step {result.step}: val loss {result.val_loss:.4f} acc {result.val_acc:.4f}, "
+            f"{result.elapsed_s:.1f} s training time in total"
         )
-    except KeyboardInterrupt:
-        checkpoint = args.out / "checkpoint.pt"
-        if checkpoint.exists():
-            print(f"checkpoint written to {checkpoint}; continue with the same command and --resume", file=sys.stderr)
-        raise
-    hist = result.history
-    write_json(
-        args.out / "history.json",
-        {
-            "config": asdict(result.config),
-            "step": result.step,
-            "elapsed_s": result.elapsed_s,
-            "val_loss": result.val_loss,
-            "val_acc": result.val_acc,
-            "history": hist,
-        },
-    )
-    lines = [f"step {s}: {t!r}" for s, t in result.samples]
-    atomic_write_text(args.out / "samples.txt", "\n".join(lines) + ("\n" if lines else ""))
-    if hist["step"]:
-        title = f"{args.text.name}, cell={result.config.cell}"
-        save_figure(plot_text_curves(hist, title=title), args.out / "curves.png")
-    print(
-        f"step {result.step}: val loss {result.val_loss:.4f} acc {result.val_acc:.4f}, "
-        f"{result.elapsed_s:.1f} s training time in total"
-    )
-    print(f"checkpoint: {result.checkpoint}")
+        print(f"checkpoint: {result.checkpoint}", flush=True)
+        write_json(
+            args.out / "history.json",
+            {
+                "config": asdict(result.config),
+                "step": result.step,
+                "elapsed_s": result.elapsed_s,
+                "val_loss": result.val_loss,
+                "val_acc": result.val_acc,
+                "history": hist,
+            },
+        )
+        lines = [f"step {s}: {t!r}" for s, t in result.samples]
+        atomic_write_text(args.out / "samples.txt", "\n".join(lines) + ("\n" if lines else ""))
+        if hist["step"]:
+            from gnnhw.plotting import save_figure
+            from gnnhw.plotting.text import plot_text_curves
+
+            title = f"{args.text.name}, cell={result.config.cell}"
+            save_figure(plot_text_curves(hist, title=title), args.out / "curves.png")
     return 0
 
 

@@ -360,6 +360,10 @@ def save_checkpoint(result: TrainResult, path: str | os.PathLike) -> None:
 
     Contents: ``format``, ``config`` (a dict), ``in_channels``, ``out_channels``, ``seed``, ``val_acc``,
     ``test_acc`` and ``state_dict``.
+
+    Raises:
+        OutputError: the file cannot be written (e.g. ``No space left on device (ENOSPC)``); an existing
+            file at ``path`` is then kept as it was.
     """
     best = next(run for run in result.runs if run.seed == result.best_seed)
     atomic_torch_save(

@@ -17,15 +17,32 @@ if not os.environ.get("DISPLAY") and "MPLBACKEND" not in os.environ:
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from gnnhw._utils import atomic_path  # noqa: E402
+from gnnhw._utils import atomic_write_bytes  # noqa: E402
+from gnnhw.errors import OutputError  # noqa: E402
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save ``fig`` to ``path`` (format from the extension) atomically and close it; return the path."""
+    """Save ``fig`` to ``path`` (format from the extension) atomically and close it; return the path.
+
+    The figure is rendered in memory and then written with :func:`gnnhw._utils.atomic_write_bytes`, so a
+    full disk or an unwritable folder is one :class:`~gnnhw.errors.OutputError` naming the path, and an
+    existing file is kept. Commands check the path first (:func:`gnnhw.runs.check_figure_path`).
+
+    Raises:
+        OutputError: matplotlib cannot write that format, or the file cannot be written.
+    """
+    import io
+
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=path.suffix.lstrip(".").lower() or None, dpi=dpi, bbox_inches="tight")
+    except (ValueError, RuntimeError, OSError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OutputError(f"cannot draw the figure {str(path)!r}: {message}") from None
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

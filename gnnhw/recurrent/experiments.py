@@ -10,12 +10,18 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import ctypes
 import dataclasses
 import math
 import os
+import signal
 import statistics
+import sys
+import threading
+import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +31,12 @@ from torch import nn
 
 from gnnhw._utils import atomic_write_text
 from gnnhw.checks import SEED_MAX, check_value
-from gnnhw.errors import ConfigError, DivergedError, ResultsFileError
+from gnnhw.errors import ConfigError, DivergedError, ResultsFileError, check_positive_int
 from gnnhw.jsonio import dumps, read_json
 from gnnhw.recurrent.models import MODELS
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
+from gnnhw.runs import OutputLock, check_output_file, clean_stale_temporaries
 from gnnhw.schema import ANY, Bool, Float, Int, ListOf, MapOf, Record, Spec, Str
 
 SWEEP_FORMAT = "gnnhw-palindrome-sweep/1"
@@ -40,8 +47,64 @@ def _job_key(model: str, length: int, seed: int) -> str:
     return f"{model}/T={length}/seed={seed}"
 
 
-def _init_worker() -> None:
+def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent_pid:  # the parent died and this process was handed to another one
+            os._exit(1)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process end when its parent ``parent_pid`` dies, however the parent dies.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere, a
+    daemon thread also checks ``os.getppid()`` twice a second and exits once the parent is gone. Without
+    this, the workers of a ``kill -9``-ed sweep would wait for work forever.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="gnnhw-watch-parent", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(parent_pid: int) -> None:
+    # The parent handles Ctrl-C (the terminal sends it to every process of the group) and stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    die_with_parent(parent_pid)
     torch.set_num_threads(1)  # one thread per process: the processes, not the threads, use the cores
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while workers are started: they inherit the mask, so a Ctrl-C during
+    their start-up waits until they ignore it (the parent still gets it, from its other threads or after)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now (jobs in flight are lost; finished ones were already handed on)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def _run_job(config: PalindromeConfig) -> dict[str, Any]:
@@ -69,10 +132,11 @@ def run_configs(
 
     ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
     ``workers == 1`` trains in this process, one job after another; more use that many worker processes
-    (started with "spawn", one torch thread each).
+    (started with "spawn", one torch thread each). Workers ignore SIGINT and end with this process
+    (:func:`die_with_parent`); if anything interrupts the loop here (an error, ``KeyboardInterrupt``, the
+    CLI's SIGTERM), they are killed before the exception propagates.
     """
-    if workers < 1:
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    check_positive_int("workers", workers)
     job = job or _run_job  # (looked up at call time)
     workers = min(workers, max(1, len(configs)))  # never more processes than jobs
     if workers == 1 or len(configs) <= 1:
@@ -80,15 +144,23 @@ def run_configs(
             on_done(config, job(config))
         return
     context = torch.multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
-        futures = {pool.submit(job, config): config for config in configs}
-        try:
-            for future in cf.as_completed(futures):
-                on_done(futures[future], future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+    )
+    futures: dict[cf.Future, PalindromeConfig] = {}
+    try:
+        with _sigint_blocked():
+            for config in configs:
+                futures[pool.submit(job, config)] = config
+        for future in cf.as_completed(futures):
+            on_done(futures[future], future.result())
+    except BaseException:  # an error, Ctrl-C or SIGTERM: no worker may outlive the sweep
+        for future in futures:
+            future.cancel()
+        _stop_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 @dataclass
@@ -190,9 +262,18 @@ def run_sweep(
     earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
     as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
     number of CPU cores. ``on_record(record)`` is called after each new job (e.g. to advance a progress bar).
+
+    Every argument is checked before anything is written. The results file is locked for the sweep
+    (:class:`gnnhw.runs.OutputLock`), so a second sweep on the same file is refused instead of losing jobs.
+
+    Raises:
+        ConfigError: a bad argument, or a results file made with other settings.
+        OutputError: the results file cannot be written; OutputLockedError: another sweep is writing it.
     """
     if not models or not lengths or not seeds:
         raise ConfigError("a sweep needs at least one model, one length and one seed")
+    workers = workers if workers is not None else os.cpu_count() or 1
+    check_positive_int("workers", workers)
     # Length-major order: an interrupted sweep has both models' results for its shorter lengths.
     configs = [
         dataclasses.replace(base, model=m, length=t, seed=s)
@@ -202,7 +283,19 @@ def run_sweep(
     ]
     for config in configs:
         config.validate()
-    path = Path(results_path)
+    path = check_output_file(results_path)
+    with OutputLock(path, folder=False):
+        clean_stale_temporaries(path.parent)
+        return _run_sweep_locked(base, configs, path, workers, on_record)
+
+
+def _run_sweep_locked(
+    base: PalindromeConfig,
+    configs: list[PalindromeConfig],
+    path: Path,
+    workers: int,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> SweepResult:
     fields = _base_fields(base)
     records = _load_sweep(path, fields)
     done = {_job_key(r["model"], r["length"], r["seed"]) for r in records}
@@ -220,8 +313,7 @@ def run_sweep(
         if on_record is not None:
             on_record(record)
 
-    save()
-    run_configs(todo, workers if workers is not None else os.cpu_count() or 1, on_done)
+    run_configs(todo, workers, on_done)  # (the file is first written when a job finishes)
     # The file keeps every finished job; the returned result holds only the ones asked for now.
     return SweepResult(
         records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],

@@ -7,8 +7,11 @@ time steps (the assignment's "averaged over time steps"):
     \mathcal{L} = -\frac{1}{BT} \sum_{b=1}^{B} \sum_{t=1}^{T} \log p(c^{(b)}_{t+1} \mid c^{(b)}_{\le t})
 
 **Checkpoints.** ``<out>/checkpoint.pt`` is written every ``checkpoint_every`` steps, at the end, and when
-the run is interrupted (Ctrl-C: the current step finishes, the checkpoint is written, then
-:class:`KeyboardInterrupt` propagates). It is written atomically (temp file + rename), so an existing
+the run is stopped: when ``should_stop()`` (a callback, e.g. set by the CLI's SIGINT/SIGTERM handler) turns
+true, the current step finishes, the checkpoint is written once and :class:`gnnhw.runs.RunStopped` is raised.
+A :class:`KeyboardInterrupt` raised inside the loop (a library user's own Ctrl-C) also writes it, unless
+it cut an optimizer update short: then no state of that step is saved and the last checkpoint is kept, so
+a checkpoint never holds half an Adam step. It is written atomically (temp file + rename), so an existing
 checkpoint is never replaced by a half-written one, and it holds only tensors and plain Python values,
 so ``torch.load(path, weights_only=True)`` reads it. It stores the model and optimizer state, the step,
 the vocabulary (as one string), the config (as a dict), the RNG states (batch sampler and torch's global
@@ -18,15 +21,12 @@ interrupted at step k and resumed ends with the same parameters as one that was 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from gnnhw.recurrent.config import TextTrainConfig
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
+from gnnhw.runs import RunStopped
 from gnnhw.schema import ANY, Float, Int, ListOf, MapOf, Record, Spec, Str, TensorSpec
 
 CHECKPOINT_FORMAT = "gnnhw.textgen"
@@ -67,6 +68,7 @@ class TextTrainResult:
     checkpoint: Path | None
     val_loss: float  # validation loss and accuracy of the final model
     val_acc: float
+    start_step: int = 0  # the step this session started from (step - start_step steps trained now)
 
 
 def _new_history() -> dict[str, list[float]]:
@@ -224,25 +226,23 @@ def _save(path: Path, state: dict[str, Any]) -> None:
     atomic_torch_save(state, path)
 
 
-@contextlib.contextmanager
-def _deferred_sigint() -> Iterator[Callable[[], bool]]:
-    """While active, the first Ctrl-C only sets a flag (checked between steps); a second one interrupts at once."""
-    pressed = {"flag": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    previous = signal.getsignal(signal.SIGINT)
+#: Settings a resumed run may change: how far it goes. Every other field must match the checkpoint's.
+RESUMABLE_CHANGES = ("steps",)
 
-    def handler(signum: int, frame: Any) -> None:
-        if pressed["flag"]:
-            raise KeyboardInterrupt
-        pressed["flag"] = True
 
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: pressed["flag"]
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def resume_conflicts(saved: TextTrainConfig, requested: Mapping[str, Any]) -> list[str]:
+    """The settings in ``requested`` (field name -> value asked for) that differ from the checkpoint's
+    ``saved`` config, as ``"hidden_size 64 (checkpoint: 128)"``; ``steps`` may change and is left out."""
+    out = []
+    for name in (f.name for f in fields(saved) if f.name in requested):  # in the config's order
+        if name in RESUMABLE_CHANGES:
+            continue
+        value, have = requested[name], getattr(saved, name)
+        if name == "sample_at":
+            value = sorted({int(v) for v in value})
+        if value != have:
+            out.append(f"{name} {value!r} (checkpoint: {have!r})")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -257,6 +257,7 @@ def train_text(
     progress: bool = False,
     on_sample: Callable[[int, str], None] | None = None,
     on_step: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TextTrainResult:
     """Train a :class:`TextGenerationModel` on a text; return the model, curves and samples.
 
@@ -269,6 +270,16 @@ def train_text(
         progress: show a tqdm progress bar on stderr.
         on_sample: called with (step, text) for each logged sample.
         on_step: called with the step number after each optimizer step (tests use it to interrupt a run).
+        should_stop: polled before every step; once it returns True the run writes its checkpoint and
+            raises :class:`gnnhw.runs.RunStopped` (the CLI passes its SIGINT/SIGTERM flag).
+
+    A resumed run whose checkpoint is already at or past ``config.steps`` trains nothing and rewrites
+    nothing; its result has ``step == start_step``.
+
+    Raises:
+        RunStopped: ``should_stop()`` turned true; the checkpoint (if ``out_dir``) holds the state.
+        ConfigError, CheckpointError: bad settings, or a checkpoint that cannot be resumed.
+        OutputError: the checkpoint cannot be written (full disk, ...); the previous one is kept.
     """
     config = config or TextTrainConfig()
     device = resolve_device(device)
@@ -342,6 +353,22 @@ def train_text(
             "elapsed_s": elapsed_before + (time.perf_counter() - start),
         }
 
+    start_step = step
+    if step >= config.steps:  # a resumed run already at (or past) its goal: nothing trained, nothing rewritten
+        val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+        return TextTrainResult(
+            model=model.eval(),
+            vocab=vocab,
+            config=config,
+            step=step,
+            history=history,
+            samples=samples,
+            elapsed_s=elapsed_before,
+            checkpoint=ckpt_path,
+            val_loss=val_loss,
+            val_acc=val_acc,
+            start_step=start_step,
+        )
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -352,72 +379,82 @@ def train_text(
         run_loss, run_correct, run_count = float(ckpt["running"][0]), int(ckpt["running"][1]), int(ckpt["running"][2])
     start = time.perf_counter()
     rng_before: tuple[Tensor, Tensor] | None = None
-    with _deferred_sigint() as stop_requested:
-        try:
-            while step < config.steps:
-                # RNG states before this step: saved instead of the current ones if the step is cut short
-                rng_before = (batch_gen.get_state(), torch.get_rng_state())
-                lr = config.learning_rate_at(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                x, y = dataset.batch(config.batch_size, batch_gen)  # (B, T) each
-                x, y = x.to(device), y.to(device)
-                logits, _ = model(x)  # (B, T, V)
-                loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean over B*T: averaged over time
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_norm)
-                optimizer.step()
-                step += 1
-                rng_before = None
-
-                loss_value = float(loss.detach())
-                check_training_finite(step, loss_value, kept=ckpt_path, fix=_DIVERGED_FIX)
-                run_loss += loss_value * y.numel()
-                run_correct += int((logits.detach().argmax(-1) == y).sum())
-                run_count += y.numel()
-                if step % config.eval_every == 0:  # only here, so a resumed run logs the same points
-                    val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
-                    for key, value in (
-                        ("step", step),
-                        ("train_loss", run_loss / run_count),
-                        ("train_acc", run_correct / run_count),
-                        ("val_loss", val_loss),
-                        ("val_acc", val_acc),
-                        ("lr", lr),
-                        ("elapsed_s", elapsed_before + time.perf_counter() - start),
-                    ):
-                        history[key].append(float(value))
-                    run_loss, run_correct, run_count = 0.0, 0, 0
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
-                if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
-                    # its own generator, so logging samples never changes the training run
-                    text_out = sample(
-                        model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1)
-                    )
-                    samples.append((step, text_out))
-                    if on_sample is not None:
-                        on_sample(step, text_out)
+    # Where an exception can cut the loop: "boundary" (the state is step's, complete), "forward" (the state is
+    # step's, but the RNGs have advanced: rng_before holds theirs), "update" (the optimizer step may be half
+    # applied: nothing of it can be saved).
+    phase = "boundary"
+    stopped = False
+    try:
+        while step < config.steps:
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            phase = "forward"
+            rng_before = (batch_gen.get_state(), torch.get_rng_state())
+            lr = config.learning_rate_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = dataset.batch(config.batch_size, batch_gen)  # (B, T) each
+            x, y = x.to(device), y.to(device)
+            logits, _ = model(x)  # (B, T, V)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean over B*T: averaged over time
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_norm)
+            phase = "update"
+            optimizer.step()
+            step += 1
+            loss_value = float(loss.detach())
+            check_training_finite(step, loss_value, kept=ckpt_path, fix=_DIVERGED_FIX)  # DivergedError: no save
+            run_loss += loss_value * y.numel()
+            run_correct += int((logits.detach().argmax(-1) == y).sum())
+            run_count += y.numel()
+            if step % config.eval_every == 0:  # only here, so a resumed run logs the same points
+                val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+                row = {
+                    "step": step,
+                    "train_loss": run_loss / run_count,
+                    "train_acc": run_correct / run_count,
+                    "val_loss": val_loss,
+                    "val_acc": val_acc,
+                    "lr": lr,
+                    "elapsed_s": elapsed_before + time.perf_counter() - start,
+                }
+                for key, value in row.items():
+                    history[key].append(float(value))
+                run_loss, run_correct, run_count = 0.0, 0, 0
                 if bar is not None:
-                    bar.update(1)
-                if on_step is not None:
-                    on_step(step)
-                if ckpt_path is not None and config.checkpoint_every and step % config.checkpoint_every == 0:
-                    _save(ckpt_path, state_dict())
-                if stop_requested():
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            if ckpt_path is not None:
-                _save(ckpt_path, state_dict(rng_before))
-            raise
-        finally:
+                    bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
+            logged = None
+            if (config.sample_every and step % config.sample_every == 0) or step in config.sample_at:
+                # its own generator, so logging samples never changes the training run
+                logged = sample(
+                    model, vocab, config.sample_length, greedy=True, seed=(config.seed + step) % (SEED_MAX + 1)
+                )
+                samples.append((step, logged))
+            phase = "boundary"
+            rng_before = None
+            if logged is not None and on_sample is not None:
+                on_sample(step, logged)
             if bar is not None:
-                bar.close()
+                bar.update(1)
+            if on_step is not None:
+                on_step(step)
+            if ckpt_path is not None and config.checkpoint_every and step % config.checkpoint_every == 0:
+                _save(ckpt_path, state_dict())
+    except KeyboardInterrupt:
+        if ckpt_path is not None and phase != "update":
+            _save(ckpt_path, state_dict(rng_before if phase == "forward" else None))
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
     check_training_finite(step, parameters=model.parameters(), kept=ckpt_path, fix=_DIVERGED_FIX)
     final = state_dict()
     if ckpt_path is not None:
         _save(ckpt_path, final)
+    if stopped:
+        raise RunStopped(step, ckpt_path)
     val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
     return TextTrainResult(
         model=model.eval(),
@@ -430,4 +467,5 @@ def train_text(
         checkpoint=ckpt_path,
         val_loss=val_loss,
         val_acc=val_acc,
+        start_step=start_step,
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 import pytest
 import torch
 
-from gnnhw.errors import CheckpointError, ConfigError
+import gnnhw._utils
+from gnnhw.errors import CheckpointError, ConfigError, OutputError
 from gnnhw.recurrent.text import TextDataset
 from gnnhw.recurrent.train_text import (
     CHECKPOINT_NAME,
@@ -16,8 +18,10 @@ from gnnhw.recurrent.train_text import (
     evaluate_text,
     load_checkpoint,
     model_from_checkpoint,
+    resume_conflicts,
     train_text,
 )
+from gnnhw.runs import RunStopped
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
 
@@ -93,22 +97,75 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, ce
     )
 
 
-def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tmp_path):
+def test_should_stop_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tmp_path):
     config = _config()
     train_text(_data(config), config, out_dir=tmp_path / "straight")
+    steps_done = []
 
-    def press_ctrl_c(step: int) -> None:
-        if step == 7:
-            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, as from the terminal
+    def stop_after_7() -> bool:  # what the CLI passes: its SIGINT/SIGTERM flag
+        return len(steps_done) >= 7
 
-    with pytest.raises(KeyboardInterrupt):
-        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=press_ctrl_c)
+    with pytest.raises(RunStopped) as stopped:
+        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=steps_done.append, should_stop=stop_after_7)
+    assert stopped.value.step == 7 and stopped.value.checkpoint == tmp_path / "cut" / CHECKPOINT_NAME
     assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 7
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
     _assert_same_run(
         load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
     )
+
+
+def test_the_library_installs_no_signal_handler(tmp_path):
+    seen = []
+    config = _config(steps=3)
+    train_text(_data(config), config, on_step=lambda step: seen.append(signal.getsignal(signal.SIGINT)))
+    assert seen == [signal.default_int_handler] * 3
+
+
+def test_an_interrupt_inside_an_optimizer_update_saves_nothing_of_that_step(tmp_path, monkeypatch):
+    # A KeyboardInterrupt can cut Adam's update of the parameters half-way (the bug of issue 9: a checkpoint
+    # saying step k with some tensors at k + 1). Such a step is never saved: the last whole checkpoint stays.
+    config = _config(checkpoint_every=4)
+    train_text(_data(config), config, out_dir=tmp_path / "straight")
+    real_step = torch.optim.Adam.step
+    calls = []
+
+    def step_cut_halfway(self, closure=None):
+        calls.append(1)
+        if len(calls) == 7:  # update one tensor of step 7, then the interrupt arrives
+            with torch.no_grad():
+                self.param_groups[0]["params"][0].add_(1.0)
+            raise KeyboardInterrupt
+        return real_step(self, closure)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step_cut_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        train_text(_data(config), config, out_dir=tmp_path / "cut")
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 4  # not step 6 with half of step 7 applied
+    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
+    _assert_same_run(
+        load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    )
+
+
+def test_resume_at_or_past_the_goal_trains_nothing_and_rewrites_nothing(tmp_path):
+    config = _config(steps=6)
+    train_text(_data(config), config, out_dir=tmp_path)
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    for steps in (6, 3):
+        result = train_text(_data(config), _config(steps=steps), out_dir=tmp_path, resume=True)
+        assert result.step == result.start_step == 6
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+
+
+def test_resume_conflicts_name_each_changed_setting():
+    saved = _config(hidden_size=16, learning_rate=2e-3)
+    wanted = {"hidden_size": 64, "learning_rate": 1e-2, "steps": 99, "seed": saved.seed}
+    assert resume_conflicts(saved, wanted) == [
+        "hidden_size 64 (checkpoint: 16)",
+        "learning_rate 0.01 (checkpoint: 0.002)",
+    ]
 
 
 def test_resuming_with_more_steps_continues_the_same_run(tmp_path):
@@ -133,13 +190,12 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     train_text(_data(config), config, out_dir=tmp_path)
     before = (tmp_path / CHECKPOINT_NAME).read_bytes()
 
-    def broken_save(obj, path):
-        with open(path, "wb") as f:
-            f.write(b"PK\x03\x04 half a checkpoint")
-        raise OSError("disk full")
+    def disk_fills_up(fd, data):  # half the bytes land, then the disk is full
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(torch, "save", broken_save)  # gnnhw._utils imports torch where it saves
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(gnnhw._utils, "_write_all", disk_fills_up)
+    with pytest.raises(OutputError, match=r"checkpoint\.pt.*No space left on device \(ENOSPC\)"):
         train_text(_data(config), _config(steps=8), out_dir=tmp_path, resume=True)
     assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
     assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 4
