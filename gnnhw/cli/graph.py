@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnhw.cli._common import add_format, print_json
-from gnnhw.graph.receptive import MAX_LAYERS
+from gnnhw.graph.config import MAX_LAYERS  # torch-free: importing the CLI does not load torch
 
 _INPUT_HELP = """\
 input (exactly one):

@@ -23,6 +23,11 @@ from gnnhw.checks import SEED_MAX, SEED_WHY, bounded, check_config, check_memory
 from gnnhw.errors import ConfigError, check_positive_int
 
 PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
+# The largest depth k gnnhw.graph.receptive accepts. Sizes stop growing at the graph's diameter (at most N - 1),
+# GCNs over-smooth long before, and a size table holds N * (k + 1) numbers: 10,000 is beyond any useful depth
+# and keeps that bounded.
+MAX_LAYERS = 10_000
+
 LAYERS = ("scratch", "pyg")
 VARIANTS = ("plain", "residual", "pairnorm", "jk")
 

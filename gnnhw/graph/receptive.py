@@ -27,12 +27,9 @@ import networkx as nx
 import torch
 
 from gnnhw.errors import ConfigError, GraphError, NodeNotFoundError, NoPathError
+from gnnhw.graph.config import MAX_LAYERS  # (torch-free, so the CLI's help needs no torch)
 
 _MAX_LISTED = 20  # how many node names an unknown-node message lists
-
-# The largest depth k accepted. Sizes stop growing at the graph's diameter (at most N - 1), GCNs over-smooth long
-# before, and a size table holds N * (k + 1) numbers: 10,000 is beyond any useful depth and keeps that bounded.
-MAX_LAYERS = 10_000
 
 
 class UpdatePath(NamedTuple):
