@@ -18,6 +18,8 @@ The markers recognised (case-insensitive, at the start of a line, any number of 
   ``*** START OF THE PROJECT GUTENBERG EBOOK ...`` (current files), ``***START OF ...`` without the space,
   the same with a title that wraps onto the next line(s) before its closing ``***``, and the 1990s
   ``*END*THE SMALL PRINT! ...`` line that closes the old header;
+- after the start marker, the volunteers' credit paragraph (``Produced by ...``, ``E-text prepared by ...``,
+  ``This etext was prepared by ...``, up to the next blank line) is part of the header;
 - end: ``*** END OF THIS|THE PROJECT GUTENBERG EBOOK ...`` and the line before it in older files,
   ``End of [the] Project Gutenberg['s] EBook|Etext of ...`` (which may wrap onto a second line), whichever
   comes first after the start marker.
@@ -43,6 +45,12 @@ _END = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _CLOSING_STARS = re.compile(r"\*{3,}[ \t]*\r?$")
+# the volunteers' credit that Project Gutenberg puts right after the start marker, up to the next blank line
+_CREDIT = re.compile(
+    r"(?:[ \t]*\r?\n)*[ \t]*(?:(?:Produced|Prepared|Transcribed)[ \t]+by|E-?text[ \t]+prepared[ \t]+by"
+    r"|This[ \t]+e-?(?:text|book)[ \t]+was[ \t]+(?:prepared|produced)[ \t]+by)\b.*?(?:\r?\n[ \t]*\r?\n|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
 _MAX_WRAPPED_LINES = 3  # a start marker whose title wraps: look this many lines on for its closing ***
 
 
@@ -76,6 +84,9 @@ def gutenberg_body_span(text: str) -> tuple[int, int]:
                     start = nxt
                     break
                 pos = nxt
+        credit = _CREDIT.match(text, start)
+        if credit is not None:
+            start = credit.end()
     end = len(text)
     match = _END.search(text, start)
     if match is not None:
