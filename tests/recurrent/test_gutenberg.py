@@ -12,7 +12,10 @@ HEADER = (
     "The Project Gutenberg EBook of Tales, by Somebody\n\nThis eBook is for the use of anyone anywhere at no cost\n"
     "\nTitle: Tales\n\nCharacter set encoding: UTF-8\n\n"
 )
-LICENCE = "\n\n***** This file should be named 1-0.txt *****\n\nSection 1. General Terms of Use\n*** START: FULL LICENSE ***\n"
+LICENCE = (
+    "\n\n***** This file should be named 1-0.txt *****\n\nSection 1. General Terms of Use\n"
+    "*** START: FULL LICENSE ***\n"
+)
 
 
 def _book(start: str, end: str, before_end: str = "") -> str:
