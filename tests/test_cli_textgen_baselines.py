@@ -110,3 +110,10 @@ def test_evaluate_reads_the_clean_text_unless_told_to_keep_gutenberg(tmp_path, c
     assert main([*evaluate, "--keep-gutenberg"]) == 0
     whole = len(path.read_text(encoding="utf-8"))
     assert f" {(whole - 1) // 10 * 10} characters" in capsys.readouterr().out
+
+
+def test_a_json_path_that_cannot_be_written_is_one_line_and_exit_2(book, tmp_path, capsys):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    assert main(["textgen", "baselines", "--text", str(book), "--json", str(folder)]) == 2
+    assert "cannot write" in _error_line(capsys) and folder.is_dir()

@@ -79,5 +79,10 @@ def print_json(payload: Any) -> None:
 
 
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+    """Write ``payload`` as JSON to ``path`` atomically; :class:`ConfigError` (one line) if it cannot be written."""
+    from gnnhw.errors import ConfigError
+
+    try:
+        atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+    except OSError as err:  # a folder at that path, no permission, a full disk: never a traceback
+        raise ConfigError(f"cannot write {str(path)!r}: {err.strerror or err}; choose another path") from None
