@@ -26,7 +26,8 @@ The markers recognised (case-insensitive, at the start of a line, any number of 
 
 The lists of marker variants follow those collected by the ``gutenberg`` package's ``strip_headers``
 (https://github.com/c-w/gutenberg, ``gutenberg/_domain_model/text.py``), restricted to the unambiguous
-marker lines (its list also holds heuristics such as "Produced by", which can match a book's own text).
+marker lines: its credit lines ("Produced by" ...) are taken only right after a start marker and only as a
+short paragraph (at most 4 lines, then a blank line), since anywhere else they can be the book's own text.
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ _END = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _CLOSING_STARS = re.compile(r"\*{3,}[ \t]*\r?$")
-# the volunteers' credit that Project Gutenberg puts right after the start marker, up to the next blank line
+# the volunteers' credit that Project Gutenberg puts right after the start marker: a paragraph of at most
+# _MAX_CREDIT_LINES lines ended by a blank line (without that blank line nearby, nothing is taken for a credit)
+_MAX_CREDIT_LINES = 4
 _CREDIT = re.compile(
     r"(?:[ \t]*\r?\n)*[ \t]*(?:(?:Produced|Prepared|Transcribed)[ \t]+by|E-?text[ \t]+prepared[ \t]+by"
-    r"|This[ \t]+e-?(?:text|book)[ \t]+was[ \t]+(?:prepared|produced)[ \t]+by)\b.*?(?:\r?\n[ \t]*\r?\n|\Z)",
-    re.IGNORECASE | re.DOTALL,
+    r"|This[ \t]+e-?(?:text|book)[ \t]+was[ \t]+(?:prepared|produced)[ \t]+by)\b[^\n]*\n"
+    rf"(?:[^\n]*\S[^\n]*\n){{0,{_MAX_CREDIT_LINES - 1}}}?[ \t]*\r?\n",
+    re.IGNORECASE,
 )
 _MAX_WRAPPED_LINES = 3  # a start marker whose title wraps: look this many lines on for its closing ***
 

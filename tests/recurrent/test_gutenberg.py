@@ -153,3 +153,10 @@ def test_every_shipped_book_loses_all_of_project_gutenbergs_text(books_dir):
         assert "gutenberg" in raw.lower() and "gutenberg" not in clean.lower(), path.name
         assert 0.95 * len(raw) < len(clean) < len(raw), path.name  # the licence is about 19,000 characters
         assert clean in raw, path.name  # nothing inside the book is changed
+
+
+def test_a_credit_line_without_a_paragraph_break_soon_after_is_kept():
+    start = "*** START OF THE PROJECT GUTENBERG EBOOK TALES ***"
+    body = "Produced by the king's printer,\nthis book\nhas\nno\nblank line\nfor a long while."
+    book = f"{start}\n{body}\n\n*** END OF THE PROJECT GUTENBERG EBOOK TALES ***\n"
+    assert strip_gutenberg(book) == body + "\n"
