@@ -2,6 +2,7 @@
 
 gnnhw textgen train --text FILE --steps N --out DIR [--resume]
 gnnhw textgen sample --checkpoint PATH [--prompt TEXT] [--length N] [--temperature T | --greedy | --beam K]
+gnnhw textgen baselines --text FILE [--order N] [--format text|json] [--json PATH]
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 from gnnhw.cli._common import (
     StoreGiven,
     add_device,
+    add_format,
     add_quiet,
     add_threads,
     apply_threads,
     given_options,
     non_negative_int,
     positive_int,
+    print_json,
     write_json,
 )
 
@@ -42,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``textgen`` with its subcommands ``train`` and ``sample``."""
     parser = subparsers.add_parser(
         "textgen",
-        help="character-level LSTM text generation (train, sample)",
+        help="character-level LSTM text generation (train, sample, evaluate, baselines)",
         description="Train a character-level LSTM on any UTF-8 text, then sample from it.",
     )
     sub = parser.add_subparsers(dest="textgen_command", metavar="SUBCOMMAND")
@@ -135,7 +138,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = sub.add_parser(
         "evaluate",
         help="next-character loss and accuracy of a checkpoint on (part of) a text",
-        description="Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it.",
+        description=(
+            "Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it. "
+            "Project Gutenberg's header and licence are stripped first (as in training), unless --keep-gutenberg."
+        ),
     )
     ev.add_argument("--checkpoint", type=Path, required=True)
     ev.add_argument("--text", type=Path, required=True)
@@ -145,8 +151,71 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--stateful", action="store_true", help="carry the state across windows (default: zero state per window)"
     )
+    _add_keep_gutenberg(ev)
     add_device(ev)
     ev.set_defaults(func=_evaluate)
+
+    base = sub.add_parser(
+        "baselines",
+        help="bits per held-out character of n-gram models and compressors (zlib, bz2, xz, PPMd)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Yardsticks for a character model, in bits per held-out character on the split training uses\n"
+            "(the last 10% of the text, after Project Gutenberg's header and licence are stripped): a unigram\n"
+            "model (add-1) and an interpolated Kneser-Ney n-gram model of the training part, and the\n"
+            "conditional compressed size of zlib -9, bz2 -9, xz -9e and PPMd (8 x (|C(train + held-out)| -\n"
+            "|C(train)|) / held-out characters). PPMd needs the optional pyppmd package\n"
+            "(pip install gnnhw[ppmd]); without it its row says so.\n\n"
+            "example:\n"
+            "  gnnhw textgen baselines --text books/book_EN_grimms_fairy_tails.txt --order 5 --json out/base.json"
+        ),
+    )
+    base.add_argument("--text", type=Path, required=True, help="UTF-8 text file")
+    base.add_argument("--order", type=int, default=5, help="n of the Kneser-Ney n-gram model, 1 to 8 (default: 5)")
+    base.add_argument("--ppmd-order", type=int, default=8, help="PPMd model order, 2 to 64 (default: 8)")
+    _add_keep_gutenberg(base)
+    add_format(base)
+    base.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the table as JSON")
+    base.set_defaults(func=_baselines)
+
+
+def _add_keep_gutenberg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-gutenberg",
+        action="store_true",
+        help="keep Project Gutenberg's header and licence (default: strip them when their markers are present)",
+    )
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from gnnhw.recurrent.baselines import text_baselines
+    from gnnhw.recurrent.text import load_text
+
+    from gnnhw.runs import prepare_outputs
+
+    outputs = [] if args.json is None else [(args.json, "--json")]
+    with prepare_outputs(files=outputs):  # checked and locked before the work
+        text = load_text(args.text, strip_gutenberg=not args.keep_gutenberg)
+        report = text_baselines(text, order=args.order, ppmd_order=args.ppmd_order)
+        payload = {"text": str(args.text), "strip_gutenberg": not args.keep_gutenberg, **asdict(report)}
+        if args.json is not None:
+            write_json(args.json, payload)
+    if args.format == "json":
+        print_json(payload)
+        return 0
+    cleaned = "Project Gutenberg header and licence kept" if args.keep_gutenberg else "Gutenberg parts stripped"
+    print(
+        f"{args.text.name} ({cleaned}): {report.train_chars:,} training characters, "
+        f"{report.held_out_chars:,} held out (the last {report.val_fraction:.0%}), vocabulary {report.vocab_size}"
+    )
+    width = max(len(b.name) for b in report.baselines)
+    print(f"{'baseline':<{width}}  bits per held-out character")
+    for b in report.baselines:
+        value = f"{b.bits_per_char:.4f}" if b.bits_per_char is not None else f"n/a: {b.note}"
+        print(f"{b.name:<{width}}  {value}")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -154,12 +223,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.start < args.end <= 1.0:
         raise ConfigError(f"expected 0 <= --start < --end <= 1, got --start {args.start} --end {args.end}")
-    from gnnhw.recurrent.text import read_text
+    from gnnhw.recurrent.text import load_text
     from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     model, vocab = model_from_checkpoint(ckpt, device=args.device)
-    text = read_text(args.text)
+    text = load_text(args.text, strip_gutenberg=not args.keep_gutenberg)
     part = text[int(len(text) * args.start) : int(len(text) * args.end)]
     seq_length = args.seq_length or int(ckpt["config"]["seq_length"])
     loss, acc, count = evaluate_text(model, vocab, part, seq_length, stateful=args.stateful)

@@ -14,6 +14,10 @@ _EXPORTS = {
     "VanillaRNN": "gnnhw.recurrent.models",
     "LSTM": "gnnhw.recurrent.models",
     "TextGenerationModel": "gnnhw.recurrent.models",
+    "strip_gutenberg": "gnnhw.recurrent.gutenberg",
+    "bits_per_char": "gnnhw.recurrent.metrics",
+    "KneserNeyModel": "gnnhw.recurrent.baselines",
+    "text_baselines": "gnnhw.recurrent.baselines",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,8 +6,11 @@ Here the vocabulary is the *sorted* list of distinct characters, and every check
 string, so index ``i`` means the same character in every process.
 
 A :class:`TextDataset` holds the encoded text split in two: the first ``1 - val_fraction`` of the text
-for training and the rest (the end of the book) for validation. Training batches are random windows of
-``seq_length + 1`` characters; input and target are the window shifted by one::
+for training and the rest (the end of the book) for validation (:func:`split_text`). A file read with
+:func:`load_text` / :meth:`TextDataset.from_file` loses Project Gutenberg's header and licence first
+(:mod:`gnnhw.recurrent.gutenberg`), so the vocabulary and the split are those of the book's own text.
+Training batches are random windows of ``seq_length + 1`` characters; input and target are the window
+shifted by one::
 
     window = c_s ... c_{s+T}          x = c_s ... c_{s+T-1}         y = c_{s+1} ... c_{s+T}
 """
@@ -25,6 +28,7 @@ from torch import Tensor
 
 from gnnhw.checks import check_memory, format_bytes
 from gnnhw.errors import ConfigError, GnnhwError
+from gnnhw.recurrent.gutenberg import strip_gutenberg as _strip_gutenberg
 
 
 class TextFileError(GnnhwError):
@@ -106,6 +110,35 @@ def read_text(path: str | os.PathLike) -> str:
     return text
 
 
+def load_text(path: str | os.PathLike, strip_gutenberg: bool = True) -> str:
+    """The text of a file as training uses it: :func:`read_text`, then (by default) without Project
+    Gutenberg's header and licence (:func:`gnnhw.recurrent.gutenberg.strip_gutenberg`; a text without
+    the markers is unchanged). :class:`TextFileError` if the markers enclose no text.
+    """
+    text = read_text(path)
+    if not strip_gutenberg:
+        return text
+    clean = _strip_gutenberg(text)
+    if not clean:
+        raise TextFileError(
+            f"text file {str(path)!r} has Project Gutenberg markers with no text between them; "
+            f"check the file, or keep the markers (strip_gutenberg=False; CLI: --keep-gutenberg)"
+        )
+    return clean
+
+
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """The training part and the held-out part: the last ``int(len(text) * val_fraction)`` characters.
+
+    The one split of the project: :class:`TextDataset` and the baselines (:mod:`gnnhw.recurrent.baselines`)
+    both use it, so they see the same held-out characters. :class:`ConfigError` unless 0 <= val_fraction < 1.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    n_train = len(text) - int(len(text) * val_fraction)
+    return text[:n_train], text[n_train:]
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """The distinct characters of a text in sorted (code point) order; index ``i`` is ``chars[i]``.
@@ -177,14 +210,12 @@ class TextDataset:
     def __init__(self, text: str, seq_length: int = 30, val_fraction: float = 0.1, vocab: Vocabulary | None = None):
         if not isinstance(seq_length, int) or seq_length < 1:
             raise ConfigError(f"seq_length must be a positive integer, got {seq_length!r}")
-        if not 0.0 <= val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+        train_text, val_text = split_text(text, val_fraction)
         self.vocab = vocab if vocab is not None else Vocabulary.from_text(text)
         self.seq_length = seq_length
         self.val_fraction = val_fraction
         window = seq_length + 1
-        n_val = int(len(text) * val_fraction)
-        n_train = len(text) - n_val
+        n_train, n_val = len(train_text), len(val_text)
         if n_train < window or (val_fraction > 0 and n_val < window):
             raise TextFileError(
                 f"the text has {len(text)} characters, too short for windows of seq_length + 1 = {window} "
@@ -196,9 +227,13 @@ class TextDataset:
         self.val_data = data[n_train:]  # (N_val,)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, seq_length: int = 30, val_fraction: float = 0.1) -> TextDataset:
+    def from_file(
+        cls, path: str | os.PathLike, seq_length: int = 30, val_fraction: float = 0.1, strip_gutenberg: bool = True
+    ) -> TextDataset:
+        """The dataset of a UTF-8 file, read by :func:`load_text` (Project Gutenberg's header and licence
+        removed unless ``strip_gutenberg=False``); the vocabulary and the split come from that text."""
         try:
-            return cls(read_text(path), seq_length, val_fraction)
+            return cls(load_text(path, strip_gutenberg), seq_length, val_fraction)
         except TextFileError as err:
             if str(path) in str(err):
                 raise
