@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from gnnhw import __version__
-from gnnhw.cli import graph, planetoid, recurrent, textgen
+from gnnhw.cli import assignment, graph, planetoid, recurrent, textgen
 from gnnhw.errors import GnnhwError
 
-_AREAS = (graph, planetoid, recurrent, textgen)
+_AREAS = (graph, planetoid, recurrent, textgen, assignment)
 
 
 def build_parser() -> argparse.ArgumentParser:
