@@ -53,7 +53,9 @@ def _bptt(args: argparse.Namespace) -> int:
     apply_threads(args)
     from gnnhw.recurrent.bptt import check_bptt
 
-    check = check_bptt(args.model, args.length, args.hidden_size, args.batch_size, args.seed)
+    check = check_bptt(
+        args.model, args.length, args.hidden_size, args.batch_size, args.seed, forget_bias=args.forget_bias
+    )
     payload = check.to_dict()
     payload["tolerance"] = _BPTT_TOLERANCE
     payload["agrees"] = max(check.max_abs_diff.values()) <= _BPTT_TOLERANCE
@@ -66,7 +68,8 @@ def _bptt(args: argparse.Namespace) -> int:
         result = check.result
         title = (
             f"BPTT by hand, {'LSTM' if check.model == 'lstm' else 'vanilla RNN'}: T = {check.length}, hidden "
-            f"{check.hidden_size}, batch {check.batch_size}, seed {check.seed}, untrained (torch's init)"
+            f"{check.hidden_size}, batch {check.batch_size}, seed {check.seed}, untrained"
+            + (f" (forget bias {check.forget_bias:g})" if check.model == "lstm" else "")
         )
         save_figure(
             bptt_figure(result.contributions, result.delta_norms, result.cell_grad_norms, check.model, title),
@@ -199,6 +202,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden-size", type=int, default=16, help="hidden units (default: 16)")
     p.add_argument("--batch-size", type=int, default=8, help="sequences in the batch (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the digits (default: 0)")
+    p.add_argument(
+        "--forget-bias",
+        type=float,
+        default=0.0,
+        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
+        "training uses 1 (default: 0)",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the comparison as JSON here (default: none)")
     p.add_argument("--plot", type=Path, default=None, help="draw the per-step terms over t here (default: none)")
     add_threads(p)

@@ -329,6 +329,7 @@ class BPTTCheck:
     batch_size: int
     seed: int
     dtype: str
+    forget_bias: float  # LSTM only: added to b_f at initialisation
     loss: float
     max_abs_diff: dict[str, float]  # parameter name -> max |hand - autograd|
     grad_max_abs: dict[str, float]  # parameter name -> max |autograd| (the scale of the gradient)
@@ -360,15 +361,18 @@ def check_bptt(
     batch_size: int = 8,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
+    forget_bias: float = 0.0,
 ) -> BPTTCheck:
     """Build a gnnhw ``model`` (``"rnn"`` or ``"lstm"``, torch's initialisation from ``seed``), feed it a batch of
     palindrome inputs (one-hot digits, input_size 10; ``length`` input digits, the last digit of a palindrome of
     length ``length + 1`` as target), and compare the hand-derived gradients with autograd's, and each of
-    :data:`MISTAKES` (RNN only) with autograd's.
+    :data:`MISTAKES` (RNN only) with autograd's. ``forget_bias`` (LSTM only) is added to b_f at initialisation
+    (0: torch's initialisation; gnnhw's palindrome training uses 1).
 
     Raises:
         ConfigError: unknown model, or a size outside 1..its maximum (:data:`MAX_LENGTH`, :data:`MAX_HIDDEN_SIZE`,
-        :data:`MAX_BATCH_SIZE`, and B * T * 4H <= :data:`MAX_ELEMENTS`), or a negative seed.
+        :data:`MAX_BATCH_SIZE`, and B * T * 4H <= :data:`MAX_ELEMENTS`), a negative seed, or a forget_bias
+        outside -100..100.
     """
     from gnnhw.recurrent.palindrome import NUM_DIGITS, palindrome_batch
 
@@ -388,8 +392,13 @@ def check_bptt(
         )
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float) or not -100 <= forget_bias <= 100:
+        raise ConfigError(f"forget_bias must be a number in -100..100, got {forget_bias!r}")
     torch.manual_seed(seed)
-    net = (LSTM if model == "lstm" else VanillaRNN)(NUM_DIGITS, hidden_size, NUM_DIGITS).to(dtype)
+    if model == "lstm":
+        net = LSTM(NUM_DIGITS, hidden_size, NUM_DIGITS, forget_bias=float(forget_bias)).to(dtype)
+    else:
+        net = VanillaRNN(NUM_DIGITS, hidden_size, NUM_DIGITS).to(dtype)
     x, y = palindrome_batch(length + 1, batch_size, torch.Generator().manual_seed(seed))
     x = x.to(dtype)
     hand = lstm_gradients(net, x, y) if model == "lstm" else rnn_gradients(net, x, y)
@@ -415,6 +424,7 @@ def check_bptt(
         batch_size=batch_size,
         seed=seed,
         dtype=str(dtype).removeprefix("torch."),
+        forget_bias=float(forget_bias),
         loss=hand.loss,
         max_abs_diff=diffs,
         grad_max_abs=scale,
