@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from matplotlib.figure import Figure
 
 _MODEL_LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
-_MODEL_STYLES = {"rnn": ":", "lstm": "-."}
 
 
 def bptt_figure(
@@ -52,46 +51,61 @@ def gnn_vs_rnn_figure(
     recurrent: Mapping[str, Mapping[int, Sequence[float]]],
     title: str = "",
 ) -> Figure:
-    """Test accuracy vs GCN depth k, one line per palindrome length T (the mean over seeds; each seed a point), a
-    vertical marker at k = T - 1 (the depth at which the last node first sees the first digit), and the recurrent
-    nets' mean accuracy at each T as horizontal lines in the same colour.
+    """Left: test accuracy vs GCN depth k, one line per palindrome length T (the mean over seeds; each seed a faint
+    point), a dashed vertical marker at k = T - 1 (the depth at which the last node first sees the first digit).
+    Right: the recurrent nets at each T (mean as a large marker, seeds as faint points), side by side so that no
+    point hides another.
 
     ``gcn`` is {T: {k: [accuracy per seed]}}, ``recurrent`` {model: {T: [accuracy per seed]}}
     (:meth:`gnnhw.experiments.gnn_vs_rnn.GNNvsRNNResult.gcn_accuracy` / ``recurrent_accuracy``).
     """
     import matplotlib as mpl
 
-    fig = Figure(figsize=(7.2, 4.4), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(9.0, 4.4), layout="constrained")
+    ax, ax_rec = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 1]})
     colors = mpl.colormaps["tab10"]
+    lengths = sorted(gcn)
     all_depths = sorted({k for by_k in gcn.values() for k in by_k})
-    for i, length in enumerate(sorted(gcn)):
+    for i, length in enumerate(lengths):
         color = colors(i % 10)
         by_k = gcn[length]
         depths = sorted(by_k)
         means = [sum(by_k[k]) / len(by_k[k]) for k in depths]
-        ax.plot(depths, means, "o-", color=color, linewidth=2, label=f"GCN, T = {length} (mean over seeds)")
-        for k in depths:
-            ax.scatter([k] * len(by_k[k]), by_k[k], color=color, s=14, alpha=0.45, zorder=3)
+        best = max(means)
+        shift = (i - (len(lengths) - 1) / 2) * 0.06  # a small x offset per T, so lines at chance do not hide each other
+        xs = [k + shift for k in depths]
+        ax.plot(xs, means, "o-", color=color, linewidth=2, label=f"GCN, T = {length} (best mean {best:.3f})")
+        for x, k in zip(xs, depths, strict=True):
+            ax.scatter([x] * len(by_k[k]), by_k[k], color=color, s=14, alpha=0.4, zorder=3)
         ax.axvline(length - 1, color=color, linestyle="--", linewidth=1, label=f"k = T - 1 = {length - 1}")
-        for model, by_t in recurrent.items():
-            if length in by_t:
-                accs = by_t[length]
-                mean = sum(accs) / len(accs)
-                ax.axhline(
-                    mean,
-                    color=color,
-                    linestyle=_MODEL_STYLES.get(model, "-"),
-                    linewidth=1.2,
-                    alpha=0.8,
-                    label=f"{_MODEL_LABELS.get(model, model)}, T = {length}: {mean:.3f}",
-                )
     ax.axhline(0.1, color="gray", linestyle=(0, (1, 3)), linewidth=1, label="chance (0.1)")
     ax.set_xticks(all_depths)
     ax.set_xlabel("GCN depth k (graph convolutions)")
     ax.set_ylabel("test accuracy (last digit)")
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.set_title(title or "Palindrome as a path graph: the GCN needs k ≥ T - 1, the RNN shares one cell", fontsize=9)
+    ax.legend(fontsize=7, loc="center right")
+
+    models = list(recurrent)
+    offsets = [(i - (len(lengths) - 1) / 2) * 0.18 for i in range(len(lengths))]
+    for i, length in enumerate(lengths):
+        color = colors(i % 10)
+        parts = []
+        for j, model in enumerate(models):
+            accs = recurrent[model].get(length)
+            if not accs:
+                continue
+            mean = sum(accs) / len(accs)
+            x = j + offsets[i]
+            ax_rec.scatter([x] * len(accs), accs, color=color, s=14, alpha=0.4, zorder=3)
+            ax_rec.scatter([x], [mean], color=color, s=50, marker="D", zorder=4)
+            parts.append(f"{_MODEL_LABELS.get(model, model)} {mean:.3f}")
+        ax_rec.scatter([], [], color=color, marker="D", label=f"T = {length}: " + ", ".join(parts))
+    ax_rec.axhline(0.1, color="gray", linestyle=(0, (1, 3)), linewidth=1)
+    ax_rec.set_xticks(range(len(models)), [_MODEL_LABELS.get(m, m) for m in models])
+    ax_rec.set_xlim(-0.6, len(models) - 0.4)
+    ax_rec.grid(alpha=0.3, axis="y")
+    ax_rec.set_title("recurrent nets (one cell, T - 1 steps)", fontsize=8)
+    ax_rec.legend(fontsize=6, loc="lower center")
+    fig.suptitle(title or "Palindrome as a path graph: the GCN needs k ≥ T - 1, the RNN shares one cell", fontsize=9)
     return fig
