@@ -11,6 +11,7 @@ from gnnhw.experiments.gnn_vs_rnn import (
     GNNvsRNNConfig,
     build_gcn,
     first_digit_influence,
+    influence_by_position,
     last_node_logits,
     palindrome_graph_features,
     path_edge_index,
@@ -53,6 +54,16 @@ def test_last_node_does_not_depend_on_the_first_digit_below_t_minus_1_layers(len
             assert influence == 0.0, k
         else:
             assert influence > 1e-12, k
+
+
+def test_influence_by_position_is_zero_exactly_outside_the_receptive_field():
+    digits = sample_palindromes(7, 8, torch.Generator().manual_seed(0))
+    for k in (2, 4, 6):
+        torch.manual_seed(k)
+        influence = influence_by_position(build_gcn(7, k, hidden_channels=8).double(), digits)
+        assert len(influence) == 7
+        assert all(v == 0.0 for v in influence[: 6 - k])  # nodes 1 .. T-1-k are more than k hops from node T
+        assert all(v > 0.0 for v in influence[6 - k : 6])
 
 
 def test_the_gcn_reads_each_graph_separately():

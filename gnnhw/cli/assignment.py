@@ -166,6 +166,11 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
         cells = [f"{sum(gcn[length][k]) / len(gcn[length][k]):9.3f}" for k in depths]
         cells += [f"{sum(recurrent[m][length]) / len(recurrent[m][length]):9.3f}" for m in config.models]
         print(f"{length:<5d}" + "".join(cells) + f"   k >= {length - 1}")
+    ratios = result.influence_ratio()
+    print("GCN at initialisation: influence of the first digit on the last node's logits / that of digit T-1:")
+    print("T    " + "".join(f"{f'k={k}':>9s}" for k in depths))
+    for length in config.lengths:
+        print(f"{length:<5d}" + "".join(f"{sum(ratios[length][k]) / len(ratios[length][k]):9.1e}" for k in depths))
     seconds = sum(r.seconds for r in result.runs)
     print(f"{len(result.runs)} runs, {seconds:.0f} s of training")
     if args.json is not None:

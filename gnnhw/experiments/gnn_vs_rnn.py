@@ -117,6 +117,29 @@ def first_digit_influence(model: torch.nn.Module, digits: Tensor) -> float:
     return influence
 
 
+def influence_by_position(model: torch.nn.Module, digits: Tensor) -> list[float]:
+    r"""How strongly each node's digit moves the last node's logits: for node i = 1 .. T, the root mean square over
+    the batch of :math:`\|\partial\, \mathrm{logits}_T / \partial x_i^{\mathrm{digit}}\|_F` (the Jacobian with
+    respect to node i's 10 digit features).
+
+    On a path, Â's entries are 1/3 inside and about 0.4 at the ends, so node 1's influence at node T shrinks
+    geometrically with the distance: the first digit reaches node T scaled far below the nearby digits, so a GCN with
+    k >= T - 1 can still fail to learn long palindromes (see the README).
+
+    Shapes:
+        - digits: (B, T) long; output: T floats, entry i - 1 for node i
+    """
+    batch, length = digits.shape
+    dtype = next(model.parameters()).dtype
+    x = palindrome_graph_features(digits, dtype).requires_grad_()
+    out = model(x, path_edge_index(length, batch)).view(batch, length, NUM_DIGITS)[:, -1]  # (B, 10)
+    squares = torch.zeros(length, dtype=dtype)
+    for c in range(NUM_DIGITS):
+        (grad,) = torch.autograd.grad(out[:, c].sum(), x, retain_graph=True)  # disjoint graphs: per-sample rows
+        squares += grad.view(batch, length, -1)[:, :, :NUM_DIGITS].pow(2).sum(-1).mean(0)  # (T,)
+    return squares.sqrt().tolist()
+
+
 @dataclass
 class GNNvsRNNConfig:
     """Settings of the comparison; the recurrent nets use the assignment's hyper-parameters."""
@@ -182,6 +205,7 @@ class RunRecord:
     test_accuracy: float
     steps: int
     seconds: float
+    initial_influence_ratio: float | None = None  # GCN only: influence of node 1 / of node T-1 at initialisation
 
 
 @dataclass
@@ -197,6 +221,14 @@ class GNNvsRNNResult:
         for r in self.runs:
             if r.model == "gcn":
                 out.setdefault(r.length, {}).setdefault(r.num_layers, []).append(r.test_accuracy)
+        return out
+
+    def influence_ratio(self) -> dict[int, dict[int, list[float]]]:
+        """{T: {k: [initial influence ratio, node 1 / node T-1, per seed]}} of the GCN runs."""
+        out: dict[int, dict[int, list[float]]] = {}
+        for r in self.runs:
+            if r.model == "gcn" and r.initial_influence_ratio is not None:
+                out.setdefault(r.length, {}).setdefault(r.num_layers, []).append(r.initial_influence_ratio)
         return out
 
     def recurrent_accuracy(self) -> dict[str, dict[int, list[float]]]:
@@ -218,6 +250,7 @@ class GNNvsRNNResult:
             "features": "one-hot digit (10; zeros on the last node) + one-hot position (T)",
             "runs": [dataclasses.asdict(r) for r in self.runs],
             "gcn_mean_accuracy": means(self.gcn_accuracy()),
+            "gcn_mean_initial_influence_ratio": means(self.influence_ratio()),
             "recurrent_mean_accuracy": means(self.recurrent_accuracy()),
         }
 
@@ -241,6 +274,9 @@ def train_gcn(config: GNNvsRNNConfig, length: int, num_layers: int, seed: int, b
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = build_gcn(length, num_layers, config.gcn_hidden_channels)
+    probe = sample_palindromes(length, 64, torch.Generator().manual_seed(seed))  # its own stream: data unchanged
+    influence = influence_by_position(model, probe)
+    ratio = influence[0] / influence[-2] if influence[-2] > 0 else float("nan")
     train_gen, test_gen = train_test_generators(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_learning_rate)
     edge_index = path_edge_index(length, config.batch_size)  # one tensor: its checks are memoized with it
@@ -266,7 +302,7 @@ def train_gcn(config: GNNvsRNNConfig, length: int, num_layers: int, seed: int, b
     if bar is not None and steps < config.steps:
         bar.update(config.steps - steps)
     accuracy = _evaluate_gcn(model, length, config.test_size, test_gen)
-    return RunRecord("gcn", length, seed, num_layers, accuracy, steps, time.perf_counter() - start)
+    return RunRecord("gcn", length, seed, num_layers, accuracy, steps, time.perf_counter() - start, ratio)
 
 
 def train_recurrent(config: GNNvsRNNConfig, model: str, length: int, seed: int) -> RunRecord:
@@ -329,6 +365,7 @@ __all__ = [
     "RunRecord",
     "build_gcn",
     "first_digit_influence",
+    "influence_by_position",
     "last_node_logits",
     "needed_depth",
     "palindrome_graph_features",
