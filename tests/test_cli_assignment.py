@@ -46,6 +46,7 @@ def test_bptt_lstm_json_and_plot(capsys, tmp_path):
         ["gnn-vs-rnn", "--models", "gru", "--quiet"],
         ["gnn-vs-rnn", "--steps", "x", "--quiet"],
         ["gnn-vs-rnn", "--steps", "0", "--quiet"],
+        ["gnn-vs-rnn", "--lengths", "200", "--depths", "256", "--batch-size", "100000", "--quiet"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, capsys):

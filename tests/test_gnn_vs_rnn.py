@@ -121,6 +121,7 @@ def test_run_records_every_model_length_depth_and_seed():
         {"steps": 0},
         {"gcn_learning_rate": float("nan")},
         {"early_stop_accuracy": 1.5},
+        {"lengths": (200,), "depths": (256,), "batch_size": 100_000},
     ],
 )
 def test_bad_settings_are_refused(kwargs):

@@ -42,6 +42,7 @@ from gnnhw.recurrent.palindrome import NUM_DIGITS, check_length, sample_palindro
 RECURRENT_MODELS = ("rnn", "lstm")
 MAX_LENGTH = 200  # a path of T nodes and a GCN of up to MAX_DEPTH layers; beyond, a run takes hours on a CPU
 MAX_DEPTH = 256
+MAX_ACTIVATIONS = 500_000_000  # GCN values kept for backward per step (B * T nodes x width x layers): 2 GB float32
 
 
 def path_edge_index(num_nodes: int, num_graphs: int = 1) -> Tensor:
@@ -187,6 +188,14 @@ class GNNvsRNNConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        longest, deepest = max(self.lengths), max(self.depths)
+        activations = self.batch_size * longest * (self.gcn_hidden_channels + NUM_DIGITS + longest) * (deepest + 1)
+        if activations > MAX_ACTIVATIONS:
+            raise ConfigError(
+                f"a GCN step would keep about {activations:,} values (batch_size {self.batch_size} x length {longest} "
+                f"x width x {deepest} layers), more than {MAX_ACTIVATIONS:,}; use a smaller batch, length, depth "
+                "or gcn_hidden_channels"
+            )
         acc = self.early_stop_accuracy
         if acc is not None and (isinstance(acc, bool) or not isinstance(acc, int | float) or not 0 < acc <= 1):
             raise ConfigError(f"early_stop_accuracy must be in (0, 1] or None, got {acc!r}")
@@ -276,7 +285,7 @@ def train_gcn(config: GNNvsRNNConfig, length: int, num_layers: int, seed: int, b
     model = build_gcn(length, num_layers, config.gcn_hidden_channels)
     probe = sample_palindromes(length, 64, torch.Generator().manual_seed(seed))  # its own stream: data unchanged
     influence = influence_by_position(model, probe)
-    ratio = influence[0] / influence[-2] if influence[-2] > 0 else float("nan")
+    ratio = influence[0] / influence[-2] if influence[-2] > 0 else None  # None: digit T-1 has no influence either
     train_gen, test_gen = train_test_generators(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_learning_rate)
     edge_index = path_edge_index(length, config.batch_size)  # one tensor: its checks are memoized with it
