@@ -94,3 +94,18 @@ def test_gnn_vs_rnn_tiny_run_writes_table_json_and_figure(tmp_path, capsys):
     payload = json.loads((tmp_path / "g.json").read_text())
     assert len(payload["runs"]) == 4 and "position" in payload["features"]
     assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_gnn_vs_rnn_shows_progress_unless_quiet_and_prints_json(capsys):
+    argv = [
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "2", "--seeds", "0", "--steps", "2", "--batch-size", "4",
+        "--test-size", "10", "--hidden-channels", "4", "--models", "rnn", "--format", "json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "gnn-vs-rnn" in captured.err or "T=3" in captured.err  # the tqdm bar, on stderr
+    payload = json.loads(captured.out)
+    assert [r["model"] for r in payload["runs"]] == ["rnn", "gcn"]
+    assert payload["runs"][1]["initial_influence_ratio"] > 0  # k = 2 = T - 1: the first digit is in the field
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -22,10 +22,16 @@ gnnhw trains with). The chain rule, step by step (per sequence; the batch adds a
     \frac{\partial L}{\partial W_{hx}} = \sum_{t=1}^{T} \delta_t\, x_t^\top, \qquad
     \frac{\partial L}{\partial b_h} = \sum_{t=1}^{T} \delta_t
 
-W_hh is shared by every step, so its gradient is a *sum over time*; the term of step t carries
-:math:`\delta_t = \prod_{s=t+1}^{T} \big(\mathrm{diag}(1 - h_s^2) W_{hh}^\top\big) \delta_T`-like products of
-T - t Jacobians, which shrink (vanish) or grow (explode) geometrically with the distance T - t.
-:attr:`BPTTResult.contributions` holds :math:`\|\delta_t h_{t-1}^\top\|_F` per step to show it.
+W_hh is shared by every step, so its gradient is a *sum over time*. Since
+:math:`\delta_t = D_t W_{hh}^\top \delta_{t+1}` for t < T with :math:`D_t = \mathrm{diag}(1 - h_t^2)`,
+
+.. math::
+    \delta_t = D_t W_{hh}^\top D_{t+1} W_{hh}^\top \cdots D_{T-1} W_{hh}^\top \delta_T,
+
+a product of T - t Jacobians that shrinks (vanishes) or grows (explodes) geometrically with the distance T - t
+(Pascanu, Mikolov & Bengio, "On the difficulty of training recurrent neural networks", ICML 2013,
+https://proceedings.mlr.press/v28/pascanu13.html, section 2). :attr:`BPTTResult.contributions` holds
+:math:`\|\delta_t h_{t-1}^\top\|_F` per step to show it.
 
 :func:`rnn_gradients` computes all of this with explicit loops over time (no autograd);
 :func:`rnn_mistakes` gives three wrong answers commonly written for Q1.1, each a named variant, so a test can
