@@ -61,6 +61,10 @@ def _bptt(args: argparse.Namespace) -> int:
     payload["agrees"] = max(check.max_abs_diff.values()) <= _BPTT_TOLERANCE
     if args.json is not None:
         write_json(args.json, payload)
+    if args.format == "json":
+        print_json(payload)
+    else:
+        _print_bptt(check, payload, args)
     if args.plot is not None:
         from gnnhw.plotting import save_figure
         from gnnhw.plotting.assignment import bptt_figure
@@ -75,9 +79,12 @@ def _bptt(args: argparse.Namespace) -> int:
             bptt_figure(result.contributions, result.delta_norms, result.cell_grad_norms, check.model, title),
             args.plot,
         )
-    if args.format == "json":
-        print_json(payload)
-        return 0 if payload["agrees"] else 1
+    if args.plot is not None and args.format != "json":
+        print(f"figure: {args.plot}")
+    return 0 if payload["agrees"] else 1
+
+
+def _print_bptt(check: Any, payload: dict[str, Any], args: argparse.Namespace) -> None:
     name = "LSTM" if check.model == "lstm" else "vanilla RNN"
     print(
         f"BPTT by hand vs autograd: {name}, T = {check.length} steps, hidden_size {check.hidden_size}, input_size "
@@ -111,9 +118,6 @@ def _bptt(args: argparse.Namespace) -> int:
         print(f"||dL/dc_t||: t = T: {cells[-1]:.2e}; t = 1: {cells[0]:.2e}")
     if args.json is not None:
         print(f"results: {args.json}")
-    if args.plot is not None:
-        print(f"figure: {args.plot}")
-    return 0 if payload["agrees"] else 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -144,6 +148,10 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
     payload = result.to_dict()
     if args.json is not None:
         write_json(args.json, payload)
+    if args.format == "json":
+        print_json(payload)
+    else:
+        _print_gnn_vs_rnn(result, args)
     if args.plot is not None:
         from gnnhw.plotting import save_figure
         from gnnhw.plotting.assignment import gnn_vs_rnn_figure
@@ -154,30 +162,35 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
             + f"; GCN: residual, hidden {config.gcn_hidden_channels}, digit + position features"
         )
         save_figure(gnn_vs_rnn_figure(result.gcn_accuracy(), result.recurrent_accuracy(), title), args.plot)
-    if args.format == "json":
-        print_json(payload)
-        return 0
+    if args.plot is not None and args.format != "json":
+        print(f"figure: {args.plot}")
+    return 0
+
+
+def _mean(values: list[float] | None) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
+    config = result.config
     gcn, recurrent = result.gcn_accuracy(), result.recurrent_accuracy()
     depths = list(config.depths)
     columns = [f"k={k}" for k in depths] + list(config.models)
     print("mean test accuracy over seeds (GCN of depth k; recurrent nets), palindrome length T:")
     print("T    " + "".join(f"{c:>9s}" for c in columns) + "   k >= T-1 needed")
     for length in config.lengths:
-        cells = [f"{sum(gcn[length][k]) / len(gcn[length][k]):9.3f}" for k in depths]
-        cells += [f"{sum(recurrent[m][length]) / len(recurrent[m][length]):9.3f}" for m in config.models]
+        cells = [f"{_mean(gcn[length][k]):9.3f}" for k in depths]
+        cells += [f"{_mean(recurrent[m][length]):9.3f}" for m in config.models]
         print(f"{length:<5d}" + "".join(cells) + f"   k >= {length - 1}")
     ratios = result.influence_ratio()
     print("GCN at initialisation: influence of the first digit on the last node's logits / that of digit T-1:")
     print("T    " + "".join(f"{f'k={k}':>9s}" for k in depths))
     for length in config.lengths:
-        print(f"{length:<5d}" + "".join(f"{sum(ratios[length][k]) / len(ratios[length][k]):9.1e}" for k in depths))
+        print(f"{length:<5d}" + "".join(f"{_mean(ratios.get(length, {}).get(k)):9.1e}" for k in depths))
     seconds = sum(r.seconds for r in result.runs)
     print(f"{len(result.runs)} runs, {seconds:.0f} s of training")
     if args.json is not None:
         print(f"results: {args.json}")
-    if args.plot is not None:
-        print(f"figure: {args.plot}")
-    return 0
 
 
 def _field_default(name: str) -> Any:
