@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gnnhw import __version__
-from gnnhw.cli import graph, planetoid, recurrent, textgen
+from gnnhw.cli import assignment, graph, planetoid, recurrent, textgen
 from gnnhw.cli._run import Interrupted, command_signals
 from gnnhw.errors import GnnhwError
 
-_AREAS = (graph, planetoid, recurrent, textgen)
+_AREAS = (graph, planetoid, recurrent, textgen, assignment)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,292 @@
+"""Subcommands that answer a derivation or comparison question of the assignment: ``bptt`` (Q1.1, BPTT by hand
+checked against autograd) and ``gnn-vs-rnn`` (Q3.4, a GCN of depth k against the RNN and LSTM on palindromes).
+
+Every bad option (an unknown model, a length <= 0, an absurd size, an output path that cannot be written) gives
+one line on stderr and exit code 2, checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, print_json, write_json
+
+_BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
+
+
+def _one_line_errors(parser: argparse.ArgumentParser, command: str) -> None:
+    """Make argparse's own errors (a non-integer, an unknown choice) one stderr line and exit code 2."""
+
+    def error(message: str) -> NoReturn:
+        print(f"gnnhw {command}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error  # type: ignore[method-assign]
+
+
+def _outputs(args: argparse.Namespace) -> Any:
+    """The run lifecycle's output check and lock (:func:`gnnhw.runs.prepare_outputs`) for ``--json`` and ``--plot``."""
+    from gnnhw.runs import prepare_outputs
+
+    files = [] if args.json is None else [(args.json, "--json")]
+    figures = [] if args.plot is None else [(args.plot, "--plot")]
+    return prepare_outputs(files=files, figures=figures)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# bptt
+
+
+def _bptt(args: argparse.Namespace) -> int:
+    with _outputs(args):  # checked and locked before any work
+        return _bptt_run(args)
+
+
+def _bptt_run(args: argparse.Namespace) -> int:
+    apply_threads(args)
+    from gnnhw.recurrent.bptt import check_bptt
+
+    check = check_bptt(
+        args.model, args.length, args.hidden_size, args.batch_size, args.seed, forget_bias=args.forget_bias
+    )
+    payload = check.to_dict()
+    payload["tolerance"] = _BPTT_TOLERANCE
+    payload["agrees"] = max(check.max_abs_diff.values()) <= _BPTT_TOLERANCE
+    if args.json is not None:
+        write_json(args.json, payload)
+    if args.format == "json":
+        print_json(payload)
+    else:
+        _print_bptt(check, payload, args)
+    if args.plot is not None:
+        from gnnhw.plotting import save_figure
+        from gnnhw.plotting.assignment import bptt_figure
+
+        result = check.result
+        title = (
+            f"BPTT by hand, {'LSTM' if check.model == 'lstm' else 'vanilla RNN'}: T = {check.length}, hidden "
+            f"{check.hidden_size}, batch {check.batch_size}, seed {check.seed}, untrained"
+            + (f" (forget bias {check.forget_bias:g})" if check.model == "lstm" else "")
+        )
+        save_figure(
+            bptt_figure(result.contributions, result.delta_norms, result.cell_grad_norms, check.model, title),
+            args.plot,
+        )
+    if args.plot is not None and args.format != "json":
+        print(f"figure: {args.plot}")
+    return 0 if payload["agrees"] else 1
+
+
+def _print_bptt(check: Any, payload: dict[str, Any], args: argparse.Namespace) -> None:
+    name = "LSTM" if check.model == "lstm" else "vanilla RNN"
+    print(
+        f"BPTT by hand vs autograd: {name}, T = {check.length} steps, hidden_size {check.hidden_size}, input_size "
+        f"{check.input_size} (one-hot digits), batch {check.batch_size}, seed {check.seed}, {check.dtype}"
+    )
+    print(f"loss {check.loss:.6f}; max |hand - autograd| per parameter (and the gradient's own max |.|):")
+    width = max(len(n) for n in check.max_abs_diff)
+    for param, diff in check.max_abs_diff.items():
+        print(f"  {param:<{width}s}  {diff:.2e}   (gradient up to {check.grad_max_abs[param]:.2e})")
+    verdict = "agree" if payload["agrees"] else "DISAGREE"
+    print(f"all gradients {verdict} within {_BPTT_TOLERANCE:g}")
+    if check.mistakes:
+        print("the usual mistakes, against autograd (max |wrong - right|, ||wrong - right|| / ||right||):")
+        for variant, m in check.mistakes.items():
+            rel = "n/a (right gradient is 0)" if m["relative_diff"] is None else f"{m['relative_diff']:.3f}"
+            print(f"  {variant:<17s} {m['parameter']:<{width}s}  {m['max_abs_diff']:.2e}  relative {rel}")
+            print(f"  {'':<17s} {m['formula']}")
+        if check.length <= 2:
+            print("  (with T <= 2 'last_step_only' is right: the t = 1 term is δ_1 h_0^T = 0)")
+    terms = check.result.contributions
+    last = terms[-1]
+    earliest = next((t for t in range(len(terms)) if terms[t] > 0), None)
+    delta = "z̄_t" if check.model == "lstm" else "δ_t"
+    print(f"step t's term ||{delta} h_(t-1)^T||_F of dL/dW_hh: t = T: {last:.2e}", end="")
+    if earliest is not None and earliest < len(terms) - 1 and last > 0:
+        print(f"; t = {earliest + 1}: {terms[earliest]:.2e} ({terms[earliest] / last:.1e} of the last term)")
+    else:
+        print()
+    if check.result.cell_grad_norms:
+        cells = check.result.cell_grad_norms
+        print(f"||dL/dc_t||: t = T: {cells[-1]:.2e}; t = 1: {cells[0]:.2e}")
+    if args.json is not None:
+        print(f"results: {args.json}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# gnn-vs-rnn
+
+
+def _gnn_vs_rnn(args: argparse.Namespace) -> int:
+    from gnnhw.experiments.gnn_vs_rnn import GNNvsRNNConfig
+
+    config = GNNvsRNNConfig(
+        lengths=tuple(args.lengths),
+        depths=tuple(args.depths),
+        seeds=tuple(args.seeds),
+        steps=args.steps,
+        models=tuple(args.models),
+        batch_size=args.batch_size,
+        test_size=args.test_size,
+        early_stop_accuracy=None if args.early_stop == 0 else args.early_stop,
+        gcn_hidden_channels=args.hidden_channels,
+        gcn_learning_rate=args.gcn_lr,
+    ).validate()
+    with _outputs(args):  # checked and locked before any work
+        return _gnn_vs_rnn_run(args, config)
+
+
+def _gnn_vs_rnn_run(args: argparse.Namespace, config: Any) -> int:
+    apply_threads(args)
+    from gnnhw.experiments.gnn_vs_rnn import run_gnn_vs_rnn
+
+    result = run_gnn_vs_rnn(config, progress=not args.quiet)
+    payload = result.to_dict()
+    if args.json is not None:
+        write_json(args.json, payload)
+    if args.format == "json":
+        print_json(payload)
+    else:
+        _print_gnn_vs_rnn(result, args)
+    if args.plot is not None:
+        from gnnhw.plotting import save_figure
+        from gnnhw.plotting.assignment import gnn_vs_rnn_figure
+
+        title = (
+            f"palindromes as path graphs; {len(config.seeds)} seed(s), up to {config.steps} steps"
+            + (f" (early stop at {config.early_stop_accuracy})" if config.early_stop_accuracy else "")
+            + f"; GCN: residual, hidden {config.gcn_hidden_channels}, digit + position features"
+        )
+        save_figure(gnn_vs_rnn_figure(result.gcn_accuracy(), result.recurrent_accuracy(), title), args.plot)
+    if args.plot is not None and args.format != "json":
+        print(f"figure: {args.plot}")
+    return 0
+
+
+def _mean(values: list[float] | None) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
+    config = result.config
+    gcn, recurrent = result.gcn_accuracy(), result.recurrent_accuracy()
+    depths = list(config.depths)
+    columns = [f"k={k}" for k in depths] + list(config.models)
+    print("mean test accuracy over seeds (GCN of depth k; recurrent nets), palindrome length T:")
+    print("T    " + "".join(f"{c:>9s}" for c in columns) + "   k >= T-1 needed")
+    for length in config.lengths:
+        cells = [f"{_mean(gcn[length][k]):9.3f}" for k in depths]
+        cells += [f"{_mean(recurrent[m][length]):9.3f}" for m in config.models]
+        print(f"{length:<5d}" + "".join(cells) + f"   k >= {length - 1}")
+    ratios = result.influence_ratio()
+    print("GCN at initialisation: influence of the first digit on the last node's logits / that of digit T-1:")
+    print("T    " + "".join(f"{f'k={k}':>9s}" for k in depths))
+    for length in config.lengths:
+        print(f"{length:<5d}" + "".join(f"{_mean(ratios.get(length, {}).get(k)):9.1e}" for k in depths))
+    seconds = sum(r.seconds for r in result.runs)
+    print(f"{len(result.runs)} runs, {seconds:.0f} s of training")
+    if args.json is not None:
+        print(f"results: {args.json}")
+
+
+def _field_default(name: str) -> Any:
+    from gnnhw.experiments.gnn_vs_rnn import GNNvsRNNConfig
+
+    return {f.name: f.default for f in dataclasses.fields(GNNvsRNNConfig)}[name]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bptt`` and ``gnn-vs-rnn``."""
+    p = subparsers.add_parser(
+        "bptt",
+        help="BPTT by hand (Q1.1): the RNN's/LSTM's gradients in loops over time, checked against autograd",
+        description=(
+            "Derive the gradients of the vanilla RNN classifier (or the LSTM) by back-propagation through time, "
+            "with explicit loops over the steps and no autograd, and compare them with autograd in float64: "
+            "dL/dW_ph = (ŷ - y) h_T^T, dL/dW_hh = Σ_t δ_t h_(t-1)^T, ... The model is untrained (torch's "
+            "initialisation from --seed) and reads a batch of palindrome digits, one-hot. For the RNN it also "
+            "shows how far the usual wrong answers are from autograd, and it draws each step's term of dL/dW_hh "
+            "over t: the vanishing sum. Exit code 1 if the hand-derived gradients disagree."
+        ),
+        epilog="example: gnnhw bptt --model rnn --length 30 --plot bptt_rnn.png",
+    )
+    _one_line_errors(p, "bptt")
+    p.add_argument("--model", default="rnn", help="rnn (vanilla RNN) or lstm (default: rnn)")
+    p.add_argument("--length", type=int, default=20, help="time steps T the model reads (default: 20)")
+    p.add_argument("--hidden-size", type=int, default=16, help="hidden units (default: 16)")
+    p.add_argument("--batch-size", type=int, default=8, help="sequences in the batch (default: 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the digits (default: 0)")
+    p.add_argument(
+        "--forget-bias",
+        type=float,
+        default=0.0,
+        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
+        "training uses 1 (default: 0)",
+    )
+    p.add_argument("--json", type=Path, default=None, help="also write the comparison as JSON here (default: none)")
+    p.add_argument("--plot", type=Path, default=None, help="draw the per-step terms over t here (default: none)")
+    add_threads(p)
+    add_format(p)
+    p.set_defaults(func=_bptt)
+
+    defaults = {name: _field_default(name) for name in ("lengths", "depths", "seeds", "steps", "models")}
+    p = subparsers.add_parser(
+        "gnn-vs-rnn",
+        help="GNN vs RNN (Q3.4): a GCN of depth k on palindromes as path graphs, against the RNN and LSTM",
+        description=(
+            "Each palindrome of length T becomes a path graph of T nodes (edges between neighbours, both ways; "
+            "features: the one-hot digit, zeros on the last node, plus the one-hot position). A residual GCN of k "
+            "graph convolutions classifies the last node; it can only see the first digit, which the last one "
+            "equals, when k >= T - 1. The vanilla RNN and the LSTM (gnnhw's palindrome training) learn from the "
+            "same palindromes. Prints the test accuracy vs k per T and draws it."
+        ),
+        epilog=(
+            "example: gnnhw gnn-vs-rnn --lengths 5 10 --depths 1 2 4 8 12 --seeds 0 1 --steps 1000 "
+            "--json gnn_vs_rnn.json --plot gnn_vs_rnn.png"
+        ),
+    )
+    _one_line_errors(p, "gnn-vs-rnn")
+
+    def listed(values: tuple) -> str:
+        return " ".join(str(v) for v in values)
+
+    p.add_argument(
+        "--lengths", nargs="+", type=int, default=list(defaults["lengths"]),
+        help=f"palindrome lengths T (default: {listed(defaults['lengths'])})",
+    )  # fmt: skip
+    p.add_argument(
+        "--depths", nargs="+", type=int, default=list(defaults["depths"]),
+        help=f"GCN depths k (default: {listed(defaults['depths'])})",
+    )  # fmt: skip
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=list(defaults["seeds"]),
+        help=f"seeds; each fixes weights and data (default: {listed(defaults['seeds'])})",
+    )  # fmt: skip
+    p.add_argument(
+        "--steps", type=int, default=defaults["steps"],
+        help=f"training steps per run, before an early stop (default: {defaults['steps']})",
+    )  # fmt: skip
+    p.add_argument(
+        "--models", nargs="+", default=list(defaults["models"]),
+        help=f"recurrent nets to compare with (default: {listed(defaults['models'])})",
+    )  # fmt: skip
+    batch, test = _field_default("batch_size"), _field_default("test_size")
+    hidden, lr, stop = _field_default("gcn_hidden_channels"), _field_default("gcn_learning_rate"), 0.99
+    p.add_argument("--batch-size", type=int, default=batch, help=f"palindromes per step (default: {batch})")
+    p.add_argument("--test-size", type=int, default=test, help=f"test palindromes per seed (default: {test})")
+    p.add_argument("--hidden-channels", type=int, default=hidden, help=f"GCN hidden channels (default: {hidden})")
+    p.add_argument("--gcn-lr", type=float, default=lr, help=f"GCN Adam learning rate (default: {lr:g})")
+    p.add_argument(
+        "--early-stop", type=float, default=stop, metavar="ACC",
+        help=f"stop a run once its last 50 training batches average ACC; 0: never (default: {stop})",
+    )  # fmt: skip
+    p.add_argument("--json", type=Path, default=None, help="write every run as JSON here (default: none)")
+    p.add_argument("--plot", type=Path, default=None, help="draw accuracy vs k here (default: none)")
+    add_threads(p)
+    add_quiet(p)
+    add_format(p)
+    p.set_defaults(func=_gnn_vs_rnn)

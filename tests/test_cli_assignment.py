@@ -1,0 +1,111 @@
+"""``gnnhw bptt`` and ``gnnhw gnn-vs-rnn``: outputs, files, help, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gnnhw.cli import build_parser, main
+
+
+def test_bptt_prints_agreement_and_each_mistake(capsys, tmp_path):
+    code = main(["bptt", "--length", "12", "--hidden-size", "5", "--json", str(tmp_path / "b.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "all gradients agree within 1e-10" in out
+    for variant in ("sign_flipped", "diagonal_softmax", "last_step_only"):
+        assert variant in out
+    payload = json.loads((tmp_path / "b.json").read_text())
+    assert payload["agrees"] is True and payload["length"] == 12
+    assert max(payload["max_abs_diff"].values()) <= 1e-10
+    assert all(m["relative_diff"] > 1e-3 for m in payload["mistakes"].values())
+    assert len(payload["contributions"]) == 12
+
+
+def test_bptt_lstm_json_and_plot(capsys, tmp_path):
+    plot = tmp_path / "fig" / "lstm.png"
+    code = main(["bptt", "--model", "lstm", "--length", "6", "--format", "json", "--plot", str(plot)])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0 and payload["agrees"] is True and payload["model"] == "lstm"
+    assert len(payload["cell_grad_norms"]) == 6 and payload["mistakes"] == {}
+    assert plot.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bptt", "--length", "0"],
+        ["bptt", "--length", "-5"],
+        ["bptt", "--length", "abc"],
+        ["bptt", "--model", "gru"],
+        ["bptt", "--hidden-size", "100000000"],
+        ["bptt", "--batch-size", "0"],
+        ["gnn-vs-rnn", "--lengths", "1", "--quiet"],
+        ["gnn-vs-rnn", "--depths", "0", "--quiet"],
+        ["gnn-vs-rnn", "--models", "gru", "--quiet"],
+        ["gnn-vs-rnn", "--steps", "x", "--quiet"],
+        ["gnn-vs-rnn", "--steps", "0", "--quiet"],
+        ["gnn-vs-rnn", "--lengths", "200", "--depths", "256", "--batch-size", "100000", "--quiet"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors (a non-integer) exit from the parser
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_work(tmp_path, capsys):
+    assert main(["bptt", "--json", str(tmp_path)]) == 2  # a folder
+    assert "is a folder" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["gnn-vs-rnn", "--quiet", "--plot", str(blocker / "sub" / "g.png")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["bptt", "gnn-vs-rnn"])
+def test_help_has_a_description_an_example_and_defaults(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert exc.value.code == 0
+    assert "example: gnnhw " + command in text
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    assert sub.description
+    for action in sub._actions:
+        if action.dest not in ("help", "quiet"):
+            assert "(default:" in action.help, action.dest
+
+
+def test_gnn_vs_rnn_tiny_run_writes_table_json_and_figure(tmp_path, capsys):
+    argv = [
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "1", "2", "--seeds", "0", "--steps", "2",
+        "--batch-size", "4", "--test-size", "10", "--hidden-channels", "4", "--quiet",
+        "--json", str(tmp_path / "g.json"), "--plot", str(tmp_path / "g.png"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "k=1" in out and "k=2" in out and "lstm" in out and "k >= 2" in out
+    payload = json.loads((tmp_path / "g.json").read_text())
+    assert len(payload["runs"]) == 4 and "position" in payload["features"]
+    assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_gnn_vs_rnn_shows_progress_unless_quiet_and_prints_json(capsys):
+    argv = [
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "2", "--seeds", "0", "--steps", "2", "--batch-size", "4",
+        "--test-size", "10", "--hidden-channels", "4", "--models", "rnn", "--format", "json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "gnn-vs-rnn" in captured.err or "T=3" in captured.err  # the tqdm bar, on stderr
+    payload = json.loads(captured.out)
+    assert [r["model"] for r in payload["runs"]] == ["rnn", "gcn"]
+    assert payload["runs"][1]["initial_influence_ratio"] > 0  # k = 2 = T - 1: the first digit is in the field
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
