@@ -192,7 +192,6 @@ def _baselines(args: argparse.Namespace) -> int:
 
     from gnnhw.recurrent.baselines import text_baselines
     from gnnhw.recurrent.text import load_text
-
     from gnnhw.runs import prepare_outputs
 
     outputs = [] if args.json is None else [(args.json, "--json")]
