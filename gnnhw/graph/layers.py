@@ -48,6 +48,16 @@ def _is_batched(tensor: Tensor) -> bool:
     return torch._C._functorch.is_batchedtensor(tensor)
 
 
+def _forward_ad_possible() -> bool:
+    """Whether a forward-mode (jvp) pass may follow: a dual level or a ``torch.func`` transform is active.
+
+    Only then do the autograd functions keep their inputs for ``jvp`` (keeping ``H`` always would raise the peak
+    memory of a plain training step by one ``N x F`` tensor)."""
+    from torch.autograd import forward_ad
+
+    return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The sparse pattern and the two autograd functions
 
@@ -170,6 +180,19 @@ class Aggregate(torch.autograd.Function):
         values, h, pattern = inputs
         ctx.pattern, ctx.h_dtype = pattern, h.dtype
         ctx.save_for_backward(values, h if ctx.needs_input_grad[0] else None)  # h: only for d/dvalues
+        if _forward_ad_possible():
+            ctx.save_for_forward(values, h)
+
+    @staticmethod
+    def jvp(ctx: Any, tangent_values: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
+        values, h = ctx.saved_tensors  # bilinear: d(M_v h) = M_dv h + M_v dh
+        out = None
+        if tangent_values is not None:
+            out = Aggregate.apply(tangent_values, h, ctx.pattern)
+        if tangent_h is not None:
+            term = Aggregate.apply(values, tangent_h, ctx.pattern)
+            out = term if out is None else out + term
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -214,6 +237,19 @@ class EdgeDot(torch.autograd.Function):
         g, h, pattern = inputs
         ctx.pattern, ctx.dtypes = pattern, (g.dtype, h.dtype)
         ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, h if ctx.needs_input_grad[0] else None)
+        if _forward_ad_possible():
+            ctx.save_for_forward(g, h)
+
+    @staticmethod
+    def jvp(ctx: Any, tangent_g: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
+        g, h = ctx.saved_tensors  # bilinear
+        out = None
+        if tangent_g is not None:
+            out = EdgeDot.apply(tangent_g, h, ctx.pattern)
+        if tangent_h is not None:
+            term = EdgeDot.apply(g, tangent_h, ctx.pattern)
+            out = term if out is None else out + term
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad_e: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -375,8 +411,8 @@ class GCNLayer(nn.Module):
     outputs and gradients (x, weight, bias, edge_weight, sparse adjacency values) equal GCNConv's for every input
     form above; ``gradcheck`` and ``gradgradcheck`` pass (edge weights included: gradients of every order are exact);
     ``no_grad``, ``inference_mode``, float64/float32, bfloat16/float16 (computed in float32 inside the sparse product,
-    rounded to the half type) and CPU autocast (output float32, as GCNConv's); ``torch.func`` ``jacrev``, ``vmap``
-    over ``x`` or ``edge_weight``, ``functional_call``; ``torch.compile`` (same numbers; the graph preparation and the
+    rounded to the half type) and CPU autocast (output float32, as GCNConv's); forward-mode AD; ``torch.func``
+    ``jacrev``, ``jacfwd``, ``hessian``, ``vmap`` over ``x`` or ``edge_weight``, ``functional_call``; ``torch.compile`` (same numbers; the graph preparation and the
     sparse product run eagerly); ``copy.deepcopy``, ``state_dict``; CUDA when available.
 
     Non-finite features are **not** checked: NaN/inf in ``x`` propagate exactly as in GCNConv (to the rows of the

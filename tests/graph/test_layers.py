@@ -567,3 +567,17 @@ def test_issue10_library_errors_are_gnnhw_errors() -> None:
         normalized_adjacency(torch.tensor([[0, 10**12], [1, 2]]))
     with pytest.raises(ShapeError, match=r"\(B, N, 3\)"):
         layer(torch.randn(2, 2, 3, 3), edge_index)
+
+
+def test_forward_mode_ad_and_hessian_equal_gcnconv() -> None:
+    edge_index, weight = random_edges(20, n=8, e=16)
+    weight = weight.double()
+    layer, conv = paired64(3, 2)
+    x = torch.randn(8, 3, dtype=torch.float64)
+    for module_hessian in (
+        lambda m: torch.func.hessian(lambda w: m(x, edge_index, w).pow(2).sum())(weight),  # in the edge weights
+        lambda m: torch.func.hessian(lambda x: m(x, edge_index).pow(3).sum())(x),  # in the features
+    ):
+        torch.testing.assert_close(module_hessian(layer), module_hessian(conv), **TIGHT)
+    xs, ws = x.clone().requires_grad_(), weight.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w: layer(x, edge_index, w), (xs, ws), check_forward_ad=True)
