@@ -412,8 +412,9 @@ class GCNLayer(nn.Module):
     form above; ``gradcheck`` and ``gradgradcheck`` pass (edge weights included: gradients of every order are exact);
     ``no_grad``, ``inference_mode``, float64/float32, bfloat16/float16 (computed in float32 inside the sparse product,
     rounded to the half type) and CPU autocast (output float32, as GCNConv's); forward-mode AD; ``torch.func``
-    ``jacrev``, ``jacfwd``, ``hessian``, ``vmap`` over ``x`` or ``edge_weight``, ``functional_call``; ``torch.compile`` (same numbers; the graph preparation and the
-    sparse product run eagerly); ``copy.deepcopy``, ``state_dict``; CUDA when available.
+    ``jacrev``, ``jacfwd``, ``hessian``, ``vmap`` over ``x`` or ``edge_weight``, ``functional_call``;
+    ``torch.compile`` (same numbers; the graph preparation and the sparse product run eagerly, as graph breaks);
+    ``copy.deepcopy``, ``state_dict``. CUDA uses the same code (tests skip it without a GPU).
 
     Non-finite features are **not** checked: NaN/inf in ``x`` propagate exactly as in GCNConv (to the rows of the
     nodes they reach); a check would cost a pass over ``x`` per call and cannot run under ``vmap``. Edge weights are
