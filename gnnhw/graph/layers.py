@@ -31,7 +31,6 @@ from gnnhw.graph.adjacency import (
     check_edge_weight,
     gcn_norm_weights,
     quiet_sparse_warnings,
-    symmetric_norm,
 )
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
@@ -64,7 +63,7 @@ def _forward_ad_possible() -> bool:
 
 @dataclass(eq=False)
 class CSRPattern:
-    """A list of ``E`` pairs ``(row_k, col_k)`` laid out as an ``(N, N)`` CSR matrix: storage entry ``p`` is pair
+    """A list of ``E`` pairs ``(row_k, col_k)`` laid out as an ``(R, C)`` CSR matrix: storage entry ``p`` is pair
     ``perm[p]`` (``perm=None``: the pairs are already in CSR order).
 
     Duplicate pairs stay separate stored entries (a CSR product sums them). Indices are int32 when they fit, else
@@ -72,44 +71,53 @@ class CSRPattern:
     of values serves both.
     """
 
-    num_nodes: int
+    num_rows: int
     rows: Tensor  # (E,) pair order
     cols: Tensor  # (E,)
-    crow: Tensor  # (N + 1,)
+    crow: Tensor  # (R + 1,)
     col: Tensor  # (E,) storage order
     perm: Tensor | None  # (E,) int64, storage -> pair order, or None
+    num_cols: int = -1  # C; -1: square (C = R)
     _t: CSRPattern | None = field(default=None, repr=False)
 
-    @classmethod
-    def build(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> CSRPattern:
-        index_dtype = torch.int32 if max(num_nodes, rows.numel()) <= _INT32_MAX else torch.int64
-        rows, cols = rows.to(index_dtype), cols.to(index_dtype)
-        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
-        crow = torch.zeros(num_nodes + 1, dtype=index_dtype, device=rows.device)
-        crow[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
-        return cls(num_nodes, rows, cols, crow, cols.index_select(0, perm), perm)
+    def __post_init__(self) -> None:
+        if self.num_cols < 0:
+            self.num_cols = self.num_rows
 
     @classmethod
-    def from_csr(cls, crow: Tensor, col: Tensor, num_nodes: int) -> CSRPattern:
+    def build(cls, rows: Tensor, cols: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
+        index_dtype = torch.int32 if max(num_rows, num_cols, rows.numel()) <= _INT32_MAX else torch.int64
+        rows, cols = rows.to(index_dtype), cols.to(index_dtype)
+        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
+        crow = torch.zeros(num_rows + 1, dtype=index_dtype, device=rows.device)
+        crow[1:] = torch.bincount(rows, minlength=num_rows).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
+        return cls(num_rows, rows, cols, crow, cols.index_select(0, perm), perm, num_cols)
+
+    @classmethod
+    def from_csr(cls, crow: Tensor, col: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
         """The pattern of a CSR matrix; its pairs are in storage order."""
         counts = crow.diff().long()
-        rows = torch.repeat_interleave(torch.arange(num_nodes, device=crow.device), counts).to(crow.dtype)
-        return cls(num_nodes, rows, col, crow, col, None)
+        rows = torch.repeat_interleave(torch.arange(num_rows, device=crow.device), counts).to(crow.dtype)
+        return cls(num_rows, rows, col, crow, col, None, num_cols)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_rows
 
     def t(self) -> CSRPattern:
         """The transposed pattern (built once, kept with this one)."""
         if self._t is None:
-            self._t = CSRPattern.build(self.cols, self.rows, self.num_nodes)
+            self._t = CSRPattern.build(self.cols, self.rows, self.num_cols, self.num_rows)
             self._t._t = self
         return self._t
 
     def matrix(self, values: Tensor) -> Tensor:
-        """The ``(N, N)`` CSR matrix with these values (given in pair order)."""
+        """The ``(R, C)`` CSR matrix with these values (given in pair order)."""
         if self.perm is not None:
             values = values.index_select(0, self.perm)
         with quiet_sparse_warnings():
             return torch.sparse_csr_tensor(
-                self.crow, self.col, values, (self.num_nodes, self.num_nodes), check_invariants=False
+                self.crow, self.col, values, (self.num_rows, self.num_cols), check_invariants=False
             )
 
 
@@ -287,14 +295,6 @@ def transpose_csr(adj: Tensor) -> Tensor:
         )
 
 
-def _sparse_matmul(x: Tensor, weight: Tensor) -> Tensor:
-    """``x @ weight`` for a sparse COO/CSR/CSC ``x`` (differentiable in ``weight``)."""
-    if x.layout == torch.sparse_csc:
-        x = x.to_sparse_csr()
-    with quiet_sparse_warnings():
-        return torch.sparse.mm(x, weight) if x.layout == torch.sparse_coo else x @ weight
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Preparing a graph: pattern + values
 
@@ -333,30 +333,66 @@ def _sparse_values(adj: Tensor) -> tuple[Tensor, Tensor]:
         return adj, adj.values()
 
 
-def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> CSRPattern:
-    """The CSR pattern (rows = targets, as PyG's ``adj_t``) of a sparse adjacency, with ``N`` loops appended."""
+def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> tuple[LoopedGraph, CSRPattern]:
+    """A sparse adjacency (rows = targets, as PyG's ``adj_t``) read as the edge list it stores (entry ``[i, j]`` is
+    the edge ``j -> i``, in storage order), plus one loop per node when ``loops`` (``A + cI``, as PyG's ``gcn_norm``
+    for sparse inputs: a stored diagonal entry is summed with the loop)."""
 
-    def build() -> CSRPattern:
-        if adj.layout == torch.sparse_csr and not loops:
-            return CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
+    def build() -> tuple[LoopedGraph, CSRPattern]:
         if adj.layout == torch.sparse_coo:
             rows, cols = adj._indices()
         elif adj.layout == torch.sparse_csr:
             cols = adj.col_indices()
-            rows = torch.repeat_interleave(
-                torch.arange(num_nodes, device=cols.device), adj.crow_indices().diff().long()
-            )
+            counts = adj.crow_indices().diff().long()
+            rows = torch.repeat_interleave(torch.arange(num_nodes, device=cols.device), counts)
         else:  # CSC
             rows = adj.row_indices()
-            cols = torch.repeat_interleave(
-                torch.arange(num_nodes, device=rows.device), adj.ccol_indices().diff().long()
-            )
-        if loops:
-            arange = torch.arange(num_nodes, device=rows.device)
-            rows, cols = torch.cat([rows.long(), arange]), torch.cat([cols.long(), arange])
-        return CSRPattern.build(rows, cols, num_nodes)
+            counts = adj.ccol_indices().diff().long()
+            cols = torch.repeat_interleave(torch.arange(num_nodes, device=rows.device), counts)
+        graph = build_looped_graph(torch.stack([cols.long(), rows.long()]), num_nodes, add_self_loops=False)
+        if not loops:
+            if adj.layout == torch.sparse_csr:  # already in CSR order
+                return graph, CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
+            return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
+        # A + cI: a loop for every node, added to any stored diagonal entry (PyG's gcn_norm on a sparse matrix).
+        arange = torch.arange(num_nodes, dtype=graph.source.dtype, device=graph.source.device)
+        graph = LoopedGraph(
+            num_nodes, graph.num_edges, torch.cat([graph.source, arange]), torch.cat([graph.target, arange]), None, None
+        )
+        return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
 
     return cached_on(adj, ("gcn_layer_sparse", num_nodes, loops), build)
+
+
+def _feature_pattern(x: Tensor) -> tuple[CSRPattern, Tensor]:
+    """The pattern (rows = nodes, columns = features) and values of sparse node features."""
+    num_rows, num_cols = x.shape
+    if x.layout == torch.sparse_csr:
+        return CSRPattern.from_csr(x.crow_indices(), x.col_indices(), num_rows, num_cols), x.values()
+    if x.layout == torch.sparse_csc:
+        x = x.to_sparse_coo()
+    rows, cols = x._indices()
+    return CSRPattern.build(rows, cols, num_rows, num_cols), (x.values() if x.is_coalesced() else x._values())
+
+
+def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight`` for sparse features ``x`` (COO/CSR/CSC), differentiable in ``weight``.
+
+    torch's sparse product in the common case; under a ``torch.func`` transform (whose vmap the sparse product's
+    backward does not support) the same product through :class:`Aggregate`. Half types and autocast are computed in
+    float32 (no half CSR kernels on the CPU) and rounded to ``promote(x, weight)``."""
+    out_dtype = torch.promote_types(x.dtype, weight.dtype)
+    work = _compute_dtype(out_dtype)
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        with torch._C._DisableFuncTorch():
+            pattern, values = _feature_pattern(x)
+        return Aggregate.apply(values.to(work), weight.to(work), pattern).to(out_dtype)
+    if x.layout == torch.sparse_csc:
+        x = x.to_sparse_csr()
+    with _no_autocast(weight.device), quiet_sparse_warnings():
+        x, w = x.to(work), weight.to(work)
+        out = torch.sparse.mm(x, w) if x.layout == torch.sparse_coo else x @ w
+    return out.to(out_dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -373,17 +409,20 @@ class GCNLayer(nn.Module):
         x_j + b, \qquad \hat{d}_i = \sum_j \tilde{e}_{j,i}
 
     :math:`\tilde{e}_{j,i}` is the weight of the edge ``j -> i`` (``edge_weight``, default 1; parallel edges
-    summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). For an ``edge_index``, the
-    loops follow PyG's ``add_remaining_self_loops``: a node that already has a self-loop keeps its weight (the last
-    one if several) instead of getting ``c``; for a sparse adjacency ``c`` is added to its diagonal, as PyG's
-    ``gcn_norm`` does for sparse inputs. Degrees count the edges *arriving* at a node (``flow="source_to_target"``;
-    ``"target_to_source"`` reverses every edge). :math:`0^{-1/2} := 0`, so isolated nodes give no NaN.
+    summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). The loops follow PyG's
+    ``add_remaining_self_loops``: a node that already has a self-loop keeps its weight (the last one if several)
+    instead of getting ``c``. A sparse adjacency (entry ``adj_t[i, j]`` = weight of the edge ``j -> i``) is
+    normalized exactly as GCNConv's ``gcn_norm`` does for sparse inputs: ``c`` is *added* to its diagonal, so a stored
+    diagonal entry ``w`` becomes ``w + c`` (on graphs without self-loops both forms give the same output). Degrees
+    count the edges *arriving* at a node (``flow="source_to_target"``; ``"target_to_source"`` reverses every edge).
+    :math:`0^{-1/2} := 0`, so isolated nodes give no NaN.
 
     Args:
         in_channels: size of each input feature vector (``F_in``).
         out_channels: size of each output feature vector (``F_out``).
-        improved: :math:`\tilde{A} = A + 2I`. Unlike PyG 2.8's ``GCNConv``, this also holds without ``edge_weight``
-            (GCNConv then ignores ``improved``; pass ``edge_weight=torch.ones(E)`` to it to compare).
+        improved: loops of weight 2, :math:`\tilde{A} = A + 2I` (GCNConv's documented meaning). PyG 2.8's
+            ``GCNConv`` code applies it only when ``edge_weight`` is given (without, its loops weigh 1); GCNLayer
+            applies it always, so ``layer(x, ei)`` equals ``conv(x, ei, torch.ones(E))`` then.
         cached: normalize the graph of the first call and reuse it for every later call whatever graph is passed
             (GCNConv's transductive cache; cleared by :meth:`reset_parameters`). Without it the graph *structure*
             is still memoized per ``edge_index`` tensor, content-checked on every call (a few ms per two million
@@ -598,18 +637,14 @@ class GCNLayer(nn.Module):
                 f"({num_nodes}, {num_nodes})"
             )
         adj, values = _sparse_values(adj)
-        pattern = _sparse_structure(adj, num_nodes, loops)
+        graph, pattern = _sparse_structure(adj, num_nodes, loops)
         if not values.is_floating_point():
             values = values.to(dtype)
-        if not _is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
-            raise GraphError("the sparse adjacency holds NaN or infinite values; expected finite weights")
-        values = values.to(dtype)
         if not self.normalize:
-            return _Prepared(pattern, values)
-        if loops:
-            values = torch.cat([values, values.new_full((num_nodes,), fill)])
-        norm = symmetric_norm(values, pattern.cols, pattern.rows, num_nodes, check=not _is_batched(values))
-        return _Prepared(pattern, norm)
+            if not _is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
+                raise GraphError("the sparse adjacency holds NaN or infinite values; expected finite weights")
+            return _Prepared(pattern, values.to(dtype))
+        return _Prepared(pattern, gcn_norm_weights(graph, values, dtype=dtype, fill_value=fill))
 
     @staticmethod
     @torch.compiler.disable
@@ -628,7 +663,7 @@ class GCNLayer(nn.Module):
         num_nodes = x.shape[-2]
         prepared = self._prepare(x, edge_index, edge_weight, num_nodes)
         if is_sparse(x):
-            out = self._aggregate(prepared, _sparse_matmul(x, self.weight))  # Â (X W): X W as a sparse product
+            out = self._aggregate(prepared, _sparse_features_matmul(x, self.weight))  # Â (X W): X W as a sparse product
         elif self.in_channels < self.out_channels:
             out = self._aggregate(prepared, x) @ self.weight  # (Â X) W: propagate the narrower matrix
         else:

@@ -425,15 +425,26 @@ def test_issue8_ex7_sparse_adjacency_is_normalized_like_gcnconv(layout) -> None:
     layer, conv = paired64(4, 3)
     x = torch.randn(n, 4, dtype=torch.float64)
     adj_in = {torch.sparse_coo: adj_t, torch.sparse_csr: adj_t.to_sparse_csr(), torch.sparse_csc: adj_t.to_sparse_csc()}
-    ref = conv(x, adj_t.to_sparse_csr())  # GCNConv refuses CSC; the same matrix as CSR
+    # As GCNConv's sparse path: A + I with the stored diagonal entries summed with the loop (GCNConv refuses CSC:
+    # compared with the same matrix as CSR).
+    ref = conv(x, adj_t.to_sparse_csr())
     torch.testing.assert_close(layer(x, adj_in[layout]), ref, **TIGHT)
-    # Without existing self-loops the sparse form and the edge_index form agree (as for GCNConv).
+    improved, conv_improved = paired64(4, 3, improved=True)
+    torch.testing.assert_close(improved(x, adj_in[layout]), conv_improved(x, adj_t.to_sparse_csr()), **TIGHT)
+    # Without existing self-loops GCNConv's own sparse path agrees too (GCNConv refuses CSC: compared as CSR).
     plain = edge_index[:, edge_index[0] != edge_index[1]]
     adj_plain = torch.sparse_coo_tensor(plain.flip(0), torch.ones(plain.shape[1], dtype=torch.float64), (n, n))
-    torch.testing.assert_close(layer(x, adj_plain.coalesce()), layer(x, plain), **TIGHT)
+    adj_plain = {torch.sparse_coo: adj_plain, torch.sparse_csr: adj_plain.coalesce().to_sparse_csr()}.get(
+        layout, adj_plain.coalesce().to_sparse_csc()
+    )
+    torch.testing.assert_close(layer(x, adj_plain), conv(x, plain), **TIGHT)
+    torch.testing.assert_close(layer(x, adj_plain), conv(x, adj_plain.to_sparse_csr()), **TIGHT)
     # Gradients with respect to the adjacency values (PyG differentiates through CSR values only; COO and CSR
-    # store a coalesced matrix's entries in the same row-major order).
-    csr = adj_t.to_sparse_csr()
+    # store a coalesced matrix's entries in the same row-major order). Without self-loops, where both GCNConv
+    # paths agree.
+    plain_weight = torch.rand(plain.shape[1], dtype=torch.float64) + 0.1
+    csr = torch.sparse_coo_tensor(plain.flip(0), plain_weight, (n, n)).coalesce().to_sparse_csr()
+    adj_t = csr.to_sparse_coo()
     values_ref = csr.values().clone().requires_grad_()
     adj_ref = torch.sparse_csr_tensor(csr.crow_indices(), csr.col_indices(), values_ref, (n, n))
     (g_ref,) = grads(conv(x, adj_ref), [values_ref])
@@ -465,10 +476,11 @@ def test_options_equal_gcnconv(options) -> None:
     layer, conv = paired64(4, 3, **options)
     x = torch.randn(20, 4, dtype=torch.float64)
     torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), **TIGHT)
-    if not options.get("improved"):  # PyG 2.8 ignores `improved` without edge_weight (see the docstring)
-        torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
     ones = torch.ones(edge_index.shape[1], dtype=torch.float64)
+    # Without edge_weight: unit weights. (PyG 2.8's GCNConv ignores `improved` then; GCNLayer keeps A + 2I.)
     torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index, ones), **TIGHT)
+    if not options.get("improved"):
+        torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
     back = GCNLayer.from_pyg(conv)
     assert torch.equal(back.weight, layer.weight) and (back.bias is None) == (layer.bias is None)
     assert back.extra_repr() == layer.extra_repr()
