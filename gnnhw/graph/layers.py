@@ -126,10 +126,11 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-@contextlib.contextmanager
-def _no_autocast(device: torch.device) -> Iterator[None]:
-    with torch.autocast(device_type=device.type, enabled=False):
-        yield
+def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast off inside (the sparse products choose their dtypes themselves); a no-op when it is off."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _spmm(pattern: CSRPattern, values: Tensor, h: Tensor) -> Tensor:
