@@ -261,11 +261,38 @@ def _structure_parts(tensor: Tensor) -> tuple[Tensor, ...]:
     return (tensor,)
 
 
-def _same_content(snapshot: tuple[Tensor, ...], parts: tuple[Tensor, ...]) -> bool:
-    return len(snapshot) == len(parts) and all(
-        a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
-        for a, b in zip(snapshot, parts, strict=True)
+_CHUNK = 1 << 18  # columns compared at once when the snapshot is stored narrower than the tensor
+
+
+def _snapshot(part: Tensor) -> Tensor:
+    """A private copy of ``part``; int64 values that fit in int32 are stored as int32 (half the memory)."""
+    part = part.detach()
+    if part.dtype == torch.int64 and part.numel() > 0:
+        low, high = int(part.min()), int(part.max())
+        if -(2**31) <= low and high <= _INT32_MAX:
+            return part.to(torch.int32)
+    return part.clone()
+
+
+def _equal(snap: Tensor, part: Tensor) -> bool:
+    if snap.shape != part.shape or snap.device != part.device:
+        return False
+    if snap.dtype == part.dtype:
+        return torch.equal(snap, part)
+    if part.dtype != torch.int64 or snap.dtype != torch.int32:
+        return False
+    if part.dim() == 0:
+        return torch.equal(snap.to(part.dtype), part)
+    # Exact: the narrow snapshot is widened (never the tensor narrowed), a chunk at a time (small temporaries).
+    width = part.shape[-1]
+    return all(
+        torch.equal(snap[..., start : start + _CHUNK].to(part.dtype), part[..., start : start + _CHUNK])
+        for start in range(0, width, _CHUNK)
     )
+
+
+def _same_content(snapshot: tuple[Tensor, ...], parts: tuple[Tensor, ...]) -> bool:
+    return len(snapshot) == len(parts) and all(_equal(a, b) for a, b in zip(snapshot, parts, strict=True))
 
 
 def _forget(ident: int, ref: weakref.ref) -> None:
@@ -292,7 +319,7 @@ def cached_on(tensor: Tensor, key: Hashable, build: Callable[[], Any]) -> Any:
         parts = _structure_parts(tensor)
         if memo is None or memo.ref() is not tensor or not _same_content(memo.snapshot, parts):
             with torch.inference_mode(False):
-                snapshot = tuple(part.detach().clone() for part in parts)
+                snapshot = tuple(_snapshot(part) for part in parts)
             ref = weakref.ref(tensor, lambda ref, ident=ident: _forget(ident, ref))
             memo = _Memo(ref, snapshot, {})
             _CACHE[ident] = memo

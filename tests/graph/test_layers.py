@@ -593,3 +593,20 @@ def test_forward_mode_ad_and_hessian_equal_gcnconv() -> None:
         torch.testing.assert_close(module_hessian(layer), module_hessian(conv), **TIGHT)
     xs, ws = x.clone().requires_grad_(), weight.clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda x, w: layer(x, edge_index, w), (xs, ws), check_forward_ad=True)
+
+
+def test_structure_memo_is_content_checked_exactly() -> None:
+    """The memo's private copy is int32 when the ids fit; a change by 2**32 (equal after narrowing) is still seen."""
+    from gnnhw.graph.adjacency import cached_on
+
+    builds = []
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]]).t().contiguous().t()  # a non-contiguous view
+    for _ in range(2):
+        cached_on(edge_index, "probe", lambda: builds.append(1))
+    assert len(builds) == 1
+    edge_index.data[0, 2] += 2**32
+    cached_on(edge_index, "probe", lambda: builds.append(1))
+    assert len(builds) == 2
+    layer = GCNLayer(2, 2)
+    with pytest.raises(GraphError, match="node id 4294967298"):
+        layer(torch.randn(3, 2), edge_index)
