@@ -209,6 +209,13 @@ def check_autocast(layer, conv, g: Graph, form: str) -> None:
     grad = randn_like_seeded(ref)
     out.float().backward(grad)
     ref.backward(grad)
+    grad_abs, f_in, f_out = grad.double().abs(), layer.in_channels, layer.out_channels
+    weight_bound = x_abs.reshape(-1, f_in).T @ (adj.T @ grad_abs).reshape(-1, f_out)  # |X|^T |Â|^T |G|
+    nodes = grad.shape[:-1].numel()
+    assert layer.weight.grad.dtype == torch.float32
+    assert_within_rounding(
+        layer.weight.grad, conv.lin.weight.grad.T, weight_bound, nodes + 2 * terms + 12, torch.bfloat16
+    )
     if dense_x:
         x_bound = adj.T @ grad.double().abs() @ weight_abs.T
         assert x_mine.grad.dtype == torch.float32
@@ -285,10 +292,18 @@ def test_matrix(name: str, form: str, feature: str) -> None:
         compare_forward_backward(layer, conv, g, form, torch.float64, F64)
     elif feature == "float32":
         compare_forward_backward(layer.float(), conv.float(), g, form, torch.float32, F32)
-    elif feature in ("bfloat16", "float16"):
-        check_half(layer, conv, g, form, getattr(torch, feature))
-    elif feature == "autocast":
-        check_autocast(layer, conv, g, form)
+    elif feature in ("bfloat16", "float16", "autocast"):
+        try:
+            if feature == "autocast":
+                check_autocast(layer, conv, g, form)
+            else:
+                check_half(layer, conv, g, form, getattr(torch, feature))
+        except GnnhwError as err:
+            # CSR features in a half type: torch has no CPU kernel (GCNConv fails too, NotImplementedError);
+            # the layer may compute it another way or refuse with one clear error naming it. Nothing else may refuse.
+            if form != "x_csr":
+                raise
+            assert "sparse" in str(err).lower() and "\n" not in str(err), str(err)
     elif feature == "no_grad":
         check_no_grad(layer, conv, g, form)
     elif feature == "inference_mode":
@@ -350,7 +365,7 @@ def test_gradcheck(name: str, form: str, check: str) -> None:
     assert getattr(torch.autograd, check)(fn, inputs, fast_mode=True)
 
 
-@pytest.mark.parametrize("form", ["ei_w", "csr", "batched"])
+@pytest.mark.parametrize("form", ["ei_w", "csr"])
 @pytest.mark.parametrize("name", ["duplicates", "self_loops"])
 def test_gradcheck_full_jacobians(name: str, form: str) -> None:
     """gradcheck and gradgradcheck with every Jacobian entry compared (fast_mode=False)."""
