@@ -547,6 +547,33 @@ def test_cached_reuses_the_first_normalization_like_gcnconv(form: str) -> None:
     torch.testing.assert_close(layer(x2, in2.graph, in2.edge_weight), conv(x2, in2.ref_graph, in2.ref_weight), **F64)
 
 
+@pytest.mark.parametrize("form", ["ei64", "ei_w", "batched"])
+def test_several_self_loops_on_one_node_in_an_edge_index(form: str) -> None:
+    """Two loops on node 0 (and one on 2) in an edge_index: GCNConv on the CPU keeps the last one's weight
+    (``add_remaining_self_loops`` scatters them into one slot). Outputs and the x / weight / bias gradients equal its.
+    Edge-weight gradients are compared for the other edges only: GCNConv hands every duplicate loop the kept loop's
+    gradient, although only the kept one influences the output (its gradient is the true one for that loop)."""
+    edge_index = torch.tensor([[0, 1, 0, 2, 3, 2, 0], [1, 2, 0, 3, 0, 2, 0]])
+    weight = torch.tensor([1.0, 2.0, 0.5, 1.5, 0.7, 2.5, 3.0], dtype=torch.float64)
+    g = Graph("loops", 5, edge_index, weight)
+    layer, conv = pair(3, 2)
+    inp = make_inputs(g, form, features(g, form, 3, torch.float64))
+    x_mine, x_ref = leaf(inp.x), leaf(inp.x_dense)
+    w_mine, w_ref = leaf(inp.edge_weight), leaf(inp.ref_weight)
+    out, ref = layer(x_mine, inp.graph, w_mine), conv(x_ref, inp.ref_graph, w_ref)
+    torch.testing.assert_close(out, ref, **F64)
+    grad = randn_like_seeded(ref)
+    (out * grad).sum().backward()
+    (ref * grad).sum().backward()
+    torch.testing.assert_close(x_mine.grad, x_ref.grad, **F64)
+    torch.testing.assert_close(layer.weight.grad, conv.lin.weight.grad.T, **F64)
+    torch.testing.assert_close(layer.bias.grad, conv.bias.grad, **F64)
+    if w_mine is not None:
+        others = torch.tensor([True, True, False, True, True, True, True])  # all but the overridden loop
+        torch.testing.assert_close(w_mine.grad[others], w_ref.grad[others], **F64)
+        assert w_mine.grad[2] == 0.0  # the loop whose weight is not used has no influence
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The default (cached=False) never answers from another graph: writes that do not bump the version counter
 
