@@ -476,6 +476,35 @@ def test_torch_func(name: str, form: str, feature: str) -> None:
         assert layer.weight.grad is None  # the layer's own parameters were not used
 
 
+@pytest.mark.parametrize("layout", ["coo", "csr", "csc"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_sparse_adjacency_value_gradients(name: str, layout: str) -> None:
+    """A sparse adj_t whose values require grad (built from edge weights): d out / d weights equals GCNConv's.
+
+    GCNConv's COO path cannot be differentiated in the values (no derivative for ``aten::_coalesced_``), so its
+    gradient comes from the same matrix as CSR."""
+    from torch_geometric.utils import to_torch_coo_tensor
+
+    g = family(name)
+    layer, conv = pair(*channels(name))
+    x = features(g, "ei_w", layer.in_channels, torch.float64)
+    n = g.num_nodes
+
+    def adj_t(weight, layout):
+        coo = to_torch_coo_tensor(g.edge_index.flip(0), weight, size=(n, n))  # rows = targets
+        return coo if layout == "coo" else (coo.to_sparse_csr() if layout == "csr" else coo.to_sparse_csc())
+
+    w_mine, w_ref = leaf(g.edge_weight), leaf(g.edge_weight)
+    out, ref = layer(x, adj_t(w_mine, layout)), conv(x, adj_t(w_ref, "csr"))
+    torch.testing.assert_close(out, ref, **F64)
+    if g.edge_index.shape[1] == 0:
+        return
+    grad = randn_like_seeded(ref)
+    (g_mine,) = torch.autograd.grad((out * grad).sum(), w_mine)
+    (g_ref,) = torch.autograd.grad((ref * grad).sum(), w_ref)
+    torch.testing.assert_close(g_mine, g_ref, **F64)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # GCNConv's options
 
