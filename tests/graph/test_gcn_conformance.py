@@ -429,9 +429,17 @@ def test_torch_func(name: str, form: str, feature: str) -> None:
             ref = _jacobian_ref(lambda x: conv(x, ref_graph, w_ref), inp.x_dense)
             torch.testing.assert_close(jac, ref, **F64)
         if weighted:
-            jac = torch.func.jacrev(lambda w: layer(inp.x, inp.graph, w))(inp.edge_weight)
-            ref = _jacobian_ref(lambda w: conv(inp.x_dense, ref_graph, w), w_ref)
-            torch.testing.assert_close(jac[..., mask], ref[..., mask], **F64)
+            try:
+                jac = torch.func.jacrev(lambda w: layer(inp.x, inp.graph, w))(inp.edge_weight)
+            except GnnhwError as err:
+                # CSR features under a torch.func grad transform: torch cannot ("Sparse CSR tensors do not have
+                # strides"; GCNConv fails too), so one clear GnnhwError naming it is allowed there, and only there
+                if form != "x_csr":
+                    raise
+                assert "sparse" in str(err).lower() and "\n" not in str(err), str(err)
+            else:
+                ref = _jacobian_ref(lambda w: conv(inp.x_dense, ref_graph, w), w_ref)
+                torch.testing.assert_close(jac[..., mask], ref[..., mask], **F64)
         if not dense_x:  # sparse x: differentiate in the weight instead
             # GCNConv itself cannot (torch: "expand is unsupported for Sparse tensors" / "Sparse CSR tensors do not
             # have strides"), so the layer may either do it or refuse with one clear GnnhwError that names it.
