@@ -835,6 +835,18 @@ def test_bad_inputs_raise_gnnhw_errors() -> None:
         layer(x, g.adj_t(torch.sparse_csr), g.edge_weight)
     with pytest.raises(GnnhwError):
         layer(x, torch.sparse_coo_tensor(g.edge_index, g.edge_weight, (g.num_nodes, g.num_nodes + 1)))
+    with pytest.raises(GnnhwError):  # float32 features into a float64 layer, outside autocast (GCNConv: RuntimeError)
+        layer(x.float(), g.edge_index)
+
+
+def test_what_the_layer_declares_unsupported_raises_one_clear_error() -> None:
+    """The layer's docstring: flow="target_to_source" needs an edge_index (a sparse adjacency is always adj_t)."""
+    g = family("directed")
+    layer, _ = pair(3, 2, flow="target_to_source")
+    x = features(g, "csr", 3, torch.float64)
+    with pytest.raises(GnnhwError, match="flow") as info:
+        layer(x, g.adj_t(torch.sparse_csr))
+    assert "\n" not in str(info.value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
