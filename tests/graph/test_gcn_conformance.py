@@ -4,9 +4,14 @@ Each case builds a (GCNLayer, GCNConv) pair with the same weights and a non-zero
 (:mod:`tests.graph._gcn_cases`: directed, undirected, weighted, duplicate edges, existing and zero-weight
 self-loops, isolated nodes including the highest id, no edges, one node) handed to the layer in one input form
 (edge_index int64 / int32 / strided view, edge_index + edge_weight, sparse adj_t COO / CSR / CSC, sparse x COO /
-CSR, batched x ``(B, N, F)``) and compares outputs and gradients. GCNConv always gets the edge_index form of the same
-graph: the edge_index form, or the sparse adjacency itself (see ``_gcn_cases`` for self-loops in a sparse adjacency,
-where GCNConv's two paths differ). One deliberate exception, :func:`reference`: ``improved=True`` without edge weights.
+CSR, batched x ``(B, N, F)``) and compares outputs and gradients. GCNConv gets the same graph: as an int64 edge_index
+(with the same weights) for the edge_index forms, as the sparse adjacency itself for the sparse forms (see
+``_gcn_cases`` for self-loops in a sparse adjacency, where GCNConv's two paths differ). One deliberate exception,
+:func:`reference`: ``improved=True`` without edge weights.
+
+The matrix: 8 families x 10 forms x 8 features (test_matrix), x 2 (gradcheck / gradgradcheck), x 3 (jacrev, vmap,
+functional_call); 8 families x 6 forms x 6 options (test_options); plus the cache, stale-memo, plumbing, error and
+issue #8 example tests below.
 
 Tolerances: float64 atol 1e-12; float32 atol = rtol = 1e-5; half types: a forward-error bound (see
 :func:`assert_within_rounding`). Gradients w.r.t. an edge weight are compared where they exist (not for edges into a
