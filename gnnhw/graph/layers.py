@@ -76,7 +76,7 @@ class CSRPattern:
     cols: Tensor  # (E,)
     crow: Tensor  # (R + 1,)
     col: Tensor  # (E,) storage order
-    perm: Tensor | None  # (E,) int64, storage -> pair order, or None
+    perm: Tensor | None  # (E,) storage -> pair order (index dtype), or None
     num_cols: int = -1  # C; -1: square (C = R)
     _t: CSRPattern | None = field(default=None, repr=False)
 
@@ -86,9 +86,11 @@ class CSRPattern:
 
     @classmethod
     def build(cls, rows: Tensor, cols: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
-        index_dtype = torch.int32 if max(num_rows, num_cols, rows.numel()) <= _INT32_MAX else torch.int64
-        rows, cols = rows.to(index_dtype), cols.to(index_dtype)
-        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
+        """Pairs in any order; stored sorted by row, then column (torch's CSR invariants; duplicates adjacent)."""
+        num_cols = num_rows if num_cols < 0 else num_cols
+        index_dtype = _index_dtype(num_rows, num_cols, rows.numel())
+        rows, cols = rows.to(index_dtype), cols.to(index_dtype)  # no copy when they already are
+        perm = torch.argsort(rows.long() * num_cols + cols.long(), stable=True).to(index_dtype)
         crow = torch.zeros(num_rows + 1, dtype=index_dtype, device=rows.device)
         crow[1:] = torch.bincount(rows, minlength=num_rows).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
         return cls(num_rows, rows, cols, crow, cols.index_select(0, perm), perm, num_cols)
@@ -96,9 +98,11 @@ class CSRPattern:
     @classmethod
     def from_csr(cls, crow: Tensor, col: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
         """The pattern of a CSR matrix; its pairs are in storage order."""
+        num_cols = num_rows if num_cols < 0 else num_cols
+        index_dtype = _index_dtype(num_rows, num_cols, col.numel())
         counts = crow.diff().long()
-        rows = torch.repeat_interleave(torch.arange(num_rows, device=crow.device), counts).to(crow.dtype)
-        return cls(num_rows, rows, col, crow, col, None, num_cols)
+        rows = torch.repeat_interleave(torch.arange(num_rows, device=crow.device), counts).to(index_dtype)
+        return cls(num_rows, rows, col.to(index_dtype), crow, col, None, num_cols)
 
     @property
     def num_nodes(self) -> int:
@@ -119,6 +123,11 @@ class CSRPattern:
             return torch.sparse_csr_tensor(
                 self.crow, self.col, values, (self.num_rows, self.num_cols), check_invariants=False
             )
+
+
+def _index_dtype(num_rows: int, num_cols: int, num_pairs: int) -> torch.dtype:
+    """int32 when every index and position fits (half the memory of int64), else int64."""
+    return torch.int32 if max(num_rows, num_cols, num_pairs) <= _INT32_MAX else torch.int64
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -340,27 +349,33 @@ def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> tuple[LoopedG
     for sparse inputs: a stored diagonal entry is summed with the loop)."""
 
     def build() -> tuple[LoopedGraph, CSRPattern]:
-        if adj.layout == torch.sparse_coo:
-            rows, cols = adj._indices()
-        elif adj.layout == torch.sparse_csr:
-            cols = adj.col_indices()
-            counts = adj.crow_indices().diff().long()
-            rows = torch.repeat_interleave(torch.arange(num_nodes, device=cols.device), counts)
-        else:  # CSC
-            rows = adj.row_indices()
-            counts = adj.ccol_indices().diff().long()
-            cols = torch.repeat_interleave(torch.arange(num_nodes, device=rows.device), counts)
-        graph = build_looped_graph(torch.stack([cols.long(), rows.long()]), num_nodes, add_self_loops=False)
-        if not loops:
-            if adj.layout == torch.sparse_csr:  # already in CSR order
-                return graph, CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
-            return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
-        # A + cI: a loop for every node, added to any stored diagonal entry (PyG's gcn_norm on a sparse matrix).
-        arange = torch.arange(num_nodes, dtype=graph.source.dtype, device=graph.source.device)
-        graph = LoopedGraph(
-            num_nodes, graph.num_edges, torch.cat([graph.source, arange]), torch.cat([graph.target, arange]), None, None
-        )
-        return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
+        if adj.layout == torch.sparse_csr and not loops:  # already in CSR order: no sort
+            pattern = CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
+        else:
+            if adj.layout == torch.sparse_coo:
+                rows, cols = adj._indices()
+            elif adj.layout == torch.sparse_csr:
+                cols = adj.col_indices()
+                rows = torch.repeat_interleave(
+                    torch.arange(num_nodes, device=cols.device), adj.crow_indices().diff().long()
+                )
+            else:  # CSC
+                rows = adj.row_indices()
+                cols = torch.repeat_interleave(
+                    torch.arange(num_nodes, device=rows.device), adj.ccol_indices().diff().long()
+                )
+            if loops:  # A + cI: a loop for every node, summed with a stored diagonal entry (PyG's sparse gcn_norm)
+                arange = torch.arange(num_nodes, device=rows.device)
+                rows, cols = torch.cat([rows.long(), arange]), torch.cat([cols.long(), arange])
+            pattern = CSRPattern.build(rows, cols, num_nodes)
+        if pattern.rows.numel() and (int(pattern.rows.min()) < 0 or int(pattern.cols.min()) < 0):
+            raise GraphError("the sparse adjacency holds a negative index; expected node ids 0..N-1")
+        if pattern.rows.numel() and max(int(pattern.rows.max()), int(pattern.cols.max())) >= num_nodes:
+            raise GraphError(f"the sparse adjacency holds an index >= its size {num_nodes}; expected ids 0..N-1")
+        # Its edges (source = column, target = row), sharing the pattern's index tensors.
+        num_edges = pattern.rows.numel() - (num_nodes if loops else 0)
+        graph = LoopedGraph(num_nodes, num_edges, pattern.cols, pattern.rows, None, None, loops=loops)
+        return graph, pattern
 
     return cached_on(adj, ("gcn_layer_sparse", num_nodes, loops), build)
 
