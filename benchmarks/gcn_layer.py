@@ -3,7 +3,7 @@
 Configurations (same weights, same graph, loss = sum of the outputs, parameters require gradients, x does not):
 
 * ``gnnhw edge_index``    GCNLayer(x, edge_index): normalizes on the fly, one CSR product (custom autograd)
-* ``gnnhw Â (CSR)``       GCNLayer(x, Â) with Â = normalized_adjacency(..., sparse=True) precomputed once
+* ``gnnhw Â (CSR)``       GCNLayer(normalize=False)(x, Â), Â = normalized_adjacency(..., sparse=True) precomputed
 * ``pyg edge_index``      GCNConv(x, edge_index): gcn_norm + gather/scatter message passing
 * ``pyg adj_t (CSR)``     GCNConv(x, adj_t): adj_t a torch.sparse CSR adjacency (rows = targets), normalized on the
                           fly by gcn_norm (PyG 2.8 accepts torch.sparse tensors; torch_sparse is not installed)
@@ -88,7 +88,7 @@ def make_step(config: str, case: Case, seed: int = 0) -> tuple[Callable[[], torc
     x, edge_index = make_graph(case, seed)
     n = case.num_nodes
     torch.manual_seed(seed)
-    layer = GCNLayer(case.in_channels, case.out_channels)
+    layer = GCNLayer(case.in_channels, case.out_channels, normalize=config != "gnnhw Â (CSR)")  # Â: used as is
     if config.startswith("gnnhw"):
         module: torch.nn.Module = layer
         graph = (

@@ -32,6 +32,14 @@ class ShapeError(GnnhwError):
     """A tensor whose shape does not fit the model or graph it is used with."""
 
 
+class DeviceError(GnnhwError):
+    """Tensors that must be on one device (e.g. node features, edge_index and a layer's weights) are not."""
+
+
+class DTypeError(GnnhwError):
+    """A tensor whose dtype does not match the module or the other inputs it is used with."""
+
+
 class ConfigError(GnnhwError):
     """A hyper-parameter or option outside its valid range."""
 

@@ -122,7 +122,7 @@ def _print_bptt(check: Any, payload: dict[str, Any], args: argparse.Namespace) -
 
 
 def _gnn_vs_rnn(args: argparse.Namespace) -> int:
-    from gnnhw.experiments.gnn_vs_rnn import GNNvsRNNConfig
+    from gnnhw.experiments.config import GNNvsRNNConfig
 
     config = GNNvsRNNConfig(
         lengths=tuple(args.lengths),
@@ -194,7 +194,7 @@ def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
 
 
 def _field_default(name: str) -> Any:
-    from gnnhw.experiments.gnn_vs_rnn import GNNvsRNNConfig
+    from gnnhw.experiments.config import GNNvsRNNConfig
 
     return {f.name: f.default for f in dataclasses.fields(GNNvsRNNConfig)}[name]
 

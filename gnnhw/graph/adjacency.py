@@ -38,7 +38,8 @@ implies more nodes than the machine's memory could hold, raises :class:`~gnnhw.e
 
 What depends only on an ``edge_index``'s structure (its check, the self-loop positions, and the CSR sort orders
 :mod:`gnnhw.graph.layers` adds) is memoized per tensor by :func:`cached_on`: computed on first use, dropped with the
-tensor, rebuilt if the tensor is changed in place. Weights and features are never cached.
+tensor, rebuilt whenever its content differs from a private copy (so no write, tracked by torch or not, can make it
+serve another graph). Weights and features are never cached.
 """
 
 from __future__ import annotations
@@ -416,38 +417,103 @@ def check_edge_weight(edge_weight: Any, num_edges: int) -> None:
         raise GraphError("edge_weight holds NaN or infinite values; expected finite weights")
 
 
-_CACHE: dict[int, tuple[weakref.ref, dict]] = {}  # id(tensor) -> (weak reference to it, its memoized values)
+@dataclass(eq=False)
+class _Memo:
+    ref: weakref.ref  # the tensor the values were built from
+    snapshot: tuple[Tensor, ...]  # a copy of its content (its index tensors if sparse), checked on every use
+    store: dict  # key -> value
+
+
+_CACHE: dict[int, _Memo] = {}  # id(tensor) -> what was built from it
+
+
+def _structure_parts(tensor: Tensor) -> tuple[Tensor, ...]:
+    """The tensors that define ``tensor``'s structure: itself if dense, its index tensors if sparse."""
+    if tensor.layout == torch.sparse_coo:
+        return (tensor._indices(),)
+    if tensor.layout == torch.sparse_csr:
+        return (tensor.crow_indices(), tensor.col_indices())
+    if tensor.layout == torch.sparse_csc:
+        return (tensor.ccol_indices(), tensor.row_indices())
+    return (tensor,)
+
+
+_CHUNK = 1 << 18  # columns compared at once when the snapshot is stored narrower than the tensor
+
+
+def _snapshot(part: Tensor) -> Tensor:
+    """A private copy of ``part``; int64 values that fit in int32 are stored as int32 (half the memory)."""
+    part = part.detach()
+    if part.dtype == torch.int64 and part.numel() > 0:
+        low, high = int(part.min()), int(part.max())
+        if -(2**31) <= low and high <= _INT32_MAX:
+            return part.to(torch.int32)
+    return part.clone()
+
+
+def _equal(snap: Tensor, part: Tensor) -> bool:
+    if snap.shape != part.shape or snap.device != part.device:
+        return False
+    if snap.dtype == part.dtype:
+        return torch.equal(snap, part)
+    if part.dtype != torch.int64 or snap.dtype != torch.int32:
+        return False
+    if part.dim() == 0:
+        return torch.equal(snap.to(part.dtype), part)
+    # Exact: the narrow snapshot is widened (never the tensor narrowed), a chunk at a time (small temporaries).
+    width = part.shape[-1]
+    return all(
+        torch.equal(snap[..., start : start + _CHUNK].to(part.dtype), part[..., start : start + _CHUNK])
+        for start in range(0, width, _CHUNK)
+    )
+
+
+def _same_content(snapshot: tuple[Tensor, ...], parts: tuple[Tensor, ...]) -> bool:
+    return len(snapshot) == len(parts) and all(_equal(a, b) for a, b in zip(snapshot, parts, strict=True))
+
+
+def _forget(ident: int, ref: weakref.ref) -> None:
+    memo = _CACHE.get(ident)
+    if memo is not None and memo.ref is ref:
+        del _CACHE[ident]
 
 
 def cached_on(tensor: Tensor, key: Hashable, build: Callable[[], Any]) -> Any:
-    """``build()``, memoized for ``tensor`` and rebuilt when ``tensor`` is modified in place.
+    """``build()``, memoized for ``tensor``'s current content; never served for content that has changed.
 
-    Entries live exactly as long as the tensor (a weak reference drops them), and nothing is attached to the tensor
-    itself (so ``torch.save`` of it stays clean). Used for what depends only on a graph's structure (sort orders,
-    self-loop positions), never on weights or features.
+    Every call compares ``tensor`` with a private copy taken when the memo was filled (``torch.equal``: one pass
+    over the edge_index, a few ms for two million edges); any difference (in-place writes, writes through
+    ``.data``, a refilled numpy buffer behind ``torch.from_numpy``, which torch's version counter does not see)
+    drops every value built from it. For a sparse tensor its index tensors are compared (values are never cached).
+    Entries live as long as the tensor (a weak reference drops them); nothing is attached to the tensor itself.
+    Works inside ``torch.inference_mode`` (the copy and the values are built as ordinary tensors). Used for what
+    depends only on a graph's structure (self-loop positions, CSR sort orders), never on weights or features.
     """
     ident = id(tensor)
-    entry = _CACHE.get(ident)
-    if entry is None or entry[0]() is not tensor:
-        entry = (weakref.ref(tensor, lambda _, ident=ident: _CACHE.pop(ident, None)), {})
-        _CACHE[ident] = entry
-    store = entry[1]
-    version = tensor._version  # bumped by every in-place change (for sparse tensors: of their values too)
-    hit = store.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    value = build()
-    store[key] = (version, value)
-    return value
+    memo = _CACHE.get(ident)
+    # Integer structure only: outside torch.func's wrappers (which cannot take a sparse tensor's indices).
+    with torch._C._DisableFuncTorch():
+        parts = _structure_parts(tensor)
+        if memo is None or memo.ref() is not tensor or not _same_content(memo.snapshot, parts):
+            with torch.inference_mode(False):
+                snapshot = tuple(_snapshot(part) for part in parts)
+            ref = weakref.ref(tensor, lambda ref, ident=ident: _forget(ident, ref))
+            memo = _Memo(ref, snapshot, {})
+            _CACHE[ident] = memo
+        if key not in memo.store:
+            with torch.inference_mode(False):  # ordinary tensors, usable later with autograd
+                memo.store[key] = build()
+    return memo.store[key]
 
 
-@dataclass
+@dataclass(eq=False)
 class LoopedGraph:
     """An ``edge_index`` after :func:`add_remaining_self_loops`, without weights: what depends on the structure only.
 
     ``source[k] -> target[k]`` for the ``E'`` edges that are not self-loops, then the loops ``0..N-1``. ``keep``
     (positions of those ``E'`` edges in the input, ``None`` when there was no self-loop) and ``last_loop`` (position
     of each node's last self-loop in the input, -1 if none) tell how to carry the input's weights over.
+    With ``loops=False`` (``add_self_loops=False``) the graph is the input's edges as they are.
     """
 
     num_nodes: int  # N
@@ -457,46 +523,92 @@ class LoopedGraph:
     keep: Tensor | None  # (E',) int64, or None: every input edge is kept
     last_loop: Tensor | None  # (N,) int64, or None: the input has no self-loop
     extra: dict = field(default_factory=dict)  # derived structure (CSR orders), filled by gnnhw.graph.layers
+    loops: bool = True  # whether the loops 0..N-1 were appended
 
-    def weights(self, edge_weight: Tensor) -> Tensor:
-        """The input weights ``(E,)`` carried to this graph ``(E' + N,)``: kept edges, then loop weights."""
+    def weights(self, edge_weight: Tensor, fill_value: float = 1.0) -> Tensor:
+        """The input weights ``(E,)`` carried to this graph ``(E' + N,)``: kept edges, then loop weights.
+
+        A node without a self-loop in the input gets ``fill_value`` (1, or 2 for ``improved``)."""
+        if not self.loops:
+            return edge_weight
         if self.last_loop is None:
-            return torch.cat([edge_weight, edge_weight.new_ones(self.num_nodes)])
+            return torch.cat([edge_weight, edge_weight.new_full((self.num_nodes,), fill_value)])
         # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
         existing = edge_weight[self.last_loop.clamp(min=0)]
-        loop_weight = torch.where(self.last_loop >= 0, existing, torch.ones_like(existing))  # existing loop, else 1
+        loop_weight = torch.where(self.last_loop >= 0, existing, torch.full_like(existing, fill_value))
         return torch.cat([edge_weight.index_select(0, self.keep), loop_weight])
 
 
-def looped_graph(edge_index: Tensor, num_nodes: int | None = None) -> LoopedGraph:
+def _available_memory() -> int:
+    """Bytes of memory the machine has available now (Linux), or a generous guess elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 40
+
+
+def check_num_nodes_fits(num_nodes: int, what: str, bytes_per_node: int = 64) -> None:
+    """Raise :class:`GraphError` when ``num_nodes`` nodes would need more memory than the machine has.
+
+    ``bytes_per_node`` is the caller's estimate (the edge_index path needs a few index and weight vectors of
+    length N, ~64 bytes per node). Guards against absurd node ids (an id of 1e12 implies 1e12 nodes)."""
+    need = num_nodes * bytes_per_node
+    have = _available_memory()
+    if need > have:
+        raise GraphError(
+            f"{what} implies {num_nodes} nodes, which needs ~{need / 2**30:.3g} GiB (available: "
+            f"{have / 2**30:.3g} GiB); relabel the nodes 0..N-1 or pass num_nodes"
+        )
+
+
+def build_looped_graph(edge_index: Tensor, num_nodes: int | None = None, *, add_self_loops: bool = True) -> LoopedGraph:
+    """:func:`looped_graph` without the memo (checks ``edge_index``, builds its structure)."""
+    n = check_edge_index(edge_index, num_nodes)
+    if num_nodes is None:
+        check_num_nodes_fits(n, f"edge_index's largest node id {n - 1}")
+    index_dtype = torch.int32 if edge_index.shape[1] + n <= _INT32_MAX else torch.long
+    src, dst = edge_index[0].to(index_dtype), edge_index[1].to(index_dtype)
+    if not add_self_loops:
+        return LoopedGraph(n, src.numel(), src, dst, None, None, loops=False)
+    loops = torch.arange(n, dtype=index_dtype, device=edge_index.device)
+    is_loop = src == dst
+    if not bool(is_loop.any()):  # the common case: nothing to remove
+        return LoopedGraph(n, src.numel(), torch.cat([src, loops]), torch.cat([dst, loops]), None, None)
+    loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
+    last = torch.full((n,), -1, dtype=torch.long, device=edge_index.device)
+    # last[i] = position of node i's last self-loop, -1 if none
+    last = last.scatter_reduce(0, src[loop_pos].long(), loop_pos, reduce="amax")
+    keep = (~is_loop).nonzero().squeeze(1)  # positions of the other edges
+    source = torch.cat([src.index_select(0, keep), loops])
+    return LoopedGraph(n, src.numel(), source, torch.cat([dst.index_select(0, keep), loops]), keep, last)
+
+
+def looped_graph(edge_index: Tensor, num_nodes: int | None = None, *, add_self_loops: bool = True) -> LoopedGraph:
     """Check ``edge_index`` and add the remaining self-loops (structure only); memoized on ``edge_index``.
 
-    Raises :class:`GraphError` for a malformed ``edge_index`` or ids outside ``[0, num_nodes)``.
+    With ``add_self_loops=False`` the edges are taken as they are. The memo is content-checked
+    (:func:`cached_on`), so a changed ``edge_index`` is never served an old structure.
+
+    Raises :class:`GraphError` for a malformed ``edge_index``, ids outside ``[0, num_nodes)``, or (without
+    ``num_nodes``) a largest id so large that the nodes it implies would not fit in memory.
     """
-
-    def build() -> LoopedGraph:
-        n = check_edge_index(edge_index, num_nodes)
-        index_dtype = torch.int32 if edge_index.shape[1] + n <= _INT32_MAX else torch.long
-        src, dst = edge_index[0].to(index_dtype), edge_index[1].to(index_dtype)
-        loops = torch.arange(n, dtype=index_dtype, device=edge_index.device)
-        is_loop = src == dst
-        if not bool(is_loop.any()):  # the common case: nothing to remove
-            return LoopedGraph(n, src.numel(), torch.cat([src, loops]), torch.cat([dst, loops]), None, None)
-        loop_pos = is_loop.nonzero().squeeze(1)  # positions of the existing self-loops
-        last = torch.full((n,), -1, dtype=torch.long, device=edge_index.device)
-        # last[i] = position of node i's last self-loop, -1 if none
-        last = last.scatter_reduce(0, src[loop_pos].long(), loop_pos, reduce="amax")
-        keep = (~is_loop).nonzero().squeeze(1)  # positions of the other edges
-        source = torch.cat([src.index_select(0, keep), loops])
-        return LoopedGraph(n, src.numel(), source, torch.cat([dst.index_select(0, keep), loops]), keep, last)
-
-    if not isinstance(edge_index, Tensor):
+    if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
         check_edge_index(edge_index, num_nodes)  # raises the GraphError
-    return cached_on(edge_index, ("looped_graph", num_nodes), build)
+    return cached_on(
+        edge_index,
+        ("looped_graph", num_nodes, add_self_loops),
+        lambda: build_looped_graph(edge_index, num_nodes, add_self_loops=add_self_loops),
+    )
 
 
-def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Replace self-loops by one loop per node: weight 1, or the node's existing loop weight.
+def add_remaining_self_loops(
+    edge_index: Tensor, edge_weight: Tensor, num_nodes: int, fill_value: float = 1.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Replace self-loops by one loop per node: weight ``fill_value`` (1), or the node's existing loop weight.
 
     Same result (and edge order) as ``torch_geometric.utils.add_remaining_self_loops``: the non-loop edges in their
     order, then the loops ``0..N-1``. If a node has several self-loops, the last one is kept. Differentiable with
@@ -507,33 +619,65 @@ def add_remaining_self_loops(edge_index: Tensor, edge_weight: Tensor, num_nodes:
         - **output:** source ``(E' + N,)``, target ``(E' + N,)``, weight ``(E' + N,)`` (E' = non-loop edges)
     """
     graph = looped_graph(edge_index, num_nodes)
-    return graph.source.long(), graph.target.long(), graph.weights(edge_weight)
+    return graph.source.long(), graph.target.long(), graph.weights(edge_weight, fill_value)
+
+
+def _is_batched(tensor: Tensor) -> bool:
+    """Whether ``tensor`` is batched by ``torch.func.vmap`` (then its values cannot be branched on)."""
+    return torch._C._functorch.is_batchedtensor(tensor)
 
 
 def gcn_norm_weights(
-    graph: LoopedGraph, edge_weight: Tensor | None = None, *, dtype: torch.dtype | None = None
+    graph: LoopedGraph,
+    edge_weight: Tensor | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+    fill_value: float = 1.0,
 ) -> Tensor:
     r"""The normalized weight of every edge of ``graph``: :math:`\hat{e}_{j,i} = \tilde{e}_{j,i} / \sqrt{\hat{d}_j
     \hat{d}_i}`, :math:`\hat{d}_i = \sum_j \tilde{e}_{j,i}` (degree at the target), :math:`0^{-1/2} := 0`.
 
-    ``edge_weight`` are the weights of the *input* edge_index (default ones). Raises :class:`GraphError` for
-    non-finite weights, :class:`~gnnhw.errors.DegreeError` for a degree <= 0 (rule 3 of the module).
+    ``edge_weight`` are the weights of the *input* edge_index (default ones); nodes without a self-loop get a loop
+    of weight ``fill_value`` (2 is GCNConv's ``improved``). Raises :class:`GraphError` for non-finite weights,
+    :class:`~gnnhw.errors.DegreeError` for a degree <= 0 (rule 3 of the module; both unchecked when ``edge_weight``
+    is batched by ``torch.func.vmap``: such a degree then gives NaN or infinity, as in PyG).
 
     Shapes:
         - **input:** edge_weight ``(E,)`` *(optional)*
         - **output:** ``(E' + N,)``, aligned with ``graph.source`` / ``graph.target``
     """
     if edge_weight is None:
-        weight = torch.ones(graph.source.numel(), dtype=_dtype(dtype), device=graph.source.device)
+        if fill_value == 1.0 or not graph.loops:  # every edge and loop weighs 1
+            weight = torch.ones(graph.source.numel(), dtype=_dtype(dtype), device=graph.source.device)
+        else:
+            weight = graph.weights(
+                torch.ones(graph.num_edges, dtype=_dtype(dtype), device=graph.source.device), fill_value
+            )
+        checked = True
     else:
-        check_edge_weight(edge_weight, graph.num_edges)
-        weight = graph.weights(edge_weight if dtype is None else edge_weight.to(dtype))
-    deg = weight.new_zeros(graph.num_nodes).index_add(0, graph.target, weight)  # d_i = sum_j ẽ_{j,i}
-    check_degrees(deg, graph.target, weight)  # the module's rule 3: non-zero weights summing to <= 0 refused
+        checked = not _is_batched(edge_weight)
+        if checked:
+            check_edge_weight(edge_weight, graph.num_edges)
+        elif edge_weight.shape != (graph.num_edges,):
+            raise GraphError(f"edge_weight has shape {tuple(edge_weight.shape)}; expected ({graph.num_edges},)")
+        weight = graph.weights(edge_weight if dtype is None else edge_weight.to(dtype), fill_value)
+    return symmetric_norm(weight, graph.source, graph.target, graph.num_nodes, check=checked)
+
+
+def symmetric_norm(weight: Tensor, source: Tensor, target: Tensor, num_nodes: int, *, check: bool = True) -> Tensor:
+    r""":math:`\hat{e}_k = d_{s_k}^{-1/2} w_k d_{t_k}^{-1/2}` with :math:`d_i = \sum_{k: t_k = i} w_k` (degree at the
+    target) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if ``check``) for a node whose
+    non-zero arriving weights sum to <= 0 (rule 3 of the module).
+
+    Shapes: weight, source, target ``(E,)`` -> ``(E,)``.
+    """
+    deg = weight.new_zeros(num_nodes).index_add(0, target, weight)  # d_i = sum_j ẽ_{j,i}
+    if check:
+        check_degrees(deg, target, weight)  # the module's rule 3: non-zero weights summing to <= 0 refused
     deg_inv_sqrt = deg.pow(-0.5)
     deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
     # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
-    return deg_inv_sqrt.index_select(0, graph.source) * weight * deg_inv_sqrt.index_select(0, graph.target)
+    return deg_inv_sqrt.index_select(0, source) * weight * deg_inv_sqrt.index_select(0, target)
 
 
 def gcn_normalize(

@@ -22,6 +22,7 @@ model's output, "MAD" of Chen et al., AAAI 2020): 1 - mean_{i != j} cos(z_i, z_j
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -38,7 +39,7 @@ from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
 from gnnhw.graph.config import VARIANTS, DepthConfig
 from gnnhw.graph.data import load_planetoid
-from gnnhw.graph.layers import GCNLayer, is_sparse
+from gnnhw.graph.layers import GCNLayer, is_sparse, precomputed_adjacency
 from gnnhw.graph.models import sparse_dropout
 from gnnhw.graph.train import prepare_graph, train_run
 
@@ -112,6 +113,11 @@ class DepthGCN(nn.Module):
         self.norm = PairNorm() if variant == "pairnorm" else None
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
+        # A sparse adj is a precomputed Â: the layers must not add self-loops and normalize it again.
+        with precomputed_adjacency(self) if is_sparse(adj) else contextlib.nullcontext():
+            return self._forward(x, adj)
+
+    def _forward(self, x: Tensor, adj: Tensor) -> Tensor:
         hidden: list[Tensor] = []
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):

@@ -1,25 +1,41 @@
-r"""A graph convolutional layer written from scratch, equal to PyG's ``GCNConv`` (default options).
+r"""A graph convolutional layer written from scratch, equal to PyG's ``GCNConv``.
 
-Built from torch tensor operations only: it never calls PyG. The normalization is the pure function
-:func:`gnnhw.graph.adjacency.gcn_normalize`; the aggregation :math:`\hat{A} H` is one sparse CSR matrix product
-(:class:`GCNAggregate`, a custom autograd function whose gradients with respect to ``H`` *and* to the edge weights are
-exact), so memory stays linear in the number of edges: no dense ``N x N`` matrix and no ``E x F`` message tensor.
+Built from torch tensor operations only: it never calls PyG (only :meth:`GCNLayer.from_pyg` / :meth:`GCNLayer.to_pyg`
+import it, to move weights). The normalization is :func:`gnnhw.graph.adjacency.gcn_norm_weights`; the aggregation
+:math:`\hat{A} H` is one sparse CSR matrix product. Two custom autograd functions close under differentiation:
+
+* :class:`Aggregate` ``(values, H) -> out``, ``out[t_k] += values_k H[s_k]``;
+* :class:`EdgeDot` ``(G, H) -> e``, ``e_k = <G[t_k], H[s_k]>``;
+
+the gradients of each are the other one (or itself on the transposed pattern), so gradients of every order in
+``H``, the edge values and the edge weights are exact, memory stays linear in the number of edges (no dense
+``N x N`` matrix, no ``E x F`` message tensor), and both have ``torch.func`` (vmap) rules.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from gnnhw.errors import GraphError, ShapeError, check_positive_int
-from gnnhw.graph.adjacency import LoopedGraph, cached_on, gcn_norm_weights, looped_graph, quiet_sparse_warnings
+from gnnhw.errors import ConfigError, DeviceError, DTypeError, GraphError, ShapeError, check_positive_int
+from gnnhw.graph.adjacency import (
+    LoopedGraph,
+    build_looped_graph,
+    cached_on,
+    check_edge_weight,
+    gcn_norm_weights,
+    quiet_sparse_warnings,
+)
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
 _INT32_MAX = 2**31 - 1
+_FLOWS = ("source_to_target", "target_to_source")
 
 
 def is_sparse(tensor: Any) -> bool:
@@ -27,88 +43,252 @@ def is_sparse(tensor: Any) -> bool:
     return isinstance(tensor, Tensor) and tensor.layout in _SPARSE_LAYOUTS
 
 
-@dataclass(frozen=True)
-class CSRPattern:
-    """Where each of a list of ``(row, col)`` pairs goes in a CSR matrix: storage entry ``p`` is input ``perm[p]``.
+def _is_batched(tensor: Tensor) -> bool:
+    return torch._C._functorch.is_batchedtensor(tensor)
 
-    Duplicate pairs stay separate stored entries (a CSR product sums them, so no coalescing is needed). Indices are
-    int32 when they fit, else int64.
+
+def _forward_ad_possible() -> bool:
+    """Whether a forward-mode (jvp) pass may follow: a dual level or a ``torch.func`` transform is active.
+
+    Only then do the autograd functions keep their inputs for ``jvp`` (keeping ``H`` always would raise the peak
+    memory of a plain training step by one ``N x F`` tensor)."""
+    from torch.autograd import forward_ad
+
+    return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The sparse pattern and the two autograd functions
+
+
+@dataclass(eq=False)
+class CSRPattern:
+    """A list of ``E`` pairs ``(row_k, col_k)`` laid out as an ``(R, C)`` CSR matrix: storage entry ``p`` is pair
+    ``perm[p]`` (``perm=None``: the pairs are already in CSR order).
+
+    Duplicate pairs stay separate stored entries (a CSR product sums them). Indices are int32 when they fit, else
+    int64. :meth:`t` is the transposed pattern (rows and columns swapped) over the *same* list of pairs, so one vector
+    of values serves both.
     """
 
-    num_nodes: int
-    crow: Tensor  # (N + 1,)
-    col: Tensor  # (nnz,)
-    perm: Tensor  # (nnz,) same dtype as the indices
+    num_rows: int
+    rows: Tensor  # (E,) pair order
+    cols: Tensor  # (E,)
+    crow: Tensor  # (R + 1,)
+    col: Tensor  # (E,) storage order
+    perm: Tensor | None  # (E,) storage -> pair order (index dtype), or None
+    num_cols: int = -1  # C; -1: square (C = R)
+    _t: CSRPattern | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.num_cols < 0:
+            self.num_cols = self.num_rows
 
     @classmethod
-    def build(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> CSRPattern:
-        index_dtype = torch.int32 if max(num_nodes, rows.numel()) <= _INT32_MAX else torch.int64
-        rows = rows.to(index_dtype)
-        perm = torch.argsort(rows, stable=True)  # grouped by row, input order within a row
-        crow = torch.zeros(num_nodes + 1, dtype=index_dtype, device=rows.device)
-        crow[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
-        return cls(num_nodes, crow, cols.index_select(0, perm).to(index_dtype), perm.to(index_dtype))
+    def build(cls, rows: Tensor, cols: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
+        """Pairs in any order; stored sorted by row, then column (torch's CSR invariants; duplicates adjacent)."""
+        num_cols = num_rows if num_cols < 0 else num_cols
+        index_dtype = _index_dtype(num_rows, num_cols, rows.numel())
+        rows, cols = rows.to(index_dtype), cols.to(index_dtype)  # no copy when they already are
+        perm = torch.argsort(rows.long() * num_cols + cols.long(), stable=True).to(index_dtype)
+        crow = torch.zeros(num_rows + 1, dtype=index_dtype, device=rows.device)
+        crow[1:] = torch.bincount(rows, minlength=num_rows).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
+        return cls(num_rows, rows, cols, crow, cols.index_select(0, perm), perm, num_cols)
+
+    @classmethod
+    def from_csr(cls, crow: Tensor, col: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
+        """The pattern of a CSR matrix; its pairs are in storage order."""
+        num_cols = num_rows if num_cols < 0 else num_cols
+        index_dtype = _index_dtype(num_rows, num_cols, col.numel())
+        counts = crow.diff().long()
+        rows = torch.repeat_interleave(torch.arange(num_rows, device=crow.device), counts).to(index_dtype)
+        return cls(num_rows, rows, col.to(index_dtype), crow, col, None, num_cols)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_rows
+
+    def t(self) -> CSRPattern:
+        """The transposed pattern (built once, kept with this one)."""
+        if self._t is None:
+            self._t = CSRPattern.build(self.cols, self.rows, self.num_cols, self.num_rows)
+            self._t._t = self
+        return self._t
 
     def matrix(self, values: Tensor) -> Tensor:
-        """The ``(N, N)`` CSR matrix with these values (given in input order)."""
+        """The ``(R, C)`` CSR matrix with these values (given in pair order)."""
+        if self.perm is not None:
+            values = values.index_select(0, self.perm)
         with quiet_sparse_warnings():
             return torch.sparse_csr_tensor(
-                self.crow,
-                self.col,
-                values.index_select(0, self.perm),
-                (self.num_nodes, self.num_nodes),
-                check_invariants=False,
+                self.crow, self.col, values, (self.num_rows, self.num_cols), check_invariants=False
             )
 
 
-def _pattern(graph: LoopedGraph, by: str) -> CSRPattern:
-    """The CSR pattern of Â (``by="target"``: rows = targets) or of Â^T (``"source"``), memoized on the graph."""
-    if by not in graph.extra:
-        rows, cols = (graph.target, graph.source) if by == "target" else (graph.source, graph.target)
-        graph.extra[by] = CSRPattern.build(rows, cols, graph.num_nodes)
-    return graph.extra[by]
+def _index_dtype(num_rows: int, num_cols: int, num_pairs: int) -> torch.dtype:
+    """int32 when every index and position fits (half the memory of int64), else int64."""
+    return torch.int32 if max(num_rows, num_cols, num_pairs) <= _INT32_MAX else torch.int64
 
 
-class GCNAggregate(torch.autograd.Function):
-    r"""``out = Â H`` with ``Â[i, j] = sum of norm[k] over edges k = (j -> i)``, differentiable in ``norm`` and ``H``.
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for the half types (torch has no CSR kernels for them on the CPU), else ``dtype``."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
-    Forward: one CSR product (rows = targets). Backward:
+
+def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast off inside (the sparse products choose their dtypes themselves); a no-op when it is off."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _spmm(pattern: CSRPattern, values: Tensor, h: Tensor) -> Tensor:
+    """``out[rows_k] += values_k * h[cols_k]`` as one CSR product; dtype = promote(values, h), computed in float32
+    or float64."""
+    out_dtype = torch.promote_types(values.dtype, h.dtype)
+    work = _compute_dtype(out_dtype)
+    with _no_autocast(h.device), quiet_sparse_warnings():
+        out = pattern.matrix(values.to(work)) @ h.to(work).contiguous()
+    return out.to(out_dtype)
+
+
+_EDGE_DOT_CHUNK = 1 << 22  # elements of the (chunk, F) gathered rows held at once
+
+
+def _edge_dot(pattern: CSRPattern, g: Tensor, h: Tensor) -> Tensor:
+    """``e_k = <g[rows_k], h[cols_k]>`` in pair order, gathered in chunks of edges so no ``E x F`` tensor is built.
+
+    (``torch.sparse.sampled_addmm`` would do it in one call but fails on duplicate pairs.)"""
+    out_dtype = torch.promote_types(g.dtype, h.dtype)
+    work = _compute_dtype(out_dtype)
+    g, h = g.to(work), h.to(work)
+    num = pattern.rows.numel()
+    out = torch.empty(num, dtype=work, device=g.device)
+    step = max(1, _EDGE_DOT_CHUNK // max(1, g.shape[1]))
+    with _no_autocast(h.device):
+        for start in range(0, num, step):
+            rows, cols = pattern.rows[start : start + step], pattern.cols[start : start + step]
+            out[start : start + step] = (g.index_select(0, rows) * h.index_select(0, cols)).sum(1)
+    return out.to(out_dtype)
+
+
+class Aggregate(torch.autograd.Function):
+    r"""``out = M H`` with the sparse ``M[t_k, s_k] += values_k`` (pattern rows ``t``, columns ``s``).
 
     .. math::
-        \frac{\partial L}{\partial H} = \hat{A}^\top \frac{\partial L}{\partial \mathrm{out}}, \qquad
-        \frac{\partial L}{\partial \mathrm{norm}_k} = \Big\langle \frac{\partial L}{\partial \mathrm{out}}_{t_k},
-        H_{s_k} \Big\rangle
+        \frac{\partial L}{\partial H} = M^\top G, \qquad
+        \frac{\partial L}{\partial \mathrm{values}_k} = \langle G_{t_k}, H_{s_k} \rangle, \qquad
+        G = \frac{\partial L}{\partial \mathrm{out}}
 
-    the first a CSR product with the transpose (rows = sources), the second a sampled dense-dense product
-    (``torch.sparse.sampled_addmm``) on the pattern of ``Â``, so neither builds an ``E x F`` tensor. The two CSR
-    patterns (sort orders) depend only on the edge_index and are memoized with it (:func:`looped_graph`).
+    computed by :class:`Aggregate` on the transposed pattern and by :class:`EdgeDot`, both differentiable again
+    (double backward exact). ``vmap``: a batch of ``H`` with shared values is folded into the feature dimension
+    (one product); a batch of values is looped over.
 
     Shapes:
-        - **input:** norm ``(E' + N,)`` aligned with ``graph.source`` / ``graph.target``, h ``(N, F)``
-        - **output:** ``(N, F)``
+        - **input:** values ``(E,)``, h ``(N, F)``, pattern: a :class:`CSRPattern` of ``E`` pairs
+        - **output:** ``(N, F)``, dtype ``promote(values, h)``
     """
 
     @staticmethod
-    def forward(ctx: Any, norm: Tensor, h: Tensor, graph: LoopedGraph) -> Tensor:
-        adj = _pattern(graph, "target").matrix(norm)  # Â: row = target, col = source
-        ctx.graph, ctx.adj = graph, adj if ctx.needs_input_grad[0] else None  # Â's pattern: for dL/dnorm
-        ctx.save_for_backward(norm, h if ctx.needs_input_grad[0] else None)  # h: only for dL/dnorm
-        return adj @ h.contiguous()  # out_i = sum_{j -> i} norm_{j,i} h_j
+    def forward(values: Tensor, h: Tensor, pattern: CSRPattern) -> Tensor:
+        return _spmm(pattern, values, h)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        norm, h = ctx.saved_tensors
-        grad_norm = grad_h = None
-        grad_out = grad_out.contiguous()
-        if ctx.needs_input_grad[1]:
-            adj_t = _pattern(ctx.graph, "source").matrix(norm)  # Â^T: row = source, col = target
-            grad_h = adj_t @ grad_out  # dL/dH = Â^T dL/dout
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        values, h, pattern = inputs
+        ctx.pattern, ctx.h_dtype = pattern, h.dtype
+        ctx.save_for_backward(values, h if ctx.needs_input_grad[0] else None)  # h: only for d/dvalues
+        if _forward_ad_possible():
+            ctx.save_for_forward(values, h)
+
+    @staticmethod
+    def jvp(ctx: Any, tangent_values: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
+        values, h = ctx.saved_tensors  # bilinear: d(M_v h) = M_dv h + M_v dh
+        out = None
+        if tangent_values is not None:
+            out = Aggregate.apply(tangent_values, h, ctx.pattern)
+        if tangent_h is not None:
+            term = Aggregate.apply(values, tangent_h, ctx.pattern)
+            out = term if out is None else out + term
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        values, h = ctx.saved_tensors
+        grad_values = grad_h = None
         if ctx.needs_input_grad[0]:
-            with quiet_sparse_warnings():
-                sampled = torch.sparse.sampled_addmm(ctx.adj, grad_out, h.t(), beta=0.0)  # <g_{t_k}, h_{s_k}>
-            perm = _pattern(ctx.graph, "target").perm
-            grad_norm = torch.empty_like(norm).index_copy_(0, perm.long(), sampled.values())  # CSR order -> edge order
-        return grad_norm, grad_h, None
+            grad_values = EdgeDot.apply(grad_out, h, ctx.pattern).to(values.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_h = Aggregate.apply(values, grad_out, ctx.pattern.t()).to(ctx.h_dtype)
+        return grad_values, grad_h, None
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple, values: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:
+        values_dim, h_dim, _ = in_dims
+        if values_dim is None:  # shared values: (N, B, F) -> (N, B*F), one product
+            h = h.movedim(h_dim, 1)
+            out = Aggregate.apply(values, h.reshape(h.shape[0], -1), pattern)
+            return out.reshape(out.shape[0], *h.shape[1:]), 1
+        values = values.movedim(values_dim, 0)
+        hs = h.movedim(h_dim, 0) if h_dim is not None else None
+        outs = [Aggregate.apply(values[b], h if hs is None else hs[b], pattern) for b in range(info.batch_size)]
+        return torch.stack(outs), 0
+
+
+class EdgeDot(torch.autograd.Function):
+    r"""``e_k = <G[t_k], H[s_k]>`` over the pairs of a pattern (the edge-value gradient of :class:`Aggregate`).
+
+    Backward: :math:`\partial L / \partial G = M_c H`, :math:`\partial L / \partial H = M_c^\top G` with
+    :math:`M_c` the pattern carrying the incoming gradient ``c`` (both :class:`Aggregate`, so differentiable again).
+
+    Shapes:
+        - **input:** g ``(N, F)``, h ``(N, F)``, pattern of ``E`` pairs
+        - **output:** ``(E,)``
+    """
+
+    @staticmethod
+    def forward(g: Tensor, h: Tensor, pattern: CSRPattern) -> Tensor:
+        return _edge_dot(pattern, g, h)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        g, h, pattern = inputs
+        ctx.pattern, ctx.dtypes = pattern, (g.dtype, h.dtype)
+        ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, h if ctx.needs_input_grad[0] else None)
+        if _forward_ad_possible():
+            ctx.save_for_forward(g, h)
+
+    @staticmethod
+    def jvp(ctx: Any, tangent_g: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
+        g, h = ctx.saved_tensors  # bilinear
+        out = None
+        if tangent_g is not None:
+            out = EdgeDot.apply(tangent_g, h, ctx.pattern)
+        if tangent_h is not None:
+            term = EdgeDot.apply(g, tangent_h, ctx.pattern)
+            out = term if out is None else out + term
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_e: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        g, h = ctx.saved_tensors
+        grad_g = grad_h = None
+        if ctx.needs_input_grad[0]:
+            grad_g = Aggregate.apply(grad_e, h, ctx.pattern).to(ctx.dtypes[0])
+        if ctx.needs_input_grad[1]:
+            grad_h = Aggregate.apply(grad_e, g, ctx.pattern.t()).to(ctx.dtypes[1])
+        return grad_g, grad_h, None
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple, g: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:
+        g_dim, h_dim, _ = in_dims
+        gs = g.movedim(g_dim, 0) if g_dim is not None else None
+        hs = h.movedim(h_dim, 0) if h_dim is not None else None
+        outs = [
+            EdgeDot.apply(g if gs is None else gs[b], h if hs is None else hs[b], pattern)
+            for b in range(info.batch_size)
+        ]
+        return torch.stack(outs), 0
 
 
 def transpose_csr(adj: Tensor) -> Tensor:
@@ -125,74 +305,212 @@ def transpose_csr(adj: Tensor) -> Tensor:
         )
 
 
-class SparseAggregate(torch.autograd.Function):
-    r"""``out = Â H`` for a constant sparse CSR ``Â``; backward ``Â^T dL/dout`` with ``Â^T`` memoized with ``Â``.
-
-    Shapes:
-        - **input:** h ``(N, F)``, adj ``(N, N)`` CSR
-        - **output:** ``(N, F)``
-    """
-
-    @staticmethod
-    def forward(ctx: Any, h: Tensor, adj: Tensor) -> Tensor:
-        ctx.adj = adj
-        with quiet_sparse_warnings():
-            return adj @ h.contiguous()
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, None]:
-        adj = ctx.adj
-        adj_t = cached_on(adj, "transpose_csr", lambda: transpose_csr(adj))
-        with quiet_sparse_warnings():
-            return adj_t @ grad_out.contiguous(), None
+# ----------------------------------------------------------------------------------------------------------------
+# Preparing a graph: pattern + values
 
 
-def _to_csr(adj: Tensor) -> Tensor:
-    return (adj.coalesce() if adj.layout == torch.sparse_coo else adj).to_sparse_csr()
+@dataclass(eq=False)
+class _Prepared:
+    pattern: CSRPattern
+    values: Tensor  # (E,) in the pattern's pair order
 
 
-def _sparse_matmul(x: Tensor, weight: Tensor) -> Tensor:
-    """``x @ weight`` for a sparse COO/CSR/CSC ``x`` (differentiable in ``weight``)."""
+def _edge_index_structure(edge_index: Tensor, num_nodes: int, loops: bool, flow: str) -> tuple[LoopedGraph, CSRPattern]:
+    """Checked structure of an ``edge_index`` (self-loops added or not) and its CSR pattern (rows = targets)."""
+
+    def build() -> tuple[LoopedGraph, CSRPattern]:
+        index = edge_index if flow == "source_to_target" else edge_index.flip(0)  # messages go index[0] -> index[1]
+        try:
+            graph = build_looped_graph(index, num_nodes, add_self_loops=loops)
+        except GraphError as err:
+            if "valid ids" not in str(err):
+                raise
+            raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
+        return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
+
+    return cached_on(edge_index, ("gcn_layer", num_nodes, loops, flow), build)
+
+
+def _sparse_values(adj: Tensor) -> tuple[Tensor, Tensor]:
+    """``(adj, values)`` with values in the order of the indices the pattern is built from (COO: as stored)."""
+    if adj.layout == torch.sparse_coo:
+        if adj.requires_grad and not adj.is_coalesced():
+            adj = adj.coalesce()  # values() (differentiable) needs a coalesced tensor; duplicates are summed
+        return adj, (adj.values() if adj.is_coalesced() else adj._values())
+    if adj.requires_grad:
+        return adj, adj.values()
+    with torch._C._DisableFuncTorch():  # a constant matrix: torch.func's wrappers cannot take a CSR's values
+        return adj, adj.values()
+
+
+def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> tuple[LoopedGraph, CSRPattern]:
+    """A sparse adjacency (rows = targets, as PyG's ``adj_t``) read as the edge list it stores (entry ``[i, j]`` is
+    the edge ``j -> i``, in storage order), plus one loop per node when ``loops`` (``A + cI``, as PyG's ``gcn_norm``
+    for sparse inputs: a stored diagonal entry is summed with the loop)."""
+
+    def build() -> tuple[LoopedGraph, CSRPattern]:
+        if adj.layout == torch.sparse_csr and not loops:  # already in CSR order: no sort
+            pattern = CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
+        else:
+            if adj.layout == torch.sparse_coo:
+                rows, cols = adj._indices()
+            elif adj.layout == torch.sparse_csr:
+                cols = adj.col_indices()
+                rows = torch.repeat_interleave(
+                    torch.arange(num_nodes, device=cols.device), adj.crow_indices().diff().long()
+                )
+            else:  # CSC
+                rows = adj.row_indices()
+                cols = torch.repeat_interleave(
+                    torch.arange(num_nodes, device=rows.device), adj.ccol_indices().diff().long()
+                )
+            if loops:  # A + cI: a loop for every node, summed with a stored diagonal entry (PyG's sparse gcn_norm)
+                arange = torch.arange(num_nodes, device=rows.device)
+                rows, cols = torch.cat([rows.long(), arange]), torch.cat([cols.long(), arange])
+            pattern = CSRPattern.build(rows, cols, num_nodes)
+        if pattern.rows.numel() and (int(pattern.rows.min()) < 0 or int(pattern.cols.min()) < 0):
+            raise GraphError("the sparse adjacency holds a negative index; expected node ids 0..N-1")
+        if pattern.rows.numel() and max(int(pattern.rows.max()), int(pattern.cols.max())) >= num_nodes:
+            raise GraphError(f"the sparse adjacency holds an index >= its size {num_nodes}; expected ids 0..N-1")
+        # Its edges (source = column, target = row), sharing the pattern's index tensors.
+        num_edges = pattern.rows.numel() - (num_nodes if loops else 0)
+        graph = LoopedGraph(num_nodes, num_edges, pattern.cols, pattern.rows, None, None, loops=loops)
+        return graph, pattern
+
+    return cached_on(adj, ("gcn_layer_sparse", num_nodes, loops), build)
+
+
+def _feature_pattern(x: Tensor) -> tuple[CSRPattern, Tensor]:
+    """The pattern (rows = nodes, columns = features) and values of sparse node features."""
+    num_rows, num_cols = x.shape
+    if x.layout == torch.sparse_csr:
+        return CSRPattern.from_csr(x.crow_indices(), x.col_indices(), num_rows, num_cols), x.values()
+    if x.layout == torch.sparse_csc:
+        x = x.to_sparse_coo()
+    rows, cols = x._indices()
+    return CSRPattern.build(rows, cols, num_rows, num_cols), (x.values() if x.is_coalesced() else x._values())
+
+
+def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight`` for sparse features ``x`` (COO/CSR/CSC), differentiable in ``weight``.
+
+    torch's sparse product in the common case; under a ``torch.func`` transform (whose vmap the sparse product's
+    backward does not support) the same product through :class:`Aggregate`. Half types and autocast are computed in
+    float32 (no half CSR kernels on the CPU) and rounded to ``promote(x, weight)``."""
+    out_dtype = torch.promote_types(x.dtype, weight.dtype)
+    work = _compute_dtype(out_dtype)
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        with torch._C._DisableFuncTorch():
+            pattern, values = _feature_pattern(x)
+        return Aggregate.apply(values.to(work), weight.to(work), pattern).to(out_dtype)
     if x.layout == torch.sparse_csc:
         x = x.to_sparse_csr()
-    with quiet_sparse_warnings():
-        return torch.sparse.mm(x, weight) if x.layout == torch.sparse_coo else x @ weight
+    with _no_autocast(weight.device), quiet_sparse_warnings():
+        x, w = x.to(work), weight.to(work)
+        out = torch.sparse.mm(x, w) if x.layout == torch.sparse_coo else x @ w
+    return out.to(out_dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The layer
 
 
 class GCNLayer(nn.Module):
-    r"""The graph convolution of Kipf & Welling (2017), from scratch; a drop-in for PyG's ``GCNConv``.
+    r"""The graph convolution of Kipf & Welling, `"Semi-Supervised Classification with Graph Convolutional
+    Networks" <https://arxiv.org/abs/1609.02907>`_ (ICLR 2017, eq. 2), from scratch; equal to PyG's ``GCNConv``.
 
     .. math::
         X' = \hat{D}^{-1/2} \tilde{A} \hat{D}^{-1/2} X W + b, \qquad
-        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}} x_j + b
+        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{\tilde{e}_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
+        x_j + b, \qquad \hat{d}_i = \sum_j \tilde{e}_{j,i}
 
-    with :math:`\tilde{A} = A + I` (a node that already has a self-loop keeps its weight instead of getting 1),
-    :math:`\hat{d}_i = \sum_j \tilde{e}_{j,i}` (edges *arriving* at ``i``, PyG's ``source_to_target`` flow) and
-    :math:`e_{j,i}` the weight of the edge ``j -> i`` (default 1). Degree 0 gives :math:`0^{-1/2} := 0`.
-
-    It equals ``GCNConv(in_channels, out_channels, bias=bias)`` once ``conv.lin.weight = layer.weight.T`` and
-    ``conv.bias = layer.bias``: same outputs and gradients (tested).
+    :math:`\tilde{e}_{j,i}` is the weight of the edge ``j -> i`` (``edge_weight``, default 1; parallel edges
+    summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). The loops follow PyG's
+    ``add_remaining_self_loops``: a node that already has a self-loop keeps its weight (the last one if several)
+    instead of getting ``c``. A sparse adjacency (entry ``adj_t[i, j]`` = weight of the edge ``j -> i``) is
+    normalized exactly as GCNConv's ``gcn_norm`` does for sparse inputs: ``c`` is *added* to its diagonal, so a stored
+    diagonal entry ``w`` becomes ``w + c`` (on graphs without self-loops both forms give the same output). Degrees
+    count the edges *arriving* at a node (``flow="source_to_target"``; ``"target_to_source"`` reverses every edge).
+    :math:`0^{-1/2} := 0`, so isolated nodes give no NaN.
 
     Args:
-        in_channels: size of each input feature vector.
-        out_channels: size of each output feature vector.
-        bias: learn an additive bias ``b`` (default ``True``).
+        in_channels: size of each input feature vector (``F_in``).
+        out_channels: size of each output feature vector (``F_out``).
+        improved: loops of weight 2, :math:`\tilde{A} = A + 2I` (GCNConv's documented meaning). PyG 2.8's
+            ``GCNConv`` code applies it only when ``edge_weight`` is given (without, its loops weigh 1); GCNLayer
+            applies it always, so ``layer(x, ei)`` equals ``conv(x, ei, torch.ones(E))`` then.
+        cached: normalize the graph of the first call and reuse it for every later call whatever graph is passed
+            (GCNConv's transductive cache; cleared by :meth:`reset_parameters`). Without it the graph *structure*
+            is still memoized per ``edge_index`` tensor, content-checked on every call (a few ms per two million
+            edges), so a changed ``edge_index`` (in place, via ``.data``, or a refilled numpy buffer) is never
+            served an old graph; edge weights are always used fresh.
+        add_self_loops: add the loops while normalizing (no effect with ``normalize=False``, as in GCNConv;
+            ``None`` means ``normalize``).
+        normalize: add self-loops and normalize on the fly. ``False``: the graph is used as is
+            (``out_i = sum_{j -> i} e_{j,i} (x W)_j``; a precomputed sparse :math:`\hat{A}` from
+            ``normalized_adjacency(..., sparse=True)`` is used this way).
+        bias: learn an additive bias ``b``.
+        flow: ``"source_to_target"`` (default) or ``"target_to_source"`` (edge_index only), as PyG.
 
     Shapes:
-        - **input:** node features ``(N, F_in)`` (dense, or torch sparse COO/CSR),
-          edge_index ``(2, E)`` or a precomputed sparse :math:`\hat{A}` ``(N, N)`` (CSR or COO, e.g. from
-          ``normalized_adjacency(..., sparse=True)``; it is used as is), edge_weight ``(E,)`` *(optional)*
-        - **output:** ``(N, F_out)``
+        - **input:** x ``(N, F_in)`` dense or sparse (COO/CSR/CSC), or ``(B, N, F_in)`` (B graphs with the same
+          edges, PyG's ``node_dim=-2``); edge_index ``(2, E)`` int64 or int32, or a torch sparse adjacency
+          ``(N, N)`` in COO/CSR/CSC laid out as PyG's ``adj_t`` (``adj_t[i, j]`` = weight of the edge ``j -> i``);
+          edge_weight ``(E,)`` *(optional; edge_index only)*
+        - **output:** ``(N, F_out)`` or ``(B, N, F_out)``
 
-    Parameters: ``weight`` ``(F_in, F_out)`` (Glorot-uniform), ``bias`` ``(F_out,)`` (zeros).
+    Parameters: ``weight`` ``(F_in, F_out)`` (Glorot-uniform; ``conv.lin.weight == layer.weight.T``),
+    ``bias`` ``(F_out,)`` (zeros) or ``None``.
+
+    What is proven (tests/graph/test_layers.py and tests/graph/test_gcn_conformance.py, float64 within 1e-12):
+    outputs and gradients (x, weight, bias, edge_weight, sparse adjacency values) equal GCNConv's for every input
+    form above; ``gradcheck`` and ``gradgradcheck`` pass (edge weights included: gradients of every order are exact);
+    ``no_grad``, ``inference_mode``, float64/float32, bfloat16/float16 (computed in float32 inside the sparse product,
+    rounded to the half type) and CPU autocast (output float32, as GCNConv's); forward-mode AD; ``torch.func``
+    ``jacrev``, ``jacfwd``, ``hessian``, ``vmap`` over ``x`` or ``edge_weight``, ``functional_call``;
+    ``torch.compile`` (same numbers; the graph preparation and the sparse product run eagerly, as graph breaks);
+    ``copy.deepcopy``, ``state_dict``. CUDA uses the same code (tests skip it without a GPU).
+
+    Non-finite features are **not** checked: NaN/inf in ``x`` propagate exactly as in GCNConv (to the rows of the
+    nodes they reach); a check would cost a pass over ``x`` per call and cannot run under ``vmap``. Edge weights are
+    checked (finite; no negative degree), except under ``vmap`` over ``edge_weight``.
+
+    Raises:
+        ShapeError: ``x`` not ``(N, F_in)`` / ``(B, N, F_in)`` or not floating; a sparse adjacency not ``(N, N)``.
+        DTypeError: ``x``'s dtype differs from the layer's outside autocast (convert with ``x.to(layer.weight.dtype)``
+            or the layer with ``layer.to(x.dtype)``; under ``torch.autocast`` mixed dtypes are allowed, as GCNConv).
+        DeviceError: ``x``, the graph and the layer are not on one device.
+        GraphError: a malformed ``edge_index``, node ids outside ``[0, N)``, bad edge weights or a negative degree.
+        ConfigError: bad channels or an unknown ``flow``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        improved: bool = False,
+        cached: bool = False,
+        add_self_loops: bool | None = True,
+        normalize: bool = True,
+        bias: bool = True,
+        *,
+        flow: str = "source_to_target",
+    ) -> None:
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
+        if flow not in _FLOWS:
+            raise ConfigError(f"flow must be one of {', '.join(_FLOWS)}, got {flow!r}")
+        if add_self_loops is None:
+            add_self_loops = normalize
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.improved = bool(improved)
+        self.cached = bool(cached)
+        self.add_self_loops = bool(add_self_loops) and bool(normalize)  # GCNConv adds loops only when normalizing
+        self.normalize = bool(normalize)
+        self.flow = flow
+        self._cached_graph: _Prepared | None = None
         self.weight = nn.Parameter(torch.empty(in_channels, out_channels))
         if bias:
             self.bias = nn.Parameter(torch.empty(out_channels))
@@ -201,67 +519,199 @@ class GCNLayer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Glorot-uniform ``weight`` (``U(-a, a)``, ``a = sqrt(6 / (F_in + F_out))``) and zero ``bias``, as GCNConv."""
+        """Glorot-uniform ``weight`` (``U(-a, a)``, ``a = sqrt(6 / (F_in + F_out))``) and zero ``bias``, as GCNConv;
+        also clears the ``cached`` graph."""
         bound = math.sqrt(6.0 / (self.in_channels + self.out_channels))
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
+        self._cached_graph = None
+
+    # -- conversions ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pyg(cls, conv: nn.Module) -> GCNLayer:
+        """A GCNLayer with ``conv``'s options and bit-equal weights (same dtype and device; copies, not shared)."""
+        from torch_geometric.nn import GCNConv
+
+        if not isinstance(conv, GCNConv):
+            raise ConfigError(f"from_pyg expects a torch_geometric.nn.GCNConv, got {type(conv).__name__}")
+        if isinstance(conv.lin.weight, nn.parameter.UninitializedParameter):
+            raise ConfigError("the GCNConv has in_channels=-1 and has not run yet; call it once or give in_channels")
+        if conv.aggr != "add" or conv.node_dim not in (-2, 0):
+            raise ConfigError(f"GCNLayer implements aggr='add', node_dim=-2; this GCNConv has aggr={conv.aggr!r}")
+        layer = cls(
+            conv.in_channels,
+            conv.out_channels,
+            improved=conv.improved,
+            cached=conv.cached,
+            add_self_loops=conv.add_self_loops,
+            normalize=conv.normalize,
+            bias=conv.bias is not None,
+            flow=conv.flow,
+        )
+        weight = conv.lin.weight.detach()  # (out, in)
+        layer.weight = nn.Parameter(
+            weight.t().clone(memory_format=torch.contiguous_format), requires_grad=conv.lin.weight.requires_grad
+        )
+        if conv.bias is not None:
+            layer.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=conv.bias.requires_grad)
+        return layer
+
+    def to_pyg(self) -> nn.Module:
+        """A ``torch_geometric.nn.GCNConv`` with this layer's options and bit-equal weights (dtype, device kept)."""
+        from torch_geometric.nn import GCNConv
+
+        conv = GCNConv(
+            self.in_channels,
+            self.out_channels,
+            improved=self.improved,
+            cached=self.cached,
+            add_self_loops=self.add_self_loops,
+            normalize=self.normalize,
+            bias=self.bias is not None,
+            flow=self.flow,
+        ).to(device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            conv.lin.weight.copy_(self.weight.t())
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)
+        conv.lin.weight.requires_grad_(self.weight.requires_grad)
+        return conv
+
+    # -- forward --------------------------------------------------------------------------------------------
 
     def _check_x(self, x: Any) -> None:
         if not isinstance(x, Tensor):
             raise ShapeError(f"x must be a torch tensor of shape (N, {self.in_channels}), got {type(x).__name__}")
-        if x.dim() != 2 or x.shape[1] != self.in_channels:
-            raise ShapeError(f"x has shape {tuple(x.shape)}; expected (N, {self.in_channels}) node features")
+        ok_dims = (2,) if is_sparse(x) else (2, 3)
+        if x.dim() not in ok_dims or x.shape[-1] != self.in_channels:
+            raise ShapeError(
+                f"x has shape {tuple(x.shape)}; expected (N, {self.in_channels}) node features"
+                + ("" if is_sparse(x) else f" or (B, N, {self.in_channels}) for B graphs with the same edges")
+            )
         if not x.is_floating_point():
-            raise ShapeError(f"x has dtype {x.dtype}; expected floating point node features")
+            raise ShapeError(f"x has dtype {x.dtype}; expected floating point node features (x.float())")
+        if x.device != self.weight.device:
+            raise DeviceError(
+                f"x is on {x.device} but the layer's weights are on {self.weight.device}; move one with .to(device)"
+            )
+        if x.dtype != self.weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise DTypeError(
+                f"x has dtype {x.dtype} but the layer's weights are {self.weight.dtype}; convert x with "
+                f"x.to({self.weight.dtype}) or the layer with layer.to({x.dtype}) (mixed dtypes only under autocast)"
+            )
+
+    @torch.compiler.disable
+    def _prepare(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int) -> _Prepared:
+        """The CSR pattern (rows = targets) and the values to aggregate with (normalized unless ``normalize=False``)."""
+        if self.cached and self.normalize and self._cached_graph is not None:
+            return self._cached_graph  # GCNConv's cache: the first graph, whatever is passed now
+        if not isinstance(edge_index, Tensor):
+            raise GraphError(
+                f"edge_index must be a torch tensor of shape (2, E) or a sparse (N, N) adjacency, got "
+                f"{type(edge_index).__name__}"
+            )
+        if edge_index.device != x.device:
+            raise DeviceError(
+                f"edge_index is on {edge_index.device} but x is on {x.device}; move it with edge_index.to(x.device)"
+            )
+        if edge_weight is not None and isinstance(edge_weight, Tensor) and edge_weight.device != x.device:
+            raise DeviceError(
+                f"edge_weight is on {edge_weight.device} but x is on {x.device}; move it with .to(x.device)"
+            )
+        dtype = x.dtype
+        fill = 2.0 if self.improved else 1.0
+        loops = self.normalize and self.add_self_loops
+        if is_sparse(edge_index):
+            prepared = self._prepare_sparse(edge_index, edge_weight, num_nodes, dtype, loops, fill)
+        else:
+            graph, pattern = _edge_index_structure(edge_index, num_nodes, loops, self.flow)
+            if self.normalize:
+                values = gcn_norm_weights(graph, edge_weight, dtype=dtype, fill_value=fill)
+            elif edge_weight is None:
+                values = torch.ones(graph.num_edges, dtype=dtype, device=x.device)
+            else:
+                if not _is_batched(edge_weight):
+                    check_edge_weight(edge_weight, graph.num_edges)
+                values = edge_weight.to(dtype)
+            prepared = _Prepared(pattern, values)
+        if self.cached and self.normalize:
+            self._cached_graph = prepared
+        return prepared
+
+    def _prepare_sparse(
+        self, adj: Tensor, edge_weight: Tensor | None, num_nodes: int, dtype: torch.dtype, loops: bool, fill: float
+    ) -> _Prepared:
+        if edge_weight is not None:
+            raise GraphError("edge_weight is only used with an edge_index; a sparse adjacency holds its weights")
+        if self.flow != "source_to_target":
+            raise GraphError("flow='target_to_source' needs an edge_index; a sparse adjacency is always adj_t")
+        if adj.dim() != 2 or tuple(adj.shape) != (num_nodes, num_nodes):
+            raise ShapeError(
+                f"x has {num_nodes} rows (nodes) but the sparse adjacency has shape {tuple(adj.shape)}; expected "
+                f"({num_nodes}, {num_nodes})"
+            )
+        adj, values = _sparse_values(adj)
+        graph, pattern = _sparse_structure(adj, num_nodes, loops)
+        if not values.is_floating_point():
+            values = values.to(dtype)
+        if not self.normalize:
+            if not _is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
+                raise GraphError("the sparse adjacency holds NaN or infinite values; expected finite weights")
+            return _Prepared(pattern, values.to(dtype))
+        return _Prepared(pattern, gcn_norm_weights(graph, values, dtype=dtype, fill_value=fill))
+
+    @staticmethod
+    @torch.compiler.disable
+    def _aggregate(prepared: _Prepared, h: Tensor) -> Tensor:
+        """``Â h`` for ``h`` of shape ``(N, F)`` or ``(B, N, F)`` (folded into ``(N, B*F)``: one product)."""
+        if h.dim() == 2:
+            return Aggregate.apply(prepared.values, h, prepared.pattern)
+        batch, n, f = h.shape
+        folded = h.movedim(0, 1).reshape(n, batch * f)  # (N, B*F)
+        out = Aggregate.apply(prepared.values, folded, prepared.pattern)
+        return out.reshape(n, batch, -1).movedim(1, 0)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        """``Â (x W) + b``; see the class docstring for the shapes."""
+        """``Â (x W) + b``; see the class docstring for the shapes and errors."""
         self._check_x(x)
-        num_nodes = x.shape[0]
-        sparse_x = is_sparse(x)
-        if is_sparse(edge_index):  # a precomputed Â
-            adj = edge_index
-            if edge_weight is not None:
-                raise GraphError("edge_weight is only used with an edge_index; a sparse Â already holds the weights")
-            if tuple(adj.shape) != (num_nodes, num_nodes):
-                raise ShapeError(
-                    f"x has {num_nodes} rows but the sparse Â has shape {tuple(adj.shape)}; expected "
-                    f"({num_nodes}, {num_nodes})"
-                )
-            if adj.layout != torch.sparse_csr:  # COO/CSC -> CSR once, memoized with the input
-                with quiet_sparse_warnings():
-                    adj = cached_on(adj, "to_sparse_csr", lambda a=adj: _to_csr(a))
-            if adj.dtype != x.dtype:
-                adj = cached_on(adj, ("dtype", x.dtype), lambda a=adj: a.to(x.dtype))
-
-            def propagate(h: Tensor) -> Tensor:
-                if adj.requires_grad:  # a learnable Â: let torch differentiate in its values too
-                    with quiet_sparse_warnings():
-                        return adj @ h
-                return SparseAggregate.apply(h, adj)  # Â H
-
-        else:
-            try:
-                graph = looped_graph(edge_index, num_nodes)  # checked; self-loop structure memoized with edge_index
-            except GraphError as err:
-                if "valid ids" not in str(err):
-                    raise
-                raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
-            norm = gcn_norm_weights(graph, edge_weight, dtype=x.dtype)  # ê_{j,i} = ẽ_{j,i} / sqrt(d_j d_i)
-
-            def propagate(h: Tensor) -> Tensor:
-                return GCNAggregate.apply(norm, h, graph)  # Â H, exact gradients in H and edge_weight
-
-        if sparse_x:
-            out = propagate(_sparse_matmul(x, self.weight))  # Â (X W): X W as a sparse product
+        num_nodes = x.shape[-2]
+        prepared = self._prepare(x, edge_index, edge_weight, num_nodes)
+        if is_sparse(x):
+            out = self._aggregate(prepared, _sparse_features_matmul(x, self.weight))  # Â (X W): X W as a sparse product
         elif self.in_channels < self.out_channels:
-            out = propagate(x) @ self.weight  # (Â X) W: propagate the narrower matrix
+            out = self._aggregate(prepared, x) @ self.weight  # (Â X) W: propagate the narrower matrix
         else:
-            out = propagate(x @ self.weight)  # Â (X W)
+            out = self._aggregate(prepared, x @ self.weight)  # Â (X W)
         if self.bias is not None:
             out = out + self.bias
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}"
+        options = [f"{self.in_channels}, {self.out_channels}"]
+        for name, default in (("improved", False), ("cached", False), ("normalize", True)):
+            if getattr(self, name) != default:
+                options.append(f"{name}={getattr(self, name)}")
+        if self.normalize and not self.add_self_loops:
+            options.append("add_self_loops=False")
+        if self.bias is None:
+            options.append("bias=False")
+        if self.flow != "source_to_target":
+            options.append(f"flow={self.flow!r}")
+        return ", ".join(options)
+
+
+@contextlib.contextmanager
+def precomputed_adjacency(module: nn.Module) -> Iterator[None]:
+    """Within the block, every :class:`GCNLayer` in ``module`` uses its graph as given (``normalize=False``): for a
+    precomputed sparse :math:`\\hat{A}` (``normalized_adjacency(..., sparse=True)``). Restores the flags after."""
+    layers = [m for m in module.modules() if isinstance(m, GCNLayer)]
+    saved = [m.normalize for m in layers]
+    for m in layers:
+        m.normalize = False
+    try:
+        yield
+    finally:
+        for m, flag in zip(layers, saved, strict=True):
+            m.normalize = flag

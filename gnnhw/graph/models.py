@@ -17,7 +17,7 @@ from torch_geometric.nn import GCNConv
 
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.graph.adjacency import check_edge_index, check_edge_weight, quiet_sparse_warnings
-from gnnhw.graph.layers import GCNLayer, is_sparse
+from gnnhw.graph.layers import GCNLayer, is_sparse, precomputed_adjacency
 
 LAYERS = ("scratch", "pyg")
 
@@ -90,7 +90,10 @@ class GCN(nn.Module):
 
     def _conv(self, conv: nn.Module, x: Tensor, graph: Tensor, edge_weight: Tensor | None) -> Tensor:
         if self.layer == "scratch":
-            return conv(x, graph, edge_weight)
+            if not is_sparse(graph):
+                return conv(x, graph, edge_weight)
+            with precomputed_adjacency(conv):  # a precomputed Â: used as is, not normalized again
+                return conv(x, graph, edge_weight)
         if is_sparse(x):
             x = x.to_dense()  # GCNConv's Linear takes dense features
         if not is_sparse(graph):

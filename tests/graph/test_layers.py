@@ -8,7 +8,7 @@ from torch_geometric.nn import GCNConv
 
 from gnnhw.errors import ConfigError, GraphError, ShapeError
 from gnnhw.graph.adjacency import gcn_norm_weights, looped_graph, normalized_adjacency
-from gnnhw.graph.layers import GCNAggregate, GCNLayer, SparseAggregate, transpose_csr
+from gnnhw.graph.layers import Aggregate, CSRPattern, GCNLayer, transpose_csr
 
 ATOL = 1e-5
 
@@ -92,6 +92,7 @@ def test_equals_gcnconv_with_no_edges() -> None:
 def test_sparse_adjacency_path_equals_gcnconv() -> None:
     edge_index, weight = random_edges(4)
     layer, conv = paired(6, 4)
+    layer.normalize = False  # a precomputed Â is used as is
     adj = normalized_adjacency(edge_index, weight, 20, sparse=True)
     x = torch.randn(20, 6)
     compare(layer, conv, x, edge_index, weight, adj=adj)
@@ -120,9 +121,11 @@ def test_float64() -> None:
 def test_aggregate_gradcheck_float64() -> None:
     edge_index, weight = random_edges(7, n=8, e=20)
     graph = looped_graph(edge_index, 8)
+    pattern = CSRPattern.build(graph.target, graph.source, 8)
     norm = gcn_norm_weights(graph, weight.double()).detach().requires_grad_()
     h = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda w, x: GCNAggregate.apply(w, x, graph), (norm, h))
+    assert torch.autograd.gradcheck(lambda w, x: Aggregate.apply(w, x, pattern), (norm, h))
+    assert torch.autograd.gradgradcheck(lambda w, x: Aggregate.apply(w, x, pattern), (norm, h))
 
 
 def test_sparse_aggregate_gradcheck_float64_and_transpose() -> None:
@@ -130,7 +133,10 @@ def test_sparse_aggregate_gradcheck_float64_and_transpose() -> None:
     adj = normalized_adjacency(edge_index, weight.double(), 8, sparse=True)
     torch.testing.assert_close(transpose_csr(adj).to_dense(), adj.to_dense().T, atol=0, rtol=0)
     h = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x: SparseAggregate.apply(x, adj), (h,))
+    pattern = CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), 8)
+    values = adj.values().detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda v, x: Aggregate.apply(v, x, pattern), (values, h))
+    assert torch.autograd.gradgradcheck(lambda v, x: Aggregate.apply(v, x, pattern), (values, h))
 
 
 def test_memoized_structure_follows_in_place_changes() -> None:
@@ -142,6 +148,7 @@ def test_memoized_structure_follows_in_place_changes() -> None:
     edge_index[1, :7] = torch.tensor([0, 1, 2, 3, 4, 5, 6])  # now with new self-loops and other targets
     torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), atol=ATOL, rtol=0)
     adj = normalized_adjacency(edge_index, weight, 20, sparse=True)
+    layer.normalize = False  # a precomputed Â is used as is
     out = layer(x.requires_grad_(), adj)
     out.sum().backward()
     grad_before = x.grad.clone()
@@ -211,3 +218,395 @@ def test_bad_inputs() -> None:
         layer(torch.randn(3, 4), edge_index, torch.tensor([1.0, float("nan")]))
     with pytest.raises(ConfigError):
         GCNLayer(0, 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Regression tests for issue #8 (examples 1-7) and the layer's part of issue #10; float64 within 1e-12.
+
+TIGHT = {"atol": 1e-12, "rtol": 0.0}
+
+
+def paired64(in_channels: int, out_channels: int, seed: int = 0, **options) -> tuple[GCNLayer, GCNConv]:
+    """A float64 GCNLayer with random (non-zero) bias and the GCNConv made from it by ``to_pyg``."""
+    torch.manual_seed(seed)
+    layer = GCNLayer(in_channels, out_channels, **options).double()
+    if layer.bias is not None:
+        torch.nn.init.normal_(layer.bias)
+    return layer, layer.to_pyg()
+
+
+def grads(out: torch.Tensor, inputs: list[torch.Tensor], seed: int = 0) -> list[torch.Tensor]:
+    probe = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(seed))
+    return list(torch.autograd.grad((out * probe).sum(), inputs))
+
+
+def test_issue8_ex1_duplicate_edges_with_weights_requiring_grad() -> None:
+    edge_index = torch.tensor([[1, 1, 1, 0], [0, 0, 0, 1]])  # the edge 1 -> 0 three times
+    layer, conv = paired64(2, 2)
+    x = torch.randn(2, 2, dtype=torch.float64)
+    for ei in (edge_index, edge_index.int()):
+        w0 = torch.rand(4, dtype=torch.float64)
+        xa, wa = x.clone().requires_grad_(), w0.clone().requires_grad_()
+        xb, wb = x.clone().requires_grad_(), w0.clone().requires_grad_()
+        out, ref = layer(xa, ei, wa), conv(xb, edge_index, wb)
+        torch.testing.assert_close(out, ref, **TIGHT)
+        mine = grads(out, [xa, wa, layer.weight, layer.bias])
+        theirs = grads(ref, [xb, wb, conv.lin.weight, conv.bias])
+        for a, b in zip(mine[:2], theirs[:2], strict=True):
+            torch.testing.assert_close(a, b, **TIGHT)
+        torch.testing.assert_close(mine[2], theirs[2].T, **TIGHT)
+        torch.testing.assert_close(mine[3], theirs[3], **TIGHT)
+
+
+def test_issue8_ex2_second_order_gradient_in_edge_weight() -> None:
+    edge_index = torch.tensor([[0], [1]])
+    layer = GCNLayer(1, 1, bias=False).double()
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    conv = layer.to_pyg()
+
+    def second(module) -> float:
+        x = torch.tensor([[1.0], [2.0]], dtype=torch.float64, requires_grad=True)
+        w = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+        y = (module(x, edge_index, w) ** 2).sum()
+        (gx,) = torch.autograd.grad(y, x, create_graph=True)
+        (gw,) = torch.autograd.grad(gx.sum(), w)
+        return float(gw)
+
+    # Dense reference: out = Â x with Â from the weights (loops 1), by plain autograd.
+    x = torch.tensor([[1.0], [2.0]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+    a = torch.stack([torch.stack([w[0] * 0 + 1, w[0] * 0]), torch.stack([w[0], w[0] * 0 + 1])])  # Ã[i, j], j -> i
+    d = a.sum(1)
+    a_hat = a / torch.sqrt(d[:, None] * d[None, :])
+    (gx,) = torch.autograd.grad(((a_hat @ x) ** 2).sum(), x, create_graph=True)
+    (dense,) = torch.autograd.grad(gx.sum(), w)
+    assert second(layer) == pytest.approx(float(dense), abs=1e-12)
+    assert second(conv) == pytest.approx(float(dense), abs=1e-12)
+    assert float(dense) == pytest.approx(0.373734, abs=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gradcheck_and_gradgradcheck_float64(weighted) -> None:
+    edge_index, weight = random_edges(12, n=8, e=20, weighted=True)
+    edge_index = torch.cat([edge_index, edge_index[:, :4]], dim=1)  # more duplicates
+    weight = torch.cat([weight, weight[:4]]).double()
+    layer = GCNLayer(3, 2).double()
+    x = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    w = weight.clone().requires_grad_()
+    if weighted:
+        inputs, fn = (x, w, layer.weight, layer.bias), (lambda x, w, *_: layer(x, edge_index, w))
+    else:
+        inputs, fn = (x, layer.weight), (lambda x, *_: layer(x, edge_index))
+    assert torch.autograd.gradcheck(fn, inputs)
+    assert torch.autograd.gradgradcheck(fn, inputs)
+
+
+def test_issue8_ex3_inference_mode_with_inputs_created_inside() -> None:
+    layer, conv = paired64(3, 2)
+    with torch.inference_mode():
+        x = torch.randn(5, 3, dtype=torch.float64)
+        edge_index = torch.tensor([[0, 1, 2, 3, 3], [1, 2, 3, 4, 4]])
+        out, ref = layer(x, edge_index), conv(x, edge_index)
+        dense = normalized_adjacency(edge_index, num_nodes=5, dtype=torch.float64)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    torch.testing.assert_close(dense @ x @ layer.weight + layer.bias, ref, **TIGHT)
+    # The structure built in inference mode serves a later call that records gradients.
+    xg = x.clone().requires_grad_()
+    layer(xg, edge_index).sum().backward()
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x.clone(), edge_index), ref, **TIGHT)
+
+
+def test_issue8_ex4_memo_never_stale_after_untracked_writes() -> None:
+    import numpy as np
+
+    layer, conv = paired64(3, 2)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    buffer = np.array([[0, 1, 2, 3], [1, 2, 3, 4]], dtype=np.int64)
+    edge_index = torch.from_numpy(buffer)
+    torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
+    version = edge_index._version
+    buffer[:] = [[5, 5, 4, 0], [0, 1, 0, 5]]  # refilled behind torch's back
+    assert edge_index._version == version
+    torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
+    edge_index.data[1] = torch.tensor([2, 2, 2, 2])  # .data writes do not bump the version either
+    torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
+    # Same for a sparse adjacency's indices.
+    adj = torch.sparse_coo_tensor(torch.tensor([[0, 1, 2], [1, 2, 3]]), torch.ones(3, dtype=torch.float64), (6, 6))
+    adj = adj.coalesce()
+    torch.testing.assert_close(layer(x, adj), conv(x, adj), **TIGHT)
+    adj._indices().data[0] = torch.tensor([3, 4, 5])
+    torch.testing.assert_close(layer(x, adj), conv(x, adj), **TIGHT)
+
+
+def test_cached_true_reuses_the_first_graph_like_gcnconv() -> None:
+    layer, conv = paired64(3, 2, cached=True)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    first, second = torch.tensor([[0, 1], [1, 2]]), torch.tensor([[3, 4], [4, 5]])
+    torch.testing.assert_close(layer(x, first), conv(x, first), **TIGHT)
+    torch.testing.assert_close(layer(x, second), conv(x, second), **TIGHT)  # both still use `first`
+    torch.testing.assert_close(layer(x, second), layer(x, first), **TIGHT)
+    layer.reset_parameters()
+    assert layer._cached_graph is None
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_issue8_ex5_half_types_and_autocast(dtype) -> None:
+    edge_index, weight = random_edges(13)
+    layer32, conv32 = paired(3, 2)
+    x = torch.randn(20, 3)
+    exact = conv32.double()(x.double(), edge_index, weight.double())
+    layer = GCNLayer.from_pyg(conv32.to(dtype))
+    out = layer(x.to(dtype), edge_index, weight.to(dtype))
+    ref = conv32(x.to(dtype), edge_index, weight.to(dtype))
+    assert out.dtype == ref.dtype == dtype
+    tol = 3e-2 if dtype == torch.bfloat16 else 5e-3
+    torch.testing.assert_close(out.double(), exact, atol=tol, rtol=tol)
+    torch.testing.assert_close(out.double(), ref.double(), atol=2 * tol, rtol=2 * tol)
+    out.float().sum().backward()
+    assert layer.weight.grad.dtype == dtype and torch.isfinite(layer.weight.grad).all()
+    # CPU autocast (bfloat16 only on the CPU): float32 layer, output float32 like GCNConv's.
+    if dtype == torch.bfloat16:
+        layer32.float()
+        conv32.float()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, ref = layer32(x, edge_index, weight), conv32(x, edge_index, weight)
+        assert out.dtype == ref.dtype
+        torch.testing.assert_close(out.double(), ref.double(), atol=5e-2, rtol=5e-2)
+
+
+def test_issue8_ex6_torch_func_jacrev_vmap_functional_call() -> None:
+    edge_index, weight = random_edges(14, n=8, e=16)
+    weight = weight.double()
+    layer, conv = paired64(3, 2)
+    x = torch.randn(8, 3, dtype=torch.float64)
+    jac = torch.func.jacrev(lambda x: layer(x, edge_index, weight))(x)
+    jac_ref = torch.func.jacrev(lambda x: conv(x, edge_index, weight))(x)
+    torch.testing.assert_close(jac, jac_ref, **TIGHT)
+    jw = torch.func.jacrev(lambda w: layer(x, edge_index, w))(weight)
+    jw_ref = torch.func.jacrev(lambda w: conv(x, edge_index, w))(weight)
+    torch.testing.assert_close(jw, jw_ref, **TIGHT)
+    xs = torch.randn(4, 8, 3, dtype=torch.float64)
+    torch.testing.assert_close(
+        torch.func.vmap(lambda x: layer(x, edge_index, weight))(xs),
+        torch.func.vmap(lambda x: conv(x, edge_index, weight))(xs),
+        **TIGHT,
+    )
+    ws = torch.rand(3, weight.numel(), dtype=torch.float64) + 0.1
+    torch.testing.assert_close(
+        torch.func.vmap(lambda w: layer(x, edge_index, w))(ws),
+        torch.stack([conv(x, edge_index, w) for w in ws]),
+        **TIGHT,
+    )
+    params = {k: v * 2 for k, v in layer.named_parameters()}
+    out = torch.func.functional_call(layer, params, (x, edge_index, weight))
+    ref = normalized_adjacency(edge_index, weight, 8) @ x @ params["weight"] + params["bias"]
+    torch.testing.assert_close(out, ref, **TIGHT)
+    # With a precomputed Â (normalize=False): "Sparse CSR tensors do not have strides" before.
+    adj = normalized_adjacency(edge_index, weight, 8, sparse=True)
+    plain = GCNLayer(3, 2, normalize=False).double()
+    plain.load_state_dict(layer.state_dict())
+    jac_adj = torch.func.jacrev(lambda x: plain(x, adj))(x)
+    torch.testing.assert_close(jac_adj, jac_ref, **TIGHT)
+    torch.testing.assert_close(
+        torch.func.vmap(lambda x: plain(x, adj))(xs),
+        torch.func.vmap(lambda x: layer(x, edge_index, weight))(xs),
+        **TIGHT,
+    )
+
+
+@pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr, torch.sparse_csc])
+def test_issue8_ex7_sparse_adjacency_is_normalized_like_gcnconv(layout) -> None:
+    edge_index, weight = random_edges(15)  # duplicates and existing self-loops
+    weight = weight.double()
+    n = 20
+    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (n, n)).coalesce()  # rows = targets
+    layer, conv = paired64(4, 3)
+    x = torch.randn(n, 4, dtype=torch.float64)
+    adj_in = {torch.sparse_coo: adj_t, torch.sparse_csr: adj_t.to_sparse_csr(), torch.sparse_csc: adj_t.to_sparse_csc()}
+    # As GCNConv's sparse path: A + I with the stored diagonal entries summed with the loop (GCNConv refuses CSC:
+    # compared with the same matrix as CSR).
+    ref = conv(x, adj_t.to_sparse_csr())
+    torch.testing.assert_close(layer(x, adj_in[layout]), ref, **TIGHT)
+    improved, conv_improved = paired64(4, 3, improved=True)
+    torch.testing.assert_close(improved(x, adj_in[layout]), conv_improved(x, adj_t.to_sparse_csr()), **TIGHT)
+    # Without existing self-loops GCNConv's own sparse path agrees too (GCNConv refuses CSC: compared as CSR).
+    plain = edge_index[:, edge_index[0] != edge_index[1]]
+    adj_plain = torch.sparse_coo_tensor(plain.flip(0), torch.ones(plain.shape[1], dtype=torch.float64), (n, n))
+    adj_plain = {torch.sparse_coo: adj_plain, torch.sparse_csr: adj_plain.coalesce().to_sparse_csr()}.get(
+        layout, adj_plain.coalesce().to_sparse_csc()
+    )
+    torch.testing.assert_close(layer(x, adj_plain), conv(x, plain), **TIGHT)
+    torch.testing.assert_close(layer(x, adj_plain), conv(x, adj_plain.to_sparse_csr()), **TIGHT)
+    # Gradients with respect to the adjacency values (PyG differentiates through CSR values only; COO and CSR
+    # store a coalesced matrix's entries in the same row-major order). Without self-loops, where both GCNConv
+    # paths agree.
+    plain_weight = torch.rand(plain.shape[1], dtype=torch.float64) + 0.1
+    csr = torch.sparse_coo_tensor(plain.flip(0), plain_weight, (n, n)).coalesce().to_sparse_csr()
+    adj_t = csr.to_sparse_coo()
+    values_ref = csr.values().clone().requires_grad_()
+    adj_ref = torch.sparse_csr_tensor(csr.crow_indices(), csr.col_indices(), values_ref, (n, n))
+    (g_ref,) = grads(conv(x, adj_ref), [values_ref])
+    values = csr.values().clone().requires_grad_()
+    if layout == torch.sparse_coo:
+        adj_g = torch.sparse_coo_tensor(adj_t.indices(), values, (n, n), is_coalesced=True)
+    elif layout == torch.sparse_csr:
+        adj_g = torch.sparse_csr_tensor(csr.crow_indices(), csr.col_indices(), values, (n, n))
+    else:
+        return  # CSC: orders differ; its forward is checked above
+    (g_mine,) = grads(layer(x, adj_g), [values])
+    torch.testing.assert_close(g_mine, g_ref, **TIGHT)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"improved": True},
+        {"add_self_loops": False},
+        {"normalize": False},
+        {"bias": False},
+        {"flow": "target_to_source"},
+        {"improved": True, "add_self_loops": False},
+    ],
+)
+def test_options_equal_gcnconv(options) -> None:
+    edge_index, weight = random_edges(16)
+    weight = weight.double()
+    layer, conv = paired64(4, 3, **options)
+    x = torch.randn(20, 4, dtype=torch.float64)
+    torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), **TIGHT)
+    ones = torch.ones(edge_index.shape[1], dtype=torch.float64)
+    # Without edge_weight: unit weights. (PyG 2.8's GCNConv ignores `improved` then; GCNLayer keeps A + 2I.)
+    torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index, ones), **TIGHT)
+    if not options.get("improved"):
+        torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
+    back = GCNLayer.from_pyg(conv)
+    assert torch.equal(back.weight, layer.weight) and (back.bias is None) == (layer.bias is None)
+    assert back.extra_repr() == layer.extra_repr()
+
+
+def test_batched_static_graph_features() -> None:
+    edge_index, weight = random_edges(17)
+    weight = weight.double()
+    for channels in ((4, 3), (2, 5)):
+        layer, conv = paired64(*channels)
+        x = torch.randn(3, 20, channels[0], dtype=torch.float64, requires_grad=True)
+        xr = x.detach().clone().requires_grad_()
+        out, ref = layer(x, edge_index, weight), conv(xr, edge_index, weight)
+        assert out.shape == (3, 20, channels[1])
+        torch.testing.assert_close(out, ref, **TIGHT)
+        torch.testing.assert_close(grads(out, [x])[0], grads(ref, [xr])[0], **TIGHT)
+
+
+def test_from_pyg_to_pyg_bit_equal_dtype_device() -> None:
+    conv = GCNConv(5, 3, improved=True, cached=True).double()
+    torch.nn.init.normal_(conv.bias)
+    layer = GCNLayer.from_pyg(conv)
+    assert layer.weight.dtype == torch.float64 and layer.weight.device == conv.lin.weight.device
+    assert torch.equal(layer.weight, conv.lin.weight.T) and torch.equal(layer.bias, conv.bias)
+    assert layer.weight.data_ptr() != conv.lin.weight.data_ptr()
+    assert (layer.improved, layer.cached, layer.add_self_loops, layer.normalize) == (True, True, True, True)
+    back = layer.to_pyg()
+    assert torch.equal(back.lin.weight, conv.lin.weight) and torch.equal(back.bias, conv.bias)
+    assert back.improved and back.cached and back.lin.weight.dtype == torch.float64
+    with pytest.raises(ConfigError, match="GCNConv"):
+        GCNLayer.from_pyg(torch.nn.Linear(2, 2))
+    with pytest.raises(ConfigError, match="in_channels=-1"):
+        GCNLayer.from_pyg(GCNConv(-1, 3))
+
+
+def test_no_grad_compile_deepcopy_state_dict() -> None:
+    import copy
+
+    edge_index, weight = random_edges(18)
+    weight = weight.double()
+    layer, conv = paired64(4, 3)
+    x = torch.randn(20, 4, dtype=torch.float64)
+    ref = conv(x, edge_index, weight)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x, edge_index, weight), ref, **TIGHT)
+    clone = copy.deepcopy(layer)
+    torch.testing.assert_close(clone(x, edge_index, weight), ref, **TIGHT)
+    fresh = GCNLayer(4, 3).double()
+    fresh.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(fresh(x, edge_index, weight), ref, **TIGHT)
+    assert set(layer.state_dict()) == {"weight", "bias"}
+
+
+def test_torch_compile_same_numbers() -> None:
+    edge_index, weight = random_edges(19)
+    weight = weight.double()
+    layer, conv = paired64(4, 3)
+    x = torch.randn(20, 4, dtype=torch.float64, requires_grad=True)
+    compiled = torch.compile(layer, backend="eager")
+    out = compiled(x, edge_index, weight)
+    torch.testing.assert_close(out, conv(x, edge_index, weight), **TIGHT)
+    (gx,) = torch.autograd.grad(out.sum(), x)
+    (gx_ref,) = torch.autograd.grad(conv(x, edge_index, weight).sum(), x)
+    torch.testing.assert_close(gx, gx_ref, **TIGHT)
+
+
+def test_nan_features_propagate_exactly_as_gcnconv() -> None:
+    """Documented choice: non-finite features are not checked; they reach the same outputs as in GCNConv."""
+    edge_index = torch.tensor([[0, 1, 3], [1, 2, 4]])
+    layer, conv = paired64(2, 2)
+    x = torch.randn(5, 2, dtype=torch.float64)
+    x[0, 0] = float("nan")
+    out, ref = layer(x, edge_index), conv(x, edge_index)
+    assert torch.equal(out.isnan(), ref.isnan())
+    assert out[:2].isnan().all() and not out[2:].isnan().any()
+    torch.testing.assert_close(out, ref, equal_nan=True, **TIGHT)
+
+
+def test_issue10_library_errors_are_gnnhw_errors() -> None:
+    from gnnhw.errors import DeviceError, DTypeError
+
+    layer = GCNLayer(3, 2)
+    edge_index = torch.tensor([[0, 1], [1, 2]])
+    x = torch.randn(3, 3)
+    with pytest.raises(DTypeError, match=r"x.to\(torch.float32\)"):
+        layer(x.double(), edge_index)
+    with pytest.raises(DTypeError, match="float16"):
+        layer(x.half(), edge_index)
+    with pytest.raises(DeviceError, match="meta"):
+        layer(x, edge_index.to("meta"))
+    with pytest.raises(GraphError, match="node id 1000000000000; valid ids are 0..2"):
+        layer(x, torch.tensor([[0, 10**12], [1, 2]]))
+    with pytest.raises(GraphError, match="node id -1"):
+        layer(x, torch.tensor([[0, -1], [1, 2]]))
+    with pytest.raises(GraphError, match="GiB"):  # an absurd id: refused before allocating 8 TB
+        normalized_adjacency(torch.tensor([[0, 10**12], [1, 2]]))
+    with pytest.raises(ShapeError, match=r"\(B, N, 3\)"):
+        layer(torch.randn(2, 2, 3, 3), edge_index)
+
+
+def test_forward_mode_ad_and_hessian_equal_gcnconv() -> None:
+    edge_index, weight = random_edges(20, n=8, e=16)
+    weight = weight.double()
+    layer, conv = paired64(3, 2)
+    x = torch.randn(8, 3, dtype=torch.float64)
+    for module_hessian in (
+        lambda m: torch.func.hessian(lambda w: m(x, edge_index, w).pow(2).sum())(weight),  # in the edge weights
+        lambda m: torch.func.hessian(lambda x: m(x, edge_index).pow(3).sum())(x),  # in the features
+    ):
+        torch.testing.assert_close(module_hessian(layer), module_hessian(conv), **TIGHT)
+    xs, ws = x.clone().requires_grad_(), weight.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w: layer(x, edge_index, w), (xs, ws), check_forward_ad=True)
+
+
+def test_structure_memo_is_content_checked_exactly() -> None:
+    """The memo's private copy is int32 when the ids fit; a change by 2**32 (equal after narrowing) is still seen."""
+    from gnnhw.graph.adjacency import cached_on
+
+    builds = []
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]]).t().contiguous().t()  # a non-contiguous view
+    for _ in range(2):
+        cached_on(edge_index, "probe", lambda: builds.append(1))
+    assert len(builds) == 1
+    edge_index.data[0, 2] += 2**32
+    cached_on(edge_index, "probe", lambda: builds.append(1))
+    assert len(builds) == 2
+    layer = GCNLayer(2, 2)
+    with pytest.raises(GraphError, match="node id 4294967298"):
+        layer(torch.randn(3, 2), edge_index)
