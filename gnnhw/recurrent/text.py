@@ -13,6 +13,9 @@ Training batches are random windows of ``seq_length + 1`` characters; input and 
 shifted by one::
 
     window = c_s ... c_{s+T}          x = c_s ... c_{s+T-1}         y = c_{s+1} ... c_{s+T}
+
+For sequential (stateful) training the training part is instead cut into B contiguous streams
+(:meth:`TextDataset.streams`) read T characters at a time (:meth:`TextDataset.stream_batch`).
 """
 
 from __future__ import annotations

@@ -208,3 +208,23 @@ def test_a_checkpoint_from_before_bits_per_character_resumes_with_nan_for_the_mi
     h = result.history
     assert {len(v) for v in h.values()} == {2}
     assert math.isnan(h["val_stream_bpc"][0]) and math.isfinite(h["val_stream_bpc"][1])
+
+
+def test_a_keyboard_interrupt_in_a_sequential_run_saves_the_stream_and_resumes_exactly(tmp_path):
+    config = _config(batching="sequential", steps=9)
+    train_text(_data(config), config, out_dir=tmp_path / "straight")
+
+    def interrupt_at_5(step: int) -> None:
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=interrupt_at_5)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["stream"]["position"] == 5
+    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
+    a = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)
+    b = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for s, t in zip(a["stream"]["state"], b["stream"]["state"], strict=True):
+        assert torch.equal(s, t)
