@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +152,68 @@ def test_benchmark_smoke():
     done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "torch / scratch" in done.stdout
+
+
+def _marked_book(tmp_path) -> Path:
+    path = tmp_path / "marked.txt"
+    path.write_text(
+        "The Project Gutenberg EBook of Tales, by ZQX\n*** START OF THE PROJECT GUTENBERG EBOOK TALES ***\n"
+        f"{TEXT}\n*** END OF THE PROJECT GUTENBERG EBOOK TALES ***\nLicence.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_batching_and_keep_gutenberg_are_stored_in_the_checkpoint_and_kept_on_resume(tmp_path, capsys):
+    book, out = _marked_book(tmp_path), tmp_path / "run"
+    train = ["textgen", "train", "--text", str(book), "--out", str(out), *TINY]
+    assert main([*train, "--steps", "4", "--batching", "sequential", "--keep-gutenberg"]) == 0
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["config"]["batching"] == "sequential" and ckpt["config"]["strip_gutenberg"] is False
+    assert "Z" in ckpt["vocab"] and "*" in ckpt["vocab"]  # the header was read: only it holds these characters
+    assert ckpt["stream"]["position"] == 4
+    # resumed without the options: the checkpoint's (same text, same batching); with a different one: exit 2
+    assert main([*train, "--steps", "6", "--resume"]) == 0
+    assert load_checkpoint(out / "checkpoint.pt")["stream"]["position"] == 6
+    capsys.readouterr()
+    assert main([*train, "--steps", "8", "--resume", "--batching", "random"]) == 2
+    assert "--batching 'random' (checkpoint: 'sequential')" in _error_line(capsys)
+    stripped = tmp_path / "stripped"
+    assert main(["textgen", "train", "--text", str(book), "--out", str(stripped), *TINY, "--steps", "2"]) == 0
+    assert "Z" not in load_checkpoint(stripped / "checkpoint.pt")["vocab"]
+    capsys.readouterr()
+    resume = ["textgen", "train", "--text", str(book), "--out", str(stripped), *TINY, "--steps", "4", "--resume"]
+    assert main([*resume, "--keep-gutenberg"]) == 2
+    assert "--keep-gutenberg" in _error_line(capsys)
+
+
+def test_train_reports_bits_per_character_in_history_json(tmp_path, book, capsys):
+    out = tmp_path / "run"
+    assert main(["textgen", "train", "--text", str(book), "--steps", "6", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((out / "history.json").read_text())
+    assert saved["val_bpc"] == pytest.approx(saved["val_loss"] / math.log(2), rel=1e-12)
+    assert saved["val_stream_bpc"] == pytest.approx(saved["val_stream_loss"] / math.log(2), rel=1e-12)
+    assert f"bpc {saved['val_bpc']:.4f}" in printed and f"stream bpc {saved['val_stream_bpc']:.4f}" in printed
+    h = saved["history"]
+    assert h["step"] == [3, 6]
+    for split in ("train", "val", "val_stream"):
+        assert h[f"{split}_bpc"] == pytest.approx([v / math.log(2) for v in h[f"{split}_loss"]], rel=1e-12)
+    assert all(0 <= a <= 1 for a in h["val_stream_acc"])
+
+
+def test_evaluate_reports_bits_per_character_for_windows_and_the_stream(trained, book, capsys):
+    args = ["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "0.9"]
+    assert main([*args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seq_length"] == 10 and report["strip_gutenberg"] is True
+    for reading in ("windows", "stream"):
+        r = report[reading]
+        assert r["bits_per_char"] == pytest.approx(r["loss"] / math.log(2), rel=1e-12)
+    assert report["windows"]["characters"] == report["stream"]["characters"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "windows of 10" in out[0] and "stateful" in out[1]
+    assert f"bpc {report['stream']['bits_per_char']:.4f}" in out[1]
+    assert main([*args, "--stateful", "--format", "json"]) == 0
+    assert "windows" not in json.loads(capsys.readouterr().out)

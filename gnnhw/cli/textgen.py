@@ -95,7 +95,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at", action=StoreGiven
     )
     train.add_argument("--sample-length", type=positive_int, default=30, action=StoreGiven)
+    train.add_argument(
+        "--batching",
+        choices=("random", "sequential"),
+        default="random",
+        action=StoreGiven,
+        help="random: B random windows, each from a zero state (default, the assignment's); sequential: the text "
+        "as B parallel streams, the state carried from batch to batch (truncated BPTT, as char-rnn)",
+    )
     train.add_argument("--seed", type=int, default=0, action=StoreGiven)
+    _add_keep_gutenberg(train, given=True)
     add_threads(train)
     add_device(train)
     add_quiet(train)
@@ -137,10 +146,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser(
         "evaluate",
-        help="next-character loss and accuracy of a checkpoint on (part of) a text",
+        help="next-character loss, bits per character and accuracy of a checkpoint on (part of) a text",
         description=(
-            "Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it. "
-            "Project Gutenberg's header and licence are stripped first (as in training), unless --keep-gutenberg."
+            "Loss (nats per character), bits per character (loss / ln 2) and next-character accuracy of a "
+            "checkpoint on a text file, or on a part of it, read two ways: consecutive windows of --seq-length "
+            "characters each from a zero state (as random-batching training sees text), and the same characters "
+            "as one stream with the state carried through (every character predicted from all before it; "
+            "comparable with compressors). Project Gutenberg's header and licence are stripped first (as in "
+            "training), unless --keep-gutenberg."
         ),
     )
     ev.add_argument("--checkpoint", type=Path, required=True)
@@ -148,10 +161,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
     ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
-    ev.add_argument(
-        "--stateful", action="store_true", help="carry the state across windows (default: zero state per window)"
-    )
+    ev.add_argument("--stateful", action="store_true", help="report only the stream reading (default: both readings)")
     _add_keep_gutenberg(ev)
+    add_format(ev)
     add_device(ev)
     ev.set_defaults(func=_evaluate)
 
@@ -179,10 +191,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     base.set_defaults(func=_baselines)
 
 
-def _add_keep_gutenberg(parser: argparse.ArgumentParser) -> None:
+class _StoreTrueGiven(StoreGiven):
+    """``store_true`` that is remembered as given (so ``--resume`` can compare it with the checkpoint's)."""
+
+    def __init__(self, option_strings, dest, **kwargs):  # noqa: ANN001
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        super().__call__(parser, namespace, True, option_string)
+
+
+def _add_keep_gutenberg(parser: argparse.ArgumentParser, given: bool = False) -> None:
     parser.add_argument(
         "--keep-gutenberg",
-        action="store_true",
+        action=_StoreTrueGiven if given else "store_true",
         help="keep Project Gutenberg's header and licence (default: strip them when their markers are present)",
     )
 
@@ -229,13 +251,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, vocab = model_from_checkpoint(ckpt, device=args.device)
     text = load_text(args.text, strip_gutenberg=not args.keep_gutenberg)
     part = text[int(len(text) * args.start) : int(len(text) * args.end)]
+    from gnnhw.recurrent.metrics import nats_to_bits
+
     seq_length = args.seq_length or int(ckpt["config"]["seq_length"])
-    loss, acc, count = evaluate_text(model, vocab, part, seq_length, stateful=args.stateful)
-    mode = "stateful" if args.stateful else f"windows of {seq_length}"
-    print(
-        f"{args.text.name} [{args.start:g}, {args.end:g}) {mode}: {count} characters, loss {loss:.4f}, "
-        f"accuracy {acc:.4f}"
-    )
+    readings = {}
+    for name, stateful in (("windows", False), ("stream", True)):
+        if args.stateful and not stateful:
+            continue
+        loss, acc, count = evaluate_text(model, vocab, part, seq_length, stateful=stateful)
+        readings[name] = {"characters": count, "loss": loss, "bits_per_char": nats_to_bits(loss), "accuracy": acc}
+    if args.format == "json":
+        print_json(
+            {
+                "checkpoint": str(args.checkpoint),
+                "text": str(args.text),
+                "strip_gutenberg": not args.keep_gutenberg,
+                "start": args.start,
+                "end": args.end,
+                "seq_length": seq_length,
+                **readings,
+            }
+        )
+        return 0
+    for name, r in readings.items():
+        mode = "stateful" if name == "stream" else f"windows of {seq_length}"
+        print(
+            f"{args.text.name} [{args.start:g}, {args.end:g}) {mode}: {r['characters']} characters, "
+            f"loss {r['loss']:.4f}, bpc {r['bits_per_char']:.4f}, accuracy {r['accuracy']:.4f}"
+        )
     return 0
 
 
@@ -257,13 +300,24 @@ _CONFIG_FIELDS = {
     "sample_every": "sample_every",
     "sample_at": "sample_at",
     "sample_length": "sample_length",
+    "batching": "batching",
     "seed": "seed",
 }
 
 
 def _option(field: str) -> str:
+    if field == "strip_gutenberg":
+        return "--keep-gutenberg"
     dest = next(d for d, f in _CONFIG_FIELDS.items() if f == field)
     return "--" + dest.replace("_", "-")
+
+
+def _conflict_text(conflict: str) -> str:
+    """``"hidden_size 64 (checkpoint: 128)"`` as the option the user typed: ``"--hidden-size 64 (...)"``."""
+    field, rest = conflict.split(" ", 1)
+    if field == "strip_gutenberg":  # only ever given as --keep-gutenberg, so the checkpoint strips them
+        return "--keep-gutenberg (the checkpoint's run strips Project Gutenberg's header and licence)"
+    return f"{_option(field)} {rest}"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -271,7 +325,10 @@ def _train(args: argparse.Namespace) -> int:
 
     from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
-    config = TextTrainConfig(**{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()})
+    config = TextTrainConfig(
+        **{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()},
+        strip_gutenberg=not args.keep_gutenberg,
+    )
     from gnnhw.cli._run import current
     from gnnhw.runs import RunStopped, prepare_outputs
 
@@ -287,9 +344,11 @@ def _train(args: argparse.Namespace) -> int:
             ckpt = load_checkpoint(checkpoint)
             saved = TextTrainConfig.from_dict(ckpt["config"])
             given = {_CONFIG_FIELDS[d]: getattr(args, d) for d in given_options(args) if d in _CONFIG_FIELDS}
+            if "keep_gutenberg" in given_options(args):
+                given["strip_gutenberg"] = False
             conflicts = resume_conflicts(saved, given)
             if conflicts:
-                options = ", ".join(f"{_option(c.split()[0])} {c.split(' ', 1)[1]}" for c in conflicts)
+                options = ", ".join(_conflict_text(c) for c in conflicts)
                 raise ConfigError(
                     f"--resume continues the run in {str(checkpoint)!r} with its own settings; these options "
                     f"differ from it: {options}. Drop them, or start a new run in another --out"
@@ -327,7 +386,9 @@ def _train(args: argparse.Namespace) -> int:
         hist = result.history
         # Results before decorations: the numbers and the JSON first, the figure last.
         print(
-            f"step {result.step}: val loss {result.val_loss:.4f} acc {result.val_acc:.4f}, "
+            f"step {result.step}: val loss {result.val_loss:.4f} acc {result.val_acc:.4f} "
+            f"bpc {result.val_bpc:.4f} (windows of {result.config.seq_length} from a zero state); "
+            f"held-out stream bpc {result.val_stream_bpc:.4f} acc {result.val_stream_acc:.4f}; "
             f"{result.elapsed_s:.1f} s training time in total"
         )
         print(f"checkpoint: {result.checkpoint}", flush=True)
@@ -339,6 +400,10 @@ def _train(args: argparse.Namespace) -> int:
                 "elapsed_s": result.elapsed_s,
                 "val_loss": result.val_loss,
                 "val_acc": result.val_acc,
+                "val_bpc": result.val_bpc,
+                "val_stream_loss": result.val_stream_loss,
+                "val_stream_acc": result.val_stream_acc,
+                "val_stream_bpc": result.val_stream_bpc,
                 "history": hist,
             },
         )
@@ -348,7 +413,7 @@ def _train(args: argparse.Namespace) -> int:
             from gnnhw.plotting import save_figure
             from gnnhw.plotting.text import plot_text_curves
 
-            title = f"{args.text.name}, cell={result.config.cell}"
+            title = f"{args.text.name}, cell={result.config.cell}, batching={result.config.batching}"
             save_figure(plot_text_curves(hist, title=title), args.out / "curves.png")
     return 0
 

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
 
 def plot_text_curves(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
-    """Loss (left) and next-character accuracy (right) against the step, training and validation.
+    """Bits per character (left) and next-character accuracy (right) against the step.
 
     ``history`` is :attr:`gnnhw.recurrent.train_text.TextTrainResult.history`: lists ``step``, ``train_loss``,
-    ``val_loss``, ``train_acc``, ``val_acc`` (training values are averages over the steps since the last point).
+    ``val_loss``, ``train_acc``, ``val_acc`` and, when present, ``val_stream_loss`` / ``val_stream_acc`` (the
+    held-out part read as one stream). Training values are averages over the steps since the last point;
+    bits per character are the losses (nats) divided by ln 2.
     """
     fig = Figure(figsize=(10, 3.8))
-    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_bpc, ax_acc = fig.subplots(1, 2)
     steps = list(history["step"])
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy (nats/char)"), (ax_acc, "acc", "next-character accuracy")):
-        ax.plot(steps, history[f"train_{key}"], label="training")
-        ax.plot(steps, history[f"val_{key}"], label="validation")
+    lines = [("train", "training"), ("val", "held out, windows from a zero state")]
+    if any(math.isfinite(v) for v in history.get("val_stream_loss", [])):
+        lines.append(("val_stream", "held out, one stream (state carried)"))
+    for prefix, label in lines:
+        ax_bpc.plot(steps, [v / math.log(2) for v in history[f"{prefix}_loss"]], label=label)
+        ax_acc.plot(steps, history[f"{prefix}_acc"], label=label)
+    for ax, label in ((ax_bpc, "bits per character"), (ax_acc, "next-character accuracy")):
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -26,6 +26,7 @@ from gnnhw.errors import ConfigError
 MODEL_NAMES = ("lstm", "rnn")  # the keys of gnnhw.recurrent.models.MODELS (a test keeps them equal)
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
 BACKENDS = ("gnnhw", "torch")
+BATCHINGS = ("random", "sequential")  # how text training draws its batches (gnnhw.recurrent.train_text)
 NUM_DIGITS = 10
 INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
 
@@ -109,6 +110,10 @@ class TextTrainConfig:
     max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
     lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
     lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
+    batching: str = bounded(
+        "random", choices=BATCHINGS, why="random windows from a zero state, or B streams with the state carried"
+    )
+    strip_gutenberg: bool = bounded(True, why="drop Project Gutenberg's header and licence when marked")
     val_fraction: float = bounded(0.1, min=0.0, max=1.0, max_open=True, why="end of the text held out")
     eval_every: int = bounded(100, min=1, max=100_000_000, why="steps between evaluations")
     max_val_windows: int | None = bounded(None, min=1, why="cap on validation windows per evaluation")

@@ -13,6 +13,9 @@ Training batches are random windows of ``seq_length + 1`` characters; input and 
 shifted by one::
 
     window = c_s ... c_{s+T}          x = c_s ... c_{s+T-1}         y = c_{s+1} ... c_{s+T}
+
+For sequential (stateful) training the training part is instead cut into B contiguous streams
+(:meth:`TextDataset.streams`) read T characters at a time (:meth:`TextDataset.stream_batch`).
 """
 
 from __future__ import annotations
@@ -245,6 +248,38 @@ class TextDataset:
         starts = torch.randint(0, len(self.train_data) - window + 1, (batch_size,), generator=generator)  # (B,)
         windows = self.train_data[starts[:, None] + torch.arange(window)]  # (B, T + 1)
         return windows[:, :-1], windows[:, 1:]
+
+    def streams(self, batch_size: int) -> Tensor:
+        """The training text as ``batch_size`` parallel streams for sequential batching: (B, L), long.
+
+        Row b is the b-th of B contiguous parts of the training text, ``train_data[b * L : (b + 1) * L]``
+        with ``L = N_train // B``; the last ``N_train - B * L`` (< B) characters are left out. Batch i of an
+        epoch is ``x = streams[:, i*T : (i+1)*T]``, ``y = streams[:, i*T + 1 : (i+1)*T + 1]``
+        (:meth:`stream_batch`), so row b of batch i + 1 continues row b of batch i
+        (Zhang et al., Dive into Deep Learning, Sec. 8.3.4.2 "Sequential Partitioning",
+        https://classic.d2l.ai/chapter_recurrent-neural-networks/language-models-and-dataset.html; Karpathy's
+        char-rnn, https://github.com/karpathy/char-rnn, ``util/CharSplitLMMinibatchLoader.lua``).
+
+        Raises:
+            ConfigError: the training text is shorter than B streams of T + 1 characters.
+        """
+        length = len(self.train_data) // batch_size
+        if length < self.seq_length + 1:
+            raise ConfigError(
+                f"sequential batching needs at least batch_size x (seq_length + 1) = "
+                f"{batch_size * (self.seq_length + 1)} training characters, the text has {len(self.train_data)}; "
+                f"use a smaller batch size or seq_length, or random batching"
+            )
+        return self.train_data[: batch_size * length].view(batch_size, length)  # (B, L)
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """How many sequential batches one pass over the streams holds: ``(L - 1) // T`` (see :meth:`streams`)."""
+        return (len(self.train_data) // batch_size - 1) // self.seq_length
+
+    def stream_batch(self, streams: Tensor, index: int) -> tuple[Tensor, Tensor]:
+        """Sequential batch ``index`` (0-based within the epoch) of ``streams`` (B, L): (x, y), each (B, T)."""
+        t = self.seq_length
+        return streams[:, index * t : (index + 1) * t], streams[:, index * t + 1 : (index + 1) * t + 1]
 
     def validation_windows(self, max_windows: int | None = None) -> tuple[Tensor, Tensor]:
         """The validation text cut into consecutive windows (stride T): (x, y), each (N, T). Deterministic."""

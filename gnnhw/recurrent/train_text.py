@@ -6,6 +6,25 @@ time steps (the assignment's "averaged over time steps"):
 .. math::
     \mathcal{L} = -\frac{1}{BT} \sum_{b=1}^{B} \sum_{t=1}^{T} \log p(c^{(b)}_{t+1} \mid c^{(b)}_{\le t})
 
+**Batching** (``config.batching``). ``"random"`` (the assignment's): each batch is B windows of T + 1
+characters at random places of the training text, each read from a zero state, so the model never learns to
+use more than T characters of context. ``"sequential"`` (truncated backpropagation through time, as in
+Karpathy's char-rnn, https://github.com/karpathy/char-rnn, and the "sequential partitioning" of Zhang et al.,
+Dive into Deep Learning, Sec. 8.3.4.2,
+https://classic.d2l.ai/chapter_recurrent-neural-networks/language-models-and-dataset.html): the training text
+is cut into B contiguous streams of L = N_train // B characters (:meth:`TextDataset.streams`); step i reads
+the next T characters of every stream, starting from the state the previous step ended in, detached from
+its graph (so gradients flow back at most T steps while the state carries information from further back).
+When the next batch would run past the end of the streams, the epoch ends: the state is reset to zero and
+reading starts again at the beginning. What is never trained on: the last N_train - B * L (< B) characters
+of the training text, and the last (L - 1) mod T characters of each stream (the same ones every epoch).
+
+**Bits per character** (:mod:`gnnhw.recurrent.metrics`) are the losses divided by ln 2. The held-out part
+is measured two ways at every evaluation: on consecutive windows of T characters, each from a zero state
+(``val_loss``, ``val_acc``, ``val_bpc``: how random batching trains), and read as one stream with the state
+carried through it (``val_stream_loss``, ``val_stream_acc``, ``val_stream_bpc``: every character predicted
+from everything before it, the number comparable with compressors).
+
 **Checkpoints.** ``<out>/checkpoint.pt`` is written every ``checkpoint_every`` steps, at the end, and when
 the run is stopped: when ``should_stop()`` (a callback, e.g. set by the CLI's SIGINT/SIGTERM handler) turns
 true, the current step finishes, the checkpoint is written once and :class:`gnnhw.runs.RunStopped` is raised.
@@ -15,7 +34,8 @@ a checkpoint never holds half an Adam step. It is written atomically (temp file 
 checkpoint is never replaced by a half-written one, and it holds only tensors and plain Python values,
 so ``torch.load(path, weights_only=True)`` reads it. It stores the model and optimizer state, the step,
 the vocabulary (as one string), the config (as a dict), the RNG states (batch sampler and torch's global
-RNG, used by dropout), the curves and the logged samples. ``resume=True`` restores all of it, so a run
+RNG, used by dropout), with sequential batching the position in the streams and the carried state, the
+curves and the logged samples. ``resume=True`` restores all of it, so a run
 interrupted at step k and resumed ends with the same parameters as one that was never interrupted.
 """
 
@@ -40,6 +60,7 @@ from gnnhw.checkpoint import load_checkpoint as _load_checkpoint
 from gnnhw.checks import SEED_MAX, check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, NonFiniteError
 from gnnhw.recurrent.config import TextTrainConfig
+from gnnhw.recurrent.metrics import nats_to_bits
 from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.sampling import sample
 from gnnhw.recurrent.text import TextDataset, Vocabulary
@@ -60,19 +81,45 @@ class TextTrainResult:
     vocab: Vocabulary
     config: TextTrainConfig
     step: int  # optimizer steps done
-    history: dict[
-        str, list[float]
-    ]  # every eval_every steps: step, train_loss, train_acc, val_loss, val_acc, lr, elapsed_s
+    # every eval_every steps: step, train_loss, train_acc, val_loss, val_acc, lr, elapsed_s, train_bpc, val_bpc,
+    # val_stream_loss, val_stream_acc, val_stream_bpc (see the module docstring)
+    history: dict[str, list[float]]
     samples: list[tuple[int, str]]  # (step, greedy sample)
     elapsed_s: float  # training wall time over all sessions of the run
     checkpoint: Path | None
     val_loss: float  # validation loss and accuracy of the final model
     val_acc: float
     start_step: int = 0  # the step this session started from (step - start_step steps trained now)
+    val_stream_loss: float = math.nan  # the held-out part read as one stream (state carried), final model
+    val_stream_acc: float = math.nan
+
+    @property
+    def val_bpc(self) -> float:
+        """Validation loss in bits per character (windows from a zero state)."""
+        return nats_to_bits(self.val_loss)
+
+    @property
+    def val_stream_bpc(self) -> float:
+        """Held-out bits per character, the part read as one stream."""
+        return nats_to_bits(self.val_stream_loss)
+
+
+HISTORY_KEYS = (
+    "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s",
+    "train_bpc", "val_bpc", "val_stream_loss", "val_stream_acc", "val_stream_bpc",
+)  # fmt: skip
 
 
 def _new_history() -> dict[str, list[float]]:
-    return {k: [] for k in ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s")}
+    return {k: [] for k in HISTORY_KEYS}
+
+
+def _restored_history(saved: Mapping[str, list[float]]) -> dict[str, list[float]]:
+    """The curves of a checkpoint; keys it lacks (written before they existed) are NaN at its points."""
+    points = len(saved.get("step", []))
+    history = {k: [math.nan] * points for k in HISTORY_KEYS}
+    history.update({k: list(v) for k, v in saved.items()})
+    return history
 
 
 def text_fingerprint(dataset: TextDataset) -> str:
@@ -107,9 +154,10 @@ def evaluate_text(
     """Loss, accuracy and number of predicted characters of ``model`` on ``text``.
 
     The text is cut into consecutive windows of ``seq_length`` + 1 characters. By default each window starts
-    from a zero state, as in training (so the first characters of a window are predicted from little
-    context); ``stateful=True`` reads the text as one stream instead, carrying the state from each window
-    into the next, so every character is predicted from everything before it.
+    from a zero state, as in random-batching training (so the first characters of a window are predicted from
+    little context); ``stateful=True`` reads the same characters as one stream instead
+    (:func:`evaluate_stream`), so every character is predicted from everything before it. The loss is in
+    nats per character; divide by ln 2 for bits per character (:func:`gnnhw.recurrent.metrics.nats_to_bits`).
 
     Raises:
         ConfigError: a bad ``seq_length``, a text shorter than one window, characters outside ``vocab``.
@@ -126,18 +174,36 @@ def evaluate_text(
     if not stateful:
         loss, acc = evaluate(model, x, y)
         return _finite_loss(loss), acc, y.numel()
+    loss, acc = evaluate_stream(model, data)  # the same n * seq_length predicted characters
+    return _finite_loss(loss), acc, y.numel()
+
+
+_STREAM_CHUNK = 1024  # characters per forward call when reading a text as one stream
+
+
+@torch.no_grad()
+def evaluate_stream(model: TextGenerationModel, data: Tensor, chunk_length: int = _STREAM_CHUNK) -> tuple[float, float]:
+    """Mean next-character cross-entropy (nats) and accuracy of ``model`` on the encoded text ``data`` (N,) long,
+    read as one stream: character n + 1 is predicted from characters 0..n, the state carried from each chunk
+    of ``chunk_length`` characters into the next (the chunking changes nothing but rounding). N - 1 characters
+    are predicted; NaN for both when N < 2.
+    """
+    if data.numel() < 2:
+        return math.nan, math.nan
     was_training = model.training
     model.eval()
     device = model.head.weight.device
     total_loss, correct, state = 0.0, 0, None
-    with torch.no_grad():
-        for i in range(n):
-            xb, yb = x[i : i + 1].to(device), y[i : i + 1].to(device)  # (1, T): the next piece of the stream
-            logits, state = model(xb, state)  # (1, T, V)
-            total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
-            correct += int((logits.argmax(-1) == yb).sum())
+    for i in range(0, data.numel() - 1, chunk_length):
+        xb = data[i : i + chunk_length][None].to(device)  # (1, C)
+        yb = data[i + 1 : i + chunk_length + 1][None].to(device)  # (1, C')
+        xb = xb[:, : yb.shape[1]]
+        logits, state = model(xb, state)  # (1, C, V)
+        total_loss += float(F.cross_entropy(logits[0], yb[0], reduction="sum"))
+        correct += int((logits.argmax(-1) == yb).sum())
     model.train(was_training)
-    return _finite_loss(total_loss / y.numel()), correct / y.numel(), y.numel()
+    count = data.numel() - 1
+    return total_loss / count, correct / count
 
 
 def _finite_loss(loss: float) -> float:
@@ -173,6 +239,8 @@ def _checkpoint_spec() -> Spec:
             "history": MapOf(ListOf(Float(finite=False))),
             "samples": ListOf(ListOf(ANY, min_len=2)),
             "elapsed_s": Float(min=0),
+            # sequential batching: the next batch's index in the epoch, and the carried (h, c) unless it is zero
+            "stream": Record({"position": Int(min=0)}, {"state": ListOf(TensorSpec(dtype="float"), min_len=2)}),
         },
     )
 
@@ -245,6 +313,28 @@ def resume_conflicts(saved: TextTrainConfig, requested: Mapping[str, Any]) -> li
     return out
 
 
+def _restored_stream(
+    ckpt: Mapping[str, Any], path: Path | None, per_epoch: int, config: TextTrainConfig, device: torch.device
+) -> tuple[int, tuple[Tensor, Tensor] | None]:
+    """The sequential-batching position and carried state of a checkpoint, checked against the run."""
+    where = f"checkpoint {str(path)!r}"
+    stream = ckpt.get("stream")
+    if stream is None:
+        raise CheckpointError(f"{where} has no stream position for sequential batching; it cannot be resumed")
+    position = int(stream["position"])
+    if position >= per_epoch:
+        raise CheckpointError(f"{where}: stream position {position} is past the {per_epoch} batches of an epoch")
+    if "state" not in stream:
+        return position, None
+    shape = (config.num_layers, config.batch_size, config.hidden_size)
+    state = stream["state"]
+    if len(state) != 2 or any(tuple(t.shape) != shape for t in state):
+        raise CheckpointError(f"{where}: the carried state is not two tensors of shape {shape}")
+    if position == 0:
+        raise CheckpointError(f"{where}: a carried state at the start of an epoch (position 0)")
+    return position, (state[0].to(device), state[1].to(device))
+
+
 # ---------------------------------------------------------------------------------------------- training
 
 
@@ -296,13 +386,19 @@ def train_text(
         raise ConfigError(f"{str(ckpt_path)!r} already exists; resume it or choose another output folder")
 
     if not isinstance(text, TextDataset):
-        dataset = TextDataset.from_file(text, config.seq_length, config.val_fraction)
+        dataset = TextDataset.from_file(text, config.seq_length, config.val_fraction, config.strip_gutenberg)
     else:
         dataset = text
         if (dataset.seq_length, dataset.val_fraction) != (config.seq_length, config.val_fraction):
             raise ConfigError("the dataset's seq_length/val_fraction differ from the config's")
     vocab = dataset.vocab
     fingerprint = text_fingerprint(dataset)
+    sequential = config.batching == "sequential"
+    if sequential:
+        streams = dataset.streams(config.batch_size)  # (B, L); ConfigError when the text is too short
+        per_epoch = dataset.batches_per_epoch(config.batch_size)
+    position = 0  # sequential: index of the next batch in the epoch
+    carried: tuple[Tensor, Tensor] | None = None  # sequential: the state the last batch ended in (detached)
 
     torch.manual_seed(config.seed)  # initial weights and dropout
     batch_gen = torch.Generator().manual_seed(config.seed)  # training windows
@@ -327,11 +423,20 @@ def train_text(
             ) from None
         step = int(ckpt["step"])
         elapsed_before = float(ckpt.get("elapsed_s", 0.0))
-        history = {k: list(v) for k, v in ckpt.get("history", _new_history()).items()}
+        history = _restored_history(ckpt.get("history", {}))
         samples = [(int(s), str(t)) for s, t in ckpt.get("samples", [])]
+        if sequential:
+            position, carried = _restored_stream(ckpt, ckpt_path, per_epoch, config, device)
 
     val_x, val_y = dataset.validation_windows(config.max_val_windows)
     has_val = val_x.shape[0] > 0
+    # the held-out part as one stream: the same characters as the windows (capped alike)
+    val_stream = dataset.val_data[: val_x.numel() + 1] if has_val else dataset.val_data[:0]
+
+    def validate_now() -> tuple[float, float, float, float]:
+        if not has_val:
+            return math.nan, math.nan, math.nan, math.nan
+        return (*evaluate(model, val_x, val_y), *evaluate_stream(model, val_stream))
 
     def cuda_rng() -> dict[str, Tensor]:  # dropout on a GPU draws from the device's generator
         return {"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
@@ -351,11 +456,18 @@ def train_text(
             "history": history,
             "samples": [[s, t] for s, t in samples],
             "elapsed_s": elapsed_before + (time.perf_counter() - start),
+            **stream_state(),
         }
+
+    def stream_state() -> dict[str, Any]:
+        if not sequential:
+            return {}
+        state = {} if carried is None else {"state": [t.detach().cpu().clone() for t in carried]}
+        return {"stream": {"position": position, **state}}
 
     start_step = step
     if step >= config.steps:  # a resumed run already at (or past) its goal: nothing trained, nothing rewritten
-        val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+        val_loss, val_acc, stream_loss, stream_acc = validate_now()
         return TextTrainResult(
             model=model.eval(),
             vocab=vocab,
@@ -368,6 +480,8 @@ def train_text(
             val_loss=val_loss,
             val_acc=val_acc,
             start_step=start_step,
+            val_stream_loss=stream_loss,
+            val_stream_acc=stream_acc,
         )
     bar = None
     if progress:
@@ -394,9 +508,12 @@ def train_text(
             lr = config.learning_rate_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = dataset.batch(config.batch_size, batch_gen)  # (B, T) each
+            if sequential:
+                x, y = dataset.stream_batch(streams, position)  # (B, T) each: the next T characters per stream
+            else:
+                x, y = dataset.batch(config.batch_size, batch_gen)  # (B, T) each
             x, y = x.to(device), y.to(device)
-            logits, _ = model(x)  # (B, T, V)
+            logits, last_state = model(x, carried)  # (B, T, V); carried is None with random batching
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean over B*T: averaged over time
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -404,13 +521,19 @@ def train_text(
             phase = "update"
             optimizer.step()
             step += 1
+            if sequential:
+                position += 1
+                if position == per_epoch:  # the end of the streams: start again from a zero state
+                    position, carried = 0, None
+                else:  # truncated BPTT: the state goes on, its graph does not
+                    carried = (last_state[0].detach(), last_state[1].detach())
             loss_value = float(loss.detach())
             check_training_finite(step, loss_value, kept=ckpt_path, fix=_DIVERGED_FIX)  # DivergedError: no save
             run_loss += loss_value * y.numel()
             run_correct += int((logits.detach().argmax(-1) == y).sum())
             run_count += y.numel()
             if step % config.eval_every == 0:  # only here, so a resumed run logs the same points
-                val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+                val_loss, val_acc, stream_loss, stream_acc = validate_now()
                 row = {
                     "step": step,
                     "train_loss": run_loss / run_count,
@@ -419,6 +542,11 @@ def train_text(
                     "val_acc": val_acc,
                     "lr": lr,
                     "elapsed_s": elapsed_before + time.perf_counter() - start,
+                    "train_bpc": nats_to_bits(run_loss / run_count),
+                    "val_bpc": nats_to_bits(val_loss),
+                    "val_stream_loss": stream_loss,
+                    "val_stream_acc": stream_acc,
+                    "val_stream_bpc": nats_to_bits(stream_loss),
                 }
                 for key, value in row.items():
                     history[key].append(float(value))
@@ -455,7 +583,7 @@ def train_text(
         _save(ckpt_path, final)
     if stopped:
         raise RunStopped(step, ckpt_path)
-    val_loss, val_acc = evaluate(model, val_x, val_y) if has_val else (math.nan, math.nan)
+    val_loss, val_acc, stream_loss, stream_acc = validate_now()
     return TextTrainResult(
         model=model.eval(),
         vocab=vocab,
@@ -468,4 +596,6 @@ def train_text(
         val_loss=val_loss,
         val_acc=val_acc,
         start_step=start_step,
+        val_stream_loss=stream_loss,
+        val_stream_acc=stream_acc,
     )
