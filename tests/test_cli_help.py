@@ -1,0 +1,130 @@
+"""What a new user sees: every command's ``--help``, and usage mistakes answered in one line.
+
+The checks walk the whole parser tree (``gnnhw``, every subcommand, ``textgen``'s subcommands), so a
+command or option added later is held to the same rules without editing this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from gnnhw.cli import build_parser, main
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser that runs a command (has no subcommands of its own)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for sub in subs for child in dict.fromkeys(sub.choices.values()) for leaf in _leaves(child)]
+
+
+def _all(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser] + [p for sub in subs for child in dict.fromkeys(sub.choices.values()) for p in _all(child)]
+
+
+LEAVES = {p.prog: p for p in _leaves(build_parser())}
+PARSERS = {p.prog: p for p in _all(build_parser())}  # with gnnhw and gnnhw textgen
+SILENT_KINDS = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTrueAction, argparse._StoreFalseAction)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+
+
+def test_every_command_is_walked():
+    assert "gnnhw textgen train" in LEAVES and "gnnhw adjacency" in LEAVES and len(LEAVES) >= 12
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_help_has_description_and_examples_of_itself(prog):
+    parser = PARSERS[prog]
+    assert parser.description and len(parser.description.split()) >= 5, prog
+    text = parser.format_help()
+    assert "examples:" in text, prog
+    examples = text.split("examples:", 1)[1].strip().splitlines()
+    assert any(line.strip().startswith(prog + " ") for line in examples), (prog, examples)
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_option_is_explained_with_its_default(prog):
+    parser = LEAVES[prog]
+    for action in _options(parser):
+        name = "/".join(action.option_strings)
+        assert action.help and action.help.strip(), f"{prog} {name} has no help"
+        shown = parser._get_formatter()._get_help_string(action)  # what --help prints for it
+        if isinstance(action, SILENT_KINDS) or action.required or action.default in (None, []):
+            continue  # a flag, a required option, or one that is simply absent unless given
+        assert "default" in shown, f"{prog} {name}: help does not say its default ({shown!r})"
+
+
+def test_defaults_shown_are_the_real_ones():
+    parser = LEAVES["gnnhw palindrome-sweep"]
+    text = " ".join(parser.format_help().split())
+    lengths = next(a for a in parser._actions if a.dest == "lengths").default
+    assert f"(default: {' '.join(map(str, lengths))})" in text
+
+
+def _one_line(capsys, argv: list[str], *fragments: str) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_misspelt_option_names_the_command_and_the_option_meant(capsys, prog):
+    argv = prog.split()[1:]
+    for action in _options(LEAVES[prog]):
+        option = action.option_strings[-1]
+        if not option.startswith("--") or len(option) < 6:
+            continue
+        typo = option[:3] + option[4] + option[3] + option[5:]  # swap two letters: --lenght
+        if typo == option:
+            continue
+        line = _one_line(capsys, [*argv, typo, "1"], f"{prog}: error: unrecognized arguments: {typo}")
+        assert f"did you mean {option}" in line and f"'{prog} --help'" in line, line
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_abbreviated_options_are_refused(capsys, prog):
+    # argparse would take a unique prefix: train-gcn --seed 3 silently meant --seeds 3 (three runs)
+    argv = prog.split()[1:]
+    options = {s for a in _options(LEAVES[prog]) for s in a.option_strings}
+    for option in sorted(options):
+        prefix = option[:-1]
+        if option.startswith("--") and len(prefix) > 3 and prefix not in options:
+            _one_line(capsys, [*argv, prefix, "1"], f"unrecognized arguments: {prefix}")
+
+
+def test_train_gcn_seed_is_not_taken_for_seeds(capsys):
+    _one_line(capsys, ["train-gcn", "--seed", "3"], "unrecognized arguments: --seed 3", "did you mean --seeds")
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["textgen", "train", "--out", "x"], ["gnnhw textgen train: error:", "required: --text"]),
+        (["trian-gcn"], ["gnnhw: error:", "invalid choice: 'trian-gcn'", "train-gcn"]),
+        (["textgen", "sampel"], ["gnnhw textgen: error:", "invalid choice: 'sampel'"]),
+        (["palindrome", "--length", "x"], ["gnnhw palindrome: error:", "invalid int value: 'x'"]),
+        (["adjacency"], ["gnnhw adjacency: error:", "--example --graph"]),
+    ],
+)
+def test_usage_mistakes_are_one_line(capsys, argv, fragments):
+    _one_line(capsys, argv, *fragments)
+
+
+def test_library_errors_name_the_subcommand(capsys, tmp_path):
+    code = main(["textgen", "sample", "--checkpoint", str(tmp_path / "none.pt")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("gnnhw textgen sample: error: checkpoint ") and err.count("\n") == 1, err
