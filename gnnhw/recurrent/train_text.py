@@ -293,7 +293,10 @@ def train_text(
         saved.steps = config.steps
         config = saved
     elif ckpt_path is not None and ckpt_path.exists():
-        raise ConfigError(f"{str(ckpt_path)!r} already exists; resume it or choose another output folder")
+        raise ConfigError(
+            f"{str(ckpt_path)!r} already exists; continue that run with resume=True (the CLI's --resume), "
+            "or choose another output folder"
+        )
 
     if not isinstance(text, TextDataset):
         dataset = TextDataset.from_file(text, config.seq_length, config.val_fraction)
