@@ -7,6 +7,9 @@ command or option added later is held to the same rules without editing this fil
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +131,36 @@ def test_library_errors_name_the_subcommand(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.startswith("gnnhw textgen sample: error: checkpoint ") and err.count("\n") == 1, err
+
+
+# ------------------------------------------------------------------ the README's commands parse as written
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_commands() -> list[str]:
+    """Every ``gnnhw ...`` command line of the README's ```bash blocks (continuations joined, comments cut)."""
+    text = README.read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if not re.match(r"\s*([A-Z_]+=\S*\s+)*gnnhw\s", line):
+                continue  # make, python, cp, export ... lines
+            words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # OMP_NUM_THREADS=1 gnnhw ...
+                words.pop(0)
+            if words and words[0] == "gnnhw":
+                commands.append(shlex.join(words))
+    return commands
+
+
+def test_the_readme_has_commands_to_check():
+    assert len(_readme_commands()) >= 20
+
+
+@pytest.mark.parametrize("command", _readme_commands())
+def test_every_readme_command_parses(command):
+    # parsing only (nothing runs): a renamed option, a wrong subcommand or pseudo-syntax such as
+    # '[--stateful]' or '--temperature 0.5 | --greedy' in a copy-pasted line fails here
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert callable(args.func)
