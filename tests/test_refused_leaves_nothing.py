@@ -68,3 +68,22 @@ def test_cli_refused_textgen_train_leaves_no_output_folder(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and "is empty" in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_cli_resume_without_a_run_says_so_and_leaves_nothing(capsys, tmp_path):
+    text = tmp_path / "book.txt"
+    text.write_text("the king and the queen went into the wood. " * 20)
+    out = tmp_path / "typo-of-run"
+    code = main(["textgen", "train", "--text", str(text), "--out", str(out), "--resume", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "nothing to resume" in err and "drop --resume" in err, err
+    assert not out.exists()
+
+
+def test_library_resume_without_a_run_says_so(tmp_path):
+    from gnnhw.errors import CheckpointError
+    from gnnhw.recurrent.train_text import train_text
+
+    with pytest.raises(CheckpointError, match="nothing to resume: .* does not exist; start a new run there without"):
+        train_text(tmp_path / "book.txt", out_dir=tmp_path / "missing", resume=True)

@@ -269,6 +269,11 @@ def _train(args: argparse.Namespace) -> int:
 
         checkpoint = args.out / CHECKPOINT_NAME
         if args.resume:
+            if not checkpoint.exists():
+                raise ConfigError(
+                    f"nothing to resume: {str(checkpoint)!r} does not exist; drop --resume to start a new run "
+                    "there, or give --out the folder of the run to continue"
+                )
             ckpt = load_checkpoint(checkpoint)
             saved = TextTrainConfig.from_dict(ckpt["config"])
             given = {_CONFIG_FIELDS[d]: getattr(args, d) for d in given_options(args) if d in _CONFIG_FIELDS}

@@ -288,6 +288,11 @@ def train_text(
     if resume:
         if ckpt_path is None:
             raise ConfigError("resume needs an output folder holding checkpoint.pt")
+        if not ckpt_path.exists():
+            raise CheckpointError(
+                f"nothing to resume: {str(ckpt_path)!r} does not exist; start a new run there without "
+                "resume (the CLI's --resume), or give the folder of the run to continue"
+            )
         ckpt = load_checkpoint(ckpt_path)
         saved = TextTrainConfig.from_dict(ckpt["config"])
         saved.steps = config.steps
