@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,17 @@ def test_every_readme_command_parses(command):
     # '[--stateful]' or '--temperature 0.5 | --greedy' in a copy-pasted line fails here
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert callable(args.func)
+
+
+# -------------------------------------------------------------------------- output piped into `head`
+
+
+def test_output_piped_into_a_reader_that_has_gone_is_no_traceback():
+    # `gnnhw adjacency --example | head -1` ended in a BrokenPipeError traceback when head had exited
+    # before gnnhw wrote; here the reader is gone before the command starts writing, every time
+    argv = [sys.executable, "-m", "gnnhw", "adjacency", "--example"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert err == "" and code == 141, (code, err)

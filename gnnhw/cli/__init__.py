@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -168,12 +169,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
 
+    When the reader of stdout goes away (``gnnhw adjacency --graph big.txt | head``) the command stops
+    quietly with exit code 141 (128 + SIGPIPE), as other Unix tools do, instead of a BrokenPipeError
+    traceback.
+
     After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
     process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
     window would otherwise kill the process by the signal instead of letting it exit with its code.
     """
-    code = main(argv)
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        code = _quiet_stdout()
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(code)
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe (or socket) whose reading end is closed."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # POLLERR / POLLHUP are always reported
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or no real stdout
+        return False
+
+
+def _quiet_stdout() -> int:
+    """Point stdout at /dev/null (so the interpreter's final flush cannot fail again); the exit code."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)
