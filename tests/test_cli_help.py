@@ -180,3 +180,30 @@ def test_output_piped_into_a_reader_that_has_gone_is_no_traceback():
     err = proc.stderr.read().decode()
     code = proc.wait(timeout=120)
     assert err == "" and code == 141, (code, err)
+
+
+def _help_examples() -> list[tuple[str, str]]:
+    found = []
+    for prog, parser in PARSERS.items():
+        text = parser.format_help()
+        if "examples:" not in text:
+            continue
+        for line in text.split("examples:", 1)[1].splitlines():
+            words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                words.pop(0)
+            if ">" in words:  # a shell redirection: ... --format csv > A_tilde.csv
+                words = words[: words.index(">")]
+            if words[:1] == ["gnnhw"]:
+                found.append((prog, shlex.join(words)))
+    return found
+
+
+def test_help_examples_are_found():
+    assert len(_help_examples()) >= 2 * len(LEAVES)
+
+
+@pytest.mark.parametrize(("prog", "command"), _help_examples())
+def test_every_help_example_parses(prog, command):
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert callable(args.func), (prog, command)
