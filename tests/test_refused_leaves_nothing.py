@@ -87,3 +87,15 @@ def test_library_resume_without_a_run_says_so(tmp_path):
 
     with pytest.raises(CheckpointError, match="nothing to resume: .* does not exist; start a new run there without"):
         train_text(tmp_path / "book.txt", out_dir=tmp_path / "missing", resume=True)
+
+
+def test_a_run_folder_given_as_checkpoint_names_the_file_inside(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert main(["textgen", "sample", "--checkpoint", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"give the file, e.g. '{run / 'checkpoint.pt'}'" in err, err
+    assert main(["eval-gcn", str(tmp_path)]) == 2  # a folder without any .pt file: no suggestion
+    err = capsys.readouterr().err
+    assert "is a directory, expected a file; it holds no .pt file" in err, err
