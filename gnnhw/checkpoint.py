@@ -45,7 +45,9 @@ def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     source = f"checkpoint {str(path)!r}"
     if path.is_dir():
-        raise CheckpointError(f"{source} is a directory, expected a file")
+        inside = sorted(p.name for p in path.glob("*.pt") if p.is_file())
+        hint = f"; give the file, e.g. {str(path / inside[0])!r}" if inside else "; it holds no .pt file"
+        raise CheckpointError(f"{source} is a directory, expected a file{hint}")
     if not path.exists():
         raise CheckpointError(f"{source} does not exist")
     try:

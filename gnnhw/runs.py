@@ -242,7 +242,10 @@ def prepare_outputs(
     """Check every output, then lock each and clean its stale temporaries; release the locks on exit.
 
     Each entry is a path or ``(path, label)`` (the label, such as ``"--out"``, starts its error message).
-    Every path is checked before anything is created or locked, so a refused command leaves no trace.
+    Every path is checked before anything is created or locked, so a refused command leaves no trace; and
+    when the command is refused or stopped later, inside the ``with`` block (a bad input found after the
+    outputs were locked), the folders this call created are removed again if nothing but their lock was
+    written to them.
     ``files`` and ``figures`` in a listed folder are covered by that folder's lock. Yields the paths of
     the temporaries removed.
 
@@ -266,6 +269,13 @@ def prepare_outputs(
     for path, label in figs:
         check_figure_path(path, label)
     locked_dirs = {p.absolute() for p, _ in dirs}
+    created: list[Path] = []  # the folders (and missing parents) that locking them will create, deepest first
+    for path, _ in dirs:
+        missing = path.absolute()
+        while not missing.exists() and missing not in created and missing.parent != missing:
+            created.append(missing)
+            missing = missing.parent
+    created.sort(key=lambda folder: len(folder.parts), reverse=True)
     locks: list[OutputLock] = []
     removed: list[Path] = []
     try:
@@ -282,6 +292,25 @@ def prepare_outputs(
                 locks.append(OutputLock(path, folder=False, label=label).acquire())
             removed += clean_stale_temporaries(path.parent)
         yield removed
+    except BaseException:
+        _remove_untouched(created, locks)
+        raise
     finally:
         for lock in reversed(locks):
             lock.release()
+
+
+def _remove_untouched(created: list[Path], locks: list[OutputLock]) -> None:
+    """Remove the folders in ``created`` (deepest first) that hold nothing but this process's lock.
+
+    The lock file is unlinked while the lock is still held: another command that opened it meanwhile
+    cannot take it (it is refused, as always), and one that comes later makes a new lock file, which
+    keeps the folder (``rmdir`` only removes empty folders).
+    """
+    held = {lock.lock_file.absolute() for lock in locks if lock.folder and lock._lock is not None}
+    for folder in created:
+        lock_file = folder / LOCK_NAME
+        with contextlib.suppress(OSError):
+            if lock_file in held and [entry.name for entry in folder.iterdir()] == [LOCK_NAME]:
+                lock_file.unlink()
+            folder.rmdir()

@@ -74,7 +74,7 @@ def test_help_has_a_description_an_example_and_defaults(command, capsys):
         main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert exc.value.code == 0
-    assert "example: gnnhw " + command in text
+    assert "examples: gnnhw " + command in text
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
     assert sub.description
     for action in sub._actions:

@@ -94,6 +94,13 @@ def test_grads_over_time_writes_norms_and_figure(capsys, tmp_path):
     assert (tmp_path / "grads_over_time.png").exists()
 
 
+def test_grads_over_time_text_names_the_steps_the_rate_is_fitted_over(capsys, tmp_path):
+    # length 8 has 7 hidden states: the rate is fitted over those 7, not "the last 30 steps"
+    assert main(["grads-over-time", "--length", "8", "--steps", "1", "--out", str(tmp_path), *TINY]) == 0
+    rates = [line for line in capsys.readouterr().out.splitlines() if "per step back" in line]
+    assert len(rates) == 4 and all(line.endswith("(last 7 steps)") for line in rates), rates
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -97,6 +97,7 @@ def test_prompt_outside_the_vocabulary_exits_2_naming_the_characters(trained, ca
     assert main(["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the QUEEN"]) == 2
     err = _error_line(capsys)
     assert "'Q'" in err and "'U'" in err
+    assert "leave these out or replace them" in err  # the fix, not only the problem
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,8 @@ def test_training_into_an_existing_run_without_resume_exits_2_and_keeps_it(book,
     before = trained.read_bytes()
     args = ["textgen", "train", "--text", str(book), "--steps", "3", "--out", str(trained.parent), *TINY]
     assert main(args) == 2
-    assert "already exists" in _error_line(capsys)
+    line = _error_line(capsys)
+    assert "already exists" in line and "--resume" in line  # the fix, not only the problem
     assert trained.read_bytes() == before
 
 

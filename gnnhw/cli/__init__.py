@@ -14,6 +14,8 @@ was kept, exit code 130 or 143.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -27,12 +29,113 @@ from gnnhw.errors import GnnhwError
 _AREAS = (graph, planetoid, recurrent, textgen, assignment)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help text that says every option's default, and keeps hand-laid-out text (examples) as written.
+
+    An option whose help does not mention its default gets `` (default: X)`` appended when it has one
+    (not for flags and options that are simply absent unless given). Text with line breaks (an epilog of
+    examples, a description wrapped by hand) is printed as it is; a one-line description is wrapped.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip("\n"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        default = action.default
+        silent = default is None or default is False or default is argparse.SUPPRESS or default == []
+        if "default" in help_text or silent or not action.option_strings or isinstance(default, bool):
+            return help_text
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(str(value) for value in default)
+        else:
+            shown = str(default)
+        shown = shown.replace("%", "%%")
+        return f"{help_text} (default: {shown})" if help_text else f"(default: {shown})"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose mistakes are one line on stderr, exit code 2.
+
+    A misspelt or unknown option is reported by the (sub)command it was given to, with the closest
+    option of that command (``gnnhw palindrome --lenght 5``: did you mean --length?), instead of
+    argparse's top-level usage block. Options must be spelt in full (no abbreviations): ``train-gcn
+    --seed 3`` would otherwise silently mean ``--seeds 3``, three runs. Every subparser made through
+    ``add_subparsers`` is of this class too.
+    """
+
+    _LEAF = "_gnnhw_leaf_parser"
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("allow_abbrev", False)
+        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter, argparse.RawDescriptionHelpFormatter):
+            kwargs["formatter_class"] = HelpFormatter
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        if "required" in message:  # a misspelt required option reads as missing: name the misspelling first
+            unknown = [
+                token
+                for token in getattr(self, "_gnnhw_argv", [])
+                if token.startswith("-")
+                and token != "--"
+                and not self._negative_number_matcher.match(token)
+                and token.split("=", 1)[0] not in self._option_string_actions
+            ]
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}{self._suggestion(unknown)}; {message}"
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
+        self._gnnhw_argv = list(sys.argv[1:] if args is None else args)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, self._LEAF):
+            setattr(namespace, self._LEAF, self)  # the innermost (sub)command sets it first
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
+        """Parse; ``namespace.prog`` is the (sub)command's name, e.g. ``gnnhw textgen train``."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        leaf = getattr(namespace, self._LEAF)
+        delattr(namespace, self._LEAF)
+        if extras:
+            leaf.error(f"unrecognized arguments: {' '.join(extras)}{leaf._suggestion(extras)}")
+        namespace.prog = leaf.prog
+        return namespace
+
+    def _suggestion(self, extras: list[str]) -> str:
+        known = [s for action in self._actions for s in action.option_strings if s.startswith("--")]
+        hints = []
+        for token in extras:
+            name = token.split("=", 1)[0]
+            if name.startswith("-"):
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                if close:
+                    hints.append((name, close[0]))
+        if not hints:
+            return ""
+        if len(hints) == 1:
+            return f" (did you mean {hints[0][1]}?)"
+        return " (did you mean " + ", ".join(f"{good} for {bad}" for bad, good in hints) + "?)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gnnhw",
         description=(
             "Verified from-scratch GCNs, RNNs and LSTMs: every experiment of the assignment is one command "
             "that prints its numbers and draws its figure. Run 'gnnhw COMMAND --help' for a command's options."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw adjacency --example --normalized\n"
+            "  gnnhw receptive-field --example --source C --target E\n"
+            "  gnnhw train-gcn --dataset Cora --seeds 10        # data: --data-root or $GNNHW_DATA\n"
+            "  gnnhw palindrome --model lstm --length 10 --steps 2000\n"
+            "  gnnhw textgen train --text BOOK.txt --steps 5000 --out runs/book\n"
         ),
     )
     parser.add_argument("--version", action="version", version=f"gnnhw {__version__}")
@@ -52,26 +155,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         with command_signals():
             return int(args.func(args) or 0)
     except GnnhwError as err:
-        print(f"gnnhw {args.command}: error: {err}", file=sys.stderr)
+        print(f"{args.prog}: error: {err}", file=sys.stderr)
         return 2
     except Interrupted as stop:
         note = f"; {stop.note}" if stop.note else ""
-        print(f"gnnhw {args.command}: interrupted by {stop.signal_name}{note}", file=sys.stderr)
+        print(f"{args.prog}: interrupted by {stop.signal_name}{note}", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt:
-        print(f"gnnhw {args.command}: interrupted", file=sys.stderr)
+        print(f"{args.prog}: interrupted", file=sys.stderr)
         return 130
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
 
+    When the reader of stdout goes away (``gnnhw adjacency --graph big.txt | head``) the command stops
+    quietly with exit code 141 (128 + SIGPIPE), as other Unix tools do, instead of a BrokenPipeError
+    traceback.
+
     After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
     process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
     window would otherwise kill the process by the signal instead of letting it exit with its code.
     """
-    code = main(argv)
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        code = _quiet_stdout()
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(code)
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe (or socket) whose reading end is closed."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # POLLERR / POLLHUP are always reported
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or no real stdout
+        return False
+
+
+def _quiet_stdout() -> int:
+    """Point stdout at /dev/null (so the interpreter's final flush cannot fail again); the exit code."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)

@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, print_json, write_json
 
 _BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
-
-
-def _one_line_errors(parser: argparse.ArgumentParser, command: str) -> None:
-    """Make argparse's own errors (a non-integer, an unknown choice) one stderr line and exit code 2."""
-
-    def error(message: str) -> NoReturn:
-        print(f"gnnhw {command}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-    parser.error = error  # type: ignore[method-assign]
 
 
 def _outputs(args: argparse.Namespace) -> Any:
@@ -212,9 +201,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "shows how far the usual wrong answers are from autograd, and it draws each step's term of dL/dW_hh "
             "over t: the vanishing sum. Exit code 1 if the hand-derived gradients disagree."
         ),
-        epilog="example: gnnhw bptt --model rnn --length 30 --plot bptt_rnn.png",
+        epilog=(
+            "examples:\n"
+            "  gnnhw bptt --model rnn --length 30 --plot bptt_rnn.png\n"
+            "  gnnhw bptt --model lstm --length 30 --forget-bias 1\n"
+        ),
     )
-    _one_line_errors(p, "bptt")
     p.add_argument("--model", default="rnn", help="rnn (vanilla RNN) or lstm (default: rnn)")
     p.add_argument("--length", type=int, default=20, help="time steps T the model reads (default: 20)")
     p.add_argument("--hidden-size", type=int, default=16, help="hidden units (default: 16)")
@@ -245,11 +237,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "same palindromes. Prints the test accuracy vs k per T and draws it."
         ),
         epilog=(
-            "example: gnnhw gnn-vs-rnn --lengths 5 10 --depths 1 2 4 8 12 --seeds 0 1 --steps 1000 "
-            "--json gnn_vs_rnn.json --plot gnn_vs_rnn.png"
+            "examples:\n"
+            "  gnnhw gnn-vs-rnn --lengths 5 10 --depths 1 2 4 8 12 --seeds 0 1 --steps 1000 "
+            "--json gnn_vs_rnn.json --plot gnn_vs_rnn.png\n"
         ),
     )
-    _one_line_errors(p, "gnn-vs-rnn")
 
     def listed(values: tuple) -> str:
         return " ".join(str(v) for v in values)

@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the first layer, 200 epochs, row-normalized features). Reports the test accuracy at the epoch "
             "of best validation accuracy, mean and std over seeds."
         ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw train-gcn --dataset Cora --seeds 10\n"
+            "  gnnhw train-gcn --dataset CiteSeer --layer pyg --seeds 3 --format json\n"
+            "  gnnhw train-gcn --dataset Cora --seeds 3 --plot curves.png --save gcn.pt\n"
+            "  gnnhw train-gcn --data-root ../shared/datasets --epochs 20   # data root: --data-root or $GNNHW_DATA\n"
+        ),
     )
     p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
     p.add_argument("--layer", default="scratch", help="scratch (gnnhw's GCNLayer) or pyg (GCNConv) (default: scratch)")
@@ -98,7 +105,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval-gcn",
         help="evaluate a checkpoint written by 'train-gcn --save' on its data set",
-        description="Load a checkpoint written by 'gnnhw train-gcn --save' and print its accuracies.",
+        description=(
+            "Load a checkpoint written by 'gnnhw train-gcn --save', rebuild its model, and print its train, "
+            "validation and test accuracies on the data set it was trained on."
+        ),
+        epilog=(
+            "examples:\n  gnnhw eval-gcn gcn.pt\n  gnnhw eval-gcn gcn.pt --format json --data-root ../shared/datasets\n"
+        ),
     )
     p.add_argument("checkpoint", type=Path, help="file written by 'gnnhw train-gcn --save'")
     add_format(p)
@@ -111,9 +124,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "depth-study",
         help="test accuracy and over-smoothing vs number of GCN layers, plain and with remedies",
         description=(
-            "Train GCNs of 1 to --max-layers layers on Cora (plain, and with residual connections, "
-            "PairNorm or jumping knowledge) over several seeds; report test accuracy and the mean pairwise "
-            "distance of the final node embeddings (over-smoothing) against depth."
+            "Train GCNs of each of --depths layers on a Planetoid data set (plain, and with residual "
+            "connections, PairNorm or jumping knowledge) over several seeds; report test accuracy and the "
+            "mean pairwise distance of the final node embeddings (over-smoothing) against depth."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw depth-study --depths 1 2 4 8 --seeds 3 --plot depth.png --json depth.json\n"
+            "  gnnhw depth-study --depths 1 2 --variants plain jk --seeds 1 --epochs 50\n"
         ),
     )
     p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
@@ -135,8 +153,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help=f"seed of the first run, {_range('first_seed')} (default: 0)",
     )
-    p.add_argument("--plot", type=Path, help="write the figure here")
-    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--plot", type=Path, help="write the figure here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=Path, help="write the results here (JSON)")
     add_format(p)
     add_device(p)
     add_data_root(p)

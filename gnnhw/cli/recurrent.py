@@ -45,7 +45,12 @@ def _add_training_options(
         help="LSTM only: added to the forget gates' bias at initialisation; 0 is torch's initialisation "
         "(default: 1, which lets the LSTM learn long palindromes far sooner)",
     )
-    parser.add_argument("--input", choices=("one-hot", "raw"), default="one-hot", help="digit encoding")
+    parser.add_argument(
+        "--input",
+        choices=("one-hot", "raw"),
+        default="one-hot",
+        help="digit encoding: one-hot vectors or the raw digit",
+    )
     parser.add_argument("--test-size", type=int, default=1000, help="fresh test palindromes (default: 1000)")
     parser.add_argument(
         "--early-stop",
@@ -291,7 +296,7 @@ def _grads(args: argparse.Namespace) -> int:
                 for model, norms in getattr(result, stage).items():
                     decay = payload["decay_per_step"][stage][model]
                     shrink = (
-                        f"shrinks x{decay:.3f} per step back (last 30 steps)"
+                        f"shrinks x{decay:.3f} per step back (last {min(30, len(norms))} steps)"
                         if decay is not None
                         else "no decay rate (it needs at least 2 time steps)"
                     )
@@ -313,7 +318,20 @@ def _config_dict(config) -> dict[str, Any]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``palindrome``, ``palindrome-sweep``, ``optimizers`` and ``grads-over-time``."""
-    p = subparsers.add_parser("palindrome", help="train a vanilla RNN or LSTM on palindromes of one length")
+    p = subparsers.add_parser(
+        "palindrome",
+        help="train a vanilla RNN or LSTM on palindromes of one length",
+        description=(
+            "Train a vanilla RNN or an LSTM to predict the last digit of a palindrome of length T from the "
+            "first T-1 (chance: 0.1), with the assignment's defaults, and print its test accuracy on fresh "
+            "palindromes."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw palindrome --model lstm --length 10 --steps 2000 --seed 0\n"
+            "  gnnhw palindrome --model rnn --length 5 --steps 500 --format json --out out/one_run\n"
+        ),
+    )
     p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
@@ -328,35 +346,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_palindrome)
 
     p = subparsers.add_parser(
-        "palindrome-sweep", help="test accuracy vs palindrome length, RNN and LSTM, several seeds (resumable)"
+        "palindrome-sweep",
+        help="test accuracy vs palindrome length, RNN and LSTM, several seeds (resumable)",
+        description=(
+            "Train every model on every length with every seed, in parallel worker processes, and write "
+            "OUT/sweep.json (after each finished job, so a stopped sweep resumes where it was) and "
+            "OUT/sweep.png: test accuracy against palindrome length."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw palindrome-sweep --lengths 5 10 15 20 --seeds 0 1 2 --steps 5000 --out out/palindrome\n"
+            "  OMP_NUM_THREADS=1 gnnhw palindrome-sweep --lengths 5 10 --seeds 0 --steps 200 --workers 2\n"
+        ),
     )
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models (default: rnn lstm)")
-    p.add_argument("--lengths", nargs="+", type=int, default=_DEFAULT_LENGTHS, help="palindrome lengths")
+    p.add_argument("--lengths", "--length", nargs="+", type=int, default=_DEFAULT_LENGTHS, help="palindrome lengths")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    p.add_argument("--optimizer", default="adam", help="optimizer (default: adam)")
+    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
     _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
     add_format(p)
     p.set_defaults(func=_sweep)
 
-    p = subparsers.add_parser("optimizers", help="learning curves of SGD, SGD momentum, RMSprop and Adam")
-    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--optimizers", nargs="+", default=["sgd", "sgd-momentum", "rmsprop", "adam"], help="optimizers to compare"
+    p = subparsers.add_parser(
+        "optimizers",
+        help="learning curves of SGD, SGD momentum, RMSprop and Adam",
+        description=(
+            "Train the same model (same seed, initial weights and batches) with each optimizer at one "
+            "learning rate, print each one's test accuracy, and write OUT/optimizers.json and "
+            "OUT/optimizers.png (training loss and accuracy curves)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw optimizers --model rnn --length 10 --steps 1000 --out out/palindrome\n"
+            "  gnnhw optimizers --model rnn --length 10 --steps 1000 --lr 0.05 --optimizers sgd adam\n"
+        ),
     )
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
+    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data, shared by all optimizers")
+    p.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=["sgd", "sgd-momentum", "rmsprop", "adam"],
+        help="optimizers to compare (sgd-momentum: momentum 0.9)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="worker processes (default: the number of cores, at most 4)",
+    )
     p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
     _add_training_options(p, steps=2000)
     add_format(p)
     p.set_defaults(func=_optimizers)
 
-    p = subparsers.add_parser("grads-over-time", help="||dL/dh_t|| over time steps, RNN vs LSTM, before/after training")
+    p = subparsers.add_parser(
+        "grads-over-time",
+        help="||dL/dh_t|| over time steps, RNN vs LSTM, before/after training",
+        description=(
+            "For one palindrome of length T, the norm of the gradient of the loss with respect to each "
+            "hidden state h_t (through all later steps), for each model untrained and after --steps "
+            "training steps; prints how fast it shrinks per step back and writes "
+            "OUT/grads_over_time.json and OUT/grads_over_time.png."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw grads-over-time --length 100 --steps 500 --seed 0 --out out/palindrome\n"
+            "  gnnhw grads-over-time --length 30 --steps 50 --models lstm --forget-bias 0\n"
+        ),
+    )
     p.add_argument("--length", type=int, default=100, help="palindrome length T (default: 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--optimizer", default="adam")
-    p.add_argument("--models", nargs="+", default=["rnn", "lstm"])
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data")
+    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum")
+    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models to compare, rnn and/or lstm")
     p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
     _add_training_options(p, steps=1000, model=False)
     add_format(p)

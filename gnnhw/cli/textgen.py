@@ -42,11 +42,21 @@ def _int_list(text: str) -> list[int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``textgen`` with its subcommands ``train`` and ``sample``."""
+    """Add ``textgen`` with its subcommands ``train``, ``sample`` and ``evaluate``."""
     parser = subparsers.add_parser(
         "textgen",
         help="character-level LSTM text generation (train, sample, evaluate, baselines)",
-        description="Train a character-level LSTM on any UTF-8 text, then sample from it.",
+        description=(
+            "Train a character-level LSTM on any UTF-8 text, then sample from it and evaluate it. "
+            "Run 'gnnhw textgen SUBCOMMAND --help' for a subcommand's options."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw textgen train --text BOOK.txt --steps 5000 --out runs/book\n"
+            '  gnnhw textgen sample --checkpoint runs/book/checkpoint.pt --prompt "Once upon" --length 80\n'
+            "  gnnhw textgen evaluate --checkpoint runs/book/checkpoint.pt --text BOOK.txt --start 0.9\n"
+            "  gnnhw textgen baselines --text BOOK.txt\n"
+        ),
     )
     sub = parser.add_subparsers(dest="textgen_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
@@ -59,42 +69,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "2 layers of 128). Writes DIR/checkpoint.pt (every --checkpoint-every steps, at the end, on Ctrl-C), "
             "DIR/history.json, DIR/samples.txt and DIR/curves.png."
         ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw textgen train --text BOOK.txt --steps 5000 --out runs/book   # Ctrl-C: checkpoint, exit 130\n"
+            "  gnnhw textgen train --text BOOK.txt --steps 10000 --out runs/book --resume\n"
+            "  gnnhw textgen train --text BOOK.txt --steps 200 --out runs/quick --eval-every 50 --threads 1\n"
+        ),
     )
     train.add_argument("--text", type=Path, required=True, help="UTF-8 text file to learn")
     train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
-    train.add_argument("--out", type=Path, required=True, help="output folder")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (one run per folder)")
     train.add_argument(
         "--resume",
         action="store_true",
         help="continue from DIR/checkpoint.pt up to --steps (the run's other settings come from the checkpoint)",
     )
     train.add_argument(
-        "--cell", choices=("torch", "scratch"), default="torch", help="LSTM implementation", action=StoreGiven
+        "--cell",
+        choices=("torch", "scratch"),
+        default="torch",
+        help="LSTM implementation: torch.nn.LSTM or gnnhw's own LSTMCell stack",
+        action=StoreGiven,
     )
-    train.add_argument("--seq-length", type=positive_int, default=30, action=StoreGiven)
-    train.add_argument("--batch-size", type=positive_int, default=64, action=StoreGiven)
-    train.add_argument("--hidden-size", type=positive_int, default=128, action=StoreGiven)
-    train.add_argument("--num-layers", type=positive_int, default=2, action=StoreGiven)
-    train.add_argument("--dropout", type=float, default=0.0, action=StoreGiven)
+    train.add_argument(
+        "--seq-length", type=positive_int, default=30, help="characters per training window", action=StoreGiven
+    )
+    train.add_argument("--batch-size", type=positive_int, default=64, help="windows per step", action=StoreGiven)
+    train.add_argument("--hidden-size", type=positive_int, default=128, help="LSTM units per layer", action=StoreGiven)
+    train.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers", action=StoreGiven)
+    train.add_argument("--dropout", type=float, default=0.0, help="dropout between LSTM layers", action=StoreGiven)
     train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)", action=StoreGiven)
     train.add_argument(
         "--max-norm", type=float, default=5.0, help="gradient clipping norm (default: 5)", action=StoreGiven
     )
     train.add_argument(
-        "--lr-decay", type=float, default=1.0, help="lr factor every --lr-decay-every steps", action=StoreGiven
+        "--lr-decay",
+        type=float,
+        default=1.0,
+        help="lr factor every --lr-decay-every steps (1: constant)",
+        action=StoreGiven,
     )
-    train.add_argument("--lr-decay-every", type=positive_int, default=1000, action=StoreGiven)
+    train.add_argument(
+        "--lr-decay-every", type=positive_int, default=1000, help="steps between lr decays", action=StoreGiven
+    )
     train.add_argument(
         "--eval-every", type=positive_int, default=100, help="steps between evaluations", action=StoreGiven
     )
-    train.add_argument("--checkpoint-every", type=non_negative_int, default=500, action=StoreGiven)
     train.add_argument(
-        "--sample-every", type=non_negative_int, default=0, help="steps between logged samples", action=StoreGiven
+        "--checkpoint-every",
+        type=non_negative_int,
+        default=500,
+        help="steps between checkpoints (0: only at the end and on Ctrl-C)",
+        action=StoreGiven,
+    )
+    train.add_argument(
+        "--sample-every",
+        type=non_negative_int,
+        default=0,
+        help="steps between logged samples (0: none)",
+        action=StoreGiven,
     )
     train.add_argument(
         "--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at", action=StoreGiven
     )
-    train.add_argument("--sample-length", type=positive_int, default=30, action=StoreGiven)
+    train.add_argument(
+        "--sample-length", type=positive_int, default=30, help="characters per logged sample", action=StoreGiven
+    )
     train.add_argument(
         "--batching",
         choices=("random", "sequential"),
@@ -103,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="random: B random windows, each from a zero state (default, the assignment's); sequential: the text "
         "as B parallel streams, the state carried from batch to batch (truncated BPTT, as char-rnn)",
     )
-    train.add_argument("--seed", type=int, default=0, action=StoreGiven)
+    train.add_argument("--seed", type=int, default=0, help="seed of weights, batches and samples", action=StoreGiven)
     _add_keep_gutenberg(train, given=True)
     add_threads(train)
     add_device(train)
@@ -117,8 +157,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Generate text from a checkpoint; the text goes to stdout. Temperature T divides the logits "
             "(higher is more random); the assignment's tau multiplies them, so T = 1 / tau."
         ),
+        epilog=(
+            "examples:\n"
+            '  gnnhw textgen sample --checkpoint runs/book/checkpoint.pt --prompt "Sleeping beauty is" --length 80\n'
+            "  gnnhw textgen sample --checkpoint runs/book/checkpoint.pt --temperature 0.5 --top-k 10 --seed 1\n"
+            '  gnnhw textgen sample --checkpoint runs/book/checkpoint.pt --prompt "The king" --beam 5\n'
+        ),
     )
-    smp.add_argument("--checkpoint", type=Path, required=True)
+    smp.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
     smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
     smp.add_argument(
         "--length",
@@ -155,9 +201,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "comparable with compressors). Project Gutenberg's header and licence are stripped first (as in "
             "training), unless --keep-gutenberg."
         ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw textgen evaluate --checkpoint runs/book/checkpoint.pt --text BOOK.txt --start 0.9\n"
+            "  gnnhw textgen evaluate --checkpoint runs/book/checkpoint.pt --text BOOK.txt --end 0.9 --stateful\n"
+        ),
     )
-    ev.add_argument("--checkpoint", type=Path, required=True)
-    ev.add_argument("--text", type=Path, required=True)
+    ev.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
+    ev.add_argument("--text", type=Path, required=True, help="UTF-8 text file (usually the one it was trained on)")
     ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
     ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
@@ -177,9 +228,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "model (add-1) and an interpolated Kneser-Ney n-gram model of the training part, and the\n"
             "conditional compressed size of zlib -9, bz2 -9, xz -9e and PPMd (8 x (|C(train + held-out)| -\n"
             "|C(train)|) / held-out characters). PPMd needs the optional pyppmd package\n"
-            "(pip install gnnhw[ppmd]); without it its row says so.\n\n"
-            "example:\n"
-            "  gnnhw textgen baselines --text books/book_EN_grimms_fairy_tails.txt --order 5 --json out/base.json"
+            "(pip install gnnhw[ppmd]); without it its row says so."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gnnhw textgen baselines --text books/book_EN_grimms_fairy_tails.txt --order 5 --json out/base.json\n"
         ),
     )
     base.add_argument("--text", type=Path, required=True, help="UTF-8 text file")
@@ -341,6 +394,11 @@ def _train(args: argparse.Namespace) -> int:
 
         checkpoint = args.out / CHECKPOINT_NAME
         if args.resume:
+            if not checkpoint.exists():
+                raise ConfigError(
+                    f"nothing to resume: {str(checkpoint)!r} does not exist; drop --resume to start a new run "
+                    "there, or give --out the folder of the run to continue"
+                )
             ckpt = load_checkpoint(checkpoint)
             saved = TextTrainConfig.from_dict(ckpt["config"])
             given = {_CONFIG_FIELDS[d]: getattr(args, d) for d in given_options(args) if d in _CONFIG_FIELDS}

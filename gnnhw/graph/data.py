@@ -445,9 +445,30 @@ def _read_cache(path: Path, name: str, digests: dict[str, str]) -> Data | None:
 def _missing_message(name: str, raw: Path, missing: list[str], reason: str) -> str:
     return (
         f"{name} data not found: expected {', '.join(missing)} in {raw} ({reason}); "
+        f"{_found_elsewhere(name, raw, missing)}"
         f"download them from {PLANETOID_URL}/ into that folder, or point --data-root / $GNNHW_DATA "
         f"at a folder holding planetoid/{name}/raw/"
     )
+
+
+def _found_elsewhere(name: str, raw: Path, missing: list[str]) -> str:
+    """A hint when the files lie below the given root instead (``--data-root`` one level too deep)."""
+    root = raw.parents[2]  # raw = <root>/planetoid/<Name>/raw
+    for folder in (root / name / "raw", root / "raw", root):
+        if all((folder / f).is_file() for f in missing):
+            if folder.name == "raw" and folder.parent.name == name and folder.parents[1].name == "planetoid":
+                return f"they are in {folder}: use --data-root {folder.parents[2]} (the folder holding planetoid/); "
+            return f"they are in {folder}: move them to {raw}; "
+    return ""
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders of ``created`` (deepest first) that are still empty; others are left alone."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def load_planetoid(
@@ -489,11 +510,13 @@ def load_planetoid(
     if missing:
         if not download:
             raise DataNotFoundError(_missing_message(name, raw, missing, "download=False"))
+        created = [folder for folder in (raw, *raw.parents) if not folder.exists()]  # deepest first
         try:
             raw.mkdir(parents=True, exist_ok=True)
             for file in missing:
                 fs.cp(f"{PLANETOID_URL}/{file}", str(raw))  # PyG's own downloader (fsspec)
         except Exception as err:  # no network, read-only root, HTTP error: all mean "not available"
+            _remove_empty(created)  # a mistyped --data-root must not leave planetoid/<Name>/raw/ behind
             reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             raise DataNotFoundError(_missing_message(name, raw, missing, reason.rstrip(": "))) from None
     try:  # read once: the bytes that are hashed are the bytes that are parsed (no swap in between)

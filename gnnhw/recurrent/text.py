@@ -183,7 +183,10 @@ class Vocabulary:
         unknown = sorted({c for c in text if c not in index})
         if unknown:
             shown = ", ".join(repr(c) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-            raise ConfigError(f"characters not in the model's vocabulary: {shown}")
+            raise ConfigError(
+                f"characters not in the model's vocabulary: {shown}; the model knows only the {len(index)} "
+                "characters of the text it was trained on: leave these out or replace them"
+            )
         return torch.tensor([index[c] for c in text], dtype=torch.long)
 
     def decode(self, indices: Iterable[int] | Tensor) -> str:

@@ -378,12 +378,20 @@ def train_text(
     if resume:
         if ckpt_path is None:
             raise ConfigError("resume needs an output folder holding checkpoint.pt")
+        if not ckpt_path.exists():
+            raise CheckpointError(
+                f"nothing to resume: {str(ckpt_path)!r} does not exist; start a new run there without "
+                "resume (the CLI's --resume), or give the folder of the run to continue"
+            )
         ckpt = load_checkpoint(ckpt_path)
         saved = TextTrainConfig.from_dict(ckpt["config"])
         saved.steps = config.steps
         config = saved
     elif ckpt_path is not None and ckpt_path.exists():
-        raise ConfigError(f"{str(ckpt_path)!r} already exists; resume it or choose another output folder")
+        raise ConfigError(
+            f"{str(ckpt_path)!r} already exists; continue that run with resume=True (the CLI's --resume), "
+            "or choose another output folder"
+        )
 
     if not isinstance(text, TextDataset):
         dataset = TextDataset.from_file(text, config.seq_length, config.val_fraction, config.strip_gutenberg)

@@ -1,0 +1,209 @@
+"""What a new user sees: every command's ``--help``, and usage mistakes answered in one line.
+
+The checks walk the whole parser tree (``gnnhw``, every subcommand, ``textgen``'s subcommands), so a
+command or option added later is held to the same rules without editing this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gnnhw.cli import build_parser, main
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser that runs a command (has no subcommands of its own)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for sub in subs for child in dict.fromkeys(sub.choices.values()) for leaf in _leaves(child)]
+
+
+def _all(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser] + [p for sub in subs for child in dict.fromkeys(sub.choices.values()) for p in _all(child)]
+
+
+LEAVES = {p.prog: p for p in _leaves(build_parser())}
+PARSERS = {p.prog: p for p in _all(build_parser())}  # with gnnhw and gnnhw textgen
+SILENT_KINDS = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTrueAction, argparse._StoreFalseAction)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+
+
+def test_every_command_is_walked():
+    assert "gnnhw textgen train" in LEAVES and "gnnhw adjacency" in LEAVES and len(LEAVES) >= 12
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_help_has_description_and_examples_of_itself(prog):
+    parser = PARSERS[prog]
+    assert parser.description and len(parser.description.split()) >= 5, prog
+    text = parser.format_help()
+    assert "examples:" in text, prog
+    examples = text.split("examples:", 1)[1].strip().splitlines()
+    assert any(line.strip().startswith(prog + " ") for line in examples), (prog, examples)
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_option_is_explained_with_its_default(prog):
+    parser = LEAVES[prog]
+    for action in _options(parser):
+        name = "/".join(action.option_strings)
+        assert action.help and action.help.strip(), f"{prog} {name} has no help"
+        shown = parser._get_formatter()._get_help_string(action)  # what --help prints for it
+        if isinstance(action, SILENT_KINDS) or action.required or action.default in (None, []):
+            continue  # a flag, a required option, or one that is simply absent unless given
+        assert "default" in shown, f"{prog} {name}: help does not say its default ({shown!r})"
+
+
+def test_defaults_shown_are_the_real_ones():
+    parser = LEAVES["gnnhw palindrome-sweep"]
+    text = " ".join(parser.format_help().split())
+    lengths = next(a for a in parser._actions if a.dest == "lengths").default
+    assert f"(default: {' '.join(map(str, lengths))})" in text
+
+
+def _one_line(capsys, argv: list[str], *fragments: str) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_misspelt_option_names_the_command_and_the_option_meant(capsys, prog):
+    argv = prog.split()[1:]
+    for action in _options(LEAVES[prog]):
+        option = action.option_strings[-1]
+        if not option.startswith("--") or len(option) < 6:
+            continue
+        typo = option[:3] + option[4] + option[3] + option[5:]  # swap two letters: --lenght
+        if typo == option:
+            continue
+        line = _one_line(capsys, [*argv, typo, "1"], f"{prog}: error: unrecognized arguments: {typo}")
+        assert f"did you mean {option}" in line and f"'{prog} --help'" in line, line
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_abbreviated_options_are_refused(capsys, prog):
+    # argparse would take a unique prefix: train-gcn --seed 3 silently meant --seeds 3 (three runs)
+    argv = prog.split()[1:]
+    options = {s for a in _options(LEAVES[prog]) for s in a.option_strings}
+    for option in sorted(options):
+        prefix = option[:-1]
+        if option.startswith("--") and len(prefix) > 3 and prefix not in options:
+            _one_line(capsys, [*argv, prefix, "1"], f"unrecognized arguments: {prefix}")
+
+
+def test_train_gcn_seed_is_not_taken_for_seeds(capsys):
+    _one_line(capsys, ["train-gcn", "--seed", "3"], "unrecognized arguments: --seed 3", "did you mean --seeds")
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["textgen", "train", "--out", "x"], ["gnnhw textgen train: error:", "required: --text"]),
+        (["trian-gcn"], ["gnnhw: error:", "invalid choice: 'trian-gcn'", "train-gcn"]),
+        (["textgen", "sampel"], ["gnnhw textgen: error:", "invalid choice: 'sampel'"]),
+        (["palindrome", "--length", "x"], ["gnnhw palindrome: error:", "invalid int value: 'x'"]),
+        (["adjacency"], ["gnnhw adjacency: error:", "--example --graph"]),
+    ],
+)
+def test_usage_mistakes_are_one_line(capsys, argv, fragments):
+    _one_line(capsys, argv, *fragments)
+
+
+def test_library_errors_name_the_subcommand(capsys, tmp_path):
+    code = main(["textgen", "sample", "--checkpoint", str(tmp_path / "none.pt")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("gnnhw textgen sample: error: checkpoint ") and err.count("\n") == 1, err
+
+
+# ------------------------------------------------------------------ the README's commands parse as written
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_commands() -> list[str]:
+    """Every ``gnnhw ...`` command line of the README's ```bash blocks (continuations joined, comments cut)."""
+    text = README.read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if not re.match(r"\s*([A-Z_]+=\S*\s+)*gnnhw\s", line):
+                continue  # make, python, cp, export ... lines
+            words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # OMP_NUM_THREADS=1 gnnhw ...
+                words.pop(0)
+            if words and words[0] == "gnnhw":
+                commands.append(shlex.join(words))
+    return commands
+
+
+def test_the_readme_has_commands_to_check():
+    assert len(_readme_commands()) >= 20
+
+
+@pytest.mark.parametrize("command", _readme_commands())
+def test_every_readme_command_parses(command):
+    # parsing only (nothing runs): a renamed option, a wrong subcommand or pseudo-syntax such as
+    # '[--stateful]' or '--temperature 0.5 | --greedy' in a copy-pasted line fails here
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert callable(args.func)
+
+
+# -------------------------------------------------------------------------- output piped into `head`
+
+
+def test_output_piped_into_a_reader_that_has_gone_is_no_traceback():
+    # `gnnhw adjacency --example | head -1` ended in a BrokenPipeError traceback when head had exited
+    # before gnnhw wrote; here the reader is gone before the command starts writing, every time
+    argv = [sys.executable, "-m", "gnnhw", "adjacency", "--example"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert err == "" and code == 141, (code, err)
+
+
+def _help_examples() -> list[tuple[str, str]]:
+    found = []
+    for prog, parser in PARSERS.items():
+        text = parser.format_help()
+        if "examples:" not in text:
+            continue
+        for line in text.split("examples:", 1)[1].splitlines():
+            words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                words.pop(0)
+            if ">" in words:  # a shell redirection: ... --format csv > A_tilde.csv
+                words = words[: words.index(">")]
+            if words[:1] == ["gnnhw"]:
+                found.append((prog, shlex.join(words)))
+    return found
+
+
+def test_help_examples_are_found():
+    assert len(_help_examples()) >= 2 * len(LEAVES)
+
+
+@pytest.mark.parametrize(("prog", "command"), _help_examples())
+def test_every_help_example_parses(prog, command):
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert callable(args.func), (prog, command)
