@@ -70,7 +70,8 @@ def test_help_gives_an_example_and_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["textgen", "baselines", "--help"])
     out = capsys.readouterr().out
-    assert "example:" in out and "gnnhw textgen baselines --text" in out
+    assert "examples:" in out
+    assert "gnnhw textgen baselines --text" in out
     assert "(default: 5)" in out and "(default: 8)" in out
 
 
@@ -92,7 +93,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, extra, mess
         path.write_text(content, encoding="utf-8")
     assert main(["textgen", "baselines", "--text", str(path), *extra]) == 2
     err = _error_line(capsys)
-    assert message in err and err.startswith("gnnhw textgen: error:")
+    assert message in err
+    assert err.startswith("gnnhw textgen baselines: error:")
 
 
 def test_evaluate_reads_the_clean_text_unless_told_to_keep_gutenberg(tmp_path, capsys):
