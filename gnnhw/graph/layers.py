@@ -343,41 +343,87 @@ def _sparse_values(adj: Tensor) -> tuple[Tensor, Tensor]:
         return adj, adj.values()
 
 
-def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> tuple[LoopedGraph, CSRPattern]:
-    """A sparse adjacency (rows = targets, as PyG's ``adj_t``) read as the edge list it stores (entry ``[i, j]`` is
-    the edge ``j -> i``, in storage order), plus one loop per node when ``loops`` (``A + cI``, as PyG's ``gcn_norm``
-    for sparse inputs: a stored diagonal entry is summed with the loop)."""
+@dataclass(eq=False)
+class _SparseStructure:
+    """A sparse adjacency's structure: its edges (after self-loops, if added) and their CSR pattern.
 
-    def build() -> tuple[LoopedGraph, CSRPattern]:
+    ``merge`` (``None``: every stored entry is a distinct pair) maps each stored entry to its distinct pair
+    (``num_pairs`` of them, in sorted (row, column) order): duplicate entries of an uncoalesced matrix are summed
+    into one edge before the self-loops are resolved, since a sparse matrix's entry is the sum of its stored ones.
+    """
+
+    graph: LoopedGraph
+    pattern: CSRPattern
+    merge: Tensor | None  # (nnz,) int64 stored entry -> pair, or None
+    num_pairs: int
+
+    def edge_values(self, values: Tensor) -> Tensor:
+        """The stored values ``(nnz,)`` as the weights ``(E,)`` of the edges (duplicates summed; differentiable)."""
+        if self.merge is None:
+            return values
+        return values.new_zeros(self.num_pairs).index_add(0, self.merge, values)
+
+
+def _sparse_pairs(adj: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``(rows, cols)`` of the stored entries of a sparse ``(N, N)`` matrix, in storage order (the values' order)."""
+    if adj.layout == torch.sparse_coo:
+        rows, cols = adj._indices()
+        return rows, cols
+    if adj.layout == torch.sparse_csr:
+        cols = adj.col_indices()
+        rows = torch.repeat_interleave(torch.arange(num_nodes, device=cols.device), adj.crow_indices().diff().long())
+        return rows, cols
+    rows = adj.row_indices()  # CSC
+    cols = torch.repeat_interleave(torch.arange(num_nodes, device=rows.device), adj.ccol_indices().diff().long())
+    return rows, cols
+
+
+def _check_sparse_ids(rows: Tensor, cols: Tensor, num_nodes: int) -> None:
+    if rows.numel() and (int(rows.min()) < 0 or int(cols.min()) < 0):
+        raise GraphError("the sparse adjacency holds a negative index; expected node ids 0..N-1")
+    if rows.numel() and max(int(rows.max()), int(cols.max())) >= num_nodes:
+        raise GraphError(f"the sparse adjacency holds an index >= its size {num_nodes}; expected ids 0..N-1")
+
+
+def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> _SparseStructure:
+    """A sparse adjacency (rows = targets, as PyG's ``adj_t``) read as the edge list it stores: entry ``[i, j]`` is
+    the edge ``j -> i``. Without ``loops`` the stored entries are the edges, in storage order (a CSR product sums
+    duplicates). With ``loops`` the matrix is first coalesced (duplicate entries summed into one edge), then the
+    self-loops are added by the edge_index rule (:func:`~gnnhw.graph.adjacency.build_looped_graph`): a node with a
+    stored diagonal entry keeps that weight (even 0), the others get the fill value. Memoized per tensor
+    (content-checked, :func:`~gnnhw.graph.adjacency.cached_on`)."""
+
+    def build() -> _SparseStructure:
         if adj.layout == torch.sparse_csr and not loops:  # already in CSR order: no sort
             pattern = CSRPattern.from_csr(adj.crow_indices(), adj.col_indices(), num_nodes)
+            _check_sparse_ids(pattern.rows, pattern.cols, num_nodes)
         else:
-            if adj.layout == torch.sparse_coo:
-                rows, cols = adj._indices()
-            elif adj.layout == torch.sparse_csr:
-                cols = adj.col_indices()
-                rows = torch.repeat_interleave(
-                    torch.arange(num_nodes, device=cols.device), adj.crow_indices().diff().long()
-                )
-            else:  # CSC
-                rows = adj.row_indices()
-                cols = torch.repeat_interleave(
-                    torch.arange(num_nodes, device=rows.device), adj.ccol_indices().diff().long()
-                )
-            if loops:  # A + cI: a loop for every node, summed with a stored diagonal entry (PyG's sparse gcn_norm)
-                arange = torch.arange(num_nodes, device=rows.device)
-                rows, cols = torch.cat([rows.long(), arange]), torch.cat([cols.long(), arange])
-            pattern = CSRPattern.build(rows, cols, num_nodes)
-        if pattern.rows.numel() and (int(pattern.rows.min()) < 0 or int(pattern.cols.min()) < 0):
-            raise GraphError("the sparse adjacency holds a negative index; expected node ids 0..N-1")
-        if pattern.rows.numel() and max(int(pattern.rows.max()), int(pattern.cols.max())) >= num_nodes:
-            raise GraphError(f"the sparse adjacency holds an index >= its size {num_nodes}; expected ids 0..N-1")
-        # Its edges (source = column, target = row), sharing the pattern's index tensors.
-        num_edges = pattern.rows.numel() - (num_nodes if loops else 0)
-        graph = LoopedGraph(num_nodes, num_edges, pattern.cols, pattern.rows, None, None, loops=loops)
-        return graph, pattern
+            rows, cols = _sparse_pairs(adj, num_nodes)
+            _check_sparse_ids(rows, cols, num_nodes)
+            if not loops:
+                pattern = CSRPattern.build(rows, cols, num_nodes)
+            else:
+                return _looped_sparse_structure(rows.long(), cols.long(), num_nodes)
+        graph = LoopedGraph(num_nodes, pattern.rows.numel(), pattern.cols, pattern.rows, None, None, loops=False)
+        return _SparseStructure(graph, pattern, None, pattern.rows.numel())
 
     return cached_on(adj, ("gcn_layer_sparse", num_nodes, loops), build)
+
+
+def _looped_sparse_structure(rows: Tensor, cols: Tensor, num_nodes: int) -> _SparseStructure:
+    """The stored pairs coalesced (duplicates merged), as an edge_index ``cols -> rows``, with the remaining loops."""
+    key = rows * num_nodes + cols
+    merge = None
+    num_pairs = key.numel()
+    if num_pairs > 1:
+        ordered = bool((key[1:] > key[:-1]).all())  # coalesced (COO) or valid CSR: sorted, no duplicate
+        if not ordered:
+            unique, inverse = torch.unique(key, sorted=True, return_inverse=True)
+            if unique.numel() < num_pairs:  # duplicates: one edge per distinct pair, in sorted order
+                merge, num_pairs = inverse, unique.numel()
+                rows, cols = unique // num_nodes, unique % num_nodes
+    graph = build_looped_graph(torch.stack([cols, rows]), num_nodes, add_self_loops=True)
+    return _SparseStructure(graph, CSRPattern.build(graph.target, graph.source, num_nodes), merge, num_pairs)
 
 
 def _feature_pattern(x: Tensor) -> tuple[CSRPattern, Tensor]:
@@ -427,9 +473,13 @@ class GCNLayer(nn.Module):
     :math:`\tilde{e}_{j,i}` is the weight of the edge ``j -> i`` (``edge_weight``, default 1; parallel edges
     summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). The loops follow PyG's
     ``add_remaining_self_loops``: a node that already has a self-loop keeps its weight (the last one if several)
-    instead of getting ``c``. A sparse adjacency (entry ``adj_t[i, j]`` = weight of the edge ``j -> i``) is
-    normalized exactly as GCNConv's ``gcn_norm`` does for sparse inputs: ``c`` is *added* to its diagonal, so a stored
-    diagonal entry ``w`` becomes ``w + c`` (on graphs without self-loops both forms give the same output). Degrees
+    instead of getting ``c``. A sparse adjacency (entry ``adj_t[i, j]`` = weight of the edge ``j -> i``; the stored
+    duplicates of an uncoalesced matrix are summed into one entry) is read as that edge list and normalized by the
+    same rule as an ``edge_index``: a stored diagonal entry ``w`` (even 0) stays ``w``, the other nodes get ``c``.
+    GCNConv's torch-sparse path instead *adds* ``c`` to a stored diagonal entry (``w + c``) and its ``SparseTensor``
+    path replaces it (``c``); gnnhw keeps one meaning per graph, so ``layer(x, adj_t)`` equals ``layer(x,
+    edge_index, edge_weight)`` of the same matrix and :func:`~gnnhw.graph.adjacency.normalized_adjacency`. On graphs
+    without self-loops all of these agree. Degrees
     count the edges *arriving* at a node (``flow="source_to_target"``; ``"target_to_source"`` reverses every edge).
     :math:`0^{-1/2} := 0`, so isolated nodes give no NaN.
 
@@ -653,14 +703,15 @@ class GCNLayer(nn.Module):
                 f"({num_nodes}, {num_nodes})"
             )
         adj, values = _sparse_values(adj)
-        graph, pattern = _sparse_structure(adj, num_nodes, loops)
+        structure = _sparse_structure(adj, num_nodes, loops)
         if not values.is_floating_point():
             values = values.to(dtype)
         if not self.normalize:
             if not _is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
                 raise GraphError("the sparse adjacency holds NaN or infinite values; expected finite weights")
-            return _Prepared(pattern, values.to(dtype))
-        return _Prepared(pattern, gcn_norm_weights(graph, values, dtype=dtype, fill_value=fill))
+            return _Prepared(structure.pattern, values.to(dtype))
+        weights = structure.edge_values(values)  # (E,): one per edge (duplicate entries summed when loops are added)
+        return _Prepared(structure.pattern, gcn_norm_weights(structure.graph, weights, dtype=dtype, fill_value=fill))
 
     @staticmethod
     @torch.compiler.disable

@@ -6,14 +6,14 @@ an ``edge_index`` (int64, int32, a non-contiguous view), ``edge_index`` + ``edge
 laid out as PyG's ``adj_t`` (rows = targets) in COO / CSR / CSC, sparse node features, or batched static features
 ``(B, N, F)``.
 
-The reference is PyG's ``GCNConv`` called on the same graph: the ``edge_index`` form (int64 indices, the same
-weights) for the edge_index forms, and the sparse adjacency itself for the sparse forms (as CSR for CSC, which
-GCNConv's ``gcn_norm`` refuses; PyG's own test passes ``adj.t()`` of a CSC matrix, i.e. a CSR one). The two differ
-only on graphs that already have self-loops: GCNConv's edge_index path keeps an existing loop's weight
-(``add_remaining_self_loops``), its sparse path adds 1 (or 2 if ``improved``) to the diagonal. The agreed API is
-"normalized as GCNConv does", so the sparse forms are held to GCNConv's sparse path. (Issue #8's item 7, "one
-meaning per graph", asks instead that every input form of a graph give the same output; that is the lead's call:
-switch ``make_inputs`` to ``ref_graph=g.edge_index`` for the sparse forms to test it.)
+The reference is PyG's ``GCNConv`` called on the same graph as an ``edge_index``: the int64 ``edge_index`` (with the
+same weights) for the edge_index forms, and for the sparse forms the *coalesced* edge list of the very matrix the
+layer gets (:meth:`Graph.coalesced`: duplicate entries summed, ``adj_t[i, j]`` is the edge ``j -> i``, in the
+matrix's row-major order) with its values as edge weights. That holds every sparse form to gnnhw's one meaning per
+graph (issue #8, item 7): an existing self-loop keeps its weight, as ``add_remaining_self_loops`` does for an
+edge_index. GCNConv's own sparse paths differ from it on graphs with self-loops (its torch-sparse path adds 1, or 2
+if ``improved``, to a stored diagonal entry; its SparseTensor path replaces it); on graphs without self-loops they
+agree, which test_gcn_conformance.py checks directly as well.
 """
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ class Graph:
             return coo
         coo = coo.coalesce()
         return coo.to_sparse_csr() if layout == torch.sparse_csr else coo.to_sparse_csc()
+
+    def coalesced(self, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+        """``(edge_index, edge_weight)`` of the coalesced adj_t: one edge per distinct ``(source, target)`` pair with
+        the summed weight, ordered by (target, source), i.e. in the storage order of the coalesced COO / CSR."""
+        adj = self.adj_t(torch.sparse_coo, dtype).coalesce()
+        return adj.indices().flip(0).contiguous(), adj.values()
 
     def differentiable_edges(self) -> Tensor:
         """Mask ``(E,)`` of the edges whose weight the output is differentiable in.
@@ -180,8 +186,8 @@ def make_inputs(g: Graph, form: str, x: Tensor) -> Inputs:
         return Inputs(x, graph, None, x, ei, None)
     if form in SPARSE_ADJ_FORMS:
         layout = {"coo": torch.sparse_coo, "csr": torch.sparse_csr, "csc": torch.sparse_csc}[form]
-        ref = g.adj_t(torch.sparse_csr if form == "csc" else layout, dtype)
-        return Inputs(x, g.adj_t(layout, dtype), None, x, ref.coalesce() if form == "coo" else ref, None)
+        ref_index, ref_weight = g.coalesced(dtype)  # the same matrix as an edge list (see the module docstring)
+        return Inputs(x, g.adj_t(layout, dtype), None, x, ref_index, ref_weight)
     if form in ("ei_w", "batched"):
         return Inputs(x, ei.clone(), w.clone(), x, ei, w.clone())
     if form == "x_coo":
@@ -211,7 +217,8 @@ def dense_norm_adj(
 ) -> Tensor:
     """GCNConv's Â as a dense float64 ``(N, N)`` matrix (``Â[target, source]``), from PyG's own ``gcn_norm``.
 
-    Of ``g``'s edge_index with ``edge_weight``, or of the sparse ``ref_graph`` (an adj_t) when given.
+    Of ``g``'s edge_index with ``edge_weight``, or of the edge_index ``ref_graph`` (with ``edge_weight``) when given,
+    or of the sparse ``ref_graph`` (an adj_t, through GCNConv's sparse path) when that is given.
     """
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
@@ -219,6 +226,7 @@ def dense_norm_adj(
         adj, _ = gcn_norm(ref_graph.double(), None, g.num_nodes, improved, add_self_loops, "source_to_target")
         return adj.to_dense()
     w = None if edge_weight is None else edge_weight.detach().double()
-    ei, norm = gcn_norm(g.edge_index, w, g.num_nodes, improved, add_self_loops, "source_to_target", torch.float64)
+    index = g.edge_index if ref_graph is None else ref_graph.long()
+    ei, norm = gcn_norm(index, w, g.num_nodes, improved, add_self_loops, "source_to_target", torch.float64)
     adj = torch.zeros(g.num_nodes, g.num_nodes, dtype=torch.float64)
     return adj.index_put_((ei[1], ei[0]), norm, accumulate=True)

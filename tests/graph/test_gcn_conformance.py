@@ -4,10 +4,13 @@ Each case builds a (GCNLayer, GCNConv) pair with the same weights and a non-zero
 (:mod:`tests.graph._gcn_cases`: directed, undirected, weighted, duplicate edges, existing and zero-weight
 self-loops, isolated nodes including the highest id, no edges, one node) handed to the layer in one input form
 (edge_index int64 / int32 / strided view, edge_index + edge_weight, sparse adj_t COO / CSR / CSC, sparse x COO /
-CSR, batched x ``(B, N, F)``) and compares outputs and gradients. GCNConv gets the same graph: as an int64 edge_index
-(with the same weights) for the edge_index forms, as the sparse adjacency itself for the sparse forms (see
-``_gcn_cases`` for self-loops in a sparse adjacency, where GCNConv's two paths differ). One deliberate exception,
-:func:`reference`: ``improved=True`` without edge weights.
+CSR, batched x ``(B, N, F)``) and compares outputs and gradients. GCNConv gets the same graph as an int64 edge_index:
+with the same weights for the edge_index forms, and as the coalesced edge list of the same matrix (its values as edge
+weights) for the sparse forms, so every form is held to one meaning per graph (see ``_gcn_cases``: on graphs with
+self-loops GCNConv's own sparse paths differ from its edge_index path; on graphs without, they are compared directly
+too, :func:`test_sparse_adjacency_equals_gcnconv_sparse_path_without_self_loops`). Every form of every family gives
+one output, equal to ``normalized_adjacency(...) @ (x W) + b`` (:func:`test_every_form_gives_one_output`). One
+deliberate exception, :func:`reference`: ``improved=True`` without edge weights.
 
 The matrix: 8 families x 10 forms x 8 features (test_matrix), x 2 (gradcheck / gradgradcheck), x 3 (jacrev, vmap,
 functional_call); 8 families x 6 forms x 6 options (test_options); plus the cache, stale-memo, plumbing, error and
@@ -489,33 +492,122 @@ def test_torch_func(name: str, form: str, feature: str) -> None:
         assert layer.weight.grad is None  # the layer's own parameters were not used
 
 
-@pytest.mark.parametrize("layout", ["coo", "csr", "csc"])
+def _adj_t_of(index: torch.Tensor, weight: torch.Tensor, n: int, layout: str) -> torch.Tensor:
+    """``adj_t[target, source] = weight`` as a sparse ``(N, N)`` matrix, differentiable in ``weight``.
+
+    ``index`` coalesced (as :meth:`Graph.coalesced` gives): the COO / CSR storage order is the edge order."""
+    coo = torch.sparse_coo_tensor(index.flip(0), weight, (n, n), is_coalesced=layout != "uncoalesced")
+    if layout in ("coo", "uncoalesced"):
+        return coo
+    return coo.to_sparse_csr() if layout == "csr" else coo.to_sparse_csc()
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr", "csc", "uncoalesced"])
 @pytest.mark.parametrize("name", FAMILIES)
 def test_sparse_adjacency_value_gradients(name: str, layout: str) -> None:
-    """A sparse adj_t whose values require grad (built from edge weights): d out / d weights equals GCNConv's.
+    """A sparse adj_t whose values require grad: d out / d values equals GCNConv's d out / d edge_weight on the same
+    matrix as an edge_index (one meaning per graph: an existing self-loop keeps its weight).
 
-    GCNConv's COO path cannot be differentiated in the values (no derivative for ``aten::_coalesced_``), so its
-    gradient comes from the same matrix as CSR."""
-    from torch_geometric.utils import to_torch_coo_tensor
-
+    Coalesced layouts are built from the coalesced edge list, so value ``k`` is edge ``k``; the uncoalesced COO is
+    built from the family's raw edge list (duplicates stored separately; the layer sums them), compared with GCNConv
+    on that raw edge list (the gradient of each duplicate is that of their sum)."""
     g = family(name)
     layer, conv = pair(*channels(name))
     x = features(g, "ei_w", layer.in_channels, torch.float64)
-    n = g.num_nodes
-
-    def adj_t(weight, layout):
-        coo = to_torch_coo_tensor(g.edge_index.flip(0), weight, size=(n, n))  # rows = targets
-        return coo if layout == "coo" else (coo.to_sparse_csr() if layout == "csr" else coo.to_sparse_csc())
-
-    w_mine, w_ref = leaf(g.edge_weight), leaf(g.edge_weight)
-    out, ref = layer(x, adj_t(w_mine, layout)), conv(x, adj_t(w_ref, "csr"))
+    if layout == "uncoalesced":
+        index, weight = g.edge_index, g.edge_weight
+    else:
+        index, weight = g.coalesced()
+    w_mine, w_ref = leaf(weight), leaf(weight)
+    out, ref = layer(x, _adj_t_of(index, w_mine, g.num_nodes, layout)), conv(x, index, w_ref)
     torch.testing.assert_close(out, ref, **F64)
-    if g.edge_index.shape[1] == 0:
+    if index.shape[1] == 0:
         return
     grad = randn_like_seeded(ref)
     (g_mine,) = torch.autograd.grad((out * grad).sum(), w_mine)
     (g_ref,) = torch.autograd.grad((ref * grad).sum(), w_ref)
-    torch.testing.assert_close(g_mine, g_ref, **F64)
+    coalesced = Graph(name, g.num_nodes, index, weight)
+    mask = coalesced.differentiable_edges()
+    torch.testing.assert_close(g_mine[mask], g_ref[mask], **F64)
+
+
+NO_LOOP_FAMILIES = [
+    name for name in FAMILIES if not bool((family(name).edge_index[0] == family(name).edge_index[1]).any())
+]
+
+
+@pytest.mark.parametrize("improved", [False, True])
+@pytest.mark.parametrize("layout", ["coo", "csr", "csc"])
+@pytest.mark.parametrize("name", NO_LOOP_FAMILIES)
+def test_sparse_adjacency_equals_gcnconv_sparse_path_without_self_loops(name: str, layout: str, improved: bool):
+    """On graphs without self-loops GCNConv's torch-sparse path agrees with its edge_index path, and the layer with
+    both: outputs and the x / weight / value gradients equal GCNConv's on the sparse matrix itself (CSR for CSC,
+    which its ``gcn_norm`` refuses; GCNConv's COO path cannot be differentiated in the values, so those gradients
+    come from the CSR form of the same matrix)."""
+    assert "self_loops" not in NO_LOOP_FAMILIES and len(NO_LOOP_FAMILIES) == len(FAMILIES) - 1
+    g = family(name)
+    layer, conv = pair(*channels(name), improved=improved)
+    x = features(g, "ei_w", layer.in_channels, torch.float64)
+    index, weight = g.coalesced()
+    w_mine, w_ref = leaf(weight), leaf(weight)
+    ref_layout = "coo" if layout == "coo" else "csr"
+    x_mine, x_ref = leaf(x), leaf(x)
+    out = layer(x_mine, _adj_t_of(index, w_mine, g.num_nodes, layout))
+    ref = conv(x_ref, _adj_t_of(index, w_ref if ref_layout == "csr" else weight, g.num_nodes, ref_layout))
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(out, conv(x, index, weight), **F64)  # GCNConv's two paths agree here
+    grad = randn_like_seeded(ref)
+    (out * grad).sum().backward()
+    (ref * grad).sum().backward()
+    torch.testing.assert_close(x_mine.grad, x_ref.grad, **F64)
+    torch.testing.assert_close(layer.weight.grad, conv.lin.weight.grad.T, **F64)
+    if ref_layout == "csr" and index.shape[1]:
+        torch.testing.assert_close(w_mine.grad, w_ref.grad, **F64)
+
+
+EVERY_GRAPH_FORM = ("ei64", "ei32", "ei_w", "ei_w32", "coo", "coo_uncoalesced", "csr", "csc")
+
+
+def _form_args(g: Graph, form: str, weighted: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The graph of ``g`` in one input form; ``weighted=False``: every edge weighs 1 (also in the sparse forms)."""
+    w = g.edge_weight if weighted else torch.ones_like(g.edge_weight)
+    index, w_c = Graph(g.name, g.num_nodes, g.edge_index, w).coalesced()
+    n = g.num_nodes
+    if form in ("ei64", "ei32"):
+        ei = g.edge_index if form == "ei64" else g.edge_index.int()
+        return (ei, w.clone()) if weighted else (ei, None)
+    if form in ("ei_w", "ei_w32"):
+        return (g.edge_index if form == "ei_w" else g.edge_index.int()), w.clone()
+    if form == "coo_uncoalesced":
+        return _adj_t_of(g.edge_index, w, n, "uncoalesced"), None
+    return _adj_t_of(index, w_c, n, form), None
+
+
+@pytest.mark.parametrize("options", [{}, {"improved": True}], ids=["plain", "improved"])
+@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unweighted"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_form_gives_one_output(name: str, weighted: bool, options: dict) -> None:
+    """One meaning per graph (issue #8, item 7): every input form of a family's graph (edge_index int64 / int32,
+    with or without edge_weight, sparse adj_t COO coalesced or not, CSR, CSC) gives the same layer output within
+    1e-12 (float64), equal to ``normalized_adjacency(edge_index, edge_weight) @ (x W) + b`` computed densely
+    (``normalized_adjacency`` has no ``improved``: with it, Â is PyG's ``gcn_norm`` of the edge_index with explicit
+    weights, unit ones when unweighted, see :func:`reference`)."""
+    from gnnhw.graph import normalized_adjacency
+
+    g = family(name)
+    layer, _ = pair(*channels(name), **options)
+    x = features(g, "ei_w", layer.in_channels, torch.float64)
+    w = g.edge_weight if weighted else None
+    if options.get("improved"):
+        a_hat = dense_norm_adj(g, g.edge_weight if weighted else torch.ones_like(g.edge_weight), improved=True)
+    else:
+        a_hat = normalized_adjacency(g.edge_index, w, num_nodes=g.num_nodes, dtype=torch.float64)
+    expected = a_hat @ (x @ layer.weight.detach()) + layer.bias.detach()
+    with torch.no_grad():
+        outs = {form: layer(x, *_form_args(g, form, weighted)) for form in EVERY_GRAPH_FORM}
+    for form, out in outs.items():
+        torch.testing.assert_close(out, outs["ei64"], atol=1e-12, rtol=0.0, msg=lambda m, f=form: f"{f}: {m}")
+        torch.testing.assert_close(out, expected, atol=1e-12, rtol=0.0, msg=lambda m, f=form: f"{f}: {m}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -668,9 +760,10 @@ def test_sparse_adjacency_changed_through_numpy_buffers_is_seen() -> None:
     crow, col, val = adj.crow_indices().numpy().copy(), adj.col_indices().numpy().copy(), adj.values().numpy().copy()
     shared = torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(col), torch.from_numpy(val), adj.shape)
 
-    def reference():  # GCNConv (uncached) on a fresh copy of the buffers' current content
+    def reference():  # GCNConv (uncached) on a fresh copy of the buffers' current content, as an edge list
         fresh = torch.sparse_csr_tensor(*(torch.from_numpy(a.copy()) for a in (crow, col, val)), adj.shape)
-        return conv(x, fresh)
+        coo = fresh.to_sparse_coo().coalesce()  # (the shifted columns below put self-loops on some nodes)
+        return conv(x, coo.indices().flip(0), coo.values())
 
     torch.testing.assert_close(layer(x, shared), reference(), **F64)
     val[:] = np.linspace(0.2, 4.0, len(val))

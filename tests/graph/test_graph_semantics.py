@@ -157,6 +157,9 @@ def test_every_input_form_gives_the_same_a_tilde_a_hat_and_layer_output(tmp_path
         edge_index, edge_weight, num_nodes = layer_input(source, kwargs)
         assert num_nodes == len(nodes)
         torch.testing.assert_close(layer(x, edge_index, edge_weight), expected_out, atol=1e-12, rtol=0, msg=name)
+        if isinstance(source, torch.Tensor) and source.layout != torch.strided:  # the layer reads it directly too
+            adj_t = source.t()  # A[i, j] is the edge i -> j; the layer takes adj_t (COO: uncoalesced; CSR: CSC)
+            torch.testing.assert_close(layer(x, adj_t), expected_out, atol=1e-12, rtol=0, msg=f"{name}, adj_t")
         torch.testing.assert_close(conv(x, edge_index, edge_weight), expected_out, atol=1e-12, rtol=0, msg=name)
     assert len(seen) == (6 if zero_loops else 10)
 

@@ -425,12 +425,26 @@ def test_issue8_ex7_sparse_adjacency_is_normalized_like_gcnconv(layout) -> None:
     layer, conv = paired64(4, 3)
     x = torch.randn(n, 4, dtype=torch.float64)
     adj_in = {torch.sparse_coo: adj_t, torch.sparse_csr: adj_t.to_sparse_csr(), torch.sparse_csc: adj_t.to_sparse_csc()}
-    # As GCNConv's sparse path: A + I with the stored diagonal entries summed with the loop (GCNConv refuses CSC:
-    # compared with the same matrix as CSR).
-    ref = conv(x, adj_t.to_sparse_csr())
+    # One meaning per graph: the sparse matrix is normalized as its (coalesced) edge list is by GCNConv's edge_index
+    # path, a stored diagonal entry keeping its weight (add_remaining_self_loops), and as the raw edge_index is by the
+    # layer itself (its loops are distinct, so the last-listed rule does not come in).
+    sources, weights_c = adj_t.indices().flip(0), adj_t.values()
+    ref = conv(x, sources, weights_c)
     torch.testing.assert_close(layer(x, adj_in[layout]), ref, **TIGHT)
+    torch.testing.assert_close(layer(x, adj_in[layout]), layer(x, edge_index, weight), **TIGHT)
+    # GCNConv's torch-sparse path adds 1 to a stored diagonal entry instead (w + 1): deliberately not followed.
+    assert (layer(x, adj_in[layout]) - conv(x, adj_t.to_sparse_csr())).abs().max() > 1e-3
     improved, conv_improved = paired64(4, 3, improved=True)
-    torch.testing.assert_close(improved(x, adj_in[layout]), conv_improved(x, adj_t.to_sparse_csr()), **TIGHT)
+    torch.testing.assert_close(improved(x, adj_in[layout]), conv_improved(x, sources, weights_c), **TIGHT)
+    # Gradients with respect to the stored values, self-loops included: GCNConv's w.r.t. the coalesced edge weights
+    # (COO and CSR store a coalesced matrix's entries in the edge order; CSC's order differs, so it is mapped).
+    w_ref = weights_c.clone().requires_grad_()
+    (g_ref,) = grads(conv(x, sources, w_ref), [w_ref])
+    w_mine = weights_c.clone().requires_grad_()
+    adj_w = torch.sparse_coo_tensor(adj_t.indices(), w_mine, (n, n), is_coalesced=True)
+    adj_w = {torch.sparse_coo: adj_w, torch.sparse_csr: adj_w.to_sparse_csr(), torch.sparse_csc: adj_w.to_sparse_csc()}
+    (g_mine,) = grads(layer(x, adj_w[layout]), [w_mine])
+    torch.testing.assert_close(g_mine, g_ref, **TIGHT)
     # Without existing self-loops GCNConv's own sparse path agrees too (GCNConv refuses CSC: compared as CSR).
     plain = edge_index[:, edge_index[0] != edge_index[1]]
     adj_plain = torch.sparse_coo_tensor(plain.flip(0), torch.ones(plain.shape[1], dtype=torch.float64), (n, n))
@@ -457,6 +471,44 @@ def test_issue8_ex7_sparse_adjacency_is_normalized_like_gcnconv(layout) -> None:
         return  # CSC: orders differ; its forward is checked above
     (g_mine,) = grads(layer(x, adj_g), [values])
     torch.testing.assert_close(g_mine, g_ref, **TIGHT)
+
+
+# (No gradient case for the invariant-violating CSR: torch's own backward of sparse_csr_tensor cannot map a
+# gradient back onto duplicate stored entries.)
+@pytest.mark.parametrize(("layout", "requires_grad"), [("coo", False), ("coo", True), ("csr", False)])
+def test_sparse_adjacency_duplicate_diagonal_entries_are_summed_into_one_loop(layout: str, requires_grad: bool):
+    """Stored duplicates (an uncoalesced COO; a CSR built without invariant checks) are one entry, their sum: a
+    diagonal entry stored as 0.5, 0.25 and 0 is one loop of weight 0.75 (not the last one, not 0.75 + 1), as the
+    coalesced edge list means to GCNConv's edge_index path; gradients of each duplicate are those of the sum."""
+    n = 5
+    rows = torch.tensor([0, 2, 0, 1, 3, 2, 4, 0, 1])  # targets: (row, col) = (0, 0) x3, (2, 1) x2, (1, 1),
+    cols = torch.tensor([0, 1, 0, 1, 0, 1, 3, 0, 0])  # (3, 0), (4, 3), (1, 0)
+    values = torch.tensor([0.5, 1.5, 0.25, 2.0, 0.7, 0.3, 1.1, 0.0, 0.9], dtype=torch.float64)
+    coalesced = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n, n)).coalesce()
+    sources, weights = coalesced.indices().flip(0), coalesced.values()
+    assert sources.shape[1] == 6 and float(coalesced.to_dense()[0, 0]) == 0.75
+    layer, conv = paired64(3, 2)
+    x = torch.randn(n, 3, dtype=torch.float64)
+    v_mine = values.clone().requires_grad_(requires_grad)
+    if layout == "coo":
+        adj = torch.sparse_coo_tensor(torch.stack([rows, cols]), v_mine, (n, n))
+        assert not adj.is_coalesced()
+    else:  # sorted by row, duplicates adjacent: a CSR with repeated columns (torch's invariants would refuse it)
+        order = torch.argsort(rows * n + cols, stable=True)
+        crow = torch.zeros(n + 1, dtype=torch.long)
+        crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+        adj = torch.sparse_csr_tensor(crow, cols[order], v_mine[order], (n, n), check_invariants=False)
+    w_ref = weights.clone().requires_grad_()
+    ref = conv(x, sources, w_ref)
+    out = layer(x, adj)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    torch.testing.assert_close(out, layer(x, sources, weights), **TIGHT)
+    if requires_grad:
+        (g_mine,) = grads(out, [v_mine])
+        (g_ref,) = grads(ref, [w_ref])
+        key_of_pair = (sources[1] * n + sources[0]).tolist()  # coalesced pairs (target, source)
+        pair_of = torch.tensor([key_of_pair.index(key) for key in (rows * n + cols).tolist()])
+        torch.testing.assert_close(g_mine, g_ref[pair_of], **TIGHT)
 
 
 @pytest.mark.parametrize(
