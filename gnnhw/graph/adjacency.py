@@ -22,7 +22,8 @@ under these rules, applied alike by :func:`to_edge_index`, :func:`self_loop_adja
    directions; an undirected self-loop is one loop. Weights that cancel leave an edge of weight 0.
 2. *Self-loops* (PyG's ``add_remaining_self_loops``): ``Ã = A`` off the diagonal; ``Ã[i, i]`` is the weight of
    node ``i``'s own self-loop when it has one, *even a weight of 0*, and 1 when it has none; never ``w + 1``.
-   A dense matrix cannot state a zero-weight edge, so there a loop exists where ``A[i, i] != 0``.
+   A dense matrix cannot state a zero-weight edge, so there a loop exists where ``A[i, i] != 0``; a torch
+   sparse matrix's stored entries are its edges (a stored 0 is a zero-weight edge, as in an ``edge_index``).
    An ``edge_index`` that lists one node's self-loop several times is the one case the forms cannot share (every
    other form has summed them into one loop already): there ``GCNConv`` keeps the *last* one listed (on the
    CPU), and so do :func:`normalized_adjacency`, :func:`self_loop_adjacency` and ``GCNLayer``.
@@ -230,7 +231,10 @@ def to_edge_index(
 
 
 def _sparse_to_edge_index(adjacency: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor, list[Hashable]]:
-    """A torch sparse (COO/CSR/CSC) adjacency as an edge list, never densified: duplicates summed, zeros dropped."""
+    """A torch sparse (COO/CSR/CSC) adjacency as an edge list, never densified: duplicate entries summed.
+
+    Every stored entry is an edge, a stored 0 included (a zero-weight edge, as in an ``edge_index``; a sparse
+    matrix can state one, unlike a dense matrix), so ``GCNLayer`` given the same sparse matrix agrees."""
     if adjacency.shape[0] != adjacency.shape[1]:
         raise GraphError(f"adjacency matrix has shape {tuple(adjacency.shape)}; expected a square (N, N) matrix")
     if adjacency.is_complex() or not (adjacency.is_floating_point() or adjacency.dtype.is_signed):
@@ -241,8 +245,7 @@ def _sparse_to_edge_index(adjacency: Tensor, dtype: torch.dtype) -> tuple[Tensor
     values = coo.values().to(dtype)
     if not torch.isfinite(values).all():
         raise GraphError("adjacency matrix holds NaN or infinite entries; expected finite weights")
-    keep = values != 0  # as in a dense matrix, a 0 entry is no edge
-    return coo.indices()[:, keep].contiguous(), values[keep], list(range(n))
+    return coo.indices().contiguous(), values, list(range(n))  # stored entries are edges, zeros included
 
 
 def _is_edge_index(source: Any) -> bool:

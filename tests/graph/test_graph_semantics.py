@@ -209,3 +209,23 @@ def test_several_self_loops_of_a_node_are_one_summed_loop_in_every_form_that_mer
     raw = torch.tensor([[0, 0, 0, 1], [0, 0, 1, 0]])
     last = self_loop_adjacency(raw, torch.tensor([2.0, 3.0, 1.0, 1.0], dtype=torch.float64))
     assert last[0, 0] == 3.0  # GCNConv's add_remaining_self_loops keeps the last one listed
+
+
+@pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr, torch.sparse_csc])
+def test_a_stored_zero_in_a_sparse_matrix_is_a_zero_weight_edge_everywhere(layout):
+    # Edges 0 -> 1 (1.0), 1 -> 0 (2.0) and a loop 1 -> 1 stored with weight 0: a zero-weight loop, so node 1 gets
+    # no loop of 1 (rule 2), exactly as the same edges given as an edge_index with edge_weight.
+    edge_index = torch.tensor([[0, 1, 1], [1, 0, 1]])
+    weight = torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)
+    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (2, 2)).coalesce()  # adj_t[target, source]
+    if layout != torch.sparse_coo:
+        adj_t = adj_t.to_sparse_csr() if layout == torch.sparse_csr else adj_t.to_sparse_csc()
+    from_edges = normalized_adjacency(edge_index, weight, dtype=torch.float64)
+    from_sparse = normalized_adjacency(adj_t.t(), dtype=torch.float64)  # A[source, target]
+    torch.testing.assert_close(from_sparse, from_edges, rtol=0, atol=1e-12)
+    assert float(from_edges[1, 1]) == 0.0  # the zero-weight loop stays 0, never 1
+    layer = GCNLayer(3, 2).double()
+    x = torch.randn(2, 3, dtype=torch.float64)
+    expected = from_edges @ (x @ layer.weight) + layer.bias
+    torch.testing.assert_close(layer(x, adj_t), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer(x, edge_index, weight), expected, rtol=0, atol=1e-12)
