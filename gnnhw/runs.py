@@ -30,7 +30,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from gnnhw._utils import TEMP_MARK, TEMP_PATTERN, describe_os_error
+from gnnhw._utils import TEMP_MARK, TEMP_PATTERN, describe_os_error, special_file_kind
 from gnnhw.errors import OutputError, OutputLockedError
 
 LOCK_NAME = ".gnnhw.lock"
@@ -95,12 +95,20 @@ def check_output_file(path: str | os.PathLike, label: str | None = None) -> Path
     """Check that the file ``path`` can be written (replaced atomically); create nothing.
 
     Raises:
-        OutputError: ``path`` is a folder, a folder above it is a file, or its folder is not writable.
+        OutputError: ``path`` is a folder, or an existing special file (a device such as ``/dev/full``,
+            a FIFO, a socket: an atomic write would replace it with a regular file), a folder above it
+            is a file, or its folder is not writable.
     """
     path = Path(path)
     what = _label(path, label)
     if path.is_dir():
         raise OutputError(f"{what} is a folder, but a file is expected there; give a file name")
+    special = special_file_kind(path)
+    if special is not None:
+        raise OutputError(
+            f"{what} is {special}, not a regular file; gnnhw writes results to regular files only "
+            "(it replaces them atomically); give a file name"
+        )
     if path.name in ("", ".", ".."):
         raise OutputError(f"{what} does not name a file")
     base = _nearest_existing(path.parent)
@@ -259,6 +267,15 @@ def prepare_outputs(
     dirs = [split(e) for e in folders]
     outs = [split(e) for e in files]
     figs = [split(e) for e in figures]
+    owners: dict[Path, str | None] = {}
+    for path, label in outs + figs:  # two outputs of one command on one file: one would silently replace the other
+        key = Path(os.path.realpath(path))
+        if key in owners:
+            first = owners[key] or "one output"
+            raise OutputError(
+                f"{label or 'another output'} and {first} both name {str(path)!r}; give each its own file"
+            )
+        owners[key] = label
     for path, label in dirs:
         check_output_dir(path, label)
     for path, label in outs:

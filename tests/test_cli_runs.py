@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,6 +216,41 @@ def test_bad_output_paths_are_one_line_before_any_data_is_read(tmp_path, capsys,
     line = _one_line(capsys.readouterr().err)
     assert re.search(message, line), line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train-gcn", "--json", "/dev/full"],
+        ["depth-study", "--json", "{tmp}/pipe"],
+        ["train-gcn", "--json", "{tmp}/r.png", "--plot", "{tmp}/r.png"],
+        ["train-gcn", "--save", "{tmp}/m", "--json", "{tmp}/./m"],
+        ["palindrome", "--out", ""],
+        ["optimizers", "--out", ""],
+        ["textgen", "train", "--text", "{tmp}/pipe", "--out", ""],
+        ["train-gcn", "--save", ""],
+        ["eval-gcn", ""],
+    ],
+    ids=["device", "fifo", "json-and-plot", "save-and-json", "pal-empty", "opt-empty", "tg-empty", "save-empty",
+         "eval-empty"],
+)  # fmt: skip
+def test_special_shared_or_empty_output_paths_are_refused_before_the_work(tmp_path, capsys, argv):
+    # /dev/full was once replaced by the results JSON (an atomic rename onto a device node); two outputs on
+    # one file kept only the last; an empty --out silently wrote into the current folder
+    os.mkfifo(tmp_path / "pipe")
+    data_root = ["--data-root", str(tmp_path / "no-data")] if argv[0] in ("train-gcn", "depth-study") else []
+    argv = [a.format(tmp=tmp_path) for a in argv] + data_root
+    if "" in argv:  # refused by argparse: exit 2 with usage and one error line
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    else:
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(r"not a regular file|both name .* own file|expected a path, got ''", err), err
+    assert Path("/dev/full").is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
 @pytest.mark.parametrize(

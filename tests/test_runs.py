@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,39 @@ def test_a_folder_where_a_file_is_meant_and_a_file_under_a_file_are_refused(tmp_
         check_output_file(tmp_path / "file" / "m.pt", "--save")
     check_output_file(tmp_path / "a" / "b" / "m.pt", "--save")
     assert not (tmp_path / "a").exists()
+
+
+def test_special_files_are_never_replaced_by_a_result(tmp_path):
+    # an atomic write renames a temporary onto the path: onto /dev/full (as root) or a FIFO, that would
+    # replace the device node or the pipe with a regular file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for special, kind in ((Path("/dev/full"), "character device"), (fifo, "FIFO")):
+        with pytest.raises(OutputError, match=rf"--json '{re.escape(str(special))}' is a {kind}.*not a regular file"):
+            check_output_file(special, "--json")
+        with pytest.raises(OutputError, match=rf"cannot write '{re.escape(str(special))}': it is a {kind}"):
+            gnnhw._utils.atomic_write_text(special, "{}")
+    assert Path("/dev/full").is_char_device() and fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left either
+
+
+def test_a_symlinked_output_file_is_written_through_the_link(tmp_path):
+    (tmp_path / "target.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    gnnhw._utils.atomic_write_text(tmp_path / "link.json", "new")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "new"
+
+
+def test_two_outputs_of_one_command_on_one_file_are_refused(tmp_path):
+    (tmp_path / "d").mkdir()
+    for files, figures in (
+        ([(tmp_path / "r.png", "--json")], [(tmp_path / "r.png", "--plot")]),
+        ([(tmp_path / "m", "--save"), (tmp_path / "d" / ".." / "m", "--json")], []),
+    ):
+        with pytest.raises(OutputError, match=r"(--plot and --json|--json and --save) both name .*own file"):
+            with prepare_outputs(files=files, figures=figures):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
 
 
 def test_figure_paths_need_a_suffix_matplotlib_can_write(tmp_path):

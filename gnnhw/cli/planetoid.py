@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gnnhw.checks import describe
 from gnnhw.cli._common import (
@@ -15,6 +14,7 @@ from gnnhw.cli._common import (
     add_threads,
     apply_threads,
     non_negative_int,
+    path_arg,
     positive_int,
     print_json,
     write_json,
@@ -84,9 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dense-features", action="store_true", help="keep X dense (slow path, for comparison)")
     p.add_argument("--no-normalize-features", action="store_true", help="do not row-normalize X")
-    p.add_argument("--save", type=Path, help="write the best model here (torch.load(..., weights_only=True))")
-    p.add_argument("--plot", type=Path, help="write the loss and accuracy curves here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=Path, help="also write the full results (with per-epoch curves) here")
+    p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
+    p.add_argument("--plot", type=path_arg, help="write the loss and accuracy curves here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, help="also write the full results (with per-epoch curves) here")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -100,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a checkpoint written by 'train-gcn --save' on its data set",
         description="Load a checkpoint written by 'gnnhw train-gcn --save' and print its accuracies.",
     )
-    p.add_argument("checkpoint", type=Path, help="file written by 'gnnhw train-gcn --save'")
+    p.add_argument("checkpoint", type=path_arg, help="file written by 'gnnhw train-gcn --save'")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -135,8 +135,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help=f"seed of the first run, {_range('first_seed')} (default: 0)",
     )
-    p.add_argument("--plot", type=Path, help="write the figure here")
-    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--plot", type=path_arg, help="write the figure here")
+    p.add_argument("--json", type=path_arg, help="write the results here")
     add_format(p)
     add_device(p)
     add_data_root(p)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, write_json
+from gnnhw.cli._common import add_device, add_format, add_quiet, path_arg, print_json, write_json
 from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
@@ -317,7 +317,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
-    p.add_argument("--out", type=Path, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
     p.add_argument(
         "--backend",
         default="gnnhw",
@@ -335,7 +335,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument("--optimizer", default="adam", help="optimizer (default: adam)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
     _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
     add_format(p)
     p.set_defaults(func=_sweep)
@@ -347,7 +347,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--optimizers", nargs="+", default=["sgd", "sgd-momentum", "rmsprop", "adam"], help="optimizers to compare"
     )
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
     _add_training_options(p, steps=2000)
     add_format(p)
     p.set_defaults(func=_optimizers)
@@ -357,7 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"])
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
     _add_training_options(p, steps=1000, model=False)
     add_format(p)
     p.set_defaults(func=_grads)

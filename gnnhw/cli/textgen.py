@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gnnhw.cli._common import (
     StoreGiven,
@@ -18,6 +17,7 @@ from gnnhw.cli._common import (
     apply_threads,
     given_options,
     non_negative_int,
+    path_arg,
     positive_int,
     write_json,
 )
@@ -57,9 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "DIR/history.json, DIR/samples.txt and DIR/curves.png."
         ),
     )
-    train.add_argument("--text", type=Path, required=True, help="UTF-8 text file to learn")
+    train.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file to learn")
     train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
-    train.add_argument("--out", type=Path, required=True, help="output folder")
+    train.add_argument("--out", type=path_arg, required=True, help="output folder")
     train.add_argument(
         "--resume",
         action="store_true",
@@ -106,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(higher is more random); the assignment's tau multiplies them, so T = 1 / tau."
         ),
     )
-    smp.add_argument("--checkpoint", type=Path, required=True)
+    smp.add_argument("--checkpoint", type=path_arg, required=True)
     smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
     smp.add_argument(
         "--length",
@@ -137,8 +137,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="next-character loss and accuracy of a checkpoint on (part of) a text",
         description="Loss and accuracy of a checkpoint on consecutive windows of a text file, or of a part of it.",
     )
-    ev.add_argument("--checkpoint", type=Path, required=True)
-    ev.add_argument("--text", type=Path, required=True)
+    ev.add_argument("--checkpoint", type=path_arg, required=True)
+    ev.add_argument("--text", type=path_arg, required=True)
     ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
     ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
