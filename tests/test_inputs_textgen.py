@@ -133,6 +133,10 @@ def test_library_refuses_top_k_with_greedy(trained):
         (lambda c: c["model"]["head.weight"].fill_(math.nan), "model.head.weight holds"),
         (lambda c: c["model"].update({"head.bias": "x"}), "model.head.bias must be a tensor"),
         (lambda c: c["rng"].update(batches=torch.zeros(3)), "rng.batches must be a uint8 tensor"),
+        # consistency across fields: a ragged history crashed the curves figure after a resumed run
+        (lambda c: c["history"].update(step=[1, 2, 3]), "history columns have different lengths (step 3"),
+        (lambda c: c["history"].pop("val_acc"), "history lacks the column(s) val_acc"),
+        (lambda c: c.update(samples=[["x", 5]]), "samples[0] must be a [step, text] pair"),
     ],
 )
 def test_a_checkpoint_with_a_bad_field_is_refused_naming_file_and_field(trained, tmp_path, edit, message):
@@ -140,6 +144,28 @@ def test_a_checkpoint_with_a_bad_field_is_refused_naming_file_and_field(trained,
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert message in str(err.value) and "edited.pt" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda o: o["state"][0].update(exp_avg=torch.zeros(2)), r"state exp_avg of parameter 0 .* has shape \(2,\)"),
+        (lambda o: o["state"][1]["exp_avg_sq"].fill_(math.inf), "state exp_avg_sq of parameter 1 .* NaN or infinity"),
+        (lambda o: o["state"][2].update(step=torch.tensor(math.nan)), "state step of parameter 2 .* finite count"),
+        (lambda o: o["param_groups"][0].update(eps=math.nan), r"param_groups\[0\]\.eps is not finite"),
+    ],
+    ids=["shape", "inf-moment", "nan-step", "nan-eps"],
+)
+def test_a_resume_from_a_bad_optimizer_state_is_refused_before_training(trained, book, tmp_path, edit, message):
+    # torch checks only the number of parameters: a wrong shape failed inside Adam's step with a traceback
+    out = tmp_path / "run"
+    out.mkdir()
+    ckpt = torch.load(trained, weights_only=True)
+    edit(ckpt["optimizer"])
+    torch.save(ckpt, out / "checkpoint.pt")
+    config = TextTrainConfig(steps=6, seq_length=10, batch_size=8, hidden_size=16, eval_every=3)
+    with pytest.raises(CheckpointError, match=message):
+        train_text(book, config, out_dir=out, resume=True)
 
 
 @pytest.mark.parametrize("command", ["sample", "evaluate"])
