@@ -49,8 +49,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             a FIFO or a socket (renaming onto it would replace the device node); a symlink is followed.
     """
     path = Path(path)
-    if path.is_symlink():  # write the file the link points to; renaming onto the link would replace the link
-        path = Path(os.path.realpath(path))
+    if path.is_symlink() and path.exists():  # write the file the link points to (renaming onto the link would
+        path = Path(os.path.realpath(path))  # replace it); a dangling link is replaced, no folder is made for it
     special = special_file_kind(path)
     if special is not None:  # a rename onto /dev/full or a FIFO would replace the device node with a regular file
         raise OutputError(f"cannot write {str(path)!r}: it is {special}, not a regular file; give a file name")

@@ -84,6 +84,9 @@ def test_a_symlinked_output_file_is_written_through_the_link(tmp_path):
     (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
     gnnhw._utils.atomic_write_text(tmp_path / "link.json", "new")
     assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "new"
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "no" / "such" / "x.json")  # no folder is made for it
+    gnnhw._utils.atomic_write_text(tmp_path / "dangling.json", "new")
+    assert (tmp_path / "dangling.json").read_text() == "new" and not (tmp_path / "no").exists()
 
 
 def test_two_outputs_of_one_command_on_one_file_are_refused(tmp_path):
