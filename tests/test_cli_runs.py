@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -373,3 +374,42 @@ def test_a_command_without_checkpoints_stops_at_once_and_says_nothing_was_writte
     expected = "interrupted by SIGTERM; no results were written: they are written only once the run finishes"
     assert line == f"gnnhw palindrome: {expected}"
     assert [p.name for p in (tmp_path / "run").iterdir()] == [".gnnhw.lock"]
+
+
+def _catches(pid: int, signum: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(mask >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal masks from /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_program_starts_is_one_line_and_its_exit_code(signum):
+    # SIGTERM while the modules loaded killed the process silently (exit 143, empty stderr). The import of the
+    # CLI is held for 60 s here, so the signal surely arrives while the program starts.
+    hold = textwrap.dedent(
+        """
+        import runpy, sys, time
+        class Hold:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                if name == "gnnhw.cli":
+                    time.sleep(60)
+        sys.meta_path.insert(0, Hold)
+        sys.argv = ["gnnhw", "adjacency", "--example"]
+        runpy.run_module("gnnhw", run_name="__main__", alter_sys=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", hold], stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        deadline = time.monotonic() + 30
+        # SIGTERM is caught once the program's handlers are installed (Python itself catches SIGINT from the start)
+        while not _catches(proc.pid, signal.SIGTERM):
+            assert time.monotonic() < deadline and proc.poll() is None, "no handler installed while starting"
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 128 + signum
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert _one_line(err) == f"gnnhw: interrupted by {signal.Signals(signum).name} while starting; nothing was done"

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import graph, planetoid, recurrent, textgen
-from gnnhw.cli._run import Interrupted, command_signals
+from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
 _AREAS = (graph, planetoid, recurrent, textgen)
@@ -66,12 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
 
-    After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
-    process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
-    window would otherwise kill the process by the signal instead of letting it exit with its code.
+    Until the command installs its handlers, a SIGINT or SIGTERM ends the process at once with one line
+    (:func:`gnnhw.cli._run.stop_while_starting`: nothing was read or written yet). Once the command has
+    returned, SIGINT and SIGTERM are ignored for the rest of the process: the work is done (or stopped and
+    saved), and a signal while the interpreter shuts down (the second of two Ctrl-C) would otherwise kill
+    the process by the signal instead of letting it exit with its code.
     """
+    install_start_handlers()  # a signal while the arguments are parsed: one line, not a silent death
     code = main(argv)
-    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(code)
