@@ -59,7 +59,7 @@ from torch_geometric.utils import index_to_mask
 
 from gnnhw._utils import atomic_torch_save, data_root
 from gnnhw.checks import format_bytes, machine_memory
-from gnnhw.errors import DataIntegrityError, DataNotFoundError
+from gnnhw.errors import DataIntegrityError, DataNotFoundError, OutputError
 from gnnhw.graph.config import PLANETOID_NAMES as PLANETOID_NAMES  # re-exported
 from gnnhw.graph.config import canonical_name
 
@@ -489,11 +489,17 @@ def load_planetoid(
     if missing:
         if not download:
             raise DataNotFoundError(_missing_message(name, raw, missing, "download=False"))
+        made = [p for p in (raw, *raw.parents) if not p.exists()]  # removed again if the download fails
         try:
             raw.mkdir(parents=True, exist_ok=True)
             for file in missing:
                 fs.cp(f"{PLANETOID_URL}/{file}", str(raw))  # PyG's own downloader (fsspec)
         except Exception as err:  # no network, read-only root, HTTP error: all mean "not available"
+            for folder in made:  # deepest first; a refused command leaves no empty folders behind
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
             reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             raise DataNotFoundError(_missing_message(name, raw, missing, reason.rstrip(": "))) from None
     try:  # read once: the bytes that are hashed are the bytes that are parsed (no swap in between)
@@ -515,7 +521,7 @@ def load_planetoid(
         blob.update({k: data[k] for k in _TENSORS})
         try:
             atomic_torch_save(blob, processed)  # temp file + rename: a concurrent reader never sees half a file
-        except OSError:  # the cache vanished or filled up: the data is still good
+        except (OSError, OutputError):  # the cache vanished or filled up: the data is still good
             pass
     data.name = name
     data.num_classes = int(data.y.max()) + 1
