@@ -74,6 +74,12 @@ def _edited(trained: Path, tmp_path: Path, edit) -> Path:
         (["--dropout", "nan"], "dropout must be a finite number"),
         (["--max-norm", "inf"], "max_norm must be a finite number"),
         (["--sample-at", "0,5"], "sample_at[0] must be in [1, "),
+        # options that would be silently without effect, or repeated
+        (["--dropout", "0.5", "--num-layers", "1"], "--dropout 0.5 acts between LSTM layers, and --num-layers 1"),
+        (["--lr-decay-every", "10"], "--lr-decay-every applies only with a --lr-decay below 1"),
+        (["--sample-length", "10"], "--sample-length applies only to logged samples"),
+        (["--sample-at", "3,7,3"], "--sample-at repeats 3"),
+        (["--steps", "10", "--sample-at", "11"], "--sample-at 11 is past --steps 10, so it is never reached"),
     ],
 )
 def test_train_refuses_out_of_range_values_before_reading_the_text(capsys, tmp_path, argv, message):

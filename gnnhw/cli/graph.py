@@ -143,6 +143,10 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
 def load_graph(args: argparse.Namespace) -> Any:
     """The graph that ``--example`` / ``--graph FILE`` (and ``--directed``) ask for."""
     if args.example:
+        if args.directed:
+            from gnnhw.errors import ConfigError
+
+            raise ConfigError("--directed applies only to an edge-list --graph FILE, not to --example; drop it")
         from gnnhw.graph.examples import assignment_graph
 
         return assignment_graph()

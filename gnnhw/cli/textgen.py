@@ -198,11 +198,35 @@ def _option(field: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _refuse_inapplicable_train_options(args: argparse.Namespace) -> None:
+    """ConfigError for a train option that would be silently without effect (or repeated)."""
+    from gnnhw.errors import ConfigError
+
+    given = given_options(args)
+    if "dropout" in given and args.dropout > 0 and args.num_layers == 1:  # torch.nn.LSTM only warns
+        raise ConfigError(
+            f"--dropout {args.dropout:g} acts between LSTM layers, and --num-layers 1 has none; "
+            "drop --dropout or use --num-layers 2 or more"
+        )
+    if "lr_decay_every" in given and args.lr_decay == 1.0:
+        raise ConfigError("--lr-decay-every applies only with a --lr-decay below 1; give --lr-decay or drop it")
+    if "sample_length" in given and args.sample_every == 0 and not args.sample_at:
+        raise ConfigError("--sample-length applies only to logged samples; give --sample-every or --sample-at")
+    seen: set[int] = set()
+    for step in args.sample_at:
+        if step in seen:
+            raise ConfigError(f"--sample-at repeats {step}; give each step once")
+        seen.add(step)
+        if step > args.steps:
+            raise ConfigError(f"--sample-at {step} is past --steps {args.steps}, so it is never reached; drop it")
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
+    _refuse_inapplicable_train_options(args)
     config = TextTrainConfig(**{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()})
     from gnnhw.cli._run import current
     from gnnhw.runs import RunStopped, prepare_outputs
