@@ -413,3 +413,25 @@ def test_a_signal_while_the_program_starts_is_one_line_and_its_exit_code(signum)
         proc.kill()
     err = proc.stderr.read()
     assert _one_line(err) == f"gnnhw: interrupted by {signal.Signals(signum).name} while starting; nothing was done"
+
+
+@pytest.mark.parametrize(
+    "argv", [["adjacency", "--example"], ["receptive-field", "--example"]], ids=["adjacency", "receptive-field"]
+)
+def test_standard_output_that_fails_is_one_line_and_a_closed_pipe_a_quiet_stop(argv):
+    # > /dev/full and | head were tracebacks (OSError ENOSPC, BrokenPipeError)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "gnnhw", *argv], stdout=full, stderr=subprocess.PIPE, text=True, env=_env()
+        )
+    assert done.returncode == 2
+    assert (
+        _one_line(done.stderr)
+        == f"gnnhw {argv[0]}: error: cannot write to standard output: No space left on device (ENOSPC)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gnnhw", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    assert proc.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert proc.stderr.read() == ""

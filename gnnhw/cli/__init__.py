@@ -14,10 +14,13 @@ was kept, exit code 130 or 143.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import graph, planetoid, recurrent, textgen
@@ -48,9 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)
     try:
         with command_signals():
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a write error still inside the command: one line, not an error at exit
+            return code
+    except _StdoutClosed:
+        # the reader went away (``gnnhw ... | head``): stop quietly, as tools killed by SIGPIPE do
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real_stdout.fileno())  # nothing more to flush at exit
+        return 128 + signal.SIGPIPE
     except GnnhwError as err:
         print(f"gnnhw {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -61,6 +73,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gnnhw {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = real_stdout
+
+
+class _StdoutClosed(BrokenPipeError):
+    """Standard output's reader is gone (EPIPE). A command that streams (``textgen sample``) may catch it as
+    a BrokenPipeError and end quietly with 0; elsewhere the command stops with 141 (128 + SIGPIPE), as tools
+    killed by SIGPIPE do, since its later results (files written after the printed numbers) were not made."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for one command: a failing write or flush (a full disk, ``> /dev/full``) becomes one
+    :class:`OutputError` line; a closed pipe, :class:`_StdoutClosed` (a quiet stop)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, call: Any, *a: Any) -> Any:
+        try:
+            return call(*a)
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+        except OSError as err:
+            from gnnhw._utils import describe_os_error
+            from gnnhw.errors import OutputError
+
+            raise OutputError(f"cannot write to standard output: {describe_os_error(err)}") from None
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
