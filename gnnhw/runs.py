@@ -155,7 +155,8 @@ def _lock_file_for(path: Path, folder: bool) -> Path:
         return path / LOCK_NAME
     # A lock for one file lives outside its folder (no stray lock files beside results), keyed by the
     # file's absolute path; per user, so users never share (or fight over) one lock folder.
-    key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    # keyed by the real path: a symlink and its target (or a/../b and b) are one file, so one lock
+    key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:24]
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"gnnhw-locks-{uid}" / f"{key}.lock"
 

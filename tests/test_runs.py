@@ -140,6 +140,17 @@ def test_a_second_lock_on_the_same_folder_is_refused_and_released_after(tmp_path
         pass
 
 
+def test_one_file_reached_by_two_names_has_one_lock(tmp_path):
+    # two runs with --json link.json and --json target.json wrote the same file under two locks
+    (tmp_path / "target.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    (tmp_path / "sub").mkdir()
+    with OutputLock(tmp_path / "target.json", folder=False, label="--json"):
+        for alias in (tmp_path / "link.json", tmp_path / "sub" / ".." / "target.json"):
+            with pytest.raises(OutputLockedError, match="is in use by another running gnnhw command"):
+                OutputLock(alias, folder=False, label="--json").acquire()
+
+
 def test_file_locks_live_outside_the_results_folder(tmp_path):
     with OutputLock(tmp_path / "results.json", folder=False) as lock:
         assert tmp_path not in lock.lock_file.parents
