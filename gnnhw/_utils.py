@@ -147,6 +147,14 @@ def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def check_device_name(device: str) -> None:
+    """ConfigError unless ``device`` is ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (torch-free: whether
+    CUDA is there is :func:`resolve_device`'s business)."""
+    if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
+        return
+    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) into a :class:`torch.device`.
 

@@ -251,7 +251,9 @@ def prepare_outputs(
     """Check every output, then lock each and clean its stale temporaries; release the locks on exit.
 
     Each entry is a path or ``(path, label)`` (the label, such as ``"--out"``, starts its error message).
-    Every path is checked before anything is created or locked, so a refused command leaves no trace.
+    Every path is checked before anything is created or locked, so a refused command leaves no trace; and
+    when the block raises (a later refusal, an error, an interruption) before anything was written, the
+    folders this call created are removed again.
     ``files`` and ``figures`` in a listed folder are covered by that folder's lock. Yields the paths of
     the temporaries removed.
 
@@ -286,9 +288,13 @@ def prepare_outputs(
     locked_dirs = {p.absolute() for p, _ in dirs}
     locks: list[OutputLock] = []
     removed: list[Path] = []
+    made: list[Path] = []  # output folders (and folders above them) that this call creates, deepest first
     try:
         for path, label in dirs:
+            absolute = path.absolute()
+            new = [p for p in (absolute, *absolute.parents) if not p.exists()]
             locks.append(OutputLock(path, folder=True, label=label).acquire())
+            made = new + made
             removed += clean_stale_temporaries(path)
         seen: set[Path] = set()
         for path, label in outs + figs:
@@ -300,6 +306,26 @@ def prepare_outputs(
                 locks.append(OutputLock(path, folder=False, label=label).acquire())
             removed += clean_stale_temporaries(path.parent)
         yield removed
+    except BaseException:
+        # A command refused (or stopped) before it wrote anything leaves no trace: the folders made for it
+        # go again when they hold nothing but the lock file.
+        _remove_if_unused(made)
+        raise
     finally:
         for lock in reversed(locks):
             lock.release()
+
+
+def _remove_if_unused(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that holds nothing but gnnhw's lock file; stop at the first
+    that holds more (its parents then hold it)."""
+    for folder in folders:
+        try:
+            entries = [e.name for e in folder.iterdir()]
+            if entries and entries != [LOCK_NAME]:
+                return
+            if entries:
+                (folder / LOCK_NAME).unlink()
+            folder.rmdir()
+        except OSError:
+            return

@@ -278,7 +278,8 @@ def test_a_full_disk_while_writing_the_checkpoint_is_one_line(tmp_path, capsys, 
     assert main(argv + TINY_ARGS) == 2
     line = _one_line(capsys.readouterr().err)
     assert f"cannot write '{full_dir / 'run' / CHECKPOINT_NAME}': No space left on device (ENOSPC)" in line
-    assert [p.name for p in (full_dir / "run").iterdir()] == [".gnnhw.lock"]  # no half-written file
+    # no half-written file, nor the folder made for a run that wrote nothing (it held only the lock file)
+    assert not (full_dir / "run").exists()
 
 
 def test_a_full_disk_while_writing_sweep_json_is_one_line(capsys, full_dir):  # noqa: F811
@@ -373,7 +374,7 @@ def test_a_command_without_checkpoints_stops_at_once_and_says_nothing_was_writte
     line = _one_line(capsys.readouterr().err)
     expected = "interrupted by SIGTERM; no results were written: they are written only once the run finishes"
     assert line == f"gnnhw palindrome: {expected}"
-    assert [p.name for p in (tmp_path / "run").iterdir()] == [".gnnhw.lock"]
+    assert not (tmp_path / "run").exists()  # nothing written, not even the folder made for the run
 
 
 def _catches(pid: int, signum: int) -> bool:
@@ -435,3 +436,25 @@ def test_standard_output_that_fails_is_one_line_and_a_closed_pipe_a_quiet_stop(a
     proc.stdout.close()  # the reader is gone before the first line
     assert proc.wait(timeout=60) == 128 + signal.SIGPIPE
     assert proc.stderr.read() == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["textgen", "train", "--text", "{tmp}/no-such.txt", "--steps", "2", "--out", "{tmp}/new/run"],
+        ["palindrome", "--steps", "2", "--device", "tpu", "--out", "{tmp}/new/run"],
+        ["palindrome-sweep", "--steps", "2", "--lengths", "3", "--device", "tpu", "--out", "{tmp}/new/run"],
+        ["optimizers", "--steps", "2", "--device", "tpu", "--out", "{tmp}/new/run"],
+    ],
+    ids=["textgen-missing-text", "palindrome-bad-device", "sweep-bad-device", "optimizers-bad-device"],
+)
+def test_a_command_refused_after_its_folder_was_locked_leaves_no_folder(tmp_path, capsys, argv):
+    # the output folder (with its lock file) was made, then the text or the device was refused: a trace
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("x")  # a folder that existed, with files, is left alone
+    argv = [a.replace("{tmp}/new/run", "{tmp}/kept") for a in argv]
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert (tmp_path / "kept" / "mine.txt").read_text() == "x"

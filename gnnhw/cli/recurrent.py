@@ -86,10 +86,21 @@ def _config(args: argparse.Namespace, **overrides: Any):
                 "drop --forget-bias"
             )
         fields["forget_bias"] = args.forget_bias
+    from gnnhw._utils import check_device_name
+
+    check_device_name(args.device)  # here, not in a worker process after the output folder was made
     fields.update(overrides)
     config = PalindromeConfig(**fields)
     config.validate(_LABELS)
     return config
+
+
+def _check_device_available(device: str) -> None:
+    """ConfigError when ``--device cuda`` is asked for without CUDA: checked in the parent, before its worker
+    processes start (imports torch)."""
+    from gnnhw._utils import resolve_device
+
+    resolve_device(device)
 
 
 def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
@@ -164,6 +175,7 @@ def _sweep(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
+    _check_device_available(args.device)
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
 
@@ -229,6 +241,7 @@ def _optimizers(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, optimizer="adam")
     _check_lists(args, base, **{"--optimizers": "optimizers"})
+    _check_device_available(args.device)
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
     from gnnhw.runs import prepare_outputs
