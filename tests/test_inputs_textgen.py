@@ -134,6 +134,7 @@ def test_library_refuses_top_k_with_greedy(trained):
         (lambda c: c["config"].update(hidden_size=True), "config.hidden_size must be an integer, got bool"),
         (lambda c: c.pop("step"), "lacks the required key(s) step"),
         (lambda c: c.update(step=-3), "step must be >= 0"),
+        (lambda c: c.update(step=10**30), "step must be <= 1e+08"),
         (lambda c: c.update(vocab=5), "vocab must be a string, got int 5"),
         (lambda c: c.update(version=99), "has format version 99; this gnnhw reads version(s) 1"),
         (lambda c: c["model"]["head.weight"].fill_(math.nan), "model.head.weight holds"),

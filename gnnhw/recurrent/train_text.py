@@ -152,6 +152,13 @@ def _finite_loss(loss: float) -> float:
 # --------------------------------------------------------------------------------------------- checkpoints
 
 
+def _declared_max(field: str) -> float:
+    """The ``max`` that :class:`TextTrainConfig` declares for ``field``."""
+    import dataclasses
+
+    return next(f for f in dataclasses.fields(TextTrainConfig) if f.name == field).metadata["range"]["max"]
+
+
 def _checkpoint_spec() -> Spec:
     """The schema of a textgen checkpoint (what :func:`load_checkpoint` accepts); the config is checked field
     by field against :class:`TextTrainConfig`'s declared ranges."""
@@ -161,7 +168,7 @@ def _checkpoint_spec() -> Spec:
             "vocab": Str(min_len=1),
             "model": MapOf(TensorSpec(finite=True, dtype="float")),
             "optimizer": Record({"state": ANY, "param_groups": ListOf(ANY)}),
-            "step": Int(min=0),
+            "step": Int(min=0, max=_declared_max("steps")),  # a run never goes past the largest --steps
             "rng": Record(
                 {"batches": TensorSpec(dtype="uint8"), "torch": TensorSpec(dtype="uint8")},
                 {"cuda": TensorSpec(dtype="uint8")},
