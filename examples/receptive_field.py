@@ -20,7 +20,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from gnnhw.cli._common import non_negative_int, write_json
+from gnnhw.cli._common import non_negative_int, path_arg, write_json
 from gnnhw.cli.graph import format_diameter, format_matrix, format_sizes, matrix_values
 from gnnhw.errors import GnnhwError
 from gnnhw.graph.adjacency import normalized_adjacency, self_loop_adjacency
@@ -43,10 +43,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--node", default="C", help="node whose receptive field is drawn (default: C)")
     parser.add_argument("--max-layers", type=non_negative_int, default=4, help="largest depth k (default: 4)")
-    parser.add_argument("--graph", type=Path, help="read the graph from FILE instead (edge list, .graphml, .gml, .adj)")
+    parser.add_argument(
+        "--graph", type=path_arg, help="read the graph from FILE instead (edge list, .graphml, .gml, .adj)"
+    )
     parser.add_argument("--source", default="C", help="count updates from this node (default: C)")
     parser.add_argument("--target", default="E", help="... to this node (default: E)")
-    parser.add_argument("--out", type=Path, default=Path("out/receptive_field"), help="output folder")
+    parser.add_argument("--out", type=path_arg, default=Path("out/receptive_field"), help="output folder")
     return parser.parse_args(argv)
 
 

@@ -45,9 +45,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     Raises:
         OutputError: the folder cannot be created or written, or renaming fails; the message names the
-            path and the cause (e.g. ``No space left on device (ENOSPC)``).
+            path and the cause (e.g. ``No space left on device (ENOSPC)``). Also when ``path`` is a device,
+            a FIFO or a socket (renaming onto it would replace the device node); a symlink is followed.
     """
     path = Path(path)
+    if path.is_symlink() and path.exists():  # write the file the link points to (renaming onto the link would
+        path = Path(os.path.realpath(path))  # replace it); a dangling link is replaced, no folder is made for it
+    special = special_file_kind(path)
+    if special is not None:  # a rename onto /dev/full or a FIFO would replace the device node with a regular file
+        raise OutputError(f"cannot write {str(path)!r}: it is {special}, not a regular file; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
@@ -68,6 +74,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+
+
+def special_file_kind(path: str | os.PathLike) -> str | None:
+    """``"a character device"``, ``"a FIFO (named pipe)"``, ... when ``path`` (after symlinks) exists and is
+    neither a regular file nor a folder; ``None`` otherwise (also when it does not exist)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _umask() -> int:
@@ -117,6 +145,14 @@ def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def check_device_name(device: str) -> None:
+    """ConfigError unless ``device`` is ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (torch-free: whether
+    CUDA is there is :func:`resolve_device`'s business)."""
+    if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
+        return
+    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

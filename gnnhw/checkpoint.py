@@ -104,3 +104,39 @@ def load_checkpoint(
     if spec is not None:
         validate(ckpt, spec, source, CheckpointError)
     return ckpt
+
+
+def check_optimizer_state(optimizer: torch.optim.Optimizer, source: str) -> None:
+    """After ``optimizer.load_state_dict(...)``: every per-parameter state tensor (Adam's ``exp_avg``, ...)
+    has its parameter's shape and finite values, ``step`` counts are finite and >= 0, and the numbers of
+    each parameter group (``lr``, ``betas``, ``eps``, ...) are finite.
+
+    torch checks only the number of parameters per group: a state of the wrong shape fails inside the next
+    optimizer step with a raw RuntimeError (or broadcasts silently), a NaN moment poisons the weights.
+
+    Raises:
+        CheckpointError: one line naming ``source`` (e.g. ``"checkpoint 'run/checkpoint.pt'"``) and the entry.
+    """
+    import math
+
+    for g, group in enumerate(optimizer.param_groups):
+        for key, value in group.items():
+            numbers = value if isinstance(value, (tuple, list)) else (value,)
+            for x in numbers:
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise CheckpointError(f"{source}: optimizer.param_groups[{g}].{key} is not finite ({value!r})")
+        for i, param in enumerate(group["params"]):
+            for key, value in optimizer.state.get(param, {}).items():
+                if not isinstance(value, torch.Tensor):
+                    continue
+                where = f"{source}: optimizer state {key} of parameter {i} of group {g}"
+                if key == "step":
+                    if value.numel() != 1 or not bool(torch.isfinite(value).all()) or float(value) < 0:
+                        raise CheckpointError(f"{where} must be one finite count >= 0, got {value.tolist()!r:.60}")
+                    continue
+                if value.shape != param.shape:
+                    raise CheckpointError(
+                        f"{where} has shape {tuple(value.shape)}, but the parameter has {tuple(param.shape)}"
+                    )
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise CheckpointError(f"{where} holds NaN or infinity; the file is corrupt or its run diverged")

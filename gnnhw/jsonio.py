@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gnnhw._utils import special_file_kind
 from gnnhw.errors import GnnhwError, ResultsFileError
 from gnnhw.schema import Spec, validate
 
@@ -54,6 +55,9 @@ def read_json(
     source = f"{what} {str(path)!r}"
     if path.is_dir():
         raise error(f"{source} is a directory, not a file")
+    special = special_file_kind(path)
+    if special is not None:  # a FIFO without writer blocks forever, /dev/zero never ends
+        raise error(f"{source} is {special}, not a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -66,6 +70,8 @@ def read_json(
         data = json.loads(text, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, ValueError) as err:
         raise error(f"{source} is not a readable JSON file ({err})") from None
+    except RecursionError:  # '[[[[...' nested deeper than the parser's recursion limit
+        raise error(f"{source} is not a JSON file gnnhw wrote (nested too deeply to parse)") from None
     if spec is not None:
         validate(data, spec, source, error)
     return data

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from gnnhw._utils import TEMP_MARK, TEMP_PATTERN, describe_os_error
+from gnnhw._utils import TEMP_MARK, TEMP_PATTERN, describe_os_error, special_file_kind
 from gnnhw.errors import OutputError, OutputLockedError
 
 LOCK_NAME = ".gnnhw.lock"
@@ -95,12 +95,20 @@ def check_output_file(path: str | os.PathLike, label: str | None = None) -> Path
     """Check that the file ``path`` can be written (replaced atomically); create nothing.
 
     Raises:
-        OutputError: ``path`` is a folder, a folder above it is a file, or its folder is not writable.
+        OutputError: ``path`` is a folder, or an existing special file (a device such as ``/dev/full``,
+            a FIFO, a socket: an atomic write would replace it with a regular file), a folder above it
+            is a file, or its folder is not writable.
     """
     path = Path(path)
     what = _label(path, label)
     if path.is_dir():
         raise OutputError(f"{what} is a folder, but a file is expected there; give a file name")
+    special = special_file_kind(path)
+    if special is not None:
+        raise OutputError(
+            f"{what} is {special}, not a regular file; gnnhw writes results to regular files only "
+            "(it replaces them atomically); give a file name"
+        )
     if path.name in ("", ".", ".."):
         raise OutputError(f"{what} does not name a file")
     base = _nearest_existing(path.parent)
@@ -147,7 +155,8 @@ def _lock_file_for(path: Path, folder: bool) -> Path:
         return path / LOCK_NAME
     # A lock for one file lives outside its folder (no stray lock files beside results), keyed by the
     # file's absolute path; per user, so users never share (or fight over) one lock folder.
-    key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    # keyed by the real path: a symlink and its target (or a/../b and b) are one file, so one lock
+    key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:24]
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"gnnhw-locks-{uid}" / f"{key}.lock"
 
@@ -243,9 +252,8 @@ def prepare_outputs(
 
     Each entry is a path or ``(path, label)`` (the label, such as ``"--out"``, starts its error message).
     Every path is checked before anything is created or locked, so a refused command leaves no trace; and
-    when the command is refused or stopped later, inside the ``with`` block (a bad input found after the
-    outputs were locked), the folders this call created are removed again if nothing but their lock was
-    written to them.
+    when the block raises (a later refusal, an error, an interruption) before anything was written, the
+    folders this call created are removed again.
     ``files`` and ``figures`` in a listed folder are covered by that folder's lock. Yields the paths of
     the temporaries removed.
 
@@ -262,6 +270,15 @@ def prepare_outputs(
     dirs = [split(e) for e in folders]
     outs = [split(e) for e in files]
     figs = [split(e) for e in figures]
+    owners: dict[Path, str | None] = {}
+    for path, label in outs + figs:  # two outputs of one command on one file: one would silently replace the other
+        key = Path(os.path.realpath(path))
+        if key in owners:
+            first = owners[key] or "one output"
+            raise OutputError(
+                f"{label or 'another output'} and {first} both name {str(path)!r}; give each its own file"
+            )
+        owners[key] = label
     for path, label in dirs:
         check_output_dir(path, label)
     for path, label in outs:
@@ -269,18 +286,15 @@ def prepare_outputs(
     for path, label in figs:
         check_figure_path(path, label)
     locked_dirs = {p.absolute() for p, _ in dirs}
-    created: list[Path] = []  # the folders (and missing parents) that locking them will create, deepest first
-    for path, _ in dirs:
-        missing = path.absolute()
-        while not missing.exists() and missing not in created and missing.parent != missing:
-            created.append(missing)
-            missing = missing.parent
-    created.sort(key=lambda folder: len(folder.parts), reverse=True)
     locks: list[OutputLock] = []
     removed: list[Path] = []
+    made: list[Path] = []  # output folders (and folders above them) that this call creates, deepest first
     try:
         for path, label in dirs:
+            absolute = path.absolute()
+            new = [p for p in (absolute, *absolute.parents) if not p.exists()]
             locks.append(OutputLock(path, folder=True, label=label).acquire())
+            made = new + made
             removed += clean_stale_temporaries(path)
         seen: set[Path] = set()
         for path, label in outs + figs:
@@ -293,24 +307,25 @@ def prepare_outputs(
             removed += clean_stale_temporaries(path.parent)
         yield removed
     except BaseException:
-        _remove_untouched(created, locks)
+        # A command refused (or stopped) before it wrote anything leaves no trace: the folders made for it
+        # go again when they hold nothing but the lock file.
+        _remove_if_unused(made)
         raise
     finally:
         for lock in reversed(locks):
             lock.release()
 
 
-def _remove_untouched(created: list[Path], locks: list[OutputLock]) -> None:
-    """Remove the folders in ``created`` (deepest first) that hold nothing but this process's lock.
-
-    The lock file is unlinked while the lock is still held: another command that opened it meanwhile
-    cannot take it (it is refused, as always), and one that comes later makes a new lock file, which
-    keeps the folder (``rmdir`` only removes empty folders).
-    """
-    held = {lock.lock_file.absolute() for lock in locks if lock.folder and lock._lock is not None}
-    for folder in created:
-        lock_file = folder / LOCK_NAME
-        with contextlib.suppress(OSError):
-            if lock_file in held and [entry.name for entry in folder.iterdir()] == [LOCK_NAME]:
-                lock_file.unlink()
+def _remove_if_unused(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that holds nothing but gnnhw's lock file; stop at the first
+    that holds more (its parents then hold it)."""
+    for folder in folders:
+        try:
+            entries = [e.name for e in folder.iterdir()]
+            if entries and entries != [LOCK_NAME]:
+                return
+            if entries:
+                (folder / LOCK_NAME).unlink()
             folder.rmdir()
+        except OSError:
+            return

@@ -398,3 +398,17 @@ def test_receptive_field_all_nodes_on_request(tmp_path, capsys):
     path = _ring_with_chords(tmp_path, 1200)
     payload = run_json(capsys, "receptive-field", "--graph", path, "--max-layers", "1", "--all-nodes")
     assert len(payload["sizes"]) == 1200
+
+
+@pytest.mark.parametrize("command", ["adjacency", "receptive-field"])
+@pytest.mark.parametrize("source", ["--example", "graph.graphml", "graph.gml", "graph.adj"])
+def test_directed_where_the_input_says_it_itself_is_refused(tmp_path, capsys, command, source):
+    # --directed applies to edge lists only; with the example or a format that declares it, it was ignored
+    if source == "--example":
+        argv = [command, "--example", "--directed"]
+    else:
+        (tmp_path / source).write_text("never read")
+        argv = [command, "--graph", str(tmp_path / source), "--directed"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "directed applies only to" in err, err

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -220,6 +222,41 @@ def test_bad_output_paths_are_one_line_before_any_data_is_read(tmp_path, capsys,
 @pytest.mark.parametrize(
     "argv",
     [
+        ["train-gcn", "--json", "/dev/full"],
+        ["depth-study", "--json", "{tmp}/pipe"],
+        ["train-gcn", "--json", "{tmp}/r.png", "--plot", "{tmp}/r.png"],
+        ["train-gcn", "--save", "{tmp}/m", "--json", "{tmp}/./m"],
+        ["palindrome", "--out", ""],
+        ["optimizers", "--out", ""],
+        ["textgen", "train", "--text", "{tmp}/pipe", "--out", ""],
+        ["train-gcn", "--save", ""],
+        ["eval-gcn", ""],
+    ],
+    ids=["device", "fifo", "json-and-plot", "save-and-json", "pal-empty", "opt-empty", "tg-empty", "save-empty",
+         "eval-empty"],
+)  # fmt: skip
+def test_special_shared_or_empty_output_paths_are_refused_before_the_work(tmp_path, capsys, argv):
+    # /dev/full was once replaced by the results JSON (an atomic rename onto a device node); two outputs on
+    # one file kept only the last; an empty --out silently wrote into the current folder
+    os.mkfifo(tmp_path / "pipe")
+    data_root = ["--data-root", str(tmp_path / "no-data")] if argv[0] in ("train-gcn", "depth-study") else []
+    argv = [a.format(tmp=tmp_path) for a in argv] + data_root
+    if "" in argv:  # refused by argparse: exit 2 with usage and one error line
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    else:
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(r"not a regular file|both name .* own file|expected a path, got ''", err), err
+    assert Path("/dev/full").is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
         ["depth-study", "--json", "{ro}/depth.json"],
         ["train-gcn", "--save", "{ro}/model.pt"],
         ["train-gcn", "--plot", "{ro}/sub/curves.png"],
@@ -241,7 +278,8 @@ def test_a_full_disk_while_writing_the_checkpoint_is_one_line(tmp_path, capsys, 
     assert main(argv + TINY_ARGS) == 2
     line = _one_line(capsys.readouterr().err)
     assert f"cannot write '{full_dir / 'run' / CHECKPOINT_NAME}': No space left on device (ENOSPC)" in line
-    assert not (full_dir / "run").exists()  # no half-written file (and no folder holding only its lock)
+    # no half-written file, nor the folder made for a run that wrote nothing (it held only the lock file)
+    assert not (full_dir / "run").exists()
 
 
 def test_a_full_disk_while_writing_sweep_json_is_one_line(capsys, full_dir):  # noqa: F811
@@ -336,4 +374,87 @@ def test_a_command_without_checkpoints_stops_at_once_and_says_nothing_was_writte
     line = _one_line(capsys.readouterr().err)
     expected = "interrupted by SIGTERM; no results were written: they are written only once the run finishes"
     assert line == f"gnnhw palindrome: {expected}"
-    assert not (tmp_path / "run").exists()  # nothing written: not even the folder its lock had made
+    assert not (tmp_path / "run").exists()  # nothing written, not even the folder made for the run
+
+
+def _catches(pid: int, signum: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(mask >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal masks from /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_program_starts_is_one_line_and_its_exit_code(signum):
+    # SIGTERM while the modules loaded killed the process silently (exit 143, empty stderr). The import of the
+    # CLI is held for 60 s here, so the signal surely arrives while the program starts.
+    hold = textwrap.dedent(
+        """
+        import runpy, sys, time
+        class Hold:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                if name == "gnnhw.cli":
+                    time.sleep(60)
+        sys.meta_path.insert(0, Hold)
+        sys.argv = ["gnnhw", "adjacency", "--example"]
+        runpy.run_module("gnnhw", run_name="__main__", alter_sys=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", hold], stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        deadline = time.monotonic() + 30
+        # SIGTERM is caught once the program's handlers are installed (Python itself catches SIGINT from the start)
+        while not _catches(proc.pid, signal.SIGTERM):
+            assert time.monotonic() < deadline and proc.poll() is None, "no handler installed while starting"
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 128 + signum
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert _one_line(err) == f"gnnhw: interrupted by {signal.Signals(signum).name} while starting; nothing was done"
+
+
+@pytest.mark.parametrize(
+    "argv", [["adjacency", "--example"], ["receptive-field", "--example"]], ids=["adjacency", "receptive-field"]
+)
+def test_standard_output_that_fails_is_one_line_and_a_closed_pipe_a_quiet_stop(argv):
+    # > /dev/full and | head were tracebacks (OSError ENOSPC, BrokenPipeError)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "gnnhw", *argv], stdout=full, stderr=subprocess.PIPE, text=True, env=_env()
+        )
+    assert done.returncode == 2
+    assert (
+        _one_line(done.stderr)
+        == f"gnnhw {argv[0]}: error: cannot write to standard output: No space left on device (ENOSPC)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gnnhw", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    assert proc.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert proc.stderr.read() == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["textgen", "train", "--text", "{tmp}/no-such.txt", "--steps", "2", "--out", "{tmp}/new/run"],
+        ["palindrome", "--steps", "2", "--device", "tpu", "--out", "{tmp}/new/run"],
+        ["palindrome-sweep", "--steps", "2", "--lengths", "3", "--device", "tpu", "--out", "{tmp}/new/run"],
+        ["optimizers", "--steps", "2", "--device", "tpu", "--out", "{tmp}/new/run"],
+    ],
+    ids=["textgen-missing-text", "palindrome-bad-device", "sweep-bad-device", "optimizers-bad-device"],
+)
+def test_a_command_refused_after_its_folder_was_locked_leaves_no_folder(tmp_path, capsys, argv):
+    # the output folder (with its lock file) was made, then the text or the device was refused: a trace
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("x")  # a folder that existed, with files, is left alone
+    argv = [a.replace("{tmp}/new/run", "{tmp}/kept") for a in argv]
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert (tmp_path / "kept" / "mine.txt").read_text() == "x"

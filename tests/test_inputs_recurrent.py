@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -168,6 +169,32 @@ def test_a_sweep_file_of_the_wrong_shape_is_refused_naming_file_and_field(tmp_pa
     with pytest.raises(ResultsFileError) as err:
         run_sweep(_tiny_base(), ["rnn"], [3], [0], path, workers=1)
     assert message in str(err.value) and "sweep.json" in str(err.value)
+
+
+def test_a_sweep_file_that_repeats_a_job_is_refused(tmp_path):
+    # two results for one (model, length, seed) would both count in the mean and n, or one would be dropped
+    from gnnhw.errors import ResultsFileError
+
+    rec = {"model": "rnn", "length": 3, "seed": 0, "test_accuracy": 0.1}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"format": "gnnhw-palindrome-sweep/1", "records": [rec, {**rec, "test_accuracy": 0.9}]}))
+    with pytest.raises(ResultsFileError, match=r"records\[1\] repeats the job of records\[0\] \(rnn, T=3, seed 0\)"):
+        run_sweep(_tiny_base(), ["rnn"], [3], [0], path, workers=1)
+
+
+def test_json_nested_too_deeply_or_a_special_file_is_one_error_not_a_traceback_or_a_hang(tmp_path):
+    from gnnhw.errors import ResultsFileError
+    from gnnhw.jsonio import read_json
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError inside json.loads
+    with pytest.raises(ResultsFileError, match="deep.json' is not a JSON file gnnhw wrote .nested too deeply"):
+        read_json(deep)
+    os.mkfifo(tmp_path / "pipe.json")  # reading a FIFO without a writer would block forever
+    with pytest.raises(ResultsFileError, match="pipe.json' is a FIFO"):
+        read_json(tmp_path / "pipe.json")
+    with pytest.raises(ResultsFileError, match="'/dev/zero' is a character device"):  # would never end
+        read_json("/dev/zero")
 
 
 def test_a_sweep_file_with_bare_nan_is_refused(tmp_path):

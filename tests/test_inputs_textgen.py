@@ -74,6 +74,12 @@ def _edited(trained: Path, tmp_path: Path, edit) -> Path:
         (["--dropout", "nan"], "dropout must be a finite number"),
         (["--max-norm", "inf"], "max_norm must be a finite number"),
         (["--sample-at", "0,5"], "sample_at[0] must be in [1, "),
+        # options that would be silently without effect, or repeated
+        (["--dropout", "0.5", "--num-layers", "1"], "--dropout 0.5 acts between LSTM layers, and --num-layers 1"),
+        (["--lr-decay-every", "10"], "--lr-decay-every applies only with a --lr-decay below 1"),
+        (["--sample-length", "10"], "--sample-length applies only to logged samples"),
+        (["--sample-at", "3,7,3"], "--sample-at repeats 3"),
+        (["--steps", "10", "--sample-at", "11"], "--sample-at 11 is past --steps 10, so it is never reached"),
     ],
 )
 def test_train_refuses_out_of_range_values_before_reading_the_text(capsys, tmp_path, argv, message):
@@ -128,11 +134,16 @@ def test_library_refuses_top_k_with_greedy(trained):
         (lambda c: c["config"].update(hidden_size=True), "config.hidden_size must be an integer, got bool"),
         (lambda c: c.pop("step"), "lacks the required key(s) step"),
         (lambda c: c.update(step=-3), "step must be >= 0"),
+        (lambda c: c.update(step=10**30), "step must be <= 1e+08"),
         (lambda c: c.update(vocab=5), "vocab must be a string, got int 5"),
         (lambda c: c.update(version=99), "has format version 99; this gnnhw reads version(s) 1"),
         (lambda c: c["model"]["head.weight"].fill_(math.nan), "model.head.weight holds"),
         (lambda c: c["model"].update({"head.bias": "x"}), "model.head.bias must be a tensor"),
         (lambda c: c["rng"].update(batches=torch.zeros(3)), "rng.batches must be a uint8 tensor"),
+        # consistency across fields: a ragged history crashed the curves figure after a resumed run
+        (lambda c: c["history"].update(step=[1, 2, 3]), "history columns have different lengths (step 3"),
+        (lambda c: c["history"].pop("val_acc"), "history lacks the column(s) val_acc"),
+        (lambda c: c.update(samples=[["x", 5]]), "samples[0] must be a [step, text] pair"),
     ],
 )
 def test_a_checkpoint_with_a_bad_field_is_refused_naming_file_and_field(trained, tmp_path, edit, message):
@@ -140,6 +151,28 @@ def test_a_checkpoint_with_a_bad_field_is_refused_naming_file_and_field(trained,
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert message in str(err.value) and "edited.pt" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda o: o["state"][0].update(exp_avg=torch.zeros(2)), r"state exp_avg of parameter 0 .* has shape \(2,\)"),
+        (lambda o: o["state"][1]["exp_avg_sq"].fill_(math.inf), "state exp_avg_sq of parameter 1 .* NaN or infinity"),
+        (lambda o: o["state"][2].update(step=torch.tensor(math.nan)), "state step of parameter 2 .* finite count"),
+        (lambda o: o["param_groups"][0].update(eps=math.nan), r"param_groups\[0\]\.eps is not finite"),
+    ],
+    ids=["shape", "inf-moment", "nan-step", "nan-eps"],
+)
+def test_a_resume_from_a_bad_optimizer_state_is_refused_before_training(trained, book, tmp_path, edit, message):
+    # torch checks only the number of parameters: a wrong shape failed inside Adam's step with a traceback
+    out = tmp_path / "run"
+    out.mkdir()
+    ckpt = torch.load(trained, weights_only=True)
+    edit(ckpt["optimizer"])
+    torch.save(ckpt, out / "checkpoint.pt")
+    config = TextTrainConfig(steps=6, seq_length=10, batch_size=8, hidden_size=16, eval_every=3)
+    with pytest.raises(CheckpointError, match=message):
+        train_text(book, config, out_dir=out, resume=True)
 
 
 @pytest.mark.parametrize("command", ["sample", "evaluate"])

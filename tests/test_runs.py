@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,42 @@ def test_a_folder_where_a_file_is_meant_and_a_file_under_a_file_are_refused(tmp_
     assert not (tmp_path / "a").exists()
 
 
+def test_special_files_are_never_replaced_by_a_result(tmp_path):
+    # an atomic write renames a temporary onto the path: onto /dev/full (as root) or a FIFO, that would
+    # replace the device node or the pipe with a regular file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for special, kind in ((Path("/dev/full"), "character device"), (fifo, "FIFO")):
+        with pytest.raises(OutputError, match=rf"--json '{re.escape(str(special))}' is a {kind}.*not a regular file"):
+            check_output_file(special, "--json")
+        with pytest.raises(OutputError, match=rf"cannot write '{re.escape(str(special))}': it is a {kind}"):
+            gnnhw._utils.atomic_write_text(special, "{}")
+    assert Path("/dev/full").is_char_device() and fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left either
+
+
+def test_a_symlinked_output_file_is_written_through_the_link(tmp_path):
+    (tmp_path / "target.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    gnnhw._utils.atomic_write_text(tmp_path / "link.json", "new")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "new"
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "no" / "such" / "x.json")  # no folder is made for it
+    gnnhw._utils.atomic_write_text(tmp_path / "dangling.json", "new")
+    assert (tmp_path / "dangling.json").read_text() == "new" and not (tmp_path / "no").exists()
+
+
+def test_two_outputs_of_one_command_on_one_file_are_refused(tmp_path):
+    (tmp_path / "d").mkdir()
+    for files, figures in (
+        ([(tmp_path / "r.png", "--json")], [(tmp_path / "r.png", "--plot")]),
+        ([(tmp_path / "m", "--save"), (tmp_path / "d" / ".." / "m", "--json")], []),
+    ):
+        with pytest.raises(OutputError, match=r"(--plot and --json|--json and --save) both name .*own file"):
+            with prepare_outputs(files=files, figures=figures):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
 def test_figure_paths_need_a_suffix_matplotlib_can_write(tmp_path):
     supported = supported_figure_suffixes()
     assert {"png", "pdf", "svg"} <= set(supported) and "xyz" not in supported
@@ -101,6 +138,17 @@ def test_a_second_lock_on_the_same_folder_is_refused_and_released_after(tmp_path
             OutputLock(tmp_path / "run", label="--out").acquire()
     with OutputLock(tmp_path / "run"):  # free again
         pass
+
+
+def test_one_file_reached_by_two_names_has_one_lock(tmp_path):
+    # two runs with --json link.json and --json target.json wrote the same file under two locks
+    (tmp_path / "target.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    (tmp_path / "sub").mkdir()
+    with OutputLock(tmp_path / "target.json", folder=False, label="--json"):
+        for alias in (tmp_path / "link.json", tmp_path / "sub" / ".." / "target.json"):
+            with pytest.raises(OutputLockedError, match="is in use by another running gnnhw command"):
+                OutputLock(alias, folder=False, label="--json").acquire()
 
 
 def test_file_locks_live_outside_the_results_folder(tmp_path):

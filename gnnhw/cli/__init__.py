@@ -14,16 +14,18 @@ was kept, exit code 130 or 143.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import io
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import assignment, graph, planetoid, recurrent, textgen
-from gnnhw.cli._run import Interrupted, command_signals
+from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
 _AREAS = (graph, planetoid, recurrent, textgen, assignment)
@@ -151,9 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)
     try:
         with command_signals():
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a write error still inside the command: one line, not an error at exit
+            return code
+    except _StdoutClosed:
+        # the reader went away (``gnnhw ... | head``): stop quietly, as tools killed by SIGPIPE do
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real_stdout.fileno())  # nothing more to flush at exit
+        return 128 + signal.SIGPIPE
     except GnnhwError as err:
         print(f"{args.prog}: error: {err}", file=sys.stderr)
         return 2
@@ -164,50 +175,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{args.prog}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = real_stdout
+
+
+class _StdoutClosed(BrokenPipeError):
+    """Standard output's reader is gone (EPIPE). A command that streams (``textgen sample``) may catch it as
+    a BrokenPipeError and end quietly with 0; elsewhere the command stops with 141 (128 + SIGPIPE), as tools
+    killed by SIGPIPE do, since its later results (files written after the printed numbers) were not made."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for one command: a failing write or flush (a full disk, ``> /dev/full``) becomes one
+    :class:`OutputError` line; a closed pipe, :class:`_StdoutClosed` (a quiet stop)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, call: Any, *a: Any) -> Any:
+        try:
+            return call(*a)
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+        except OSError as err:
+            from gnnhw._utils import describe_os_error
+            from gnnhw.errors import OutputError
+
+            raise OutputError(f"cannot write to standard output: {describe_os_error(err)}") from None
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``gnnhw`` program (and ``python -m gnnhw``): :func:`main`, then exit with its code.
 
-    When the reader of stdout goes away (``gnnhw adjacency --graph big.txt | head``) the command stops
-    quietly with exit code 141 (128 + SIGPIPE), as other Unix tools do, instead of a BrokenPipeError
-    traceback.
-
-    After an interruption (exit code 130 or 143) SIGINT and SIGTERM are ignored for the rest of the
-    process: Python resets its own handlers while the interpreter shuts down, and a second Ctrl-C in that
-    window would otherwise kill the process by the signal instead of letting it exit with its code.
+    Until the command installs its handlers, a SIGINT or SIGTERM ends the process at once with one line
+    (:func:`gnnhw.cli._run.stop_while_starting`: nothing was read or written yet). Once the command has
+    returned, SIGINT and SIGTERM are ignored for the rest of the process: the work is done (or stopped and
+    saved), and a signal while the interpreter shuts down (the second of two Ctrl-C) would otherwise kill
+    the process by the signal instead of letting it exit with its code.
     """
-    try:
-        code = main(argv)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        if not _stdout_reader_gone():
-            raise
-        code = _quiet_stdout()
-    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
+    install_start_handlers()  # a signal while the arguments are parsed: one line, not a silent death
+    code = main(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(code)
-
-
-def _stdout_reader_gone() -> bool:
-    """True when stdout is a pipe (or socket) whose reading end is closed."""
-    try:
-        import select
-
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), 0)  # POLLERR / POLLHUP are always reported
-        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or no real stdout
-        return False
-
-
-def _quiet_stdout() -> int:
-    """Point stdout at /dev/null (so the interpreter's final flush cannot fail again); the exit code."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-    return 128 + getattr(signal, "SIGPIPE", 13)

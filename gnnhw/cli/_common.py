@@ -32,6 +32,13 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def path_arg(text: str) -> Path:
+    """argparse type: a path, never the empty string (``Path("")`` would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(text)
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA when available, else CPU), cpu, or cuda (default: auto)"
@@ -41,7 +48,7 @@ def add_device(parser: argparse.ArgumentParser) -> None:
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-root",
-        type=Path,
+        type=path_arg,
         default=None,
         help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
     )

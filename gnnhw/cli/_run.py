@@ -98,6 +98,24 @@ class SignalStop:
         self.count += 1
 
 
+def stop_while_starting(signum: int, frame: Any) -> None:
+    """The handler from the program's start until a command installs :class:`SignalStop`: nothing has been
+    read or written yet, so one line and exit ``128 + signum`` at once."""
+    import os
+    import sys
+
+    sys.stderr.write(f"gnnhw: interrupted by {signal.Signals(signum).name} while starting; nothing was done\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def install_start_handlers() -> None:
+    """:func:`stop_while_starting` for SIGINT and SIGTERM (main thread only; the program's entry calls it)."""
+    if threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, stop_while_starting)
+
+
 _CURRENT: list[SignalStop] = []
 
 

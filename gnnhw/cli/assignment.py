@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, print_json, write_json
+from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, path_arg, print_json, write_json
 
 _BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
 
@@ -219,8 +218,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
         "training uses 1 (default: 0)",
     )
-    p.add_argument("--json", type=Path, default=None, help="also write the comparison as JSON here (default: none)")
-    p.add_argument("--plot", type=Path, default=None, help="draw the per-step terms over t here (default: none)")
+    p.add_argument("--json", type=path_arg, default=None, help="also write the comparison as JSON here (default: none)")
+    p.add_argument("--plot", type=path_arg, default=None, help="draw the per-step terms over t here (default: none)")
     add_threads(p)
     add_format(p)
     p.set_defaults(func=_bptt)
@@ -276,8 +275,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--early-stop", type=float, default=stop, metavar="ACC",
         help=f"stop a run once its last 50 training batches average ACC; 0: never (default: {stop})",
     )  # fmt: skip
-    p.add_argument("--json", type=Path, default=None, help="write every run as JSON here (default: none)")
-    p.add_argument("--plot", type=Path, default=None, help="draw accuracy vs k here (default: none)")
+    p.add_argument("--json", type=path_arg, default=None, help="write every run as JSON here (default: none)")
+    p.add_argument("--plot", type=path_arg, default=None, help="draw accuracy vs k here (default: none)")
     add_threads(p)
     add_quiet(p)
     add_format(p)

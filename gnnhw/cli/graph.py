@@ -13,10 +13,9 @@ import io
 import sys
 import textwrap
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_format, print_json
+from gnnhw.cli._common import add_format, path_arg, print_json
 from gnnhw.graph.config import MAX_LAYERS  # torch-free: importing the CLI does not load torch
 
 _INPUT_HELP = """\
@@ -137,13 +136,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add_input(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="the assignment's example graph (Figure 2)")
-    group.add_argument("--graph", type=Path, metavar="FILE", help="read the graph from FILE (formats below)")
+    group.add_argument("--graph", type=path_arg, metavar="FILE", help="read the graph from FILE (formats below)")
     parser.add_argument("--directed", action="store_true", help="read an edge-list FILE as directed (u -> v)")
 
 
 def load_graph(args: argparse.Namespace) -> Any:
     """The graph that ``--example`` / ``--graph FILE`` (and ``--directed``) ask for."""
     if args.example:
+        if args.directed:
+            from gnnhw.errors import ConfigError
+
+            raise ConfigError("--directed applies only to an edge-list --graph FILE, not to --example; drop it")
         from gnnhw.graph.examples import assignment_graph
 
         return assignment_graph()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gnnhw.checks import describe
 from gnnhw.cli._common import (
@@ -15,6 +14,7 @@ from gnnhw.cli._common import (
     add_threads,
     apply_threads,
     non_negative_int,
+    path_arg,
     positive_int,
     print_json,
     write_json,
@@ -91,9 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dense-features", action="store_true", help="keep X dense (slow path, for comparison)")
     p.add_argument("--no-normalize-features", action="store_true", help="do not row-normalize X")
-    p.add_argument("--save", type=Path, help="write the best model here (torch.load(..., weights_only=True))")
-    p.add_argument("--plot", type=Path, help="write the loss and accuracy curves here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=Path, help="also write the full results (with per-epoch curves) here")
+    p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
+    p.add_argument("--plot", type=path_arg, help="write the loss and accuracy curves here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, help="also write the full results (with per-epoch curves) here")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n  gnnhw eval-gcn gcn.pt\n  gnnhw eval-gcn gcn.pt --format json --data-root ../shared/datasets\n"
         ),
     )
-    p.add_argument("checkpoint", type=Path, help="file written by 'gnnhw train-gcn --save'")
+    p.add_argument("checkpoint", type=path_arg, help="file written by 'gnnhw train-gcn --save'")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -153,8 +153,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help=f"seed of the first run, {_range('first_seed')} (default: 0)",
     )
-    p.add_argument("--plot", type=Path, help="write the figure here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=Path, help="write the results here (JSON)")
+    p.add_argument("--plot", type=path_arg, help="write the figure here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, help="write the results here (JSON)")
     add_format(p)
     add_device(p)
     add_data_root(p)

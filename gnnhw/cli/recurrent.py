@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_device, add_format, add_quiet, print_json, write_json
+from gnnhw.cli._common import add_device, add_format, add_quiet, path_arg, print_json, write_json
 from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
@@ -91,10 +91,21 @@ def _config(args: argparse.Namespace, **overrides: Any):
                 "drop --forget-bias"
             )
         fields["forget_bias"] = args.forget_bias
+    from gnnhw._utils import check_device_name
+
+    check_device_name(args.device)  # here, not in a worker process after the output folder was made
     fields.update(overrides)
     config = PalindromeConfig(**fields)
     config.validate(_LABELS)
     return config
+
+
+def _check_device_available(device: str) -> None:
+    """ConfigError when ``--device cuda`` is asked for without CUDA: checked in the parent, before its worker
+    processes start (imports torch)."""
+    from gnnhw._utils import resolve_device
+
+    resolve_device(device)
 
 
 def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
@@ -169,6 +180,7 @@ def _sweep(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
+    _check_device_available(args.device)
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
 
@@ -234,6 +246,7 @@ def _optimizers(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, optimizer="adam")
     _check_lists(args, base, **{"--optimizers": "optimizers"})
+    _check_device_available(args.device)
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
     from gnnhw.runs import prepare_outputs
@@ -335,7 +348,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
-    p.add_argument("--out", type=Path, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
     p.add_argument(
         "--backend",
         default="gnnhw",
@@ -364,7 +377,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
     _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
     add_format(p)
     p.set_defaults(func=_sweep)
@@ -397,7 +410,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=min(4, os.cpu_count() or 1),
         help="worker processes (default: the number of cores, at most 4)",
     )
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
     _add_training_options(p, steps=2000)
     add_format(p)
     p.set_defaults(func=_optimizers)
@@ -421,7 +434,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum")
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models to compare, rnn and/or lstm")
-    p.add_argument("--out", type=Path, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
+    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
     _add_training_options(p, steps=1000, model=False)
     add_format(p)
     p.set_defaults(func=_grads)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gnnhw.cli._common import (
     StoreGiven,
@@ -20,6 +19,7 @@ from gnnhw.cli._common import (
     apply_threads,
     given_options,
     non_negative_int,
+    path_arg,
     positive_int,
     print_json,
     write_json,
@@ -76,9 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen train --text BOOK.txt --steps 200 --out runs/quick --eval-every 50 --threads 1\n"
         ),
     )
-    train.add_argument("--text", type=Path, required=True, help="UTF-8 text file to learn")
+    train.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file to learn")
     train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
-    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (one run per folder)")
+    train.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="output folder (one run per folder)")
     train.add_argument(
         "--resume",
         action="store_true",
@@ -164,7 +164,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             '  gnnhw textgen sample --checkpoint runs/book/checkpoint.pt --prompt "The king" --beam 5\n'
         ),
     )
-    smp.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
+    smp.add_argument(
+        "--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'"
+    )
     smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
     smp.add_argument(
         "--length",
@@ -207,8 +209,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen evaluate --checkpoint runs/book/checkpoint.pt --text BOOK.txt --end 0.9 --stateful\n"
         ),
     )
-    ev.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
-    ev.add_argument("--text", type=Path, required=True, help="UTF-8 text file (usually the one it was trained on)")
+    ev.add_argument("--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
+    ev.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file (usually the one it was trained on)")
     ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
     ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
@@ -235,12 +237,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen baselines --text books/book_EN_grimms_fairy_tails.txt --order 5 --json out/base.json\n"
         ),
     )
-    base.add_argument("--text", type=Path, required=True, help="UTF-8 text file")
+    base.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file")
     base.add_argument("--order", type=int, default=5, help="n of the Kneser-Ney n-gram model, 1 to 8 (default: 5)")
     base.add_argument("--ppmd-order", type=int, default=8, help="PPMd model order, 2 to 64 (default: 8)")
     _add_keep_gutenberg(base)
     add_format(base)
-    base.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the table as JSON")
+    base.add_argument("--json", type=path_arg, default=None, metavar="PATH", help="also write the table as JSON")
     base.set_defaults(func=_baselines)
 
 
@@ -373,11 +375,35 @@ def _conflict_text(conflict: str) -> str:
     return f"{_option(field)} {rest}"
 
 
+def _refuse_inapplicable_train_options(args: argparse.Namespace) -> None:
+    """ConfigError for a train option that would be silently without effect (or repeated)."""
+    from gnnhw.errors import ConfigError
+
+    given = given_options(args)
+    if "dropout" in given and args.dropout > 0 and args.num_layers == 1:  # torch.nn.LSTM only warns
+        raise ConfigError(
+            f"--dropout {args.dropout:g} acts between LSTM layers, and --num-layers 1 has none; "
+            "drop --dropout or use --num-layers 2 or more"
+        )
+    if "lr_decay_every" in given and args.lr_decay == 1.0:
+        raise ConfigError("--lr-decay-every applies only with a --lr-decay below 1; give --lr-decay or drop it")
+    if "sample_length" in given and args.sample_every == 0 and not args.sample_at:
+        raise ConfigError("--sample-length applies only to logged samples; give --sample-every or --sample-at")
+    seen: set[int] = set()
+    for step in args.sample_at:
+        if step in seen:
+            raise ConfigError(f"--sample-at repeats {step}; give each step once")
+        seen.add(step)
+        if step > args.steps:
+            raise ConfigError(f"--sample-at {step} is past --steps {args.steps}, so it is never reached; drop it")
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
+    _refuse_inapplicable_train_options(args)
     config = TextTrainConfig(
         **{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()},
         strip_gutenberg=not args.keep_gutenberg,

@@ -59,7 +59,7 @@ from torch_geometric.utils import index_to_mask
 
 from gnnhw._utils import atomic_torch_save, data_root
 from gnnhw.checks import format_bytes, machine_memory
-from gnnhw.errors import DataIntegrityError, DataNotFoundError
+from gnnhw.errors import DataIntegrityError, DataNotFoundError, OutputError
 from gnnhw.graph.config import PLANETOID_NAMES as PLANETOID_NAMES  # re-exported
 from gnnhw.graph.config import canonical_name
 
@@ -538,7 +538,7 @@ def load_planetoid(
         blob.update({k: data[k] for k in _TENSORS})
         try:
             atomic_torch_save(blob, processed)  # temp file + rename: a concurrent reader never sees half a file
-        except OSError:  # the cache vanished or filled up: the data is still good
+        except (OSError, OutputError):  # the cache vanished or filled up: the data is still good
             pass
     data.name = name
     data.num_classes = int(data.y.max()) + 1

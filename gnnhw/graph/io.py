@@ -46,7 +46,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from gnnhw.errors import GraphFileError
+from gnnhw.errors import ConfigError, GraphFileError
 
 _SEPARATOR = re.compile(r"[\s,]+")
 
@@ -65,9 +65,15 @@ def read_graph(path: str | os.PathLike, directed: bool = False) -> nx.Graph:
 
     Raises:
         GraphFileError: the file is missing, unreadable, malformed, or holds no nodes.
+        ConfigError: ``directed`` with a GraphML, GML or ``.adj`` file (which says itself whether it is
+            directed: the flag would be silently ignored).
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if directed and suffix in (".graphml", ".gml", ".adj"):
+        raise ConfigError(
+            f"{path}: directed applies only to edge lists; a {suffix} file says itself whether it is directed"
+        )
     if suffix in (".graphml", ".gml"):
         graph = _read_networkx_format(path, suffix)
     else:

@@ -230,6 +230,15 @@ def _load_sweep(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     data = read_json(path, _sweep_spec(), what="sweep file", error=SweepFileError)
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(data["records"]):  # two results for one job would both count in mean and n
+        key = _job_key(rec["model"], rec["length"], rec["seed"])
+        if key in seen:
+            raise SweepFileError(
+                f"sweep file {str(path)!r}: records[{i}] repeats the job of records[{seen[key]}] "
+                f"({rec['model']}, T={rec['length']}, seed {rec['seed']}); the file was edited or merged by hand"
+            )
+        seen[key] = i
     # Fields added to PalindromeConfig after the file was written count as their defaults.
     stored = {**_base_fields(PalindromeConfig()), **data.get("base", {})}
     for name in _base_fields(PalindromeConfig()):

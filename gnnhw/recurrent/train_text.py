@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnhw._utils import atomic_torch_save, resolve_device
-from gnnhw.checkpoint import checkpoint_header
+from gnnhw.checkpoint import check_optimizer_state, checkpoint_header
 from gnnhw.checkpoint import load_checkpoint as _load_checkpoint
 from gnnhw.checks import SEED_MAX, check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError, GnnhwError, NonFiniteError
@@ -218,6 +218,13 @@ def _finite_loss(loss: float) -> float:
 # --------------------------------------------------------------------------------------------- checkpoints
 
 
+def _declared_max(field: str) -> float:
+    """The ``max`` that :class:`TextTrainConfig` declares for ``field``."""
+    import dataclasses
+
+    return next(f for f in dataclasses.fields(TextTrainConfig) if f.name == field).metadata["range"]["max"]
+
+
 def _checkpoint_spec() -> Spec:
     """The schema of a textgen checkpoint (what :func:`load_checkpoint` accepts); the config is checked field
     by field against :class:`TextTrainConfig`'s declared ranges."""
@@ -227,7 +234,7 @@ def _checkpoint_spec() -> Spec:
             "vocab": Str(min_len=1),
             "model": MapOf(TensorSpec(finite=True, dtype="float")),
             "optimizer": Record({"state": ANY, "param_groups": ListOf(ANY)}),
-            "step": Int(min=0),
+            "step": Int(min=0, max=_declared_max("steps")),  # a run never goes past the largest --steps
             "rng": Record(
                 {"batches": TensorSpec(dtype="uint8"), "torch": TensorSpec(dtype="uint8")},
                 {"cuda": TensorSpec(dtype="uint8")},
@@ -255,11 +262,31 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     ckpt = _load_checkpoint(
         path, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), _checkpoint_spec(), map_location, "gnnhw textgen"
     )
+    source = f"checkpoint {str(Path(path))!r}"
     try:
-        TextTrainConfig.from_dict(ckpt["config"], source=f"checkpoint {str(Path(path))!r}")
+        TextTrainConfig.from_dict(ckpt["config"], source=source)
     except ConfigError as err:
         raise CheckpointError(str(err)) from None
+    _check_consistent(ckpt, source)
     return ckpt
+
+
+def _check_consistent(ckpt: dict[str, Any], source: str) -> None:
+    """What a per-field schema cannot say: the history's columns have one length each, samples are
+    ``(step, text)`` pairs."""
+    history = ckpt.get("history")
+    if history is not None:
+        missing = [k for k in _new_history() if k not in history]
+        if missing:
+            raise CheckpointError(f"{source}: history lacks the column(s) {', '.join(missing)}")
+        lengths = {k: len(v) for k, v in history.items()}
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{k} {n}" for k, n in lengths.items())
+            raise CheckpointError(f"{source}: history columns have different lengths ({listed})")
+    for i, item in enumerate(ckpt.get("samples", [])):
+        ok = len(item) == 2 and isinstance(item[1], str) and isinstance(item[0], int) and not isinstance(item[0], bool)
+        if not ok or item[0] < 0:
+            raise CheckpointError(f"{source}: samples[{i}] must be a [step, text] pair, got {item!r:.60}")
 
 
 def model_from_checkpoint(
@@ -429,6 +456,7 @@ def train_text(
             raise CheckpointError(
                 f"checkpoint {str(ckpt_path)!r} cannot be restored: {str(err).splitlines()[0]}"
             ) from None
+        check_optimizer_state(optimizer, f"checkpoint {str(ckpt_path)!r}")
         step = int(ckpt["step"])
         elapsed_before = float(ckpt.get("elapsed_s", 0.0))
         history = _restored_history(ckpt.get("history", {}))

@@ -112,6 +112,22 @@ def test_failed_download_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(DataNotFoundError, match=r"download failed: OSError: Cannot connect") as err:
         load_planetoid("Cora", tmp_path)
     assert "\n" not in str(err.value) and "ind.cora.graph" in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # the folders made for the download are removed again
+    with pytest.raises(DataNotFoundError):
+        load_planetoid("Cora", tmp_path / "a" / "b")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_that_cannot_be_written_is_skipped_not_an_error(
+    planetoid_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # atomic writes raise OutputError (not OSError): a full cache disk must not fail a run whose data is good
+    def full(*args, **kwargs):
+        raise data_module.OutputError("cannot write 'data.pt': No space left on device (ENOSPC)")
+
+    monkeypatch.setattr(data_module, "atomic_torch_save", full)
+    data = load_planetoid("Cora", planetoid_root, cache=tmp_path)
+    assert data.num_nodes == 2708
 
 
 def test_corrupt_raw_file_is_reported(planetoid_root: Path, tmp_path: Path) -> None:
