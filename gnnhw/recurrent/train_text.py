@@ -110,6 +110,9 @@ HISTORY_KEYS = (
 )  # fmt: skip
 
 
+REQUIRED_HISTORY_KEYS = HISTORY_KEYS[:7]  # in every checkpoint; the bits-per-character columns came later
+
+
 def _new_history() -> dict[str, list[float]]:
     return {k: [] for k in HISTORY_KEYS}
 
@@ -276,7 +279,7 @@ def _check_consistent(ckpt: dict[str, Any], source: str) -> None:
     ``(step, text)`` pairs."""
     history = ckpt.get("history")
     if history is not None:
-        missing = [k for k in _new_history() if k not in history]
+        missing = [k for k in REQUIRED_HISTORY_KEYS if k not in history]  # later columns: NaN when restored
         if missing:
             raise CheckpointError(f"{source}: history lacks the column(s) {', '.join(missing)}")
         lengths = {k: len(v) for k, v in history.items()}
