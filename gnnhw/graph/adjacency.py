@@ -25,8 +25,9 @@ under these rules, applied alike by :func:`to_edge_index`, :func:`self_loop_adja
    A dense matrix cannot state a zero-weight edge, so there a loop exists where ``A[i, i] != 0``; a torch
    sparse matrix's stored entries are its edges (a stored 0 is a zero-weight edge, as in an ``edge_index``).
    An ``edge_index`` that lists one node's self-loop several times is the one case the forms cannot share (every
-   other form has summed them into one loop already): there ``GCNConv`` keeps the *last* one listed (on the
-   CPU), and so do :func:`normalized_adjacency`, :func:`self_loop_adjacency` and ``GCNLayer``.
+   other form has summed them into one loop already): there :func:`normalized_adjacency`,
+   :func:`self_loop_adjacency` and ``GCNLayer`` keep the *last* one listed, as ``GCNConv`` does on small graphs on
+   the CPU (on large ones its indexed assignment keeps an unspecified one, and can differ between two calls).
 3. *Degrees*: :math:`\tilde{d}_i = \sum_j \tilde{A}_{j,i}`, the weights arriving at ``i``, its own loop
    included. A node at which no non-zero weight arrives (a lone zero-weight loop; no edge at all without
    self-loops) is isolated: :math:`\tilde{d}_i = 0` and :math:`0^{-1/2} := 0`, as in PyG, so its row and column
@@ -626,8 +627,15 @@ def add_remaining_self_loops(
 
 
 def _is_batched(tensor: Tensor) -> bool:
-    """Whether ``tensor`` is batched by ``torch.func.vmap`` (then its values cannot be branched on)."""
-    return torch._C._functorch.is_batchedtensor(tensor)
+    """Whether ``tensor`` is batched by ``torch.func.vmap`` at any level (then its values cannot be branched on),
+    also when another transform wraps it (``vmap(grad(f))``: a grad-tracking tensor around a batched one)."""
+    functorch = torch._C._functorch
+    while True:
+        if functorch.is_batchedtensor(tensor):
+            return True
+        if not functorch.is_gradtrackingtensor(tensor):
+            return False
+        tensor = functorch.get_unwrapped(tensor)
 
 
 def gcn_norm_weights(

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from gnnhw.errors import ConfigError, DeviceError, DTypeError, GraphError, ShapeError, check_positive_int
 from gnnhw.graph.adjacency import (
     LoopedGraph,
+    _is_batched,
     build_looped_graph,
     cached_on,
     check_edge_weight,
@@ -41,10 +42,6 @@ _FLOWS = ("source_to_target", "target_to_source")
 def is_sparse(tensor: Any) -> bool:
     """Whether ``tensor`` is a torch sparse tensor (COO, CSR or CSC)."""
     return isinstance(tensor, Tensor) and tensor.layout in _SPARSE_LAYOUTS
-
-
-def _is_batched(tensor: Tensor) -> bool:
-    return torch._C._functorch.is_batchedtensor(tensor)
 
 
 def _forward_ad_possible() -> bool:
@@ -453,7 +450,7 @@ def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
         x = x.to_sparse_csr()
     with _no_autocast(weight.device), quiet_sparse_warnings():
         x, w = x.to(work), weight.to(work)
-        out = torch.sparse.mm(x, w) if x.layout == torch.sparse_coo else x @ w
+        out = x @ w  # as GCNConv's Linear: a dense gradient for x (torch.sparse.mm's would be masked to x's pattern)
     return out.to(out_dtype)
 
 

@@ -93,7 +93,7 @@ def compare_forward_backward(layer, conv, g: Graph, form: str, dtype: torch.dtyp
     """Outputs and gradients w.r.t. x, weight, bias and edge_weight equal GCNConv's."""
     inp = make_inputs(g, form, features(g, form, layer.in_channels, dtype))
     dense_x = form not in SPARSE_X_FORMS
-    x_mine = leaf(inp.x) if dense_x else inp.x
+    x_mine = leaf(inp.x) if dense_x else inp.x.detach().requires_grad_()  # sparse x: its gradient is compared too
     x_ref = leaf(inp.x_dense)
     w_mine = leaf(inp.edge_weight)
     w_ref = leaf(inp.ref_weight, requires_grad=form in WEIGHTED_FORMS)
@@ -107,8 +107,8 @@ def compare_forward_backward(layer, conv, g: Graph, form: str, dtype: torch.dtyp
     torch.testing.assert_close(layer.weight.grad, conv.lin.weight.grad.T, **tol)
     if conv.bias is not None:
         torch.testing.assert_close(layer.bias.grad, conv.bias.grad, **tol)
-    if dense_x:
-        torch.testing.assert_close(x_mine.grad, x_ref.grad, **tol)
+    # GCNConv's gradient w.r.t. a sparse x is dense (every entry, not only the stored ones), and so is the layer's
+    torch.testing.assert_close(x_mine.grad if dense_x else x_mine.grad.to_dense(), x_ref.grad, **tol)
     if w_mine is not None:
         mask = g.differentiable_edges()
         torch.testing.assert_close(w_mine.grad[mask], w_ref.grad[mask], **tol)
@@ -1088,3 +1088,22 @@ def test_issue8_example7_drop_in() -> None:
     for options in OPTIONS.values():
         mine, theirs = pair(3, 2, **options)
         torch.testing.assert_close(mine(x, g.edge_index), reference(theirs, x, g.edge_index), **F64)
+
+
+@pytest.mark.parametrize("transform", ["grad", "jacrev"])
+def test_vmap_of_a_gradient_over_a_batch_of_edge_weights(transform: str) -> None:
+    # vmap(grad(f)) over edge weights raised torch's "data-dependent control flow" from the finiteness check, which
+    # saw a grad-tracking wrapper around the batched tensor; GCNConv computes it.
+    ei = torch.tensor([[0, 1, 2, 3, 0], [1, 2, 3, 0, 2]])
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    weights = torch.rand(3, 5, generator=gen, dtype=torch.float64) + 0.1
+    conv = GCNConv(3, 2).double()
+    layer = GCNLayer.from_pyg(conv)
+    if transform == "grad":
+        mine = torch.vmap(torch.func.grad(lambda w: layer(x, ei, w).sum()))(weights)
+        ref = torch.vmap(torch.func.grad(lambda w: conv(x, ei, w).sum()))(weights)
+    else:
+        mine = torch.vmap(torch.func.jacrev(lambda w: layer(x, ei, w)))(weights)
+        ref = torch.vmap(torch.func.jacrev(lambda w: conv(x, ei, w)))(weights)
+    torch.testing.assert_close(mine, ref, rtol=0, atol=1e-12)
