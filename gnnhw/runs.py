@@ -309,16 +309,16 @@ def prepare_outputs(
     except BaseException:
         # A command refused (or stopped) before it wrote anything leaves no trace: the folders made for it
         # go again when they hold nothing but the lock file.
-        _remove_if_unused(made)
+        remove_unused_folders(made)
         raise
     finally:
         for lock in reversed(locks):
             lock.release()
 
 
-def _remove_if_unused(folders: list[Path]) -> None:
-    """Remove each of ``folders`` (deepest first) that holds nothing but gnnhw's lock file; stop at the first
-    that holds more (its parents then hold it)."""
+def remove_unused_folders(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty or holds nothing but gnnhw's lock file; stop at the
+    first that holds more (its parents then hold it). For folders a command made and then wrote nothing into."""
     for folder in folders:
         try:
             entries = [e.name for e in folder.iterdir()]

@@ -62,6 +62,7 @@ from gnnhw.checks import format_bytes, machine_memory
 from gnnhw.errors import DataIntegrityError, DataNotFoundError, OutputError
 from gnnhw.graph.config import PLANETOID_NAMES as PLANETOID_NAMES  # re-exported
 from gnnhw.graph.config import canonical_name
+from gnnhw.runs import remove_unused_folders
 
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"  # PyG's Planetoid.url
 _SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -462,15 +463,6 @@ def _found_elsewhere(name: str, raw: Path, missing: list[str]) -> str:
     return ""
 
 
-def _remove_empty(created: list[Path]) -> None:
-    """Remove the folders of ``created`` (deepest first) that are still empty; others are left alone."""
-    for folder in created:
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-
-
 def load_planetoid(
     name: str,
     root: str | os.PathLike | None = None,
@@ -516,7 +508,7 @@ def load_planetoid(
             for file in missing:
                 fs.cp(f"{PLANETOID_URL}/{file}", str(raw))  # PyG's own downloader (fsspec)
         except Exception as err:  # no network, read-only root, HTTP error: all mean "not available"
-            _remove_empty(created)  # a mistyped --data-root must not leave planetoid/<Name>/raw/ behind
+            remove_unused_folders(created)  # a mistyped --data-root must not leave planetoid/<Name>/raw/ behind
             reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             raise DataNotFoundError(_missing_message(name, raw, missing, reason.rstrip(": "))) from None
     try:  # read once: the bytes that are hashed are the bytes that are parsed (no swap in between)

@@ -505,7 +505,9 @@ def train_text(
         return {"stream": {"position": position, **state}}
 
     start_step = step
-    if step >= config.steps:  # a resumed run already at (or past) its goal: nothing trained, nothing rewritten
+
+    def result(elapsed_s: float) -> TextTrainResult:
+        """The final model, validated (windows and stream), with what the run recorded."""
         val_loss, val_acc, stream_loss, stream_acc = validate_now()
         return TextTrainResult(
             model=model.eval(),
@@ -514,7 +516,7 @@ def train_text(
             step=step,
             history=history,
             samples=samples,
-            elapsed_s=elapsed_before,
+            elapsed_s=elapsed_s,
             checkpoint=ckpt_path,
             val_loss=val_loss,
             val_acc=val_acc,
@@ -522,6 +524,9 @@ def train_text(
             val_stream_loss=stream_loss,
             val_stream_acc=stream_acc,
         )
+
+    if step >= config.steps:  # a resumed run already at (or past) its goal: nothing trained, nothing rewritten
+        return result(elapsed_before)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -622,19 +627,4 @@ def train_text(
         _save(ckpt_path, final)
     if stopped:
         raise RunStopped(step, ckpt_path)
-    val_loss, val_acc, stream_loss, stream_acc = validate_now()
-    return TextTrainResult(
-        model=model.eval(),
-        vocab=vocab,
-        config=config,
-        step=step,
-        history=history,
-        samples=samples,
-        elapsed_s=final["elapsed_s"],
-        checkpoint=ckpt_path,
-        val_loss=val_loss,
-        val_acc=val_acc,
-        start_step=start_step,
-        val_stream_loss=stream_loss,
-        val_stream_acc=stream_acc,
-    )
+    return result(final["elapsed_s"])
