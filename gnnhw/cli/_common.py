@@ -9,6 +9,44 @@ from typing import Any
 
 from gnnhw.jsonio import dumps
 
+CONFIG_FIELD = "gnnhw_config_field"
+"""Attribute of an argparse action made by :func:`add_config_option`: ``(config class, field name)``."""
+
+
+def config_field_default(config: type, field: str) -> Any:
+    """The default of ``field`` of the config dataclass ``config`` (its ``default_factory()`` for a list)."""
+    import dataclasses
+
+    spec = {f.name: f for f in dataclasses.fields(config)}[field]
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    raise TypeError(f"{config.__name__}.{field} has no default")
+
+
+def add_config_option(
+    parser: argparse.ArgumentParser, flag: str, config: type, field: str | None = None, **kwargs: Any
+) -> argparse.Action:
+    """``parser.add_argument(flag, ...)`` for a field of a config dataclass: the one source of its default.
+
+    The option's ``dest`` is the field's name (``field`` defaults to the flag without dashes, ``-`` as ``_``),
+    its default is the field's default, and its help defaults to the field's ``why`` (:func:`gnnhw.checks.bounded`);
+    ``(default: X)`` is appended by the help formatter. The action remembers ``(config, field)`` so that a test
+    can check every such option against its config (``tests/test_cli_help.py``).
+    """
+    import dataclasses
+
+    field = field or flag.lstrip("-").replace("-", "_")
+    spec = {f.name: f for f in dataclasses.fields(config)}[field]
+    kwargs.setdefault("dest", field)
+    kwargs.setdefault("default", config_field_default(config, field))
+    if "help" not in kwargs:
+        kwargs["help"] = spec.metadata.get("range", {}).get("why", "")
+    action = parser.add_argument(flag, **kwargs)
+    setattr(action, CONFIG_FIELD, (config, field))
+    return action
+
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
