@@ -10,7 +10,8 @@ Every checkpoint gnnhw writes is a dict of tensors and plain Python values that 
 3. checks the rest against a :mod:`gnnhw.schema` spec: required keys, types, ranges, and finiteness of the
    weights, naming the file and the field.
 
-Saving (atomic writes) lives with the trainers; only the header is shared.
+:func:`save_checkpoint` writes one: the header, then the payload, atomically (a temporary file renamed over the
+old one, so a crash or a full disk never leaves half a checkpoint, and the previous one stays).
 """
 
 from __future__ import annotations
@@ -31,6 +32,24 @@ from gnnhw.schema import Spec, validate
 def checkpoint_header(format_name: str, version: int) -> dict[str, Any]:
     """The first two entries of every checkpoint: ``{"format": format_name, "version": version}``."""
     return {"format": format_name, "version": version}
+
+
+def save_checkpoint(path: str | os.PathLike, format_name: str, version: int, payload: dict[str, Any]) -> None:
+    """Write ``{"format": format_name, "version": version, **payload}`` to ``path`` atomically with ``torch.save``.
+
+    ``payload`` holds tensors and plain Python values only, so that :func:`load_checkpoint` can read it back with
+    ``weights_only=True``.
+
+    Raises:
+        OutputError: the file cannot be written (e.g. ``No space left on device``); an existing file at ``path``
+            is then kept as it was.
+    """
+    from gnnhw._utils import atomic_torch_save
+
+    clash = {"format", "version"} & payload.keys()
+    if clash:
+        raise ValueError(f"payload must not set the header key(s) {sorted(clash)}")
+    atomic_torch_save({**checkpoint_header(format_name, version), **payload}, path)
 
 
 def _reason(err: BaseException) -> str:
