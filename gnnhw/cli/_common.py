@@ -148,3 +148,30 @@ class StoreGiven(argparse.Action):
 def given_options(args: argparse.Namespace) -> set[str]:
     """The dests of the :class:`StoreGiven` options given on the command line."""
     return set(getattr(args, "given_options", set()))
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option name kept for one release: stores into the new option's ``dest`` and says on stderr,
+    once, which name to use. Hidden from ``--help``; listed in CHANGELOG.md.
+
+    ``parser.add_argument("--clip", action=DeprecatedAlias, new="--max-norm", dest="max_norm", type=float)``;
+    ``values`` (a dict) translates old values to new ones (``--cell torch`` -> ``--impl reference``).
+    """
+
+    def __init__(self, option_strings, dest, new: str, values: dict[str, Any] | None = None, **kwargs):  # noqa: ANN001
+        kwargs["help"] = argparse.SUPPRESS
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+        self.translate = values or {}
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        if isinstance(values, str) and values in self.translate:
+            shown = self.translate[values]
+            old = f"{option_string} {values}"
+            sys.stderr.write(f"{parser.prog}: warning: {old} is deprecated; use {self.new} {shown}\n")
+            values = shown
+        else:
+            sys.stderr.write(f"{parser.prog}: warning: {option_string} is deprecated; use {self.new}\n")
+        setattr(namespace, self.dest, values)
+        namespace.given_options = set(getattr(namespace, "given_options", set())) | {self.dest}
