@@ -8,96 +8,153 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_device, add_format, add_quiet, path_arg, print_json, write_json
+from gnnhw.cli._common import (
+    DeprecatedAlias,
+    StoreGiven,
+    add_config_option,
+    add_device,
+    add_format,
+    add_quiet,
+    config_field_default,
+    given_options,
+    path_arg,
+    print_json,
+    write_json,
+)
 from gnnhw.cli._run import current
+from gnnhw.recurrent.config import (
+    NUM_DIGITS,
+    SWEEP_LENGTHS,
+    SWEEP_SEEDS,
+    GradientsConfig,
+    OptimizersConfig,
+    PalindromeConfig,
+    SweepConfig,
+)
 
-_DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
-
-# PalindromeConfig fields whose option has another name: errors name both.
-_LABELS = {
-    "learning_rate": "--lr (learning_rate)",
-    "num_hidden": "--hidden (num_hidden)",
-    "train_steps": "--steps (train_steps)",
-    "max_norm": "--clip (max_norm)",
-    "early_stop_accuracy": "--early-stop (early_stop_accuracy)",
-}
+# Option -> PalindromeConfig field, for the options whose name is not the field's (errors name both).
+_FIELDS = {"--steps": "train_steps", "--early-stop": "early_stop_accuracy", "--input": "input_size"}
+_INPUTS = {"one-hot": NUM_DIGITS, "raw": 1}  # --input -> input_size
 
 
-def _add_training_options(
-    parser: argparse.ArgumentParser, steps: int, model: bool = True, early_stop: float | None = None
-) -> None:
-    """The hyper-parameters of :class:`PalindromeConfig` (the assignment's defaults unless noted)."""
+def _labels(parser_flags: list[str]) -> dict[str, str]:
+    """Field -> how an error names it: the option, with the field's name when that differs."""
+    labels = {}
+    for flag in parser_flags:
+        field = _FIELDS.get(flag, flag.lstrip("-").replace("-", "_"))
+        labels[field] = flag if flag.lstrip("-").replace("-", "_") == field else f"{flag} ({field})"
+    return labels
+
+
+_LABELS = _labels(["--lr", "--hidden-size", "--steps", "--max-norm", "--early-stop", "--input"])
+
+
+def _add_training_options(parser: argparse.ArgumentParser, config: type[PalindromeConfig], model: bool = True) -> None:
+    """The hyper-parameters of :class:`PalindromeConfig`, each option's default read from ``config`` (the
+    assignment's, or the command's own :mod:`gnnhw.recurrent.config` preset)."""
     if model:
-        parser.add_argument("--model", default="lstm", help="rnn or lstm (default: lstm)")
-    parser.add_argument("--steps", type=int, default=steps, help=f"maximum training steps (default: {steps})")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden units (default: 128)")
-    parser.add_argument("--batch-size", type=int, default=128, help="palindromes per step (default: 128)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
-    parser.add_argument("--clip", type=float, default=10.0, help="gradient-norm clipping (default: 10)")
-    parser.add_argument(
-        "--forget-bias",
-        type=float,
-        default=None,
-        help="LSTM only: added to the forget gates' bias at initialisation; 0 is torch's initialisation "
-        "(default: 1, which lets the LSTM learn long palindromes far sooner)",
+        add_config_option(parser, "--model", config, help="rnn (vanilla RNN) or lstm")
+    add_config_option(
+        parser, "--steps", config, "train_steps", type=int, metavar="STEPS", help="maximum training steps"
     )
-    parser.add_argument(
+    add_config_option(parser, "--hidden-size", config, type=int, help="hidden units H")
+    parser.add_argument("--hidden", action=DeprecatedAlias, new="--hidden-size", dest="hidden_size", type=int)
+    add_config_option(parser, "--batch-size", config, type=int, help="palindromes per step")
+    add_config_option(parser, "--lr", config, type=float, help="learning rate")
+    add_config_option(parser, "--max-norm", config, type=float, help="clip the global gradient norm to this")
+    parser.add_argument("--clip", action=DeprecatedAlias, new="--max-norm", dest="max_norm", type=float)
+    add_config_option(
+        parser,
+        "--forget-bias",
+        config,
+        type=float,
+        action=StoreGiven,
+        help="LSTM only: added to the forget gates' bias at initialisation; 0 is torch's initialisation "
+        "(1 lets the LSTM learn long palindromes far sooner)",
+    )
+    inputs = {size: name for name, size in _INPUTS.items()}
+    add_config_option(
+        parser,
         "--input",
-        choices=("one-hot", "raw"),
-        default="one-hot",
+        config,
+        "input_size",
+        choices=tuple(_INPUTS),
+        default=inputs[config_field_default(config, "input_size")],
         help="digit encoding: one-hot vectors or the raw digit",
     )
-    parser.add_argument("--test-size", type=int, default=1000, help="fresh test palindromes (default: 1000)")
-    parser.add_argument(
+    add_config_option(parser, "--test-size", config, type=int, help="fresh test palindromes")
+    never = " (default: never)" if config_field_default(config, "early_stop_accuracy") is None else ""
+    window = config_field_default(config, "early_stop_window")
+    add_config_option(
+        parser,
         "--early-stop",
+        config,
+        "early_stop_accuracy",
         type=float,
-        default=early_stop,
         metavar="ACC",
-        help="stop once the mean training accuracy of the last 50 batches reaches ACC "
-        f"(default: {early_stop if early_stop is not None else 'never'})",
+        help=f"stop once the mean training accuracy of the last {window} batches reaches ACC{never}",
     )
     add_device(parser)
     add_quiet(parser)
 
 
-def _config(args: argparse.Namespace, **overrides: Any):
+def _add_seed(parser: argparse.ArgumentParser, config: type[PalindromeConfig], help: str) -> None:
+    add_config_option(parser, "--seed", config, type=int, help=help)
+
+
+def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
+    add_config_option(
+        parser,
+        "--impl",
+        config,
+        help="scratch (gnnhw's from-scratch model) or reference (the same model on torch.nn.RNN/LSTM)",
+    )
+    old = {"gnnhw": "scratch", "torch": "reference"}
+    parser.add_argument("--backend", action=DeprecatedAlias, new="--impl", dest="impl", values=old)
+
+
+def _add_optimizer(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
+    add_config_option(parser, "--optimizer", config, help="adam, rmsprop, sgd or sgd-momentum")
+
+
+def _config(args: argparse.Namespace, config: type[PalindromeConfig] = PalindromeConfig, **overrides: Any):
     from gnnhw.errors import ConfigError
-    from gnnhw.recurrent.config import PalindromeConfig  # torch-free: bad options are refused before torch loads
 
     fields: dict[str, Any] = {
-        "length": getattr(args, "length", 10),
-        "num_hidden": args.hidden,
+        "hidden_size": args.hidden_size,
         "batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "train_steps": args.steps,
-        "max_norm": args.clip,
-        "input_dim": 10 if args.input == "one-hot" else 1,
+        "lr": args.lr,
+        "train_steps": args.train_steps,
+        "max_norm": args.max_norm,
+        "input_size": _INPUTS[args.input_size],
         "test_size": args.test_size,
-        "early_stop_accuracy": args.early_stop,
+        "early_stop_accuracy": args.early_stop_accuracy,
+        "forget_bias": args.forget_bias,
         "device": args.device,
     }
-    for name in ("model", "optimizer", "seed", "backend"):
+    for name in ("model", "length", "optimizer", "seed", "impl"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
-    if args.forget_bias is not None:  # an LSTM-only option: refused when no LSTM is trained
-        models = getattr(args, "models", None) or [getattr(args, "model", "lstm")]
+    from gnnhw._utils import check_device_name
+
+    check_device_name(args.device)  # here, not in a worker process after the output folder was made
+    fields.update(overrides)
+    result = config(**fields)
+    result.validate(_LABELS)
+    if "forget_bias" in given_options(args):  # an LSTM-only option: refused when no LSTM is trained
+        models = getattr(args, "models", None) or [result.model]
         if "lstm" not in models:
             raise ConfigError(
                 f"--forget-bias applies only to the LSTM, and no LSTM is trained here (models: {', '.join(models)}); "
                 "drop --forget-bias"
             )
-        fields["forget_bias"] = args.forget_bias
-    from gnnhw._utils import check_device_name
-
-    check_device_name(args.device)  # here, not in a worker process after the output folder was made
-    fields.update(overrides)
-    config = PalindromeConfig(**fields)
-    config.validate(_LABELS)
-    return config
+    return result
 
 
 def _check_device_available(device: str) -> None:
@@ -108,18 +165,43 @@ def _check_device_available(device: str) -> None:
     resolve_device(device)
 
 
-def _check_lists(args: argparse.Namespace, base, **lists: str) -> None:
-    """Refuse repeated values in list options (``--seeds 0 0`` would run one job twice and count it as two
-    samples) and check every value against the config's declared range before any work."""
+def _check_lists(base: PalindromeConfig, lists: dict[str, tuple[str, Any]]) -> None:
+    """Refuse repeated values in list options (``--models rnn rnn`` would run each job twice and count it as
+    two samples) and check every value against the config's declared range before any work.
+
+    ``lists``: option -> (config field, values)."""
     import dataclasses
 
     from gnnhw.checks import unique
 
-    for option, name in lists.items():
-        values = unique(option, getattr(args, name))
-        field = {"models": "model", "lengths": "length", "seeds": "seed", "optimizers": "optimizer"}[name]
-        for value in values:
+    for option, (field, given) in lists.items():
+        for value in unique(option, given):
             dataclasses.replace(base, **{field: value}).validate(_LABELS)
+
+
+class _SeedCount(argparse.Action):
+    """``--seeds N``: a count of runs (seeds --seed, --seed + 1, ...). The old form, a list of seeds
+    (``--seeds 0 1 2``), is still taken as that list for one release, with a warning on stderr once the
+    options are found good (:func:`_seed_list`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        setattr(namespace, self.dest, values[0] if len(values) == 1 else list(values))
+
+
+def _seed_list(args: argparse.Namespace) -> list[int]:
+    """The seeds of a sweep: ``--seeds`` runs from ``--seed`` on (or the old form's list, as given)."""
+    if isinstance(args.seeds, list):
+        return args.seeds
+    from gnnhw.recurrent.config import sweep_seeds
+
+    return sweep_seeds(args.seed, args.seeds, name="--seeds")
+
+
+def _warn_old_seed_list(args: argparse.Namespace) -> None:
+    if isinstance(args.seeds, list):
+        sys.stderr.write(
+            f"{args.prog}: warning: --seeds S1 S2 ... (a list of seeds) is deprecated; use --seed FIRST --seeds COUNT\n"
+        )
 
 
 def _figure_last(draw: Any, path: Path) -> Path:
@@ -151,7 +233,7 @@ def _palindrome(args: argparse.Namespace) -> int:
             "seed": config.seed,
             "optimizer": config.optimizer,
             "final_train_accuracy": result.train_accuracy[-1],
-            "backend": config.backend,
+            "impl": config.impl,
         }
         if args.format == "json":
             print_json(summary)
@@ -178,15 +260,18 @@ def _sweep(args: argparse.Namespace) -> int:
 
     # Every argument is checked before anything is imported, created or written.
     check_positive_int("--workers", args.workers)
-    base = _config(args, model="lstm", length=10, seed=0)
-    _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
+    base = _config(args, SweepConfig, model="lstm", length=10)
+    seeds = _seed_list(args)
+    _check_lists(base, {"--models": ("model", args.models), "--lengths": ("length", args.lengths)})
+    _check_lists(base, {"--seeds": ("seed", seeds)})
     _check_device_available(args.device)
+    _warn_old_seed_list(args)
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
 
     path = args.out / "sweep.json"
     figure = args.out / "sweep.png"
-    total = len(args.models) * len(set(args.lengths)) * len(args.seeds)
+    total = len(args.models) * len(set(args.lengths)) * len(seeds)
     with prepare_outputs(folders=[(args.out, "--out")], files=[(path, "results")], figures=[(figure, "figure")]):
         current().note = f"the finished jobs are kept in {path}; rerun the same command to continue"
         bar = None
@@ -196,10 +281,10 @@ def _sweep(args: argparse.Namespace) -> int:
             bar = tqdm(total=total, desc="sweep jobs")
         try:
             result = run_sweep(
-                base,
+                dataclasses.replace(base, seed=seeds[0]),
                 args.models,
                 args.lengths,
-                args.seeds,
+                len(seeds) if seeds == list(range(seeds[0], seeds[0] + len(seeds))) else seeds,  # old form
                 path,
                 workers=args.workers,
                 on_record=(lambda rec: bar.update(1)) if bar is not None else None,
@@ -232,9 +317,9 @@ def _sweep(args: argparse.Namespace) -> int:
         from gnnhw.plotting.recurrent import sweep_figure
 
         title = (
-            f"{len(args.seeds)} seeds, up to {base.train_steps} steps"
+            f"{len(seeds)} seeds, up to {base.train_steps} steps"
             + (f", early stop at {base.early_stop_accuracy}" if base.early_stop_accuracy else "")
-            + f", hidden {base.num_hidden}, {base.optimizer} lr {base.learning_rate:g}"
+            + f", hidden {base.hidden_size}, {base.optimizer} lr {base.lr:g}"
         )
         _figure_last(lambda: sweep_figure(summary, title), figure)
     return 0
@@ -244,8 +329,8 @@ def _optimizers(args: argparse.Namespace) -> int:
     from gnnhw.errors import check_positive_int
 
     check_positive_int("--workers", args.workers)
-    base = _config(args, optimizer="adam")
-    _check_lists(args, base, **{"--optimizers": "optimizers"})
+    base = _config(args, OptimizersConfig)
+    _check_lists(base, {"--optimizers": ("optimizer", args.optimizers)})
     _check_device_available(args.device)
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
@@ -276,14 +361,14 @@ def _optimizers(args: argparse.Namespace) -> int:
                 )
             print(f"results: {results}\nfigure: {figure}", flush=True)
         write_json(results, {"config": _config_dict(base), "runs": runs})
-        title = f"{base.model}, T={base.length}, lr {base.learning_rate:g}, seed {base.seed}"
+        title = f"{base.model}, T={base.length}, lr {base.lr:g}, seed {base.seed}"
         _figure_last(lambda: optimizers_figure(runs, title), figure)
     return 0
 
 
 def _grads(args: argparse.Namespace) -> int:
-    base = _config(args)
-    _check_lists(args, base, **{"--models": "models"})
+    base = _config(args, GradientsConfig)
+    _check_lists(base, {"--models": ("model", args.models)})
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
     from gnnhw.runs import prepare_outputs
@@ -345,16 +430,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw palindrome --model rnn --length 5 --steps 500 --format json --out out/one_run\n"
         ),
     )
-    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default: 0)")
-    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
+    add_config_option(p, "--length", PalindromeConfig, type=int, help="palindrome length T")
+    _add_seed(p, PalindromeConfig, "seed of weights and data")
+    _add_optimizer(p, PalindromeConfig)
     p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
-    p.add_argument(
-        "--backend",
-        default="gnnhw",
-        help="gnnhw (the from-scratch model) or torch (the same model on torch.nn.RNN/LSTM) (default: gnnhw)",
-    )
-    _add_training_options(p, steps=10_000)
+    _add_impl(p, PalindromeConfig)
+    _add_training_options(p, PalindromeConfig)
     add_format(p)
     p.set_defaults(func=_palindrome)
 
@@ -368,17 +449,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         epilog=(
             "examples:\n"
-            "  gnnhw palindrome-sweep --lengths 5 10 15 20 --seeds 0 1 2 --steps 5000 --out out/palindrome\n"
-            "  OMP_NUM_THREADS=1 gnnhw palindrome-sweep --lengths 5 10 --seeds 0 --steps 200 --workers 2\n"
+            "  gnnhw palindrome-sweep --lengths 5 10 15 20 --seeds 3 --steps 5000 --out out/palindrome\n"
+            "  OMP_NUM_THREADS=1 gnnhw palindrome-sweep --lengths 5 10 --seed 7 --seeds 1 --steps 200 --workers 2\n"
         ),
     )
-    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models (default: rnn lstm)")
-    p.add_argument("--lengths", "--length", nargs="+", type=int, default=_DEFAULT_LENGTHS, help="palindrome lengths")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
+    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models")
+    p.add_argument("--lengths", "--length", nargs="+", type=int, default=list(SWEEP_LENGTHS), help="palindrome lengths")
+    _add_seed(p, SweepConfig, "the first seed: runs use seeds SEED, SEED+1, ..., SEED+SEEDS-1")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        action=_SeedCount,
+        metavar="N",
+        default=SWEEP_SEEDS,
+        help="runs (seeds) per model and length",
+    )
+    _add_optimizer(p, SweepConfig)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
-    _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
+    _add_impl(p, SweepConfig)
+    _add_training_options(p, SweepConfig, model=False)
     add_format(p)
     p.set_defaults(func=_sweep)
 
@@ -388,7 +479,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Train the same model (same seed, initial weights and batches) with each optimizer at one "
             "learning rate, print each one's test accuracy, and write OUT/optimizers.json and "
-            "OUT/optimizers.png (training loss and accuracy curves)."
+            "OUT/optimizers.png (training loss and accuracy curves). The model defaults to the vanilla RNN, "
+            "the README's experiment (Q1.4); --model lstm compares the optimizers on the LSTM."
         ),
         epilog=(
             "examples:\n"
@@ -396,8 +488,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw optimizers --model rnn --length 10 --steps 1000 --lr 0.05 --optimizers sgd adam\n"
         ),
     )
-    p.add_argument("--length", type=int, default=10, help="palindrome length T (default: 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data, shared by all optimizers")
+    add_config_option(p, "--length", OptimizersConfig, type=int, help="palindrome length T")
+    _add_seed(p, OptimizersConfig, "seed of weights and data, shared by all optimizers")
     p.add_argument(
         "--optimizers",
         nargs="+",
@@ -411,7 +503,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes (default: the number of cores, at most 4)",
     )
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
-    _add_training_options(p, steps=2000)
+    _add_impl(p, OptimizersConfig)
+    _add_training_options(p, OptimizersConfig)
     add_format(p)
     p.set_defaults(func=_optimizers)
 
@@ -430,11 +523,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw grads-over-time --length 30 --steps 50 --models lstm --forget-bias 0\n"
         ),
     )
-    p.add_argument("--length", type=int, default=100, help="palindrome length T (default: 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data")
-    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum")
+    add_config_option(p, "--length", GradientsConfig, type=int, help="palindrome length T")
+    _add_seed(p, GradientsConfig, "seed of weights and data")
+    _add_optimizer(p, GradientsConfig)
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models to compare, rnn and/or lstm")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
-    _add_training_options(p, steps=1000, model=False)
+    _add_training_options(p, GradientsConfig, model=False)
     add_format(p)
     p.set_defaults(func=_grads)

@@ -262,9 +262,9 @@ def train_recurrent(config: GNNvsRNNConfig, model: str, length: int, seed: int) 
         PalindromeConfig(
             model=model,
             length=length,
-            num_hidden=config.rnn_hidden_size,
+            hidden_size=config.rnn_hidden_size,
             batch_size=config.batch_size,
-            learning_rate=config.rnn_learning_rate,
+            lr=config.rnn_learning_rate,
             train_steps=config.steps,
             max_norm=config.max_norm,
             early_stop_accuracy=config.early_stop_accuracy,

@@ -1,9 +1,9 @@
 """From-scratch recurrent cells, equal to ``torch.nn.RNNCell`` and ``torch.nn.LSTMCell``.
 
 Built from :class:`torch.nn.Parameter` and tensor operations only. Each cell has *one* bias per gate
-(the assignment's b_h, b_g, b_i, b_f, b_o); torch keeps two (``bias_ih`` and ``bias_hh``) whose sum
-plays the same role, so :meth:`RNNCell.from_torch` / :meth:`LSTMCell.from_torch` copy torch's weights
-and sum its biases.
+(the tables of :class:`RNNCell` and :class:`LSTMCell` map the assignment's symbols to the parameters);
+torch keeps two (``bias_ih`` and ``bias_hh``) whose sum plays the same role, so :meth:`RNNCell.from_torch` /
+:meth:`LSTMCell.from_torch` copy torch's weights and sum its biases.
 
 Both cells split a step in two, so a sequence model can project the inputs of *all* time steps with
 one matrix product and leave only the recurrent product inside the loop::
@@ -90,18 +90,39 @@ class _Cell(nn.Module):
 
 
 class RNNCell(_Cell):
-    r"""A vanilla (Elman) RNN cell, the assignment's equation:
+    r"""A vanilla (Elman) RNN cell, the assignment's equation (Elman, "Finding structure in time", 1990,
+    https://doi.org/10.1207/s15516709cog1402_1):
 
     .. math::
         h_t = \tanh(W_{hx} x_t + W_{hh} h_{t-1} + b_h)
 
-    Parameters: ``weight_ih`` is W_hx (H, D), ``weight_hh`` is W_hh (H, H), ``bias`` is b_h (H,).
-    Equal to ``torch.nn.RNNCell(D, H, nonlinearity="tanh")`` with ``bias = bias_ih + bias_hh``.
+    For input size D and hidden size H, the assignment's symbols are these parameters:
+
+    ======  ======  ===============  ==============================================================
+    symbol  shape   parameter        ``torch.nn.RNNCell(D, H, nonlinearity="tanh")``
+    ======  ======  ===============  ==============================================================
+    W_hx    (H, D)  ``weight_ih``    ``weight_ih``
+    W_hh    (H, H)  ``weight_hh``    ``weight_hh``
+    b_h     (H,)    ``bias``         ``bias_ih + bias_hh`` (torch keeps two biases; their sum is b_h)
+    ======  ======  ===============  ==============================================================
+
     ``device`` and ``dtype`` place the parameters when they are created (torch's factory kwargs).
 
     Shapes:
         - input ``x_t``: (B, D) or (D,); ``h``: (B, H) or (H,), zeros when omitted
         - output: the new hidden state, shaped like ``h``
+
+    Example (equal to torch's cell once its weights are copied):
+        >>> import torch
+        >>> from gnnhw.recurrent import RNNCell
+        >>> _ = torch.manual_seed(0)
+        >>> ref = torch.nn.RNNCell(3, 5, dtype=torch.float64)
+        >>> cell = RNNCell.from_torch(ref)
+        >>> x, h = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
+        >>> cell(x, h).shape
+        torch.Size([2, 5])
+        >>> torch.allclose(cell(x, h), ref(x, h), rtol=0, atol=1e-12)
+        True
     """
 
     num_gates = 1
@@ -146,21 +167,44 @@ class LSTMCell(_Cell):
         c_t &= g_t \odot i_t + c_{t-1} \odot f_t \\
         h_t &= \tanh(c_t) \odot o_t
 
-    The four gates are fused in torch's order i, f, g, o, so one matrix product computes them all:
-    ``weight_ih`` (4H, D) stacks [W_ix; W_fx; W_gx; W_ox], ``weight_hh`` (4H, H) stacks
-    [W_ih; W_fh; W_gh; W_oh], and ``bias`` (4H,) stacks [b_i; b_f; b_g; b_o]. That is
-    4(DH + H² + H) parameters for input size D and hidden size H.
-    Equal to ``torch.nn.LSTMCell(D, H)`` with ``bias = bias_ih + bias_hh``.
+    (Hochreiter & Schmidhuber 1997, https://doi.org/10.1162/neco.1997.9.8.1735, with the forget gate of
+    Gers et al. 2000). The four gates are fused in torch's order i, f, g, o, so one matrix product computes them
+    all: rows 0:H of each stacked parameter belong to gate i, H:2H to f, 2H:3H to g, 3H:4H to o. For input
+    size D and hidden size H, the assignment's symbols are these parameters, 4(DH + H² + H) numbers in all:
+
+    ======================  =======  ===============  ===========================================
+    symbols                 shape    parameter        ``torch.nn.LSTMCell(D, H)`` (same rows)
+    ======================  =======  ===============  ===========================================
+    W_ix, W_fx, W_gx, W_ox  (4H, D)  ``weight_ih``    ``weight_ih``
+    W_ih, W_fh, W_gh, W_oh  (4H, H)  ``weight_hh``    ``weight_hh``
+    b_i, b_f, b_g, b_o      (4H,)    ``bias``         ``bias_ih + bias_hh`` (the sum of torch's two)
+    ======================  =======  ===============  ===========================================
+
+    Mind the names: the assignment's W_ih (gate i, applied to h_{t-1}) is the first block of torch's
+    ``weight_hh``; torch's ``weight_ih`` holds the blocks applied to x_t.
     ``device`` and ``dtype`` place the parameters when they are created (torch's factory kwargs).
 
     ``forget_bias`` is added to b_f after the uniform initialisation (default 0: torch's initialisation).
     A value of 1 starts the forget gates at σ(1) ≈ 0.73 instead of σ(0) = 0.5, so the memory c and its
-    gradient decay far more slowly over time at the start of training (Gers et al. 2000;
-    Jozefowicz et al. 2015).
+    gradient decay far more slowly over time at the start of training (Gers, Schmidhuber & Cummins 2000,
+    https://doi.org/10.1162/089976600300015015; Jozefowicz, Zaremba & Sutskever 2015,
+    https://proceedings.mlr.press/v37/jozefowicz15.html).
 
     Shapes:
         - input ``x_t``: (B, D) or (D,); ``state``: a pair (h, c), each (B, H) or (H,), zeros when omitted
         - output: the new pair (h, c)
+
+    Example (equal to torch's cell once its weights are copied):
+        >>> import torch
+        >>> from gnnhw.recurrent import LSTMCell
+        >>> _ = torch.manual_seed(0)
+        >>> ref = torch.nn.LSTMCell(3, 5, dtype=torch.float64)
+        >>> cell = LSTMCell.from_torch(ref)
+        >>> x = torch.randn(2, 3, dtype=torch.float64)
+        >>> h, c = cell(x)  # from h_0 = c_0 = 0
+        >>> h_ref, c_ref = ref(x)
+        >>> torch.allclose(h, h_ref, rtol=0, atol=1e-12), torch.allclose(c, c_ref, rtol=0, atol=1e-12)
+        (True, True)
     """
 
     num_gates = 4

@@ -8,10 +8,13 @@ bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_te
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from gnnhw._renames import IMPLS, OLD_IMPL_VALUES, impl_value, renamed_kwargs, warn_renamed
 from gnnhw.checks import (
     SEED_MAX,
     SEED_WHY,
@@ -25,10 +28,19 @@ from gnnhw.errors import ConfigError
 
 MODEL_NAMES = ("lstm", "rnn")  # the keys of gnnhw.recurrent.models.MODELS (a test keeps them equal)
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
-BACKENDS = ("gnnhw", "torch")
+BACKENDS = IMPLS  # the values of PalindromeConfig.impl (the old name of the tuple, kept for imports)
 BATCHINGS = ("random", "sequential")  # how text training draws its batches (gnnhw.recurrent.train_text)
 NUM_DIGITS = 10
-INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
+INPUT_SIZES = (1, NUM_DIGITS)  # raw digit values, or one-hot
+INPUT_DIMS = INPUT_SIZES  # the old name, kept for imports
+
+PALINDROME_RENAMES = {"input_dim": "input_size", "num_hidden": "hidden_size", "learning_rate": "lr", "backend": "impl"}
+"""Old field names of :class:`PalindromeConfig` (before torch's vocabulary) -> the new ones."""
+
+SWEEP_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
+"""The palindrome lengths ``palindrome-sweep`` trains on unless told otherwise."""
+SWEEP_SEEDS = 3
+"""How many seeds (runs) per (model, length) ``palindrome-sweep`` trains unless told otherwise."""
 
 MAX_SAMPLE_LENGTH = 1_000_000
 """Most characters one sampling call generates: one model step each, 1.4-2.3 ms per character for 2 x 128
@@ -37,23 +49,47 @@ MIN_TEMPERATURE = 1e-6
 MAX_TEMPERATURE = 1e6
 
 
+_T = TypeVar("_T")
+
+
+def accepts_old_names(target: _T, renames: Mapping[str, str] = PALINDROME_RENAMES) -> _T:
+    """``target`` (a class or a function) taking the old keywords of ``renames`` (old -> new) as well, each
+    translated with a :class:`DeprecationWarning` (:func:`gnnhw._renames.renamed_kwargs`).
+
+    For a class, its ``__init__`` is wrapped (a dataclass's generated one included); the signature shown by
+    ``help()`` and :func:`inspect.signature` stays the new one.
+    """
+    wrapped: Any = target.__init__ if isinstance(target, type) else target
+    where = getattr(target, "__qualname__", str(target))
+
+    @functools.wraps(wrapped)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return wrapped(*args, **renamed_kwargs(kwargs, renames, where))
+
+    if isinstance(target, type):
+        target.__init__ = call  # type: ignore[misc]  # replacing the generated __init__ is the point
+        return target
+    return call  # type: ignore[return-value]  # functools.wraps: same signature as target
+
+
+@accepts_old_names
 @dataclass
 class PalindromeConfig:
     """Hyper-parameters of one training run; the defaults are the assignment's.
 
     Each field declares its valid range beside its default (:func:`gnnhw.checks.bounded`: min, max, why);
-    :meth:`validate` enforces them; the CLI calls it (with its option names) before any work.
+    :meth:`validate` enforces them; the CLI calls it (with its option names) before any work, and takes its
+    options' defaults from here. The old keywords ``input_dim``, ``num_hidden``, ``learning_rate`` and
+    ``backend`` (:data:`PALINDROME_RENAMES`) still work for one release, with a :class:`DeprecationWarning`.
     """
 
     model: str = bounded("lstm", choices=MODEL_NAMES, why="VanillaRNN or LSTM")
     length: int = bounded(10, min=2, max=10_000, why="T-1 input digits and 1 target; longer unrolls take hours")
-    input_dim: int = bounded(NUM_DIGITS, choices=INPUT_DIMS, why="10: one-hot digits; 1: raw digit values")
-    num_hidden: int = bounded(128, min=1, max=65_536, why="hidden units n")
+    input_size: int = bounded(NUM_DIGITS, choices=INPUT_SIZES, why="10: one-hot digits; 1: raw digit values")
+    hidden_size: int = bounded(128, min=1, max=65_536, why="hidden units H")
     forget_bias: float = bounded(1.0, min=-100, max=100, why="LSTM only: added to b_f; sigmoid saturates beyond")
     batch_size: int = bounded(128, min=1, max=1_000_000, why="palindromes per training step")
-    learning_rate: float = bounded(
-        1e-3, min=0, min_open=True, max=10.0, why="optimizer step size; larger steps only diverge"
-    )
+    lr: float = bounded(1e-3, min=0, min_open=True, max=10.0, why="learning rate; larger steps only diverge")
     train_steps: int = bounded(10_000, min=1, max=100_000_000, why="maximum number of training steps")
     max_norm: float = bounded(10.0, min=0, min_open=True, max=1e12, why="clip the global gradient norm to this")
     optimizer: str = bounded("adam", choices=OPTIMIZERS, why="the update rule")
@@ -65,17 +101,20 @@ class PalindromeConfig:
     test_size: int = bounded(1000, min=1, max=100_000_000, why="fresh test palindromes")
     log_every: int = bounded(10, min=1, max=100_000_000, why="steps between logged loss/accuracy points")
     seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY + "; the test set uses 2*seed+1")
-    backend: str = bounded("gnnhw", choices=BACKENDS, why="gnnhw: from scratch; torch: torch.nn.RNN/LSTM")
+    impl: str = bounded("scratch", choices=IMPLS, why="scratch: gnnhw's own cells; reference: torch.nn.RNN/LSTM")
     device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+    def __post_init__(self) -> None:
+        self.impl = impl_value(self.impl, type(self).__name__)  # "gnnhw" / "torch": the old values
 
     def validate(self, labels: Mapping[str, str] | None = None) -> None:
         """Raise :class:`ConfigError` naming the first bad field (``labels``: field -> CLI option name), or
         when the run would need more memory than the machine has (:meth:`memory_estimate`)."""
         check_config(self, labels)
-        hidden = (labels or {}).get("num_hidden", "num_hidden")
+        hidden = (labels or {}).get("hidden_size", "hidden_size")
         check_memory(
             self.memory_estimate(),
-            f"training a {self.model} of {self.num_hidden} hidden units on batches of {self.batch_size} "
+            f"training a {self.model} of {self.hidden_size} hidden units on batches of {self.batch_size} "
             f"palindromes of length {self.length}",
             f"use a smaller {hidden}, batch size or length",
         )
@@ -83,11 +122,75 @@ class PalindromeConfig:
     def memory_estimate(self) -> int:
         """A lower bound on the bytes training needs: the weights with their gradients and two optimizer
         moments (4 float32 copies), plus the activations kept for backpropagation through time
-        (B x (T-1) x n x (gates + 2) float32)."""
+        (B x (T-1) x H x (gates + 2) float32)."""
         gates = 4 if self.model == "lstm" else 1
-        params = gates * self.num_hidden * (self.input_dim + self.num_hidden + 2) + self.num_hidden * NUM_DIGITS
-        activations = self.batch_size * (self.length - 1) * self.num_hidden * (gates + 2)
+        params = gates * self.hidden_size * (self.input_size + self.hidden_size + 2) + self.hidden_size * NUM_DIGITS
+        activations = self.batch_size * (self.length - 1) * self.hidden_size * (gates + 2)
         return 4 * (4 * params + activations)
+
+
+def palindrome_fields_from_file(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (config fields read from a results file) with the old field names and ``impl`` values of
+    files written before the rename (``num_hidden``, ``backend: "gnnhw"``, ...) translated to the new ones.
+
+    Silent: the file is not something the user typed. A file holding both an old and a new name keeps the new.
+    """
+    out = {k: v for k, v in values.items() if k not in PALINDROME_RENAMES}
+    for old, new in PALINDROME_RENAMES.items():
+        if old in values and new not in values:
+            out[new] = values[old]
+    if isinstance(out.get("impl"), str):
+        out["impl"] = OLD_IMPL_VALUES.get(out["impl"], out["impl"])
+    return out
+
+
+def sweep_seeds(first: int, seeds: int | Sequence[int], name: str = "seeds") -> list[int]:
+    """The seeds of ``seeds`` runs starting at ``first``: ``first, first + 1, ..., first + seeds - 1``.
+
+    ``seeds`` is a count (gnnhw's one meaning of ``seeds``). A list of seeds, the old meaning, is still taken
+    as it is for one release, with a :class:`DeprecationWarning`. :class:`ConfigError` (naming ``name``) for a
+    count below 1.
+
+    >>> sweep_seeds(5, 3)
+    [5, 6, 7]
+    """
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        check_value(name, seeds, int, {"min": 1, "max": 1_000_000, "why": "runs per (model, length)"})
+        return list(range(first, first + seeds))
+    warn_renamed("seeds=[s1, s2, ...] (a list)", "seeds=N (a count, starting at the config's seed)", "run_sweep")
+    return list(seeds)
+
+
+def _preset(name: str, default: Any) -> Any:
+    """A field of :class:`PalindromeConfig` with another default (same range and why): a command's own default."""
+    spec = next(f for f in dataclasses.fields(PalindromeConfig) if f.name == name)
+    return dataclasses.field(default=default, metadata=spec.metadata)
+
+
+@accepts_old_names
+@dataclass
+class SweepConfig(PalindromeConfig):
+    """The defaults of ``gnnhw palindrome-sweep``: the assignment's, but stop once a run has learned the task."""
+
+    early_stop_accuracy: float | None = _preset("early_stop_accuracy", 0.99)
+
+
+@accepts_old_names
+@dataclass
+class OptimizersConfig(PalindromeConfig):
+    """The defaults of ``gnnhw optimizers``: the vanilla RNN (the README's experiment, Q1.4) for 2000 steps."""
+
+    model: str = _preset("model", "rnn")
+    train_steps: int = _preset("train_steps", 2000)
+
+
+@accepts_old_names
+@dataclass
+class GradientsConfig(PalindromeConfig):
+    """The defaults of ``gnnhw grads-over-time``: palindromes of length 100, 1000 training steps (Q1.7)."""
+
+    length: int = _preset("length", 100)
+    train_steps: int = _preset("train_steps", 1000)
 
 
 @dataclass

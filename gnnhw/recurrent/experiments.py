@@ -33,6 +33,7 @@ from gnnhw._utils import atomic_write_text
 from gnnhw.checks import SEED_MAX, check_value
 from gnnhw.errors import ConfigError, DivergedError, ResultsFileError, check_positive_int
 from gnnhw.jsonio import dumps, read_json
+from gnnhw.recurrent.config import palindrome_fields_from_file, sweep_seeds
 from gnnhw.recurrent.models import MODELS
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
@@ -239,8 +240,9 @@ def _load_sweep(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
                 f"({rec['model']}, T={rec['length']}, seed {rec['seed']}); the file was edited or merged by hand"
             )
         seen[key] = i
-    # Fields added to PalindromeConfig after the file was written count as their defaults.
-    stored = {**_base_fields(PalindromeConfig()), **data.get("base", {})}
+    # Fields added to PalindromeConfig after the file was written count as their defaults; fields written under
+    # their old names (num_hidden, learning_rate, input_dim, backend="gnnhw"|"torch") are read as the new ones.
+    stored = {**_base_fields(PalindromeConfig()), **palindrome_fields_from_file(data.get("base", {}))}
     for name in _base_fields(PalindromeConfig()):
         meta = next(f for f in dataclasses.fields(PalindromeConfig) if f.name == name).metadata.get("range")
         try:
@@ -260,13 +262,15 @@ def run_sweep(
     base: PalindromeConfig,
     models: Sequence[str],
     lengths: Sequence[int],
-    seeds: Sequence[int],
+    seeds: int | Sequence[int],
     results_path: str | os.PathLike,
     workers: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepResult:
     """Test accuracy for every (model, length, seed), resumable through ``results_path`` (JSON).
 
+    ``seeds`` is the number of runs per (model, length), with seeds ``base.seed, base.seed + 1, ...``
+    (:func:`sweep_seeds`; a list of seeds, the old form, still works with a DeprecationWarning).
     ``base`` gives every other hyper-parameter. Jobs already recorded in ``results_path`` (written by an
     earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
     as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
@@ -279,8 +283,9 @@ def run_sweep(
         ConfigError: a bad argument, or a results file made with other settings.
         OutputError: the results file cannot be written; OutputLockedError: another sweep is writing it.
     """
-    if not models or not lengths or not seeds:
+    if not models or not lengths or (not isinstance(seeds, int) and not seeds):
         raise ConfigError("a sweep needs at least one model, one length and one seed")
+    seed_list = sweep_seeds(base.seed, seeds)
     workers = workers if workers is not None else os.cpu_count() or 1
     check_positive_int("workers", workers)
     # Length-major order: an interrupted sweep has both models' results for its shorter lengths.
@@ -288,7 +293,7 @@ def run_sweep(
         dataclasses.replace(base, model=m, length=t, seed=s)
         for t in sorted(set(lengths))
         for m in models
-        for s in seeds
+        for s in seed_list
     ]
     for config in configs:
         config.validate()
@@ -364,9 +369,9 @@ def compare_optimizers(
 
 
 @torch.no_grad()
-def _one_palindrome(length: int, seed: int, input_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _one_palindrome(length: int, seed: int, input_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     _, test_gen = train_test_generators(seed)
-    return palindrome_batch(length, 1, test_gen, input_dim)
+    return palindrome_batch(length, 1, test_gen, input_size)
 
 
 def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
@@ -424,7 +429,7 @@ def gradients_over_time(
 ) -> GradientsOverTime:
     """For each model: ||dL/dh_t|| on one palindrome of ``base.length`` (from the test stream of
     ``base.seed``) at initialization, then again after training with ``base``."""
-    x, y = _one_palindrome(base.length, base.seed, base.input_dim)
+    x, y = _one_palindrome(base.length, base.seed, base.input_size)
     out = GradientsOverTime(length=base.length, untrained={}, trained={}, training={})
     for name in models:
         config = dataclasses.replace(base, model=name)

@@ -4,8 +4,8 @@ A palindrome of length T is ceil(T/2) uniformly random digits 0-9 followed by th
 T = 5: ``3 8 1 8 3``, T = 4: ``3 8 8 3``. The network reads the first T - 1 digits and predicts the last,
 which equals the first: to solve the task it must carry the first digit across T - 1 steps.
 
-Inputs are one-hot (``input_dim=10``, the default) or the raw digit values as a single float feature
-(``input_dim=1``, the course skeleton's choice). Every sample comes from an explicit
+Inputs are one-hot (``input_size=10``, the default) or the raw digit values as a single float feature
+(``input_size=1``, the course skeleton's choice). Every sample comes from an explicit
 :class:`torch.Generator`, so a seed fixes the data; :func:`train_test_generators` gives the training
 stream and the test set two independent generators.
 """
@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, check_positive_int
-from gnnhw.recurrent.config import INPUT_DIMS, NUM_DIGITS  # noqa: F401 - re-exported
+from gnnhw.recurrent.config import INPUT_DIMS, INPUT_SIZES, NUM_DIGITS, accepts_old_names  # noqa: F401 - re-exported
 
 
 def check_length(length: int) -> None:
@@ -33,6 +33,14 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
 
     Shapes:
         - output: (num, T), dtype long, values in 0..9
+
+    Example:
+        >>> import torch
+        >>> digits = sample_palindromes(5, 2, torch.Generator().manual_seed(0))
+        >>> digits.shape
+        torch.Size([2, 5])
+        >>> torch.equal(digits, digits.flip(1))  # each row reads the same backwards
+        True
     """
     check_length(length)
     check_positive_int("number of palindromes", num)
@@ -41,26 +49,41 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
     return torch.cat([half, mirror], dim=1)  # (N, T)
 
 
-def encode(digits: Tensor, input_dim: int = NUM_DIGITS) -> Tensor:
-    """Digits (N, L) -> network input (N, L, input_dim): one-hot for 10, the raw float value for 1."""
-    if input_dim == NUM_DIGITS:
+@accepts_old_names
+def encode(digits: Tensor, input_size: int = NUM_DIGITS) -> Tensor:
+    """Digits (N, L) -> network input (N, L, input_size): one-hot for 10, the raw float value for 1.
+
+    Raises :class:`ConfigError` for another ``input_size`` (the old keyword ``input_dim`` still works, warned).
+    """
+    if input_size == NUM_DIGITS:
         return torch.nn.functional.one_hot(digits, NUM_DIGITS).float()  # (N, L, 10)
-    if input_dim == 1:
+    if input_size == 1:
         return digits.float().unsqueeze(-1)  # (N, L, 1)
-    raise ConfigError(f"input_dim must be 10 (one-hot digits) or 1 (raw digit values), got {input_dim!r}")
+    raise ConfigError(f"input_size must be 10 (one-hot digits) or 1 (raw digit values), got {input_size!r}")
 
 
+@accepts_old_names
 def palindrome_batch(
-    length: int, batch_size: int, generator: torch.Generator, input_dim: int = NUM_DIGITS
+    length: int, batch_size: int, generator: torch.Generator, input_size: int = NUM_DIGITS
 ) -> tuple[Tensor, Tensor]:
     """A batch for the task: the first T-1 digits as input, the last digit as the target.
 
     Shapes:
-        - inputs: (batch_size, T - 1, input_dim), float
+        - inputs: (batch_size, T - 1, input_size), float
         - targets: (batch_size,), long, values in 0..9
+
+    Raises :class:`ConfigError` for a length below 2, a batch size below 1 or an unknown ``input_size``.
+
+    Example:
+        >>> import torch
+        >>> x, y = palindrome_batch(5, 3, torch.Generator().manual_seed(0))
+        >>> x.shape, y.shape  # 3 palindromes: 4 one-hot input digits, 1 target digit
+        (torch.Size([3, 4, 10]), torch.Size([3]))
+        >>> bool((x[:, 0].argmax(-1) == y).all())  # the last digit repeats the first
+        True
     """
     digits = sample_palindromes(length, batch_size, generator)  # (B, T)
-    return encode(digits[:, :-1], input_dim), digits[:, -1]
+    return encode(digits[:, :-1], input_size), digits[:, -1]
 
 
 def train_test_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:

@@ -59,12 +59,14 @@ def make_optimizer(name: str, params: Any, lr: float, momentum: float = 0.9) -> 
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, length: int, num: int, generator: torch.Generator, input_dim: int = NUM_DIGITS) -> float:
+def evaluate(
+    model: nn.Module, length: int, num: int, generator: torch.Generator, input_size: int = NUM_DIGITS
+) -> float:
     """Accuracy of ``model`` on ``num`` palindromes drawn from ``generator`` (in chunks of 1000)."""
     device = next(model.parameters()).device
     correct = 0
     for start in range(0, num, 1000):
-        x, y = palindrome_batch(length, min(1000, num - start), generator, input_dim)
+        x, y = palindrome_batch(length, min(1000, num - start), generator, input_size)
         correct += int((model(x.to(device)).argmax(-1) == y.to(device)).sum())
     return correct / num
 
@@ -72,13 +74,13 @@ def evaluate(model: nn.Module, length: int, num: int, generator: torch.Generator
 def build(config: PalindromeConfig) -> nn.Module:
     """The config's untrained model, its weights drawn from ``torch.manual_seed(config.seed)``.
 
-    With ``backend="torch"`` it is the same model, with the same initial weights, on ``torch.nn.RNN`` /
+    With ``impl="reference"`` it is the same model, with the same initial weights, on ``torch.nn.RNN`` /
     ``torch.nn.LSTM`` (:class:`TorchRecurrentClassifier`): a reference run for the from-scratch one.
     """
     config.validate()
     torch.manual_seed(config.seed)
-    model = build_model(config.model, config.input_dim, config.num_hidden, NUM_DIGITS, config.forget_bias)
-    return TorchRecurrentClassifier.from_scratch(model) if config.backend == "torch" else model
+    model = build_model(config.model, config.input_size, config.hidden_size, NUM_DIGITS, config.forget_bias)
+    return TorchRecurrentClassifier.from_scratch(model) if config.impl == "reference" else model
 
 
 def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
@@ -88,10 +90,10 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
     start = time.perf_counter()
     model = build(config).to(device)
     train_gen, test_gen = train_test_generators(config.seed)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate, config.momentum)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum)
 
     result = PalindromeResult(config, test_accuracy=float("nan"), steps=0, seconds=0.0, stopped_early=False)
-    run = f"{config.model} T={config.length} seed={config.seed}, {config.optimizer} lr {config.learning_rate:g}"
+    run = f"{config.model} T={config.length} seed={config.seed}, {config.optimizer} lr {config.lr:g}"
     fix = "lower the learning rate or the clipping norm"  # no accuracy is reported for a diverged model
     recent: list[float] = []  # accuracies of the last early_stop_window batches
     loss_sum = acc_sum = 0.0
@@ -102,7 +104,7 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
         bar = tqdm(total=config.train_steps, desc=f"{config.model} T={config.length}", leave=False)
     model.train()
     for step in range(1, config.train_steps + 1):
-        x, y = palindrome_batch(config.length, config.batch_size, train_gen, config.input_dim)
+        x, y = palindrome_batch(config.length, config.batch_size, train_gen, config.input_size)
         x, y = x.to(device), y.to(device)
         logits = model(x)  # (B, 10)
         loss = nn.functional.cross_entropy(logits, y)
@@ -151,7 +153,7 @@ def train(config: PalindromeConfig, progress: bool = False) -> PalindromeResult:
 
     check_training_finite(result.steps, parameters=model.parameters(), run=run, fix=fix)
     model.eval()
-    result.test_accuracy = evaluate(model, config.length, config.test_size, test_gen, config.input_dim)
+    result.test_accuracy = evaluate(model, config.length, config.test_size, test_gen, config.input_size)
     result.seconds = time.perf_counter() - start
     result.model = model
     return result

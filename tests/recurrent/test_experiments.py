@@ -22,14 +22,14 @@ from gnnhw.recurrent.train import PalindromeConfig
 
 
 def _base(**fields) -> PalindromeConfig:
-    defaults = dict(num_hidden=8, batch_size=16, train_steps=3, test_size=50, log_every=1)
+    defaults = dict(hidden_size=8, batch_size=16, train_steps=3, test_size=50, log_every=1)
     defaults.update(fields)
     return PalindromeConfig(**defaults)
 
 
 def test_sweep_records_every_job_and_summarizes(tmp_path):
     path = tmp_path / "sweep.json"
-    result = run_sweep(_base(), ["rnn", "lstm"], [3, 4], [0, 1], path, workers=1)
+    result = run_sweep(_base(), ["rnn", "lstm"], [3, 4], 2, path, workers=1)
     assert len(result.records) == 8
     assert result.skipped == 0
     summary = result.summary()
@@ -45,7 +45,7 @@ def test_sweep_records_every_job_and_summarizes(tmp_path):
 
 def test_sweep_rerun_skips_finished_jobs(tmp_path, monkeypatch):
     path = tmp_path / "sweep.json"
-    run_sweep(_base(), ["rnn"], [3], [0, 1], path, workers=1)
+    run_sweep(_base(), ["rnn"], [3], 2, path, workers=1)
     ran = []
     real_job = experiments._run_job
 
@@ -54,7 +54,7 @@ def test_sweep_rerun_skips_finished_jobs(tmp_path, monkeypatch):
         return real_job(config)
 
     monkeypatch.setattr(experiments, "_run_job", counting_job)
-    result = run_sweep(_base(), ["rnn"], [3, 4], [0, 1], path, workers=1)
+    result = run_sweep(_base(), ["rnn"], [3, 4], 2, path, workers=1)
     assert ran == [("rnn", 4, 0), ("rnn", 4, 1)]
     assert result.skipped == 2
     assert len(json.loads(path.read_text())["records"]) == 4
@@ -73,35 +73,68 @@ def test_sweep_keeps_finished_jobs_when_interrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiments, "_run_job", failing_second)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(_base(), ["rnn"], [3], [0, 1, 2], path, workers=1)
+        run_sweep(_base(), ["rnn"], [3], 3, path, workers=1)
     assert len(json.loads(path.read_text())["records"]) == 1
 
 
 def test_sweep_refuses_to_resume_with_other_settings(tmp_path):
     path = tmp_path / "sweep.json"
-    run_sweep(_base(), ["rnn"], [3], [0], path, workers=1)
-    with pytest.raises(ConfigError, match="learning_rate"):
-        run_sweep(_base(learning_rate=0.5), ["rnn"], [3], [0], path, workers=1)
+    run_sweep(_base(), ["rnn"], [3], 1, path, workers=1)
+    with pytest.raises(ConfigError, match=r"other settings \(lr\)"):
+        run_sweep(_base(lr=0.5), ["rnn"], [3], 1, path, workers=1)
     path.write_text("not json")
     with pytest.raises(ConfigError, match="not a readable JSON"):
-        run_sweep(_base(), ["rnn"], [3], [0], path, workers=1)
+        run_sweep(_base(), ["rnn"], [3], 1, path, workers=1)
+
+
+def test_sweep_seeds_is_a_count_from_the_configs_seed(tmp_path):
+    result = run_sweep(_base(seed=5), ["rnn"], [3], 2, tmp_path / "s.json", workers=1)
+    assert [r["seed"] for r in result.records] == [5, 6]
+
+
+def test_sweep_seeds_as_a_list_still_works_with_a_deprecation_warning(tmp_path):
+    with pytest.warns(DeprecationWarning, match="a count"):
+        result = run_sweep(_base(), ["rnn"], [3], [4, 9], tmp_path / "s.json", workers=1)
+    assert [r["seed"] for r in result.records] == [4, 9]
+
+
+def test_sweep_resumes_from_a_file_written_with_the_old_field_names(tmp_path):
+    import dataclasses
+
+    path = tmp_path / "sweep.json"
+    run_sweep(_base(), ["rnn"], [3], 1, path, workers=1)
+    data = json.loads(path.read_text())
+    base = data["base"]
+    for old, new in (("num_hidden", "hidden_size"), ("learning_rate", "lr"), ("input_dim", "input_size")):
+        base[old] = base.pop(new)
+    base.pop("impl")
+    base["backend"] = "gnnhw"  # the old name and value of impl="scratch"
+    path.write_text(json.dumps(data))
+    result = run_sweep(_base(), ["rnn"], [3], 2, path, workers=1)
+    assert result.skipped == 1
+    assert [r["seed"] for r in result.records] == [0, 1]
+    assert json.loads(path.read_text())["base"] == {
+        k: v for k, v in dataclasses.asdict(_base()).items() if k not in ("model", "length", "seed", "device")
+    }
 
 
 def test_sweep_in_worker_processes_equals_in_process(tmp_path):
-    serial = run_sweep(_base(), ["rnn", "lstm"], [3], [0], tmp_path / "a.json", workers=1)
-    parallel = run_sweep(_base(), ["rnn", "lstm"], [3], [0], tmp_path / "b.json", workers=2)
+    serial = run_sweep(_base(), ["rnn", "lstm"], [3], 1, tmp_path / "a.json", workers=1)
+    parallel = run_sweep(_base(), ["rnn", "lstm"], [3], 1, tmp_path / "b.json", workers=2)
     for a, b in zip(serial.records, parallel.records, strict=True):
-        assert (a["model"], a["length"], a["seed"]) == (b["model"], b["length"], b["seed"])
+        assert a["model"] == b["model"]
+        assert a["length"] == b["length"]
+        assert a["seed"] == b["seed"]
         assert a["test_accuracy"] == b["test_accuracy"]
 
 
 def test_sweep_bad_input(tmp_path):
     with pytest.raises(ConfigError, match=r"length must be in \[2, 10000\]"):
-        run_sweep(_base(), ["rnn"], [1], [0], tmp_path / "s.json", workers=1)
+        run_sweep(_base(), ["rnn"], [1], 1, tmp_path / "s.json", workers=1)
     with pytest.raises(ConfigError, match="unknown model"):
-        run_sweep(_base(), ["gru"], [3], [0], tmp_path / "s.json", workers=1)
+        run_sweep(_base(), ["gru"], [3], 1, tmp_path / "s.json", workers=1)
     with pytest.raises(ConfigError, match="workers"):
-        run_sweep(_base(), ["rnn"], [3], [0], tmp_path / "s.json", workers=0)
+        run_sweep(_base(), ["rnn"], [3], 1, tmp_path / "s.json", workers=0)
 
 
 def test_compare_optimizers_returns_a_curve_per_optimizer():
@@ -133,7 +166,7 @@ def test_gradients_over_time_for_both_models():
     result = gradients_over_time(_base(length=12, train_steps=2))
     for stage in (result.untrained, result.trained):
         assert set(stage) == {"rnn", "lstm"}
-        assert all(len(norms) == 11 for norms in stage.values())
+        assert [len(norms) for norms in stage.values()] == [11, 11]
     assert result.untrained["rnn"] != result.trained["rnn"]
     assert result.training["lstm"]["steps"] == 2
 

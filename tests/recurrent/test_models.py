@@ -19,13 +19,13 @@ def _grads(model: nn.Module) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
-@pytest.mark.parametrize(("seed", "input_dim", "length"), [(0, 10, 9), (1, 1, 4), (2, 3, 1)])
-def test_model_equals_torch_reference(model_class, seed, input_dim, length, dtype):
+@pytest.mark.parametrize(("seed", "input_size", "length"), [(0, 10, 9), (1, 1, 4), (2, 3, 1)])
+def test_model_equals_torch_reference(model_class, seed, input_size, length, dtype):
     torch.manual_seed(seed)
     ATOL = TOL[dtype]
-    ours = model_class(input_dim, 12, 10, dtype=dtype)
+    ours = model_class(input_size, 12, 10, dtype=dtype)
     ref = TorchRecurrentClassifier.from_scratch(ours)
-    x = torch.randn(6, length, input_dim, dtype=dtype)
+    x = torch.randn(6, length, input_size, dtype=dtype)
     y = torch.randint(0, 10, (6,))
     x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out_ours, out_ref = ours(x_ours), ref(x_ref)

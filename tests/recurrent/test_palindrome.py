@@ -41,7 +41,7 @@ def test_one_hot_and_raw_encodings():
     assert one_hot.shape == (1, 3, 10)
     assert torch.equal(one_hot.sum(-1), torch.ones(1, 3))
     assert one_hot[0, 1, 3] == 1.0
-    raw = encode(digits, input_dim=1)
+    raw = encode(digits, input_size=1)
     assert raw.shape == (1, 3, 1)
     assert torch.equal(raw.squeeze(-1), torch.tensor([[0.0, 3.0, 9.0]]))
 
@@ -62,8 +62,8 @@ def test_length_below_two_is_a_config_error(length):
         sample_palindromes(length, 4, torch.Generator())
 
 
-def test_bad_input_dim_and_seed_are_config_errors():
-    with pytest.raises(ConfigError, match="input_dim"):
-        palindrome_batch(5, 4, torch.Generator(), input_dim=3)
+def test_bad_input_size_and_seed_are_config_errors():
+    with pytest.raises(ConfigError, match="input_size"):
+        palindrome_batch(5, 4, torch.Generator(), input_size=3)
     with pytest.raises(ConfigError, match="seed"):
         train_test_generators(-1)
