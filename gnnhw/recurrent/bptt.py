@@ -98,7 +98,7 @@ def parameter_names(model: VanillaRNN | LSTM) -> dict[str, str]:
     return {role: by_id[id(p)] for role, p in roles.items()}
 
 
-def _check(model: nn.Module, kind: type, x: Tensor, y: Tensor) -> None:
+def _check(model: object, kind: type[VanillaRNN | LSTM], x: Tensor, y: Tensor) -> None:
     if not isinstance(model, kind):
         raise ConfigError(f"expected a gnnhw {kind.__name__}, got {type(model).__name__}")
     input_size = model.cell.input_size
@@ -401,18 +401,19 @@ def check_bptt(
     if isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float) or not -100 <= forget_bias <= 100:
         raise ConfigError(f"forget_bias must be a number in -100..100, got {forget_bias!r}")
     torch.manual_seed(seed)
+    net: VanillaRNN | LSTM
     if model == "lstm":
         net = LSTM(NUM_DIGITS, hidden_size, NUM_DIGITS, forget_bias=float(forget_bias)).to(dtype)
     else:
         net = VanillaRNN(NUM_DIGITS, hidden_size, NUM_DIGITS).to(dtype)
     x, y = palindrome_batch(length + 1, batch_size, torch.Generator().manual_seed(seed))
     x = x.to(dtype)
-    hand = lstm_gradients(net, x, y) if model == "lstm" else rnn_gradients(net, x, y)
+    hand = lstm_gradients(net, x, y) if isinstance(net, LSTM) else rnn_gradients(net, x, y)
     auto = autograd_gradients(net, x, y)
     diffs = {name: float((hand.gradients[name] - g).abs().max()) for name, g in auto.items()}
     scale = {name: float(g.abs().max()) for name, g in auto.items()}
     mistakes: dict[str, dict[str, object]] = {}
-    if model == "rnn":
+    if isinstance(net, VanillaRNN):
         for variant, (name, wrong) in rnn_mistakes(net, x, y).items():
             right = auto[name]
             gap, norm = float(torch.linalg.vector_norm(wrong - right)), float(torch.linalg.vector_norm(right))

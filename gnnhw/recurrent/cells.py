@@ -18,6 +18,7 @@ one matrix product and leave only the recurrent product inside the loop::
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -46,7 +47,7 @@ class _Cell(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         gates = self.num_gates * hidden_size
-        factory = {"device": device, "dtype": dtype}  # torch's factory_kwargs: built in place, never cast later
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}  # built in place, never cast later
         self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
         self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, **factory))
         self.bias = nn.Parameter(torch.empty(gates, **factory))

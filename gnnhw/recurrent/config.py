@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gnnhw._renames import IMPLS, OLD_IMPL_VALUES, impl_value, renamed_kwargs, warn_renamed
 from gnnhw.checks import (
@@ -59,7 +59,7 @@ def accepts_old_names(target: _T, renames: Mapping[str, str] = PALINDROME_RENAME
     For a class, its ``__init__`` is wrapped (a dataclass's generated one included); the signature shown by
     ``help()`` and :func:`inspect.signature` stays the new one.
     """
-    wrapped: Any = target.__init__ if isinstance(target, type) else target
+    wrapped: Any = cast(Any, target).__init__ if isinstance(target, type) else target
     where = getattr(target, "__qualname__", str(target))
 
     @functools.wraps(wrapped)
@@ -154,7 +154,7 @@ def sweep_seeds(first: int, seeds: int | Sequence[int], name: str = "seeds") -> 
     >>> sweep_seeds(5, 3)
     [5, 6, 7]
     """
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if not isinstance(seeds, Sequence):
         check_value(name, seeds, int, {"min": 1, "max": 1_000_000, "why": "runs per (model, length)"})
         return list(range(first, first + seeds))
     warn_renamed("seeds=[s1, s2, ...] (a list)", "seeds=N (a count, starting at the config's seed)", "run_sweep")

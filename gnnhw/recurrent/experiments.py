@@ -34,7 +34,7 @@ from gnnhw.checks import SEED_MAX, check_value
 from gnnhw.errors import ConfigError, DivergedError, ResultsFileError, check_positive_int
 from gnnhw.jsonio import dumps, read_json
 from gnnhw.recurrent.config import palindrome_fields_from_file, sweep_seeds
-from gnnhw.recurrent.models import MODELS
+from gnnhw.recurrent.models import LSTM, MODELS, VanillaRNN
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
 from gnnhw.runs import OutputLock, check_output_file, clean_stale_temporaries
@@ -374,7 +374,7 @@ def _one_palindrome(length: int, seed: int, input_size: int) -> tuple[torch.Tens
     return palindrome_batch(length, 1, test_gen, input_size)
 
 
-def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def gradient_norms(model: VanillaRNN | LSTM, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """||dL/dh_t|| for t = 1 ... T (T = x.shape[1]) of the cross-entropy L of ``model`` on (x, y).
 
     dL/dh_t is the total derivative through every later step, computed by autograd on the unrolled
@@ -428,16 +428,24 @@ def gradients_over_time(
     base: PalindromeConfig, models: Sequence[str] = ("rnn", "lstm"), progress: bool = False
 ) -> GradientsOverTime:
     """For each model: ||dL/dh_t|| on one palindrome of ``base.length`` (from the test stream of
-    ``base.seed``) at initialization, then again after training with ``base``."""
+    ``base.seed``) at initialization, then again after training with ``base``.
+
+    Raises :class:`ConfigError` unless ``base.impl == "scratch"``: the hidden state of every step is read from
+    gnnhw's own models (:meth:`~gnnhw.recurrent.models.VanillaRNN.forward_with_states`).
+    """
+    if base.impl != "scratch":
+        raise ConfigError(f"gradients_over_time needs impl='scratch' (gnnhw's models), got impl={base.impl!r}")
     x, y = _one_palindrome(base.length, base.seed, base.input_size)
     out = GradientsOverTime(length=base.length, untrained={}, trained={}, training={})
     for name in models:
         config = dataclasses.replace(base, model=name)
         model = build(config)
+        assert isinstance(model, VanillaRNN | LSTM)  # impl="scratch"
         out.untrained[name] = gradient_norms(model, x, y)
         result: PalindromeResult = train(config, progress=progress)
-        trained = result.model.cpu()
-        out.trained[name] = gradient_norms(trained, x, y)
+        trained = result.model
+        assert isinstance(trained, VanillaRNN | LSTM)
+        out.trained[name] = gradient_norms(trained.cpu(), x, y)
         out.training[name] = {
             "steps": result.steps,
             "test_accuracy": result.test_accuracy,

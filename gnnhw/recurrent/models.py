@@ -48,7 +48,7 @@ class _RecurrentClassifier(nn.Module):
         self.hidden_size = cell.hidden_size
         self.num_classes = num_classes
         self.cell = cell
-        factory = {"device": cell.weight_ih.device, "dtype": cell.weight_ih.dtype}  # the cell's
+        factory: dict[str, Any] = {"device": cell.weight_ih.device, "dtype": cell.weight_ih.dtype}  # the cell's
         self.weight_ph = nn.Parameter(torch.empty(num_classes, cell.hidden_size, **factory))  # W_ph (C, H)
         self.bias_p = nn.Parameter(torch.empty(num_classes, **factory))  # b_p (C,)
         self.reset_output()
@@ -157,6 +157,8 @@ class VanillaRNN(_RecurrentClassifier):
     ) -> None:
         super().__init__(RNNCell(input_size, hidden_size, device=device, dtype=dtype), num_classes)
 
+    cell: RNNCell
+
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         xs = self.cell.project_input(x).unbind(1)  # T tensors (B, H): W_hx x_t + b_h for every t at once
         h = self._zeros_if_single_step(xs)  # h_0 = 0
@@ -165,6 +167,7 @@ class VanillaRNN(_RecurrentClassifier):
             h = self.cell.step(x_t, h)  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
             if keep:
                 states.append(h)
+        assert h is not None  # T >= 1 steps (_check_input)
         return h, states
 
 
@@ -232,6 +235,8 @@ class LSTM(_RecurrentClassifier):
         cell = LSTMCell(input_size, hidden_size, forget_bias=forget_bias, device=device, dtype=dtype)
         super().__init__(cell, num_classes)
 
+    cell: LSTMCell
+
     def _unroll(self, x: Tensor, keep: bool) -> tuple[Tensor, list[Tensor]]:
         xs = self.cell.project_input(x).unbind(1)  # T tensors (B, 4H): W_x x_t + b for every t at once
         zeros = self._zeros_if_single_step(xs)
@@ -241,6 +246,7 @@ class LSTM(_RecurrentClassifier):
             state = self.cell.step(x_t, state)  # (h_t, c_t): the four gates from one product
             if keep:
                 states.append(state[0])
+        assert state is not None  # T >= 1 steps (_check_input)
         return state[0], states
 
 
@@ -289,11 +295,12 @@ class TorchRecurrentClassifier(nn.Module):
         ref = cls(
             kind, model.input_size, model.hidden_size, model.num_classes, device=weight.device, dtype=weight.dtype
         )
+        torch_params = dict(ref.rnn.named_parameters())
         with torch.no_grad():
-            ref.rnn.weight_ih_l0.copy_(model.cell.weight_ih)
-            ref.rnn.weight_hh_l0.copy_(model.cell.weight_hh)
-            ref.rnn.bias_ih_l0.copy_(model.cell.bias)
-            ref.rnn.bias_hh_l0.zero_()
+            torch_params["weight_ih_l0"].copy_(model.cell.weight_ih)
+            torch_params["weight_hh_l0"].copy_(model.cell.weight_hh)
+            torch_params["bias_ih_l0"].copy_(model.cell.bias)
+            torch_params["bias_hh_l0"].zero_()
             ref.head.weight.copy_(model.weight_ph)
             ref.head.bias.copy_(model.bias_p)
         return ref
@@ -388,7 +395,7 @@ class TextGenerationModel(nn.Module):
         self.num_layers = num_layers
         self.dropout = dropout
         self.impl = impl
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         if impl == "reference":
             self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory)
         else:
@@ -412,13 +419,15 @@ class TextGenerationModel(nn.Module):
         self, inp: Tensor, state: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_last, c_last = [], []
-        for layer, cell in enumerate(self.cells):
+        for layer in range(self.num_layers):
+            cell = self._scratch_cell(layer)
             layer_state = None if state is None else (state[0][layer], state[1][layer])  # (B, H) each
             projected = cell.project_input(inp)  # (B, T, 4H): W_x x_t + b for every t at once
             outs = []
             for t in range(projected.shape[1]):
                 layer_state = cell.step(projected[:, t], layer_state)
                 outs.append(layer_state[0])
+            assert layer_state is not None  # T >= 1 steps (forward checks x)
             inp = torch.stack(outs, dim=1)  # (B, T, H)
             if layer < self.num_layers - 1:
                 inp = self.drop(inp)
@@ -450,12 +459,13 @@ class TextGenerationModel(nn.Module):
         for layer in range(self.num_layers):
             w_ih, w_hh, bias = other._layer_weights(layer)
             if self.impl == "reference":
-                getattr(self.lstm, f"weight_ih_l{layer}").copy_(w_ih)
-                getattr(self.lstm, f"weight_hh_l{layer}").copy_(w_hh)
-                getattr(self.lstm, f"bias_ih_l{layer}").copy_(bias)
-                getattr(self.lstm, f"bias_hh_l{layer}").zero_()
+                torch_params = dict(self.lstm.named_parameters())
+                torch_params[f"weight_ih_l{layer}"].copy_(w_ih)
+                torch_params[f"weight_hh_l{layer}"].copy_(w_hh)
+                torch_params[f"bias_ih_l{layer}"].copy_(bias)
+                torch_params[f"bias_hh_l{layer}"].zero_()
             else:
-                cell = self.cells[layer]
+                cell = self._scratch_cell(layer)
                 cell.weight_ih.copy_(w_ih)
                 cell.weight_hh.copy_(w_hh)
                 cell.bias.copy_(bias)
@@ -463,13 +473,19 @@ class TextGenerationModel(nn.Module):
         return self
 
     def _layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(W_ih (4H, D), W_hh (4H, H), b (4H,)) of one layer, torch's two biases summed."""
+        """(``weight_ih`` (4H, D), ``weight_hh`` (4H, H), bias (4H,)) of one layer, torch's two biases summed."""
         if self.impl == "reference":
-            lstm = self.lstm
-            bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
-            return getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}"), bias
-        cell = self.cells[layer]
+            p = dict(self.lstm.named_parameters())
+            bias = p[f"bias_ih_l{layer}"] + p[f"bias_hh_l{layer}"]
+            return p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], bias
+        cell = self._scratch_cell(layer)
         return cell.weight_ih, cell.weight_hh, cell.bias
+
+    def _scratch_cell(self, layer: int) -> LSTMCell:
+        """The gnnhw cell of layer ``layer`` (``impl="scratch"``)."""
+        cell = self.cells[layer]
+        assert isinstance(cell, LSTMCell)
+        return cell
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, impl={self.impl!r}"
