@@ -133,6 +133,62 @@ def _rnn_forward(model: VanillaRNN, x: Tensor) -> list[Tensor]:
     return hs
 
 
+class _SumsOverTime:
+    """What the RNN's and the LSTM's backward loops share: the sums over time of the recurrent layer's gradients.
+
+    ``add(t, z, h_prev, x_t)`` takes the pre-activation gradient of step t (δ_t for the RNN, z̄_t for the
+    LSTM), adds its terms to dL/dW_hh, dL/dW_ih and dL/db, keeps the norms of step t, and returns
+    dL/dh_{t-1} = W_hh^T z (through this path).
+    """
+
+    def __init__(self, model: VanillaRNN | LSTM, length: int) -> None:
+        self.cell = model.cell
+        self.d_w_hh = torch.zeros_like(self.cell.weight_hh)
+        self.d_w_ih = torch.zeros_like(self.cell.weight_ih)
+        self.d_b = torch.zeros_like(self.cell.bias)
+        self.contributions = [0.0] * length
+        self.delta_norms = [0.0] * length
+
+    def add(self, t: int, z: Tensor, h_prev: Tensor, x_t: Tensor) -> Tensor:
+        term = z.t() @ h_prev  # z_t h_{t-1}^T summed over the batch, (G*H, H)
+        self.d_w_hh += term
+        self.d_w_ih += z.t() @ x_t  # z_t x_t^T, (G*H, D)
+        self.d_b += z.sum(0)  # z_t
+        self.contributions[t - 1] = float(torch.linalg.matrix_norm(term))
+        self.delta_norms[t - 1] = float(torch.linalg.vector_norm(z))
+        return z @ self.cell.weight_hh  # W_hh^T z_t, (B, H)
+
+    def result(
+        self,
+        model: VanillaRNN | LSTM,
+        loss: Tensor,
+        error: Tensor,
+        h_last: Tensor,
+        state_grads: list[Tensor],
+        cell_grads: list[Tensor] | None = None,
+    ) -> BPTTResult:
+        """The result, with the output layer's gradients from ``error`` = dL/dp = (ŷ - y) / B and h_T."""
+        names = parameter_names(model)
+        grads = {
+            names["weight_ph"]: error.t() @ h_last,  # (ŷ - y) h_T^T summed over the batch, (C, H)
+            names["bias_p"]: error.sum(0),  # ŷ - y, (C,)
+        }
+        grads[names["weight_hh"]] = self.d_w_hh
+        grads[names["weight_ih"]] = self.d_w_ih
+        grads[names["bias"]] = self.d_b
+        return BPTTResult(
+            model="lstm" if isinstance(model, LSTM) else "rnn",
+            loss=float(loss),
+            gradients=grads,
+            contributions=self.contributions,
+            delta_norms=self.delta_norms,
+            state_grad_norms=[float(torch.linalg.vector_norm(g)) for g in state_grads],
+            state_grads=state_grads,
+            cell_grad_norms=[float(torch.linalg.vector_norm(g)) for g in cell_grads or []],
+            cell_grads=cell_grads or [],
+        )
+
+
 @torch.no_grad()
 def rnn_gradients(model: VanillaRNN, x: Tensor, y: Tensor) -> BPTTResult:
     r"""The gradients of the mean cross-entropy of ``model(x)`` against ``y``, derived by hand (see the module).
@@ -150,43 +206,19 @@ def rnn_gradients(model: VanillaRNN, x: Tensor, y: Tensor) -> BPTTResult:
         ConfigError: ``model`` is not a VanillaRNN. ShapeError: ``x`` or ``y`` do not fit it.
     """
     _check(model, VanillaRNN, x, y)
-    names = parameter_names(model)
-    cell = model.cell
     batch, length = x.shape[0], x.shape[1]
     hs = _rnn_forward(model, x)
     y_hat, one_hot, loss = _output_error(model, hs[-1], y)
     error = (y_hat - one_hot) / batch  # dL/dp = (ŷ - y) / B, (B, C)
-    grads = {
-        names["weight_ph"]: error.t() @ hs[-1],  # (ŷ - y) h_T^T summed over the batch, (C, H)
-        names["bias_p"]: error.sum(0),  # ŷ - y, (C,)
-    }
-    d_w_hh = torch.zeros_like(cell.weight_hh)
-    d_w_hx = torch.zeros_like(cell.weight_ih)
-    d_b_h = torch.zeros_like(cell.bias)
+    sums = _SumsOverTime(model, length)
     dh = error @ model.weight_ph  # dL/dh_T = W_ph^T (ŷ - y), (B, H)
-    contributions, delta_norms, state_grads = [0.0] * length, [0.0] * length, [dh] * length
+    state_grads = [dh] * length
     for t in range(length, 0, -1):  # t = T ... 1; hs[t] is h_t
         state_grads[t - 1] = dh
         delta = (1.0 - hs[t] * hs[t]) * dh  # δ_t = (1 - h_t²) ⊙ dL/dh_t, (B, H)
-        term = delta.t() @ hs[t - 1]  # δ_t h_{t-1}^T summed over the batch, (H, H)
-        d_w_hh += term
-        d_w_hx += delta.t() @ x[:, t - 1]  # δ_t x_t^T, (H, D)
-        d_b_h += delta.sum(0)  # δ_t
-        contributions[t - 1] = float(torch.linalg.matrix_norm(term))
-        delta_norms[t - 1] = float(torch.linalg.vector_norm(delta))
-        dh = delta @ cell.weight_hh  # dL/dh_{t-1} = W_hh^T δ_t
-    grads[names["weight_hh"]] = d_w_hh
-    grads[names["weight_ih"]] = d_w_hx
-    grads[names["bias"]] = d_b_h
-    return BPTTResult(
-        model="rnn",
-        loss=float(loss),
-        gradients=grads,
-        contributions=contributions,
-        delta_norms=delta_norms,
-        state_grad_norms=[float(torch.linalg.vector_norm(g)) for g in state_grads],
-        state_grads=state_grads,
-    )
+        # Σ_t δ_t h_{t-1}^T, Σ_t δ_t x_t^T, Σ_t δ_t; then dL/dh_{t-1} = W_hh^T δ_t
+        dh = sums.add(t, delta, hs[t - 1], x[:, t - 1])
+    return sums.result(model, loss, error, hs[-1], state_grads)
 
 
 @torch.no_grad()
@@ -250,7 +282,6 @@ def lstm_gradients(model: LSTM, x: Tensor, y: Tensor) -> BPTTResult:
         ConfigError: ``model`` is not an LSTM. ShapeError: ``x`` or ``y`` do not fit it.
     """
     _check(model, LSTM, x, y)
-    names = parameter_names(model)
     cell = model.cell
     batch, length = x.shape[0], x.shape[1]
     hidden = cell.hidden_size
@@ -265,14 +296,10 @@ def lstm_gradients(model: LSTM, x: Tensor, y: Tensor) -> BPTTResult:
         hs.append(torch.tanh(cs[-1]) * o)  # h_t = tanh(c_t) ⊙ o
         gates.append((i, f, g, o))
     y_hat, one_hot, loss = _output_error(model, hs[-1], y)
-    error = (y_hat - one_hot) / batch
-    grads = {names["weight_ph"]: error.t() @ hs[-1], names["bias_p"]: error.sum(0)}
-    d_w_hh = torch.zeros_like(cell.weight_hh)
-    d_w_ih = torch.zeros_like(cell.weight_ih)
-    d_b = torch.zeros_like(cell.bias)
+    error = (y_hat - one_hot) / batch  # dL/dp
+    sums = _SumsOverTime(model, length)
     dh = error @ model.weight_ph  # dL/dh_T
     dc_next = x.new_zeros(batch, hidden)  # dL/dc_{t+1} ⊙ f_{t+1}: nothing beyond T
-    contributions, delta_norms = [0.0] * length, [0.0] * length
     state_grads, cell_grads = [dh] * length, [dh] * length
     for t in range(length, 0, -1):
         i, f, g, o = gates[t - 1]
@@ -288,28 +315,10 @@ def lstm_gradients(model: LSTM, x: Tensor, y: Tensor) -> BPTTResult:
             ],
             dim=-1,
         )  # (B, 4H)
-        term = dz.t() @ hs[t - 1]  # (4H, H)
-        d_w_hh += term
-        d_w_ih += dz.t() @ x[:, t - 1]
-        d_b += dz.sum(0)
-        contributions[t - 1] = float(torch.linalg.matrix_norm(term))
-        delta_norms[t - 1] = float(torch.linalg.vector_norm(dz))
-        dh = dz @ cell.weight_hh  # h̄_{t-1} = W_hh^T z̄_t
+        # Σ_t z̄_t h_{t-1}^T, Σ_t z̄_t x_t^T, Σ_t z̄_t; then h̄_{t-1} = W_hh^T z̄_t
+        dh = sums.add(t, dz, hs[t - 1], x[:, t - 1])
         dc_next = dc * f  # the memory path: c̄_t ⊙ f_t
-    grads[names["weight_hh"]] = d_w_hh
-    grads[names["weight_ih"]] = d_w_ih
-    grads[names["bias"]] = d_b
-    return BPTTResult(
-        model="lstm",
-        loss=float(loss),
-        gradients=grads,
-        contributions=contributions,
-        delta_norms=delta_norms,
-        state_grad_norms=[float(torch.linalg.vector_norm(g)) for g in state_grads],
-        state_grads=state_grads,
-        cell_grad_norms=[float(torch.linalg.vector_norm(g)) for g in cell_grads],
-        cell_grads=cell_grads,
-    )
+    return sums.result(model, loss, error, hs[-1], state_grads, cell_grads)
 
 
 def autograd_gradients(model: VanillaRNN | LSTM, x: Tensor, y: Tensor) -> dict[str, Tensor]:
