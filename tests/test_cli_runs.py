@@ -145,7 +145,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its exit status waits to be collected
 
 
-SWEEP = ["--models", "rnn", "--seeds", "0", "--hidden", "4", "--batch-size", "2", "--test-size", "4", "--quiet"]
+SWEEP = ["--models", "rnn", "--seeds", "1", "--hidden-size", "4", "--batch-size", "2", "--test-size", "4", "--quiet"]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
@@ -303,7 +303,7 @@ def test_a_failing_figure_never_hides_the_numbers_or_the_json(tmp_path, capsys, 
             return real(path, data)
 
     monkeypatch.setattr(gnnhw.plotting, "atomic_write_bytes", figure_on_a_full_disk)
-    argv = ["palindrome", "--out", str(tmp_path), "--length", "4", "--steps", "5", "--hidden", "4", "--quiet"]
+    argv = ["palindrome", "--out", str(tmp_path), "--length", "4", "--steps", "5", "--hidden-size", "4", "--quiet"]
     assert main(argv + ["--test-size", "8"]) == 2
     captured = capsys.readouterr()
     assert "lstm T=4 seed=0: test accuracy" in captured.out

@@ -56,9 +56,6 @@ MISTAKES: dict[str, str] = {
 }
 """The usual mistakes of Q1.1 answers: variant name -> the wrong formula."""
 
-MISTAKE_PARAMETER = {"sign_flipped": "weight_ph", "diagonal_softmax": "weight_ph", "last_step_only": "weight_hh"}
-"""Which gradient each mistake gets wrong (the role, see :func:`parameter_names`)."""
-
 
 @dataclass
 class BPTTResult:

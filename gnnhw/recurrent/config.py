@@ -28,11 +28,9 @@ from gnnhw.errors import ConfigError
 
 MODEL_NAMES = ("lstm", "rnn")  # the keys of gnnhw.recurrent.models.MODELS (a test keeps them equal)
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
-BACKENDS = IMPLS  # the values of PalindromeConfig.impl (the old name of the tuple, kept for imports)
 BATCHINGS = ("random", "sequential")  # how text training draws its batches (gnnhw.recurrent.train_text)
 NUM_DIGITS = 10
 INPUT_SIZES = (1, NUM_DIGITS)  # raw digit values, or one-hot
-INPUT_DIMS = INPUT_SIZES  # the old name, kept for imports
 
 PALINDROME_RENAMES = {"input_dim": "input_size", "num_hidden": "hidden_size", "learning_rate": "lr", "backend": "impl"}
 """Old field names of :class:`PalindromeConfig` (before torch's vocabulary) -> the new ones."""

@@ -1,27 +1,21 @@
 """The assignment's palindrome experiments, as functions that return results.
 
 - :func:`run_sweep`: test accuracy vs palindrome length for several models and seeds. The independent
-  (model, length, seed) jobs run in parallel worker processes; each finished job is written to a results
-  file at once (atomically), and a rerun with the same settings skips the jobs already there.
+  (model, length, seed) jobs run in parallel worker processes (:mod:`gnnhw.recurrent.workers`); each finished
+  job is written to a results file at once (atomically), and a rerun with the same settings skips the jobs
+  already there.
 - :func:`compare_optimizers`: learning curves of SGD, SGD with momentum, RMSprop and Adam on one length.
 - :func:`gradients_over_time`: ||dL/dh_t|| for every time step t of one palindrome, for a model.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextlib
-import ctypes
 import dataclasses
 import math
 import os
-import signal
 import statistics
-import sys
-import threading
-import time
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +31,7 @@ from gnnhw.recurrent.config import palindrome_fields_from_file, sweep_seeds
 from gnnhw.recurrent.models import LSTM, MODELS, VanillaRNN
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
+from gnnhw.recurrent.workers import run_configs
 from gnnhw.runs import OutputLock, check_output_file, clean_stale_temporaries
 from gnnhw.schema import ANY, Bool, Float, Int, ListOf, MapOf, Record, Spec, Str
 
@@ -46,66 +41,6 @@ _CONFIG_TYPES = typing.get_type_hints(PalindromeConfig)
 
 def _job_key(model: str, length: int, seed: int) -> str:
     return f"{model}/T={length}/seed={seed}"
-
-
-def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
-    while True:
-        time.sleep(interval)
-        if os.getppid() != parent_pid:  # the parent died and this process was handed to another one
-            os._exit(1)
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Make this (worker) process end when its parent ``parent_pid`` dies, however the parent dies.
-
-    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere, a
-    daemon thread also checks ``os.getppid()`` twice a second and exits once the parent is gone. Without
-    this, the workers of a ``kill -9``-ed sweep would wait for work forever.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), name="gnnhw-watch-parent", daemon=True).start()
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _init_worker(parent_pid: int) -> None:
-    # The parent handles Ctrl-C (the terminal sends it to every process of the group) and stops its workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    die_with_parent(parent_pid)
-    torch.set_num_threads(1)  # one thread per process: the processes, not the threads, use the cores
-
-
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread while workers are started: they inherit the mask, so a Ctrl-C during
-    their start-up waits until they ignore it (the parent still gets it, from its other threads or after)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Kill the pool's worker processes now (jobs in flight are lost; finished ones were already handed on)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        with contextlib.suppress(Exception):
-            process.terminate()
 
 
 def _run_job(config: PalindromeConfig) -> dict[str, Any]:
@@ -121,47 +56,6 @@ def _run_job(config: PalindromeConfig) -> dict[str, Any]:
         "seconds": result.seconds,
         "final_train_accuracy": result.train_accuracy[-1],
     }
-
-
-def run_configs(
-    configs: Sequence[PalindromeConfig],
-    workers: int,
-    on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
-    job: Callable[[PalindromeConfig], dict[str, Any]] | None = None,
-) -> None:
-    """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
-
-    ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
-    ``workers == 1`` trains in this process, one job after another; more use that many worker processes
-    (started with "spawn", one torch thread each). Workers ignore SIGINT and end with this process
-    (:func:`die_with_parent`); if anything interrupts the loop here (an error, ``KeyboardInterrupt``, the
-    CLI's SIGTERM), they are killed before the exception propagates.
-    """
-    check_positive_int("workers", workers)
-    job = job or _run_job  # (looked up at call time)
-    workers = min(workers, max(1, len(configs)))  # never more processes than jobs
-    if workers == 1 or len(configs) <= 1:
-        for config in configs:
-            on_done(config, job(config))
-        return
-    context = torch.multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
-    )
-    futures: dict[cf.Future, PalindromeConfig] = {}
-    try:
-        with _sigint_blocked():
-            for config in configs:
-                futures[pool.submit(job, config)] = config
-        for future in cf.as_completed(futures):
-            on_done(futures[future], future.result())
-    except BaseException:  # an error, Ctrl-C or SIGTERM: no worker may outlive the sweep
-        for future in futures:
-            future.cancel()
-        _stop_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 @dataclass
@@ -327,7 +221,7 @@ def _run_sweep_locked(
         if on_record is not None:
             on_record(record)
 
-    run_configs(todo, workers, on_done)  # (the file is first written when a job finishes)
+    run_configs(todo, workers, on_done, _run_job)  # (the file is first written when a job finishes)
     # The file keeps every finished job; the returned result holds only the ones asked for now.
     return SweepResult(
         records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],

@@ -16,6 +16,7 @@ Graves, "Generating Sequences With Recurrent Neural Networks", 2013, Sec. 3.1
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -25,8 +26,16 @@ from gnnhw.errors import ShapeError
 LN2 = math.log(2.0)
 
 
+@overload
+def nats_to_bits(nats: float) -> float: ...
+@overload
+def nats_to_bits(nats: Tensor) -> Tensor: ...
 def nats_to_bits(nats: float | Tensor) -> float | Tensor:
-    """A cross-entropy in nats (natural log) as bits: ``nats / ln 2``."""
+    """A cross-entropy in nats (natural log) as bits: ``nats / ln 2`` (a float for a float, a tensor for a tensor).
+
+    >>> round(nats_to_bits(math.log(4.0)), 12)
+    2.0
+    """
     return nats / LN2
 
 

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, check_positive_int
-from gnnhw.recurrent.config import INPUT_DIMS, INPUT_SIZES, NUM_DIGITS, accepts_old_names  # noqa: F401 - re-exported
+from gnnhw.recurrent.config import INPUT_SIZES, NUM_DIGITS, accepts_old_names  # noqa: F401 - re-exported
 
 
 def check_length(length: int) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from gnnhw._utils import resolve_device
 from gnnhw.checks import check_training_finite
 from gnnhw.errors import ConfigError
-from gnnhw.recurrent.config import BACKENDS, OPTIMIZERS, PalindromeConfig  # noqa: F401 - re-exported
+from gnnhw.recurrent.config import OPTIMIZERS, PalindromeConfig  # noqa: F401 - re-exported
 from gnnhw.recurrent.models import TorchRecurrentClassifier, build_model
 from gnnhw.recurrent.palindrome import NUM_DIGITS, palindrome_batch, train_test_generators
 
