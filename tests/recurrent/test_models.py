@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from gnnhw.errors import ConfigError, ShapeError
+from gnnhw.recurrent.cells import LSTMCell
 from gnnhw.recurrent.models import LSTM, TorchRecurrentClassifier, VanillaRNN, build_model
 
 ATOL = 1e-5  # float32
@@ -108,3 +109,35 @@ def test_from_scratch_keeps_the_cuda_device(model_class):
     ours = model_class(3, 4, 2, device="cuda", dtype=torch.float64)
     ref = TorchRecurrentClassifier.from_scratch(ours)
     assert all(p.device.type == "cuda" and p.dtype == torch.float64 for p in ref.parameters())
+
+
+# ------------------------------------------------------------------------------- old names, one release
+
+
+@pytest.mark.parametrize("model_class", [VanillaRNN, LSTM])
+def test_old_size_keywords_and_attributes_still_work_with_a_deprecation_warning(model_class):
+    with pytest.warns(DeprecationWarning, match="num_hidden= is deprecated"):
+        model = model_class(input_dim=3, num_hidden=4, num_classes=10)
+    assert model.input_size == 3
+    assert model.hidden_size == 4
+    with pytest.warns(DeprecationWarning, match="use hidden_size"):
+        assert model.num_hidden == 4
+    with pytest.warns(DeprecationWarning, match="use input_size"):
+        assert model.input_dim == 3
+
+
+@pytest.mark.parametrize(("old", "impl"), [("torch", "reference"), ("scratch", "scratch")])
+def test_text_model_old_cell_keyword_still_works_with_a_deprecation_warning(old, impl):
+    from gnnhw.recurrent.models import TextGenerationModel
+
+    with pytest.warns(DeprecationWarning, match="cell= is deprecated"):
+        model = TextGenerationModel(5, 8, 1, cell=old)
+    assert model.impl == impl
+    assert isinstance(model.head, torch.nn.Linear)
+
+
+def test_text_model_impl_selects_torch_or_gnnhw_cells():
+    from gnnhw.recurrent.models import TextGenerationModel
+
+    assert isinstance(TextGenerationModel(5, 8, 1, impl="reference").lstm, torch.nn.LSTM)
+    assert isinstance(TextGenerationModel(5, 8, 1, impl="scratch").cells[0], LSTMCell)

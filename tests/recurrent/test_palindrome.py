@@ -67,3 +67,9 @@ def test_bad_input_size_and_seed_are_config_errors():
         palindrome_batch(5, 4, torch.Generator(), input_size=3)
     with pytest.raises(ConfigError, match="seed"):
         train_test_generators(-1)
+
+
+def test_old_input_dim_keyword_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="input_dim= is deprecated"):
+        x, _ = palindrome_batch(5, 4, torch.Generator().manual_seed(0), input_dim=1)
+    assert x.shape == (4, 4, 1)
