@@ -171,9 +171,11 @@ def test_check_bptt_reports_agreement(model):
         assert set(check.mistakes) == set(MISTAKES)
         assert all(m["relative_diff"] > 1e-3 for m in check.mistakes.values())
     else:
-        assert check.mistakes == {} and len(check.result.cell_grad_norms) == 12
+        assert check.mistakes == {}
+        assert len(check.result.cell_grad_norms) == 12
     payload = check.to_dict()
-    assert payload["contributions"] == check.result.contributions and "result" not in payload
+    assert payload["contributions"] == check.result.contributions
+    assert "result" not in payload
 
 
 @pytest.mark.parametrize(
@@ -199,7 +201,8 @@ def test_check_bptt_lstm_with_a_forget_bias_agrees_and_keeps_more_memory_gradien
     """b_f += 1 (gnnhw's palindrome default) starts f near σ(1) ≈ 0.73 instead of 0.5: dL/dc_1 shrinks less."""
     plain = check_bptt("lstm", length=20, hidden_size=8, batch_size=4, seed=2, forget_bias=0.0)
     biased = check_bptt("lstm", length=20, hidden_size=8, batch_size=4, seed=2, forget_bias=1.0)
-    assert max(biased.max_abs_diff.values()) <= TOL and biased.forget_bias == 1.0
+    assert max(biased.max_abs_diff.values()) <= TOL
+    assert biased.forget_bias == 1.0
     ratio = [c.result.cell_grad_norms[0] / c.result.cell_grad_norms[-1] for c in (plain, biased)]
     assert ratio[1] > 10 * ratio[0]
 

@@ -100,8 +100,10 @@ def test_from_torch_keeps_dtype_and_copies_weights_bit_for_bit(torch_class, dtyp
     ref = torch_class(3, 4, dtype=dtype)
     ours = (RNNCell if torch_class is nn.RNNCell else LSTMCell).from_torch(ref)
     for param in ours.parameters():
-        assert param.dtype == dtype and param.device == ref.weight_ih.device
-    assert torch.equal(ours.weight_ih, ref.weight_ih) and torch.equal(ours.weight_hh, ref.weight_hh)
+        assert param.dtype == dtype
+        assert param.device == ref.weight_ih.device
+    assert torch.equal(ours.weight_ih, ref.weight_ih)
+    assert torch.equal(ours.weight_hh, ref.weight_hh)
     assert torch.equal(ours.bias, ref.bias_ih + ref.bias_hh)  # the sum, computed in the source dtype
 
 
@@ -113,7 +115,8 @@ def test_float64_lstm_cell_state_matches_torch_to_float64_precision():
     x = torch.randn(2, 3, dtype=torch.float64)
     h_ours, c_ours = ours(x)
     h_ref, c_ref = ref(x)
-    assert (h_ours - h_ref).abs().max() < 1e-14 and (c_ours - c_ref).abs().max() < 1e-14
+    assert (h_ours - h_ref).abs().max() < 1e-14
+    assert (c_ours - c_ref).abs().max() < 1e-14
     rnn = nn.RNNCell(3, 4, dtype=torch.float64)
     assert (RNNCell.from_torch(rnn)(x) - rnn(x)).abs().max() < 1e-14
 
@@ -168,7 +171,8 @@ def test_forget_bias_shifts_only_the_forget_block_of_the_same_initialisation():
     torch.testing.assert_close(shifted.bias, plain.bias + shift, atol=0, rtol=0)
     torch.testing.assert_close(shifted.weight_hh, plain.weight_hh, atol=0, rtol=0)
     shifted.reset_parameters()
-    assert shifted.bias[4:8].min() >= 1.0 - 0.5 and shifted.bias[:4].max() <= 0.5  # U(-1/2, 1/2) + 1 on b_f
+    assert shifted.bias[4:8].min() >= 1.0 - 0.5  # U(-1/2, 1/2) + 1 on b_f
+    assert shifted.bias[:4].max() <= 0.5
 
 
 def test_forget_bias_must_be_finite():
@@ -181,5 +185,7 @@ def test_forget_bias_must_be_finite():
 def test_from_torch_keeps_the_cuda_device_and_dtype(torch_class):
     ref = torch_class(3, 4, device="cuda", dtype=torch.float64)
     ours = (RNNCell if torch_class is nn.RNNCell else LSTMCell).from_torch(ref)
-    assert all(p.device == ref.weight_ih.device and p.dtype == torch.float64 for p in ours.parameters())
-    assert torch.equal(ours.weight_ih, ref.weight_ih) and torch.equal(ours.weight_hh, ref.weight_hh)
+    assert all(p.device == ref.weight_ih.device for p in ours.parameters())
+    assert all(p.dtype == torch.float64 for p in ours.parameters())
+    assert torch.equal(ours.weight_ih, ref.weight_ih)
+    assert torch.equal(ours.weight_hh, ref.weight_hh)

@@ -18,7 +18,8 @@ def test_bits_per_char_is_cross_entropy_over_ln2_for_batches_of_sequences():
     targets = torch.randint(0, 11, (4, 7), generator=gen)  # (B, T)
     expected = F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1)) / math.log(2)
     got = bits_per_char(logits, targets)
-    assert got.dim() == 0 and got.dtype == torch.float64
+    assert got.dim() == 0
+    assert got.dtype == torch.float64
     assert abs(float(got) - float(expected)) <= 1e-12
 
 
@@ -38,7 +39,8 @@ def test_uniform_logits_cost_log2_of_the_vocabulary_size():
 def test_bits_per_char_is_differentiable():
     logits = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     bits_per_char(logits, torch.tensor([0, 4, 2])).backward()
-    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+    assert logits.grad is not None
+    assert torch.isfinite(logits.grad).all()
 
 
 def test_nats_to_bits():
@@ -59,4 +61,5 @@ def test_nats_to_bits():
 def test_bad_inputs_raise_one_clear_error(logits, targets, message):
     with pytest.raises(ShapeError, match=message) as info:
         bits_per_char(logits, targets)
-    assert isinstance(info.value, GnnhwError) and "\n" not in str(info.value)
+    assert isinstance(info.value, GnnhwError)
+    assert "\n" not in str(info.value)

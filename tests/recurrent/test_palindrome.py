@@ -15,7 +15,8 @@ def test_samples_read_the_same_backwards(length):
     assert digits.shape == (64, length)
     assert digits.dtype == torch.long
     assert torch.equal(digits, digits.flip(1))
-    assert digits.min() >= 0 and digits.max() <= 9
+    assert digits.min() >= 0
+    assert digits.max() <= 9
 
 
 def test_first_half_is_uniform_over_the_ten_digits():
