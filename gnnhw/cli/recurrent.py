@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gnnhw._renames import OLD_IMPL_VALUES
 from gnnhw.cli._common import (
     DeprecatedAlias,
     StoreGiven,
@@ -104,10 +105,6 @@ def _add_training_options(parser: argparse.ArgumentParser, config: type[Palindro
     add_quiet(parser)
 
 
-def _add_seed(parser: argparse.ArgumentParser, config: type[PalindromeConfig], help: str) -> None:
-    add_config_option(parser, "--seed", config, type=int, help=help)
-
-
 def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
     add_config_option(
         parser,
@@ -115,8 +112,7 @@ def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -
         config,
         help="scratch (gnnhw's from-scratch model) or reference (the same model on torch.nn.RNN/LSTM)",
     )
-    old = {"gnnhw": "scratch", "torch": "reference"}
-    parser.add_argument("--backend", action=DeprecatedAlias, new="--impl", dest="impl", values=old)
+    parser.add_argument("--backend", action=DeprecatedAlias, new="--impl", dest="impl", values=OLD_IMPL_VALUES)
 
 
 def _add_optimizer(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
@@ -431,7 +427,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(p, "--length", PalindromeConfig, type=int, help="palindrome length T")
-    _add_seed(p, PalindromeConfig, "seed of weights and data")
+    add_config_option(p, "--seed", PalindromeConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, PalindromeConfig)
     p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
     _add_impl(p, PalindromeConfig)
@@ -455,7 +451,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models")
     p.add_argument("--lengths", "--length", nargs="+", type=int, default=list(SWEEP_LENGTHS), help="palindrome lengths")
-    _add_seed(p, SweepConfig, "the first seed: runs use seeds SEED, SEED+1, ..., SEED+SEEDS-1")
+    add_config_option(
+        p, "--seed", SweepConfig, type=int, help="the first seed: runs use seeds SEED, SEED+1, ..., SEED+SEEDS-1"
+    )
     p.add_argument(
         "--seeds",
         nargs="+",
@@ -489,7 +487,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(p, "--length", OptimizersConfig, type=int, help="palindrome length T")
-    _add_seed(p, OptimizersConfig, "seed of weights and data, shared by all optimizers")
+    add_config_option(
+        p, "--seed", OptimizersConfig, type=int, help="seed of weights and data, shared by all optimizers"
+    )
     p.add_argument(
         "--optimizers",
         nargs="+",
@@ -524,7 +524,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(p, "--length", GradientsConfig, type=int, help="palindrome length T")
-    _add_seed(p, GradientsConfig, "seed of weights and data")
+    add_config_option(p, "--seed", GradientsConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, GradientsConfig)
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models to compare, rnn and/or lstm")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
