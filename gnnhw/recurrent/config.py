@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -32,8 +32,10 @@ BATCHINGS = ("random", "sequential")  # how text training draws its batches (gnn
 NUM_DIGITS = 10
 INPUT_SIZES = (1, NUM_DIGITS)  # raw digit values, or one-hot
 
-PALINDROME_RENAMES = {"input_dim": "input_size", "num_hidden": "hidden_size", "learning_rate": "lr", "backend": "impl"}
-"""Old field names of :class:`PalindromeConfig` (before torch's vocabulary) -> the new ones."""
+SIZE_RENAMES = {"input_dim": "input_size", "num_hidden": "hidden_size"}
+"""Old keywords of the palindrome models and data (before torch's vocabulary) -> the new ones."""
+PALINDROME_RENAMES = {**SIZE_RENAMES, "learning_rate": "lr", "backend": "impl"}
+"""Old field names of :class:`PalindromeConfig` -> the new ones."""
 
 SWEEP_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
 """The palindrome lengths ``palindrome-sweep`` trains on unless told otherwise."""
@@ -68,6 +70,11 @@ def accepts_old_names(target: _T, renames: Mapping[str, str] = PALINDROME_RENAME
         target.__init__ = call  # type: ignore[misc]  # replacing the generated __init__ is the point
         return target
     return call  # type: ignore[return-value]  # functools.wraps: same signature as target
+
+
+def renaming(renames: Mapping[str, str]) -> Callable[[_T], _T]:
+    """The decorator ``accepts_old_names(..., renames)``: ``@renaming(SIZE_RENAMES)``."""
+    return lambda target: accepts_old_names(target, renames)
 
 
 @accepts_old_names

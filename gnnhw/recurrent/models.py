@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnnhw._renames import IMPLS, impl_value, renamed_kwargs, warn_renamed
+from gnnhw._renames import IMPLS, impl_value, warn_renamed
 from gnnhw.checks import check_index_tensor
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
-from gnnhw.recurrent.config import accepts_old_names
+from gnnhw.recurrent.config import SIZE_RENAMES, renaming
 
 
 def _check_input(x: Tensor, input_size: int) -> None:
@@ -104,7 +104,7 @@ class _RecurrentClassifier(nn.Module):
         return self.output(h_last), states
 
 
-@accepts_old_names
+@renaming(SIZE_RENAMES)
 class VanillaRNN(_RecurrentClassifier):
     r"""The assignment's vanilla (Elman) RNN classifier:
 
@@ -171,7 +171,7 @@ class VanillaRNN(_RecurrentClassifier):
         return h, states
 
 
-@accepts_old_names
+@renaming(SIZE_RENAMES)
 class LSTM(_RecurrentClassifier):
     r"""The assignment's LSTM classifier: the cell's equations
     (:class:`~gnnhw.recurrent.cells.LSTMCell`; Hochreiter & Schmidhuber 1997,
@@ -250,7 +250,7 @@ class LSTM(_RecurrentClassifier):
         return state[0], states
 
 
-@accepts_old_names
+@renaming(SIZE_RENAMES)
 class TorchRecurrentClassifier(nn.Module):
     """The same classifiers on ``torch.nn.RNN(nonlinearity="tanh")`` / ``torch.nn.LSTM``: the reference
     (``impl="reference"``). ``rnn`` is the torch module, ``head`` the ``nn.Linear`` of W_ph and b_p; the tables
@@ -320,6 +320,7 @@ def build_model(
     return VanillaRNN(input_size, hidden_size, num_classes)
 
 
+@renaming({"cell": "impl"})
 class TextGenerationModel(nn.Module):
     r"""A character-level language model: one-hot characters -> a stack of LSTMs -> logits over the vocabulary.
 
@@ -376,13 +377,8 @@ class TextGenerationModel(nn.Module):
         *,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
-        **old: Any,
     ) -> None:
         super().__init__()
-        if old.keys() - {"cell"}:
-            raise TypeError(f"TextGenerationModel got unexpected keyword(s) {sorted(old.keys() - {'cell'})}")
-        if old:  # cell=, the old name of impl
-            impl = renamed_kwargs(old, {"cell": "impl"}, "TextGenerationModel")["impl"]
         impl = impl_value(impl, "TextGenerationModel", "cell")
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             check_positive_int(name, value)
