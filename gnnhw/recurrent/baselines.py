@@ -31,8 +31,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gnnhw.errors import ConfigError, check_positive_int
-from gnnhw.recurrent.text import TextFileError, Vocabulary, split_text
+from gnnhw.errors import ConfigError, TextFileError, check_positive_int
+from gnnhw.recurrent.text import Vocabulary, split_text
 
 MAX_ORDER = 8  # counts of a 1.3 MB book take 0.5 GB at order 5 and 1.8 GB at order 8
 DEFAULT_ORDER = 5

@@ -30,12 +30,9 @@ import torch
 from torch import Tensor
 
 from gnnhw.checks import check_memory, format_bytes
-from gnnhw.errors import ConfigError, GnnhwError
+from gnnhw.errors import ConfigError, TextFileError  # TextFileError: also importable from here (its old home)
 from gnnhw.recurrent.gutenberg import strip_gutenberg as _strip_gutenberg
 
-
-class TextFileError(GnnhwError):
-    """A text file that is missing, empty, not UTF-8, or too short for one training window."""
 
 
 _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's

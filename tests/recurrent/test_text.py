@@ -103,3 +103,11 @@ def test_the_grimm_book_reads_without_its_byte_order_mark(books_dir):
     assert text.startswith("The Project Gutenberg")
     vocab = Vocabulary.from_text(text)
     assert "\ufeff" not in vocab and "a" in vocab
+
+
+def test_text_file_error_lives_in_errors_and_keeps_its_old_import_path():
+    import gnnhw.errors
+    import gnnhw.recurrent.text
+
+    assert gnnhw.recurrent.text.TextFileError is gnnhw.errors.TextFileError
+    assert issubclass(gnnhw.errors.TextFileError, gnnhw.errors.GnnhwError)
