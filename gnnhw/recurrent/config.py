@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gnnhw._renames import IMPLS, accept_renamed, renamed_keys, warn_renamed
 from gnnhw.checks import (
     SEED_MAX,
     SEED_WHY,
@@ -29,6 +30,9 @@ BACKENDS = ("gnnhw", "torch")
 BATCHINGS = ("random", "sequential")  # how text training draws its batches (gnnhw.recurrent.train_text)
 NUM_DIGITS = 10
 INPUT_DIMS = (1, NUM_DIGITS)  # raw digit values, or one-hot
+
+TEXT_RENAMES = {"cell": "impl", "learning_rate": "lr"}
+"""Old field names of :class:`TextTrainConfig` -> today's (``cell``'s values: "torch" -> "reference")."""
 
 MAX_SAMPLE_LENGTH = 1_000_000
 """Most characters one sampling call generates: one model step each, 1.4-2.3 ms per character for 2 x 128
@@ -90,6 +94,7 @@ class PalindromeConfig:
         return 4 * (4 * params + activations)
 
 
+@accept_renamed(TEXT_RENAMES, impl_key="cell")
 @dataclass
 class TextTrainConfig:
     """Everything that defines a text-generation run; the defaults are the assignment's.
@@ -105,10 +110,10 @@ class TextTrainConfig:
     hidden_size: int = bounded(128, min=1, max=65_536, why="LSTM units per layer")
     num_layers: int = bounded(2, min=1, max=100, why="stacked LSTM layers; deeper stacks do not train")
     dropout: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="dropout between LSTM layers")
-    cell: str = bounded("torch", choices=("torch", "scratch"), why="torch.nn.LSTM or gnnhw's LSTMCell")
-    learning_rate: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam step; larger only diverges")
+    impl: str = bounded("reference", choices=IMPLS, why="reference: torch.nn.LSTM; scratch: gnnhw's LSTMCell stack")
+    lr: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam's learning rate; larger only diverges")
     max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
-    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
+    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps (1: constant)")
     lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
     batching: str = bounded(
         "random", choices=BATCHINGS, why="random windows from a zero state, or B streams with the state carried"
@@ -146,15 +151,42 @@ class TextTrainConfig:
         activations = self.batch_size * self.seq_length * (self.num_layers * h * 6 + 2 * v)
         return 4 * (4 * params + activations)
 
-    def learning_rate_at(self, step: int) -> float:
-        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
-        return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
+    def lr_at(self, step: int) -> float:
+        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``.
+
+        >>> TextTrainConfig(lr=1e-2, lr_decay=0.5, lr_decay_every=10).lr_at(25)
+        0.0025
+        """
+        return self.lr * self.lr_decay ** (step // self.lr_decay_every)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> TextTrainConfig:
         """The config stored in a checkpoint; every field is checked (:class:`ConfigError` naming ``source``
-        and the field); fields missing from older files take their defaults."""
+        and the field); fields missing from older files take their defaults. A config written by an older
+        gnnhw, with ``cell`` ("torch" / "scratch") and ``learning_rate``, is read under today's names
+        (:data:`TEXT_RENAMES`), so its checkpoint still loads, samples and resumes."""
+        if isinstance(values, Mapping):
+            values = renamed_keys(values, TEXT_RENAMES, impl_key="cell")
         return config_from_dict(cls, values, source)
+
+    # ---- the old names, for one release (CHANGELOG.md)
+
+    @property
+    def learning_rate(self) -> float:
+        """Deprecated: :attr:`lr`."""
+        warn_renamed("TextTrainConfig.learning_rate", "TextTrainConfig.lr", "TextTrainConfig")
+        return self.lr
+
+    @property
+    def cell(self) -> str:
+        """Deprecated: :attr:`impl` in the old values ("torch" for "reference")."""
+        warn_renamed("TextTrainConfig.cell", "TextTrainConfig.impl", "TextTrainConfig")
+        return "torch" if self.impl == "reference" else self.impl
+
+    def learning_rate_at(self, step: int) -> float:
+        """Deprecated: :meth:`lr_at`."""
+        warn_renamed("TextTrainConfig.learning_rate_at()", "TextTrainConfig.lr_at()", "TextTrainConfig")
+        return self.lr_at(step)
 
 
 def check_sample_length(length: int) -> None:

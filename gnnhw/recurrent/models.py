@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnhw._renames import IMPLS, impl_value, translate_impl
 from gnnhw.checks import check_index_tensor
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
@@ -238,7 +239,7 @@ class TextGenerationModel(nn.Module):
     .. math::
         p(c_{t+1} \mid c_{\le t}) = \mathrm{softmax}(W_{ph} h^{(L)}_t + b_p)
 
-    ``cell="torch"`` runs the stack as one ``torch.nn.LSTM`` (fast, fused kernels); ``cell="scratch"`` stacks
+    ``impl="reference"`` runs the stack as one ``torch.nn.LSTM`` (fast, fused kernels); ``impl="scratch"`` stacks
     gnnhw's own :class:`~gnnhw.recurrent.cells.LSTMCell`. The two compute the same function:
     :meth:`copy_weights_from` moves the weights of one into the other (summing torch's two biases).
 
@@ -247,7 +248,8 @@ class TextGenerationModel(nn.Module):
         hidden_size: hidden units per layer H (default 128, the assignment's).
         num_layers: stacked LSTM layers L (default 2).
         dropout: dropout on the outputs of every layer but the last, while training (default 0).
-        cell: ``"torch"`` or ``"scratch"``.
+        impl: ``"reference"`` (torch.nn.LSTM) or ``"scratch"`` (gnnhw's cells). The old ``cell="torch"`` /
+            ``cell="scratch"`` still work for one release, with a :class:`DeprecationWarning`.
         device, dtype: where and in which dtype the parameters are created (torch's factory kwargs).
 
     Shapes:
@@ -262,25 +264,29 @@ class TextGenerationModel(nn.Module):
         hidden_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.0,
-        cell: str = "torch",
+        impl: str = "reference",
         *,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        cell: str | None = None,
     ) -> None:
         super().__init__()
+        if cell is not None:  # the old name of the switch (CHANGELOG.md)
+            impl = translate_impl("cell", cell, "TextGenerationModel")
+        impl = impl_value(impl, "TextGenerationModel")  # positional "torch" from before the rename
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             check_positive_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
-        if cell not in ("torch", "scratch"):
-            raise ConfigError(f"cell must be 'torch' or 'scratch', got {cell!r}")
+        if impl not in IMPLS:
+            raise ConfigError(f"impl must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}")
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
-        self.cell = cell
+        self.impl = impl
         factory = {"device": device, "dtype": dtype}
-        if cell == "torch":
+        if impl == "reference":
             self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory)
         else:
             sizes = [vocab_size] + [hidden_size] * (num_layers - 1)
@@ -293,7 +299,7 @@ class TextGenerationModel(nn.Module):
             raise ShapeError(f"expected character indices of shape (B, T), got {tuple(x.shape)}")
         check_index_tensor("character ids x", x, self.vocab_size, self.head.weight.device)
         one_hot = F.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
-        if self.cell == "torch":
+        if self.impl == "reference":
             out, state = self.lstm(one_hot, state)  # (B, T, H); (h, c) each (L, B, H)
         else:
             out, state = self._scratch_forward(one_hot, state)
@@ -340,7 +346,7 @@ class TextGenerationModel(nn.Module):
             )
         for layer in range(self.num_layers):
             w_ih, w_hh, bias = other._layer_weights(layer)
-            if self.cell == "torch":
+            if self.impl == "reference":
                 getattr(self.lstm, f"weight_ih_l{layer}").copy_(w_ih)
                 getattr(self.lstm, f"weight_hh_l{layer}").copy_(w_hh)
                 getattr(self.lstm, f"bias_ih_l{layer}").copy_(bias)
@@ -355,7 +361,7 @@ class TextGenerationModel(nn.Module):
 
     def _layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor]:
         """(W_ih (4H, D), W_hh (4H, H), b (4H,)) of one layer, torch's two biases summed."""
-        if self.cell == "torch":
+        if self.impl == "reference":
             lstm = self.lstm
             bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
             return getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}"), bias
@@ -363,4 +369,4 @@ class TextGenerationModel(nn.Module):
         return cell.weight_ih, cell.weight_hh, cell.bias
 
     def extra_repr(self) -> str:
-        return f"vocab_size={self.vocab_size}, cell={self.cell!r}"
+        return f"vocab_size={self.vocab_size}, impl={self.impl!r}"
