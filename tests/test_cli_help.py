@@ -37,7 +37,12 @@ SILENT_KINDS = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTr
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    """The options --help shows (hidden ones, such as deprecated aliases, left out)."""
+    return [
+        a
+        for a in parser._actions
+        if a.option_strings and not isinstance(a, argparse._HelpAction) and a.help != argparse.SUPPRESS
+    ]
 
 
 def test_every_command_is_walked():

@@ -67,7 +67,7 @@ def _edited(trained: Path, tmp_path: Path, edit) -> Path:
     [
         (["--seed", str(2**64)], "seed must be in [0, 4294967295]"),
         (["--seed", str(2**32)], "seed must be in [0, 4294967295]"),
-        (["--lr", "1e300"], "learning_rate must be in (0, 10]"),
+        (["--lr", "1e300"], "lr must be in (0, 10]"),
         (["--hidden-size", "1000000000"], "hidden_size must be in [1, 65536]"),
         (["--num-layers", "100000"], "num_layers must be in [1, 100]"),
         (["--hidden-size", "65536", "--num-layers", "100"], "needs about"),
@@ -129,7 +129,7 @@ def test_library_refuses_top_k_with_greedy(trained):
     [
         (lambda c: c.update(config="hidden_size=16"), "config must be a mapping, got str"),
         (lambda c: c["config"].update(hidden_size="abc"), "config.hidden_size must be an integer, got str 'abc'"),
-        (lambda c: c["config"].update(learning_rate=math.nan), "config.learning_rate must be a finite number"),
+        (lambda c: c["config"].update(lr=math.nan), "config.lr must be a finite number"),
         (lambda c: c["config"].update(num_layers=10**9), "config.num_layers must be in [1, 100]"),
         (lambda c: c["config"].update(hidden_size=True), "config.hidden_size must be an integer, got bool"),
         (lambda c: c.pop("step"), "lacks the required key(s) step"),

@@ -113,7 +113,9 @@ class TextTrainConfig:
     impl: str = bounded("reference", choices=IMPLS, why="reference: torch.nn.LSTM; scratch: gnnhw's LSTMCell stack")
     lr: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam's learning rate; larger only diverges")
     max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
-    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps (1: constant)")
+    lr_decay: float = bounded(
+        1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps (1: constant)"
+    )
     lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
     batching: str = bounded(
         "random", choices=BATCHINGS, why="random windows from a zero state, or B streams with the state carried"
@@ -187,6 +189,27 @@ class TextTrainConfig:
         """Deprecated: :meth:`lr_at`."""
         warn_renamed("TextTrainConfig.learning_rate_at()", "TextTrainConfig.lr_at()", "TextTrainConfig")
         return self.lr_at(step)
+
+
+MAX_NGRAM_ORDER = 8
+"""Largest n of the n-gram baseline: counts of a 1.3 MB book take 0.5 GB at order 5 and 1.8 GB at order 8."""
+PPMD_ORDERS = (2, 64)  # the orders pyppmd accepts
+
+
+@dataclass
+class BaselineConfig:
+    """The defaults and ranges of ``gnnhw textgen baselines`` (:func:`gnnhw.recurrent.baselines.text_baselines`
+    checks the values and says what is wrong)."""
+
+    order: int = bounded(5, min=1, max=MAX_NGRAM_ORDER, why="n of the interpolated Kneser-Ney n-gram model")
+    ppmd_order: int = bounded(8, min=PPMD_ORDERS[0], max=PPMD_ORDERS[1], why="PPMd's model order")
+
+
+@dataclass
+class SampleConfig:
+    """The defaults and ranges of ``gnnhw textgen sample`` (:mod:`gnnhw.recurrent.sampling` checks the values)."""
+
+    length: int = bounded(30, min=0, max=MAX_SAMPLE_LENGTH, why="characters to generate after the prompt")
 
 
 def check_sample_length(length: int) -> None:

@@ -54,7 +54,7 @@ def _assert_same_run(a: dict, b: dict) -> None:
 
 
 def test_training_lowers_the_loss():
-    config = _config(steps=60, dropout=0.0, learning_rate=1e-2, eval_every=20)
+    config = _config(steps=60, dropout=0.0, lr=1e-2, eval_every=20)
     result = train_text(_data(config), config)
     h = result.history
     assert h["step"] == [20.0, 40.0, 60.0]
@@ -64,8 +64,8 @@ def test_training_lowers_the_loss():
 
 
 def test_learning_rate_decays_in_steps():
-    config = _config(learning_rate=1e-2, lr_decay=0.5, lr_decay_every=10)
-    assert [config.learning_rate_at(s) for s in (0, 9, 10, 25)] == [1e-2, 1e-2, 5e-3, 2.5e-3]
+    config = _config(lr=1e-2, lr_decay=0.5, lr_decay_every=10)
+    assert [config.lr_at(s) for s in (0, 9, 10, 25)] == [1e-2, 1e-2, 5e-3, 2.5e-3]
 
 
 def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
@@ -79,9 +79,9 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
     torch.testing.assert_close(model(x)[0], result.model(x)[0], atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("cell", ["torch", "scratch"])
-def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, cell):
-    config = _config(cell=cell)
+@pytest.mark.parametrize("impl", ["reference", "scratch"])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, impl):
+    config = _config(impl=impl)
     train_text(_data(config), config, out_dir=tmp_path / "straight")
 
     def interrupt_at_5(step: int) -> None:
@@ -160,11 +160,11 @@ def test_resume_at_or_past_the_goal_trains_nothing_and_rewrites_nothing(tmp_path
 
 
 def test_resume_conflicts_name_each_changed_setting():
-    saved = _config(hidden_size=16, learning_rate=2e-3)
-    wanted = {"hidden_size": 64, "learning_rate": 1e-2, "steps": 99, "seed": saved.seed}
+    saved = _config(hidden_size=16, lr=2e-3)
+    wanted = {"hidden_size": 64, "lr": 1e-2, "steps": 99, "seed": saved.seed}
     assert resume_conflicts(saved, wanted) == [
         "hidden_size 64 (checkpoint: 16)",
-        "learning_rate 0.01 (checkpoint: 0.002)",
+        "lr 0.01 (checkpoint: 0.002)",
     ]
 
 
@@ -248,10 +248,10 @@ def test_foreign_checkpoints_raise_checkpoint_error(tmp_path):
 def test_bad_config_values_raise_config_error():
     with pytest.raises(ConfigError, match="seq_length"):
         TextTrainConfig(seq_length=0)
-    with pytest.raises(ConfigError, match="learning_rate"):
-        TextTrainConfig(learning_rate=-1.0)
-    with pytest.raises(ConfigError, match="cell"):
-        TextTrainConfig(cell="gru")
+    with pytest.raises(ConfigError, match="lr"):
+        TextTrainConfig(lr=-1.0)
+    with pytest.raises(ConfigError, match="impl"):
+        TextTrainConfig(impl="gru")
 
 
 def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers():
