@@ -148,6 +148,14 @@ class Vocabulary:
     """The distinct characters of a text in sorted (code point) order; index ``i`` is ``chars[i]``.
 
     Stored in a checkpoint as the string ``"".join(chars)`` (:meth:`to_string` / :meth:`from_string`).
+
+    >>> vocab = Vocabulary.from_text("banana")
+    >>> vocab.chars, len(vocab)
+    (('a', 'b', 'n'), 3)
+    >>> vocab.encode("nab")
+    tensor([2, 0, 1])
+    >>> vocab.decode([1, 0, 2, 0])
+    'bana'
     """
 
     chars: tuple[str, ...]
