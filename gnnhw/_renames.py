@@ -91,7 +91,7 @@ def accept_renamed(renames: Mapping[str, str], impl_key: str | None = None) -> C
                 kwargs[new] = translate_impl(impl_key, kwargs.pop(impl_key), where)
             init(self, *args, **renamed_kwargs(kwargs, renames, where))
 
-        cls.__init__ = __init__  # type: ignore[misc]  # wrapping the dataclass's generated __init__
+        cls.__init__ = __init__  # type: ignore[method-assign]  # wrapping the dataclass's generated __init__
         return cls
 
     return decorate

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from typing import Any
 
 from gnnhw._renames import IMPLS
 from gnnhw.cli._common import (
@@ -325,7 +326,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_fields(args: argparse.Namespace) -> dict[str, object]:
+def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
     """textgen train's options that are :class:`TextTrainConfig` fields (their dest is the field's name,
     :func:`add_config_option`), with their values; ``--keep-gutenberg`` is the field ``strip_gutenberg``."""
     import dataclasses

@@ -16,6 +16,7 @@ Graves, "Generating Sequences With Recurrent Neural Networks", 2013, Sec. 3.1
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -25,6 +26,10 @@ from gnnhw.errors import ShapeError
 LN2 = math.log(2.0)
 
 
+@overload
+def nats_to_bits(nats: float) -> float: ...
+@overload
+def nats_to_bits(nats: Tensor) -> Tensor: ...
 def nats_to_bits(nats: float | Tensor) -> float | Tensor:
     """A cross-entropy in nats (natural log) as bits: ``nats / ln 2``.
 

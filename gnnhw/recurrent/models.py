@@ -285,14 +285,15 @@ class TextGenerationModel(nn.Module):
         self.num_layers = num_layers
         self.dropout = dropout
         self.impl = impl
-        factory = {"device": device, "dtype": dtype}
         if impl == "reference":
-            self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory)
+            self.lstm = nn.LSTM(
+                vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, device=device, dtype=dtype
+            )
         else:
             sizes = [vocab_size] + [hidden_size] * (num_layers - 1)
-            self.cells = nn.ModuleList(LSTMCell(d, hidden_size, **factory) for d in sizes)
+            self.cells = nn.ModuleList(LSTMCell(d, hidden_size, device=device, dtype=dtype) for d in sizes)
             self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size, **factory)  # W_ph, b_p
+        self.head = nn.Linear(hidden_size, vocab_size, device=device, dtype=dtype)  # W_ph, b_p
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         if x.dim() != 2:
@@ -309,7 +310,8 @@ class TextGenerationModel(nn.Module):
         self, inp: Tensor, state: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_last, c_last = [], []
-        for layer, cell in enumerate(self.cells):
+        for layer in range(self.num_layers):
+            cell = self._cell(layer)
             layer_state = None if state is None else (state[0][layer], state[1][layer])  # (B, H) each
             projected = cell.project_input(inp)  # (B, T, 4H): W_x x_t + b for every t at once
             outs = []
@@ -319,6 +321,7 @@ class TextGenerationModel(nn.Module):
             inp = torch.stack(outs, dim=1)  # (B, T, H)
             if layer < self.num_layers - 1:
                 inp = self.drop(inp)
+            assert layer_state is not None  # None only for T = 0 without a given state: no final state exists
             h_last.append(layer_state[0])
             c_last.append(layer_state[1])
         return inp, (torch.stack(h_last), torch.stack(c_last))  # (B, T, H); (L, B, H) each
@@ -352,7 +355,7 @@ class TextGenerationModel(nn.Module):
                 getattr(self.lstm, f"bias_ih_l{layer}").copy_(bias)
                 getattr(self.lstm, f"bias_hh_l{layer}").zero_()
             else:
-                cell = self.cells[layer]
+                cell = self._cell(layer)
                 cell.weight_ih.copy_(w_ih)
                 cell.weight_hh.copy_(w_hh)
                 cell.bias.copy_(bias)
@@ -365,8 +368,14 @@ class TextGenerationModel(nn.Module):
             lstm = self.lstm
             bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
             return getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}"), bias
-        cell = self.cells[layer]
+        cell = self._cell(layer)
         return cell.weight_ih, cell.weight_hh, cell.bias
+
+    def _cell(self, layer: int) -> LSTMCell:
+        """The scratch stack's cell of ``layer`` (typed: ``nn.ModuleList`` items are plain Modules)."""
+        cell = self.cells[layer]
+        assert isinstance(cell, LSTMCell)
+        return cell
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, impl={self.impl!r}"
