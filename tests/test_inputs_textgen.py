@@ -47,7 +47,8 @@ def trained(tmp_path_factory, book) -> Path:
 def _one_line(capsys) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err and "weights_only" not in err
+    assert "Traceback" not in err
+    assert "weights_only" not in err
     return err
 
 
@@ -150,7 +151,8 @@ def test_a_checkpoint_with_a_bad_field_is_refused_naming_file_and_field(trained,
     path = _edited(trained, tmp_path, edit)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert message in str(err.value) and "edited.pt" in str(err.value)
+    assert message in str(err.value)
+    assert "edited.pt" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -266,7 +268,8 @@ def test_cli_train_that_diverges_is_one_line_exit_2_without_results(diverging, b
     out = tmp_path / "o"
     assert main(["textgen", "train", "--text", str(book), "--steps", "10", "--out", str(out), *TINY]) == 2
     err = _one_line(capsys)
-    assert "diverged at step 4" in err and "kept" not in err
+    assert "diverged at step 4" in err
+    assert "kept" not in err
     assert not (out / "history.json").exists()
 
 
@@ -344,7 +347,9 @@ def test_a_closed_process_substitution_says_so(tmp_path):
 def test_iter_sample_yields_the_prompt_then_one_character_at_a_time(trained):
     model, vocab = model_from_checkpoint(trained)
     chunks = list(sampling.iter_sample(model, vocab, 20, prompt="the", temperature=1.0, seed=3))
-    assert chunks[0] == "the" and len(chunks) == 21 and all(len(c) == 1 for c in chunks[1:])
+    assert chunks[0] == "the"
+    assert len(chunks) == 21
+    assert all(len(c) == 1 for c in chunks[1:])
     assert "".join(chunks) == sampling.sample(model, vocab, 20, prompt="the", temperature=1.0, seed=3)
 
 

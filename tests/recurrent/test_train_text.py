@@ -72,7 +72,8 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
     config = _config(checkpoint_every=5)
     result = train_text(_data(config), config, out_dir=tmp_path)
     ckpt = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
-    assert ckpt["step"] == 12 and ckpt["vocab"] == result.vocab.to_string()
+    assert ckpt["step"] == 12
+    assert ckpt["vocab"] == result.vocab.to_string()
     assert ckpt["config"]["hidden_size"] == 16
     model, vocab = model_from_checkpoint(tmp_path / CHECKPOINT_NAME)
     x = vocab.encode("the cat sat")[None]
@@ -107,7 +108,8 @@ def test_should_stop_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(t
 
     with pytest.raises(RunStopped) as stopped:
         train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=steps_done.append, should_stop=stop_after_7)
-    assert stopped.value.step == 7 and stopped.value.checkpoint == tmp_path / "cut" / CHECKPOINT_NAME
+    assert stopped.value.step == 7
+    assert stopped.value.checkpoint == tmp_path / "cut" / CHECKPOINT_NAME
     assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 7
     train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
     _assert_same_run(
@@ -261,7 +263,8 @@ def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers(
     held_out = TEXT[len(data.train_data) :]
     loss, acc, count = evaluate_text(result.model, result.vocab, held_out, config.seq_length)
     assert count == data.validation_windows()[1].numel()
-    assert loss == pytest.approx(result.val_loss, rel=1e-6) and acc == result.val_acc
+    assert loss == pytest.approx(result.val_loss, rel=1e-6)
+    assert acc == result.val_acc
     with pytest.raises(ConfigError, match="'Z'"):
         evaluate_text(result.model, result.vocab, "Z" * 40, config.seq_length)
 
@@ -273,4 +276,5 @@ def test_stateful_evaluation_equals_one_long_window():
     one_window = evaluate_text(result.model, result.vocab, text, seq_length=40)
     stream = evaluate_text(result.model, result.vocab, text, seq_length=10, stateful=True)
     assert stream[2] == one_window[2] == 40
-    assert stream[0] == pytest.approx(one_window[0], rel=1e-5) and stream[1] == one_window[1]
+    assert stream[0] == pytest.approx(one_window[0], rel=1e-5)
+    assert stream[1] == one_window[1]

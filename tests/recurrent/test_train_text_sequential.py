@@ -44,7 +44,8 @@ def _data(config: TextTrainConfig) -> TextDataset:
 def test_streams_are_contiguous_parts_and_batches_continue_each_other():
     data = _data(_config())
     streams = data.streams(8)
-    assert streams.shape == (8, 216) and data.batches_per_epoch(8) == PER_EPOCH
+    assert streams.shape == (8, 216)
+    assert data.batches_per_epoch(8) == PER_EPOCH
     for b in range(8):  # row b is the b-th contiguous part of the training text
         assert torch.equal(streams[b], data.train_data[b * 216 : (b + 1) * 216])
     x0, y0 = data.stream_batch(streams, 0)
@@ -100,8 +101,10 @@ def test_sequential_batching_reads_the_streams_and_carries_the_detached_state(mo
         if i % PER_EPOCH == 0:  # the start of an epoch: a zero state
             assert state is None, i
         else:  # the state the previous batch ended in, cut from its graph
-            assert not state[0].requires_grad and not state[1].requires_grad
-            assert torch.equal(state[0], calls[i - 1][2][0]) and torch.equal(state[1], calls[i - 1][2][1]), i
+            assert not state[0].requires_grad
+            assert not state[1].requires_grad
+            assert torch.equal(state[0], calls[i - 1][2][0]), i
+            assert torch.equal(state[1], calls[i - 1][2][1]), i
 
 
 @pytest.mark.parametrize(
@@ -176,9 +179,11 @@ def test_history_has_bits_per_character_beside_loss_and_accuracy():
     # the held-out part read as one stream: every held-out character but the first, predicted once
     held_out = TEXT[len(data.train_data) :]
     stream_loss, stream_acc, _ = evaluate_text(result.model, result.vocab, held_out, 10, stateful=True)
-    assert result.val_stream_loss == pytest.approx(stream_loss, rel=1e-6) and result.val_stream_acc == stream_acc
+    assert result.val_stream_loss == pytest.approx(stream_loss, rel=1e-6)
+    assert result.val_stream_acc == stream_acc
     assert result.val_stream_loss == pytest.approx(h["val_stream_loss"][-1], rel=1e-12)
-    assert result.val_bpc == result.val_loss / LN2 and result.val_stream_bpc == result.val_stream_loss / LN2
+    assert result.val_bpc == result.val_loss / LN2
+    assert result.val_stream_bpc == result.val_stream_loss / LN2
 
 
 def test_evaluate_stream_is_one_long_forward_whatever_the_chunk_length():
@@ -191,7 +196,8 @@ def test_evaluate_stream_is_one_long_forward_whatever_the_chunk_length():
     acc = (logits[0].argmax(-1) == data[1:]).double().mean().item()
     for chunk in (1, 7, 49, 1024):
         loss, accuracy = evaluate_stream(model, data, chunk_length=chunk)
-        assert loss == pytest.approx(nll, rel=1e-12, abs=0) and accuracy == pytest.approx(acc, abs=1e-15), chunk
+        assert loss == pytest.approx(nll, rel=1e-12, abs=0), chunk
+        assert accuracy == pytest.approx(acc, abs=1e-15), chunk
     assert all(math.isnan(v) for v in evaluate_stream(model, data[:1]))
 
 
@@ -204,10 +210,12 @@ def test_a_checkpoint_from_before_bits_per_character_resumes_with_nan_for_the_mi
     del ckpt["config"]["batching"], ckpt["config"]["strip_gutenberg"]
     torch.save(ckpt, tmp_path / CHECKPOINT_NAME)
     result = train_text(_data(config), _config(steps=8), out_dir=tmp_path, resume=True)
-    assert result.config.batching == "random" and result.config.strip_gutenberg
+    assert result.config.batching == "random"
+    assert result.config.strip_gutenberg
     h = result.history
     assert {len(v) for v in h.values()} == {2}
-    assert math.isnan(h["val_stream_bpc"][0]) and math.isfinite(h["val_stream_bpc"][1])
+    assert math.isnan(h["val_stream_bpc"][0])
+    assert math.isfinite(h["val_stream_bpc"][1])
 
 
 def test_a_keyboard_interrupt_in_a_sequential_run_saves_the_stream_and_resumes_exactly(tmp_path):
