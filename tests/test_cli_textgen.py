@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -231,3 +233,42 @@ def test_evaluate_reports_bits_per_character_for_windows_and_the_stream(trained,
     assert f"bpc {report['stream']['bits_per_char']:.4f}" in out[1]
     assert main([*args, "--stateful", "--format", "json"]) == 0
     assert "windows" not in json.loads(capsys.readouterr().out)
+
+
+def _textgen_leaves():
+    from gnnhw.cli import build_parser
+
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    textgen = top.choices["textgen"]
+    sub = next(a for a in textgen._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_textgen_option_with_a_config_field_takes_its_default_from_the_config():
+    from gnnhw.cli._common import CONFIG_FIELD, config_field_default
+    from gnnhw.recurrent.config import TextTrainConfig
+
+    leaves = _textgen_leaves()
+    seen = set()
+    for name, parser in leaves.items():
+        for action in parser._actions:
+            if hasattr(action, CONFIG_FIELD):
+                config, field = getattr(action, CONFIG_FIELD)
+                assert action.default == config_field_default(config, field), (name, action.dest)
+                assert action.dest == field, (name, action.dest)
+                seen.add((name, field))
+    fields = {f.name for f in dataclasses.fields(TextTrainConfig)}
+    options = {a.dest for a in leaves["train"]._actions}
+    # every TextTrainConfig field is a train option, from the config (strip_gutenberg is --keep-gutenberg;
+    # val_fraction and max_val_windows have no option)
+    assert fields - {"strip_gutenberg", "val_fraction", "max_val_windows"} <= {f for n, f in seen if n == "train"}
+    assert "keep_gutenberg" in options
+    assert ("sample", "length") in seen
+    assert ("baselines", "order") in seen
+    assert ("baselines", "ppmd_order") in seen
+
+
+def test_the_old_cell_option_is_hidden_from_help():
+    text = _textgen_leaves()["train"].format_help()
+    assert "--impl" in text
+    assert "--cell" not in text

@@ -243,8 +243,21 @@ class TextGenerationModel(nn.Module):
     gnnhw's own :class:`~gnnhw.recurrent.cells.LSTMCell`. The two compute the same function:
     :meth:`copy_weights_from` moves the weights of one into the other (summing torch's two biases).
 
+    The assignment's symbols and the parameters that hold them (layer l = 0 .. L-1; each stack of four blocks
+    in torch's gate order i, f, g, o; D = V for layer 0, H above). Beware: the assignment's W_ih is the input
+    gate's weight on h_{t-1}, a block of torch's ``weight_hh``, not torch's ``weight_ih``.
+
+    ==================================  ===========================================  ========================
+    assignment                          ``impl="reference"``                         ``impl="scratch"``
+    ==================================  ===========================================  ========================
+    [W_ix; W_fx; W_gx; W_ox] (4H, D)    ``lstm.weight_ih_l{l}``                      ``cells[l].weight_ih``
+    [W_ih; W_fh; W_gh; W_oh] (4H, H)    ``lstm.weight_hh_l{l}``                      ``cells[l].weight_hh``
+    [b_i; b_f; b_g; b_o] (4H,)          ``lstm.bias_ih_l{l} + lstm.bias_hh_l{l}``    ``cells[l].bias``
+    W_ph (V, H), b_p (V,)               ``head.weight``, ``head.bias``               the same
+    ==================================  ===========================================  ========================
+
     Args:
-        vocab_size: number of distinct characters V.
+        vocab_size: number of distinct characters V (the input size of the first layer and the output size).
         hidden_size: hidden units per layer H (default 128, the assignment's).
         num_layers: stacked LSTM layers L (default 2).
         dropout: dropout on the outputs of every layer but the last, while training (default 0).
