@@ -22,35 +22,9 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 from gnnhw.runs import RunStopped
+from tests.recurrent._textgen_runs import TEXT, assert_same_run, tiny_config, tiny_data
 
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
-
-
-def _config(**overrides) -> TextTrainConfig:
-    values = dict(
-        steps=12, seq_length=10, batch_size=8, hidden_size=16, num_layers=2, dropout=0.2,
-        eval_every=4, checkpoint_every=0, max_val_windows=8, seed=3,
-    )  # fmt: skip
-    values.update(overrides)
-    return TextTrainConfig(**values)
-
-
-def _data(config: TextTrainConfig) -> TextDataset:
-    return TextDataset(TEXT, config.seq_length, config.val_fraction)
-
-
-def _assert_same_run(a: dict, b: dict) -> None:
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    opt_a, opt_b = a["optimizer"]["state"], b["optimizer"]["state"]
-    for i in opt_a:
-        for k in opt_a[i]:
-            assert torch.equal(opt_a[i][k], opt_b[i][k]), (i, k)
-    assert a["step"] == b["step"]
-    for key in a["history"]:  # the same curves, wall time aside
-        if key != "elapsed_s":
-            assert a["history"][key] == b["history"][key], key
-    assert torch.equal(a["rng"]["batches"], b["rng"]["batches"])
+_config, _data, _assert_same_run = tiny_config, tiny_data, assert_same_run
 
 
 def test_training_lowers_the_loss():
