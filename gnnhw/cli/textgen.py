@@ -1,8 +1,16 @@
-"""``gnnhw textgen``: train a character-level LSTM on a text file, and sample from a checkpoint.
+"""``gnnhw textgen``: train a character-level LSTM on a text file, sample from a checkpoint, evaluate it, and
+measure classical baselines on the same split.
 
-gnnhw textgen train --text FILE --steps N --out DIR [--resume]
+gnnhw textgen train --text FILE --steps N --out DIR [--resume] [--impl reference|scratch] [--batching ...]
 gnnhw textgen sample --checkpoint PATH [--prompt TEXT] [--length N] [--temperature T | --greedy | --beam K]
+gnnhw textgen evaluate --checkpoint PATH --text FILE [--start F] [--end F] [--stateful]
 gnnhw textgen baselines --text FILE [--order N] [--format text|json] [--json PATH]
+
+Every option that is a field of :class:`~gnnhw.recurrent.config.TextTrainConfig` (or of ``SampleConfig`` /
+``BaselineConfig``) takes its default and range from there (:func:`gnnhw.cli._common.add_config_option`).
+The library does the work (:mod:`gnnhw.recurrent.train_text`, :mod:`~gnnhw.recurrent.text_checkpoint`,
+:mod:`~gnnhw.recurrent.text_eval`, :mod:`~gnnhw.recurrent.sampling`, :mod:`~gnnhw.recurrent.baselines`); this
+module parses, prints, writes the output files and turns SIGINT/SIGTERM into the library's ``should_stop``.
 """
 
 from __future__ import annotations

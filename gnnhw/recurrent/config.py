@@ -1,8 +1,9 @@
 """The configs of the recurrent experiments, with every field's valid range declared beside its default.
 
 Kept free of torch, so that the CLI checks its options (and refuses a bad one in one line) before it imports
-torch: :class:`PalindromeConfig` (palindrome training), :class:`TextTrainConfig` (text generation) and the
-bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_text` and
+torch: :class:`PalindromeConfig` (palindrome training), :class:`TextTrainConfig` (text generation),
+:class:`SampleConfig` and :class:`BaselineConfig` (the defaults of ``textgen sample`` / ``textgen baselines``)
+and the bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_text` and
 :mod:`gnnhw.recurrent.sampling` re-export them.
 """
 
