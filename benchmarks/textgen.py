@@ -35,9 +35,9 @@ def _text() -> tuple[str, str]:
     return "".join(alphabet[i] for i in torch.randint(0, len(alphabet), (50_000,), generator=gen)), "random text"
 
 
-def chars_per_second(data: TextDataset, cell: str, steps: int, batch: int, hidden: int, layers: int) -> float:
+def chars_per_second(data: TextDataset, impl: str, steps: int, batch: int, hidden: int, layers: int) -> float:
     torch.manual_seed(0)
-    model = TextGenerationModel(len(data.vocab), hidden, layers, cell=cell)
+    model = TextGenerationModel(len(data.vocab), hidden, layers, impl=impl)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(0)
 
@@ -60,7 +60,7 @@ def chars_per_second(data: TextDataset, cell: str, steps: int, batch: int, hidde
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per run (default: 30)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per impl; the median is reported")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny sizes, 2 steps, 1 repeat")
     args = parser.parse_args(argv)
@@ -69,19 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     steps, repeats = (args.steps, args.repeats) if not args.quick else (2, 1)
     text, name = _text()
     data = TextDataset(text, seq_length=seq)
-    rates: dict[str, list[float]] = {"torch": [], "scratch": []}
+    rates: dict[str, list[float]] = {"reference": [], "scratch": []}
     for _ in range(repeats):
-        for cell in rates:
-            rates[cell].append(chars_per_second(data, cell, steps, batch, hidden, layers))
-    median = {cell: statistics.median(r) for cell, r in rates.items()}
+        for impl in rates:
+            rates[impl].append(chars_per_second(data, impl, steps, batch, hidden, layers))
+    median = {impl: statistics.median(r) for impl, r in rates.items()}
     print(
         f"text generator training on {name}: batch {batch} x seq {seq}, hidden {hidden}, {layers} layers, "
         f"{steps} steps, median of {repeats}, {args.threads} thread(s), torch {torch.__version__}"
     )
-    print(f"{'cell':<10}{'chars/s (median)':>18}{'runs':>30}")
-    for cell, r in rates.items():
-        print(f"{cell:<10}{median[cell]:>18,.0f}{', '.join(f'{v:,.0f}' for v in r):>30}")
-    print(f"torch / scratch = {median['torch'] / median['scratch']:.2f}x")
+    print(f"{'impl':<10}{'chars/s (median)':>18}{'runs':>30}")
+    for impl, r in rates.items():
+        print(f"{impl:<10}{median[impl]:>18,.0f}{', '.join(f'{v:,.0f}' for v in r):>30}")
+    print(f"reference (torch.nn.LSTM) / scratch = {median['reference'] / median['scratch']:.2f}x")
     return 0
 
 

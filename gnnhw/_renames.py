@@ -9,9 +9,12 @@ are translated here, once, and warned about; ``CHANGELOG.md`` lists them all.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 IMPLS = ("scratch", "reference")
 """The values of ``impl``: ``"scratch"`` is gnnhw's own code, ``"reference"`` the library it is tested against
@@ -56,3 +59,69 @@ def impl_value(value: Any, where: str, old_name: str = "impl") -> Any:
         warn_renamed(f"{old_name}={value!r}", f"impl={new!r}", where)
         return new
     return value
+
+
+def translate_impl(old_key: str, value: Any, where: str) -> Any:
+    """The ``impl`` value meant by an old switch ``old_key=value`` (``cell="torch"`` -> ``"reference"``), with one
+    warning naming both the old keyword and the new one. A value of neither set is returned for the range check."""
+    new = OLD_IMPL_VALUES.get(value, value) if isinstance(value, str) else value
+    shown = f"impl={new!r}" if isinstance(new, str) and new in IMPLS else "impl="
+    warn_renamed(f"{old_key}={value!r}", shown, where)
+    return new
+
+
+def accept_renamed(renames: Mapping[str, str], impl_key: str | None = None) -> Callable[[T], T]:
+    """Decorator: a class (its ``__init__``, a dataclass's generated one included) or a function also takes the
+    old keywords of ``renames`` (old -> new), for one release, with a :class:`DeprecationWarning` each.
+    ``impl_key`` names the old switch (``"cell"``, ``"backend"``, ...) whose values are translated too
+    (:data:`OLD_IMPL_VALUES`). The signature shown by ``help()`` and :func:`inspect.signature` stays the new one.
+
+    Raises :class:`TypeError` when an old keyword and its new name are both given.
+
+    >>> import warnings
+    >>> @accept_renamed({"num_hidden": "hidden_size"})
+    ... def width(hidden_size: int) -> int:
+    ...     return hidden_size
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     width(num_hidden=8), caught[0].category.__name__
+    (8, 'DeprecationWarning')
+    """
+
+    def decorate(target: T) -> T:
+        is_class = isinstance(target, type)
+        wrapped: Any = target.__init__ if is_class else target  # type: ignore[misc]
+        where = getattr(target, "__qualname__", str(target))
+
+        @functools.wraps(wrapped)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if impl_key is not None and impl_key in kwargs:
+                new = renames[impl_key]
+                if new in kwargs:
+                    raise TypeError(f"{where}: got both {impl_key!r} (deprecated) and {new!r}; give only {new!r}")
+                kwargs[new] = translate_impl(impl_key, kwargs.pop(impl_key), where)
+            return wrapped(*args, **renamed_kwargs(kwargs, renames, where))
+
+        if is_class:
+            target.__init__ = call  # type: ignore[misc]  # replacing the generated __init__ is the point
+            return target
+        return call  # type: ignore[return-value]  # functools.wraps: same signature as target
+
+    return decorate
+
+
+def renamed_keys(values: Mapping[str, Any], renames: Mapping[str, str], impl_key: str | None = None) -> dict[str, Any]:
+    """``values`` (a config read from a file written by an older gnnhw) with its old keys under their new names,
+    silently: old files are valid input, not a user's typing. ``impl_key``'s values are translated too.
+    A key present under both names keeps the new one (the old one is dropped)."""
+    out = dict(values)
+    for old, new in renames.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if new in out:
+            continue
+        if old == impl_key and isinstance(value, str):
+            value = OLD_IMPL_VALUES.get(value, value)
+        out[new] = value
+    return out

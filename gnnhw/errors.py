@@ -52,6 +52,11 @@ class CheckpointError(GnnhwError):
     """A checkpoint that is missing, corrupt or written by something else."""
 
 
+class TextFileError(GnnhwError):
+    """A text file that is missing, empty, not UTF-8, or too short for one training window
+    (:mod:`gnnhw.recurrent.text`; also importable from there, its old home)."""
+
+
 def check_positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an ``int`` (not a ``bool``) >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:

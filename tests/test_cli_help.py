@@ -37,7 +37,7 @@ SILENT_KINDS = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTr
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    """The options --help shows (not the hidden deprecated aliases of gnnhw.cli._common.DeprecatedAlias)."""
+    """The options --help shows (hidden ones, such as deprecated aliases, left out)."""
     return [
         a
         for a in parser._actions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -44,7 +46,8 @@ def test_train_writes_checkpoint_history_samples_and_figure(tmp_path, book, caps
     args = ["textgen", "train", "--text", str(book), "--steps", "6", "--out", str(out), *TINY, "--sample-at", "3"]
     assert main(args) == 0
     stdout = capsys.readouterr().out
-    assert "step 3: " in stdout and "val loss" in stdout
+    assert "step 3: " in stdout
+    assert "val loss" in stdout
     for name in ("checkpoint.pt", "history.json", "samples.txt", "curves.png"):
         assert (out / name).is_file(), name
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 6
@@ -61,7 +64,8 @@ def test_train_resume_continues_to_the_new_step_count(tmp_path, book, trained):
 def test_sample_prints_the_completion_on_stdout(trained, capsys):
     assert main(["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the king", "--length", "12"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("the king") and len(out.rstrip("\n")) == len("the king") + 12
+    assert out.startswith("the king")
+    assert len(out.rstrip("\n")) == len("the king") + 12
 
 
 @pytest.mark.parametrize("mode", [["--greedy"], ["--temperature", "0.5"], ["--beam", "3"], ["--temperature", "2"]])
@@ -70,13 +74,15 @@ def test_sample_modes_are_reproducible(trained, capsys, mode):
     assert main(args) == 0
     first = capsys.readouterr().out
     assert main(args) == 0
-    assert capsys.readouterr().out == first and len(first.rstrip("\n")) == 21
+    assert capsys.readouterr().out == first
+    assert len(first.rstrip("\n")) == 21
 
 
 def test_evaluate_prints_loss_and_accuracy_of_a_part_of_the_text(trained, book, capsys):
     assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "0.9"]) == 0
     out = capsys.readouterr().out
-    assert "accuracy" in out and "[0.9, 1) windows of 10" in out
+    assert "accuracy" in out
+    assert "[0.9, 1) windows of 10" in out
     assert main(["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "1.5"]) == 2
     assert "--start" in _error_line(capsys)
 
@@ -96,7 +102,8 @@ def test_non_positive_temperature_exits_2(trained, capsys, temperature):
 def test_prompt_outside_the_vocabulary_exits_2_naming_the_characters(trained, capsys):
     assert main(["textgen", "sample", "--checkpoint", str(trained), "--prompt", "the QUEEN"]) == 2
     err = _error_line(capsys)
-    assert "'Q'" in err and "'U'" in err
+    assert "'Q'" in err
+    assert "'U'" in err
     assert "leave these out or replace them" in err  # the fix, not only the problem
 
 
@@ -136,7 +143,8 @@ def test_training_into_an_existing_run_without_resume_exits_2_and_keeps_it(book,
     args = ["textgen", "train", "--text", str(book), "--steps", "3", "--out", str(trained.parent), *TINY]
     assert main(args) == 2
     line = _error_line(capsys)
-    assert "already exists" in line and "--resume" in line  # the fix, not only the problem
+    assert "already exists" in line
+    assert "--resume" in line  # the fix, not only the problem
     assert trained.read_bytes() == before
 
 
@@ -153,7 +161,7 @@ def test_benchmark_smoke():
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "textgen.py"
     done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "torch / scratch" in done.stdout
+    assert "reference (torch.nn.LSTM) / scratch" in done.stdout
 
 
 def _marked_book(tmp_path) -> Path:
@@ -171,8 +179,10 @@ def test_batching_and_keep_gutenberg_are_stored_in_the_checkpoint_and_kept_on_re
     train = ["textgen", "train", "--text", str(book), "--out", str(out), *TINY]
     assert main([*train, "--steps", "4", "--batching", "sequential", "--keep-gutenberg"]) == 0
     ckpt = load_checkpoint(out / "checkpoint.pt")
-    assert ckpt["config"]["batching"] == "sequential" and ckpt["config"]["strip_gutenberg"] is False
-    assert "Z" in ckpt["vocab"] and "*" in ckpt["vocab"]  # the header was read: only it holds these characters
+    assert ckpt["config"]["batching"] == "sequential"
+    assert ckpt["config"]["strip_gutenberg"] is False
+    assert "Z" in ckpt["vocab"]
+    assert "*" in ckpt["vocab"]  # the header was read: only it holds these characters
     assert ckpt["stream"]["position"] == 4
     # resumed without the options: the checkpoint's (same text, same batching); with a different one: exit 2
     assert main([*train, "--steps", "6", "--resume"]) == 0
@@ -196,7 +206,8 @@ def test_train_reports_bits_per_character_in_history_json(tmp_path, book, capsys
     saved = json.loads((out / "history.json").read_text())
     assert saved["val_bpc"] == pytest.approx(saved["val_loss"] / math.log(2), rel=1e-12)
     assert saved["val_stream_bpc"] == pytest.approx(saved["val_stream_loss"] / math.log(2), rel=1e-12)
-    assert f"bpc {saved['val_bpc']:.4f}" in printed and f"stream bpc {saved['val_stream_bpc']:.4f}" in printed
+    assert f"bpc {saved['val_bpc']:.4f}" in printed
+    assert f"stream bpc {saved['val_stream_bpc']:.4f}" in printed
     h = saved["history"]
     assert h["step"] == [3, 6]
     for split in ("train", "val", "val_stream"):
@@ -208,14 +219,56 @@ def test_evaluate_reports_bits_per_character_for_windows_and_the_stream(trained,
     args = ["textgen", "evaluate", "--checkpoint", str(trained), "--text", str(book), "--start", "0.9"]
     assert main([*args, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["seq_length"] == 10 and report["strip_gutenberg"] is True
+    assert report["seq_length"] == 10
+    assert report["strip_gutenberg"] is True
     for reading in ("windows", "stream"):
         r = report[reading]
         assert r["bits_per_char"] == pytest.approx(r["loss"] / math.log(2), rel=1e-12)
     assert report["windows"]["characters"] == report["stream"]["characters"]
     assert main(args) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 and "windows of 10" in out[0] and "stateful" in out[1]
+    assert len(out) == 2
+    assert "windows of 10" in out[0]
+    assert "stateful" in out[1]
     assert f"bpc {report['stream']['bits_per_char']:.4f}" in out[1]
     assert main([*args, "--stateful", "--format", "json"]) == 0
     assert "windows" not in json.loads(capsys.readouterr().out)
+
+
+def _textgen_leaves():
+    from gnnhw.cli import build_parser
+
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    textgen = top.choices["textgen"]
+    sub = next(a for a in textgen._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_textgen_option_with_a_config_field_takes_its_default_from_the_config():
+    from gnnhw.cli._common import CONFIG_FIELD, config_field_default
+    from gnnhw.recurrent.config import TextTrainConfig
+
+    leaves = _textgen_leaves()
+    seen = set()
+    for name, parser in leaves.items():
+        for action in parser._actions:
+            if hasattr(action, CONFIG_FIELD):
+                config, field = getattr(action, CONFIG_FIELD)
+                assert action.default == config_field_default(config, field), (name, action.dest)
+                assert action.dest == field, (name, action.dest)
+                seen.add((name, field))
+    fields = {f.name for f in dataclasses.fields(TextTrainConfig)}
+    options = {a.dest for a in leaves["train"]._actions}
+    # every TextTrainConfig field is a train option, from the config (strip_gutenberg is --keep-gutenberg;
+    # val_fraction and max_val_windows have no option)
+    assert fields - {"strip_gutenberg", "val_fraction", "max_val_windows"} <= {f for n, f in seen if n == "train"}
+    assert "keep_gutenberg" in options
+    assert ("sample", "length") in seen
+    assert ("baselines", "order") in seen
+    assert ("baselines", "ppmd_order") in seen
+
+
+def test_the_old_cell_option_is_hidden_from_help():
+    text = _textgen_leaves()["train"].format_help()
+    assert "--impl" in text
+    assert "--cell" not in text

@@ -41,9 +41,11 @@ def test_baselines_print_a_table_of_every_baseline(book, capsys):
     assert main(["textgen", "baselines", "--text", str(book), "--order", "3"]) == 0
     out = capsys.readouterr().out
     report = text_baselines(BODY, order=3)
-    assert f"{report.train_chars:,} training characters" in out and "Gutenberg parts stripped" in out
+    assert f"{report.train_chars:,} training characters" in out
+    assert "Gutenberg parts stripped" in out
     for row in report.baselines:
-        assert f"{row.name}  " in out and f"{row.bits_per_char:.4f}" in out, row.name
+        assert f"{row.name}  " in out, row.name
+        assert f"{row.bits_per_char:.4f}" in out, row.name
 
 
 def test_baselines_json_on_stdout_and_in_a_file_agree_with_the_library(book, tmp_path, capsys):
@@ -72,7 +74,8 @@ def test_help_gives_an_example_and_the_defaults(capsys):
     out = capsys.readouterr().out
     assert "examples:" in out
     assert "gnnhw textgen baselines --text" in out
-    assert "(default: 5)" in out and "(default: 8)" in out
+    assert "(default: 5)" in out
+    assert "(default: 8)" in out
 
 
 @pytest.mark.parametrize(

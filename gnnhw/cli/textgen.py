@@ -1,17 +1,30 @@
-"""``gnnhw textgen``: train a character-level LSTM on a text file, and sample from a checkpoint.
+"""``gnnhw textgen``: train a character-level LSTM on a text file, sample from a checkpoint, evaluate it, and
+measure classical baselines on the same split.
 
-gnnhw textgen train --text FILE --steps N --out DIR [--resume]
+gnnhw textgen train --text FILE --steps N --out DIR [--resume] [--impl reference|scratch] [--batching ...]
 gnnhw textgen sample --checkpoint PATH [--prompt TEXT] [--length N] [--temperature T | --greedy | --beam K]
+gnnhw textgen evaluate --checkpoint PATH --text FILE [--start F] [--end F] [--stateful]
 gnnhw textgen baselines --text FILE [--order N] [--format text|json] [--json PATH]
+
+Every option that is a field of :class:`~gnnhw.recurrent.config.TextTrainConfig` (or of ``SampleConfig`` /
+``BaselineConfig``) takes its default and range from there (:func:`gnnhw.cli._common.add_config_option`).
+The library does the work (:mod:`gnnhw.recurrent.train_text`, :mod:`~gnnhw.recurrent.text_checkpoint`,
+:mod:`~gnnhw.recurrent.text_eval`, :mod:`~gnnhw.recurrent.sampling`, :mod:`~gnnhw.recurrent.baselines`); this
+module parses, prints, writes the output files and turns SIGINT/SIGTERM into the library's ``should_stop``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from typing import Any
 
+from gnnhw._renames import IMPLS
 from gnnhw.cli._common import (
+    DeprecatedAlias,
     StoreGiven,
+    add_config_option,
     add_device,
     add_format,
     add_quiet,
@@ -24,6 +37,17 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.recurrent.config import (  # torch-free: the defaults and ranges of every option below
+    BATCHINGS,
+    MAX_NGRAM_ORDER,
+    PPMD_ORDERS,
+    BaselineConfig,
+    SampleConfig,
+    TextTrainConfig,
+)
+
+_D = TextTrainConfig()  # the defaults, for the descriptions
+_OLD_CELLS = {"torch": "reference"}  # --cell torch (before issue 11) is --impl reference
 
 
 def _float(text: str) -> float:
@@ -65,8 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train on a text file, with checkpoints and resume",
         description=(
-            "Train a character-level LSTM (the assignment's defaults: seq 30, batch 64, Adam 2e-3, clip 5, "
-            "2 layers of 128). Writes DIR/checkpoint.pt (every --checkpoint-every steps, at the end, on Ctrl-C), "
+            f"Train a character-level LSTM (the assignment's defaults: seq {_D.seq_length}, batch {_D.batch_size}, "
+            f"Adam {_D.lr:g}, clip {_D.max_norm:g}, {_D.num_layers} layers of {_D.hidden_size}). "
+            "Writes DIR/checkpoint.pt (every --checkpoint-every steps, at the end, on Ctrl-C), "
             "DIR/history.json, DIR/samples.txt and DIR/curves.png."
         ),
         epilog=(
@@ -77,73 +102,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     train.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file to learn")
-    train.add_argument("--steps", type=positive_int, default=5000, help="total optimizer steps (default: 5000)")
+    option = functools.partial(add_config_option, train, config=TextTrainConfig, action=StoreGiven)
+    option("--steps", type=positive_int)
     train.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="output folder (one run per folder)")
     train.add_argument(
         "--resume",
         action="store_true",
         help="continue from DIR/checkpoint.pt up to --steps (the run's other settings come from the checkpoint)",
     )
+    option("--impl", choices=IMPLS)
     train.add_argument(
-        "--cell",
-        choices=("torch", "scratch"),
-        default="torch",
-        help="LSTM implementation: torch.nn.LSTM or gnnhw's own LSTMCell stack",
-        action=StoreGiven,
+        "--cell", action=DeprecatedAlias, new="--impl", dest="impl", choices=("torch", "scratch"), values=_OLD_CELLS
     )
-    train.add_argument(
-        "--seq-length", type=positive_int, default=30, help="characters per training window", action=StoreGiven
-    )
-    train.add_argument("--batch-size", type=positive_int, default=64, help="windows per step", action=StoreGiven)
-    train.add_argument("--hidden-size", type=positive_int, default=128, help="LSTM units per layer", action=StoreGiven)
-    train.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers", action=StoreGiven)
-    train.add_argument("--dropout", type=float, default=0.0, help="dropout between LSTM layers", action=StoreGiven)
-    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)", action=StoreGiven)
-    train.add_argument(
-        "--max-norm", type=float, default=5.0, help="gradient clipping norm (default: 5)", action=StoreGiven
-    )
-    train.add_argument(
-        "--lr-decay",
-        type=float,
-        default=1.0,
-        help="lr factor every --lr-decay-every steps (1: constant)",
-        action=StoreGiven,
-    )
-    train.add_argument(
-        "--lr-decay-every", type=positive_int, default=1000, help="steps between lr decays", action=StoreGiven
-    )
-    train.add_argument(
-        "--eval-every", type=positive_int, default=100, help="steps between evaluations", action=StoreGiven
-    )
-    train.add_argument(
-        "--checkpoint-every",
-        type=non_negative_int,
-        default=500,
-        help="steps between checkpoints (0: only at the end and on Ctrl-C)",
-        action=StoreGiven,
-    )
-    train.add_argument(
-        "--sample-every",
-        type=non_negative_int,
-        default=0,
-        help="steps between logged samples (0: none)",
-        action=StoreGiven,
-    )
-    train.add_argument(
-        "--sample-at", type=_int_list, default=[], help="comma-separated steps to log a sample at", action=StoreGiven
-    )
-    train.add_argument(
-        "--sample-length", type=positive_int, default=30, help="characters per logged sample", action=StoreGiven
-    )
-    train.add_argument(
+    option("--seq-length", type=positive_int)
+    option("--batch-size", type=positive_int)
+    option("--hidden-size", type=positive_int)
+    option("--num-layers", type=positive_int)
+    option("--dropout", type=float)
+    option("--lr", type=float)
+    option("--max-norm", type=float)
+    option("--lr-decay", type=float)
+    option("--lr-decay-every", type=positive_int)
+    option("--eval-every", type=positive_int)
+    option("--checkpoint-every", type=non_negative_int)
+    option("--sample-every", type=non_negative_int)
+    option("--sample-at", type=_int_list, help="comma-separated steps to log a sample at")
+    option("--sample-length", type=positive_int)
+    option(
         "--batching",
-        choices=("random", "sequential"),
-        default="random",
-        action=StoreGiven,
-        help="random: B random windows, each from a zero state (default, the assignment's); sequential: the text "
+        choices=BATCHINGS,
+        help="random: B random windows, each from a zero state (the assignment's); sequential: the text "
         "as B parallel streams, the state carried from batch to batch (truncated BPTT, as char-rnn)",
     )
-    train.add_argument("--seed", type=int, default=0, help="seed of weights, batches and samples", action=StoreGiven)
+    option("--seed", type=int)
     _add_keep_gutenberg(train, given=True)
     add_threads(train)
     add_device(train)
@@ -168,11 +159,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'"
     )
     smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
-    smp.add_argument(
+    add_config_option(
+        smp,
         "--length",
+        SampleConfig,
         type=non_negative_int,
-        default=30,
-        help="characters to generate, at most 1,000,000 (default: 30); printed as they are generated",
+        help="characters to generate, at most 1,000,000; printed as they are generated",
     )
     mode = smp.add_mutually_exclusive_group()
     mode.add_argument("--temperature", type=_float, default=None, help="sample at temperature T > 0")
@@ -238,8 +230,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     base.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file")
-    base.add_argument("--order", type=int, default=5, help="n of the Kneser-Ney n-gram model, 1 to 8 (default: 5)")
-    base.add_argument("--ppmd-order", type=int, default=8, help="PPMd model order, 2 to 64 (default: 8)")
+    add_config_option(
+        base, "--order", BaselineConfig, type=int, help=f"n of the Kneser-Ney n-gram model, 1 to {MAX_NGRAM_ORDER}"
+    )
+    add_config_option(
+        base, "--ppmd-order", BaselineConfig, type=int, help="PPMd model order, {} to {}".format(*PPMD_ORDERS)
+    )
     _add_keep_gutenberg(base)
     add_format(base)
     base.add_argument("--json", type=path_arg, default=None, metavar="PATH", help="also write the table as JSON")
@@ -300,7 +296,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not 0.0 <= args.start < args.end <= 1.0:
         raise ConfigError(f"expected 0 <= --start < --end <= 1, got --start {args.start} --end {args.end}")
     from gnnhw.recurrent.text import load_text
-    from gnnhw.recurrent.train_text import evaluate_text, load_checkpoint, model_from_checkpoint
+    from gnnhw.recurrent.text_checkpoint import load_checkpoint, model_from_checkpoint
+    from gnnhw.recurrent.text_eval import evaluate_text
 
     ckpt = load_checkpoint(args.checkpoint)
     model, vocab = model_from_checkpoint(ckpt, device=args.device)
@@ -337,34 +334,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# textgen train's options -> TextTrainConfig fields
-_CONFIG_FIELDS = {
-    "steps": "steps",
-    "seq_length": "seq_length",
-    "batch_size": "batch_size",
-    "hidden_size": "hidden_size",
-    "num_layers": "num_layers",
-    "dropout": "dropout",
-    "cell": "cell",
-    "lr": "learning_rate",
-    "max_norm": "max_norm",
-    "lr_decay": "lr_decay",
-    "lr_decay_every": "lr_decay_every",
-    "eval_every": "eval_every",
-    "checkpoint_every": "checkpoint_every",
-    "sample_every": "sample_every",
-    "sample_at": "sample_at",
-    "sample_length": "sample_length",
-    "batching": "batching",
-    "seed": "seed",
-}
+def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """textgen train's options that are :class:`TextTrainConfig` fields (their dest is the field's name,
+    :func:`add_config_option`), with their values; ``--keep-gutenberg`` is the field ``strip_gutenberg``."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(TextTrainConfig)}
+    values = {name: value for name, value in vars(args).items() if name in fields}
+    values["strip_gutenberg"] = not args.keep_gutenberg
+    return values
 
 
 def _option(field: str) -> str:
-    if field == "strip_gutenberg":
-        return "--keep-gutenberg"
-    dest = next(d for d, f in _CONFIG_FIELDS.items() if f == field)
-    return "--" + dest.replace("_", "-")
+    """The option of a config field: ``hidden_size`` -> ``--hidden-size``."""
+    return "--keep-gutenberg" if field == "strip_gutenberg" else "--" + field.replace("_", "-")
 
 
 def _conflict_text(conflict: str) -> str:
@@ -404,10 +387,7 @@ def _train(args: argparse.Namespace) -> int:
     from gnnhw.recurrent.config import TextTrainConfig  # torch-free: bad options are refused before torch loads
 
     _refuse_inapplicable_train_options(args)
-    config = TextTrainConfig(
-        **{field: getattr(args, dest) for dest, field in _CONFIG_FIELDS.items()},
-        strip_gutenberg=not args.keep_gutenberg,
-    )
+    config = TextTrainConfig(**_config_fields(args))
     from gnnhw.cli._run import current
     from gnnhw.runs import RunStopped, prepare_outputs
 
@@ -416,7 +396,8 @@ def _train(args: argparse.Namespace) -> int:
         apply_threads(args)
         from gnnhw._utils import atomic_write_text
         from gnnhw.errors import ConfigError
-        from gnnhw.recurrent.train_text import CHECKPOINT_NAME, load_checkpoint, resume_conflicts, train_text
+        from gnnhw.recurrent.text_checkpoint import CHECKPOINT_NAME, load_checkpoint, resume_conflicts
+        from gnnhw.recurrent.train_text import train_text
 
         checkpoint = args.out / CHECKPOINT_NAME
         if args.resume:
@@ -427,7 +408,8 @@ def _train(args: argparse.Namespace) -> int:
                 )
             ckpt = load_checkpoint(checkpoint)
             saved = TextTrainConfig.from_dict(ckpt["config"])
-            given = {_CONFIG_FIELDS[d]: getattr(args, d) for d in given_options(args) if d in _CONFIG_FIELDS}
+            values = _config_fields(args)
+            given = {field: values[field] for field in given_options(args) if field in values}
             if "keep_gutenberg" in given_options(args):
                 given["strip_gutenberg"] = False
             conflicts = resume_conflicts(saved, given)
@@ -497,7 +479,7 @@ def _train(args: argparse.Namespace) -> int:
             from gnnhw.plotting import save_figure
             from gnnhw.plotting.text import plot_text_curves
 
-            title = f"{args.text.name}, cell={result.config.cell}, batching={result.config.batching}"
+            title = f"{args.text.name}, impl={result.config.impl}, batching={result.config.batching}"
             save_figure(plot_text_curves(hist, title=title), args.out / "curves.png")
     return 0
 
@@ -522,7 +504,7 @@ def _sample(args: argparse.Namespace) -> int:
     args.seed = 0 if args.seed is None else args.seed
     check_value("--seed", args.seed, int, {"min": 0, "max": SEED_MAX, "why": SEED_WHY})
     from gnnhw.recurrent.sampling import beam_search, iter_sample
-    from gnnhw.recurrent.train_text import model_from_checkpoint
+    from gnnhw.recurrent.text_checkpoint import model_from_checkpoint
 
     model, vocab = model_from_checkpoint(args.checkpoint, device=args.device)
     bar = None

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from gnnhw.recurrent.metrics import nats_to_bits
+
 
 def plot_text_curves(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
     """Bits per character (left) and next-character accuracy (right) against the step.
@@ -23,7 +25,7 @@ def plot_text_curves(history: Mapping[str, Sequence[float]], title: str = "") ->
     if any(math.isfinite(v) for v in history.get("val_stream_loss", [])):
         lines.append(("val_stream", "held out, one stream (state carried)"))
     for prefix, label in lines:
-        ax_bpc.plot(steps, [v / math.log(2) for v in history[f"{prefix}_loss"]], label=label)
+        ax_bpc.plot(steps, [nats_to_bits(v) for v in history[f"{prefix}_loss"]], label=label)
         ax_acc.plot(steps, history[f"{prefix}_acc"], label=label)
     for ax, label in ((ax_bpc, "bits per character"), (ax_acc, "next-character accuracy")):
         ax.set_xlabel("step")

@@ -31,12 +31,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gnnhw.errors import ConfigError, check_positive_int
-from gnnhw.recurrent.text import TextFileError, Vocabulary, split_text
+from gnnhw.errors import ConfigError, TextFileError, check_positive_int
+from gnnhw.recurrent.config import MAX_NGRAM_ORDER, PPMD_ORDERS, BaselineConfig
+from gnnhw.recurrent.text import Vocabulary, split_text
 
-MAX_ORDER = 8  # counts of a 1.3 MB book take 0.5 GB at order 5 and 1.8 GB at order 8
-DEFAULT_ORDER = 5
-DEFAULT_PPMD_ORDER = 8
+MAX_ORDER = MAX_NGRAM_ORDER  # counts of a 1.3 MB book take 0.5 GB at order 5 and 1.8 GB at order 8
+DEFAULT_ORDER: int = BaselineConfig.order  # the dataclass field's default: one source for the CLI and here
+DEFAULT_PPMD_ORDER: int = BaselineConfig.ppmd_order
 PPMD_MEMORY = 64 << 20  # bytes of model memory for PPMd (a 1.3 MB book at order 8 fits without restarts)
 PPMD_MISSING = "pyppmd is not installed (pip install gnnhw[ppmd])"
 
@@ -179,8 +180,9 @@ def _ppmd(order: int) -> Callable[[bytes], bytes] | None:
 
 def compressors(ppmd_order: int = DEFAULT_PPMD_ORDER) -> dict[str, Callable[[bytes], bytes] | None]:
     """Name -> compress function of the compressor baselines (None: PPMd without ``pyppmd`` installed)."""
-    if not isinstance(ppmd_order, int) or isinstance(ppmd_order, bool) or not 2 <= ppmd_order <= 64:
-        raise ConfigError(f"the PPMd order must be an integer from 2 to 64, got {ppmd_order!r}")
+    low, high = PPMD_ORDERS
+    if not isinstance(ppmd_order, int) or isinstance(ppmd_order, bool) or not low <= ppmd_order <= high:
+        raise ConfigError(f"the PPMd order must be an integer from {low} to {high}, got {ppmd_order!r}")
     return {
         "zlib -9": lambda data: zlib.compress(data, 9),
         "bz2 -9": lambda data: bz2.compress(data, 9),

@@ -1,20 +1,20 @@
 """The configs of the recurrent experiments, with every field's valid range declared beside its default.
 
 Kept free of torch, so that the CLI checks its options (and refuses a bad one in one line) before it imports
-torch: :class:`PalindromeConfig` (palindrome training), :class:`TextTrainConfig` (text generation) and the
-bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_text` and
+torch: :class:`PalindromeConfig` (palindrome training), :class:`TextTrainConfig` (text generation),
+:class:`SampleConfig` and :class:`BaselineConfig` (the defaults of ``textgen sample`` / ``textgen baselines``)
+and the bounds of sampling. :mod:`gnnhw.recurrent.train`, :mod:`gnnhw.recurrent.train_text` and
 :mod:`gnnhw.recurrent.sampling` re-export them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from gnnhw._renames import IMPLS, OLD_IMPL_VALUES, impl_value, renamed_kwargs, warn_renamed
+from gnnhw._renames import IMPLS, OLD_IMPL_VALUES, accept_renamed, impl_value, renamed_keys, warn_renamed
 from gnnhw.checks import (
     SEED_MAX,
     SEED_WHY,
@@ -42,6 +42,9 @@ SWEEP_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
 SWEEP_SEEDS = 3
 """How many seeds (runs) per (model, length) ``palindrome-sweep`` trains unless told otherwise."""
 
+TEXT_RENAMES = {"cell": "impl", "learning_rate": "lr"}
+"""Old field names of :class:`TextTrainConfig` -> today's (``cell``'s values: "torch" -> "reference")."""
+
 MAX_SAMPLE_LENGTH = 1_000_000
 """Most characters one sampling call generates: one model step each, 1.4-2.3 ms per character for 2 x 128
 units on a busy CPU, so 20-40 minutes."""
@@ -49,35 +52,7 @@ MIN_TEMPERATURE = 1e-6
 MAX_TEMPERATURE = 1e6
 
 
-_T = TypeVar("_T")
-
-
-def accepts_old_names(target: _T, renames: Mapping[str, str] = PALINDROME_RENAMES) -> _T:
-    """``target`` (a class or a function) taking the old keywords of ``renames`` (old -> new) as well, each
-    translated with a :class:`DeprecationWarning` (:func:`gnnhw._renames.renamed_kwargs`).
-
-    For a class, its ``__init__`` is wrapped (a dataclass's generated one included); the signature shown by
-    ``help()`` and :func:`inspect.signature` stays the new one.
-    """
-    wrapped: Any = cast(Any, target).__init__ if isinstance(target, type) else target
-    where = getattr(target, "__qualname__", str(target))
-
-    @functools.wraps(wrapped)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return wrapped(*args, **renamed_kwargs(kwargs, renames, where))
-
-    if isinstance(target, type):
-        target.__init__ = call  # type: ignore[misc]  # replacing the generated __init__ is the point
-        return target
-    return call  # type: ignore[return-value]  # functools.wraps: same signature as target
-
-
-def renaming(renames: Mapping[str, str]) -> Callable[[_T], _T]:
-    """The decorator ``accepts_old_names(..., renames)``: ``@renaming(SIZE_RENAMES)``."""
-    return lambda target: accepts_old_names(target, renames)
-
-
-@accepts_old_names
+@accept_renamed(PALINDROME_RENAMES)
 @dataclass
 class PalindromeConfig:
     """Hyper-parameters of one training run; the defaults are the assignment's.
@@ -140,11 +115,8 @@ def palindrome_fields_from_file(values: Mapping[str, Any]) -> dict[str, Any]:
 
     Silent: the file is not something the user typed. A file holding both an old and a new name keeps the new.
     """
-    out = {k: v for k, v in values.items() if k not in PALINDROME_RENAMES}
-    for old, new in PALINDROME_RENAMES.items():
-        if old in values and new not in values:
-            out[new] = values[old]
-    if isinstance(out.get("impl"), str):
+    out = renamed_keys(values, PALINDROME_RENAMES, impl_key="backend")
+    if isinstance(out.get("impl"), str):  # an "impl" key written with an old value
         out["impl"] = OLD_IMPL_VALUES.get(out["impl"], out["impl"])
     return out
 
@@ -172,7 +144,7 @@ def _preset(name: str, default: Any) -> Any:
     return dataclasses.field(default=default, metadata=spec.metadata)
 
 
-@accepts_old_names
+@accept_renamed(PALINDROME_RENAMES)
 @dataclass
 class SweepConfig(PalindromeConfig):
     """The defaults of ``gnnhw palindrome-sweep``: the assignment's, but stop once a run has learned the task."""
@@ -180,7 +152,7 @@ class SweepConfig(PalindromeConfig):
     early_stop_accuracy: float | None = _preset("early_stop_accuracy", 0.99)
 
 
-@accepts_old_names
+@accept_renamed(PALINDROME_RENAMES)
 @dataclass
 class OptimizersConfig(PalindromeConfig):
     """The defaults of ``gnnhw optimizers``: the vanilla RNN (the README's experiment, Q1.4) for 2000 steps."""
@@ -189,7 +161,7 @@ class OptimizersConfig(PalindromeConfig):
     train_steps: int = _preset("train_steps", 2000)
 
 
-@accepts_old_names
+@accept_renamed(PALINDROME_RENAMES)
 @dataclass
 class GradientsConfig(PalindromeConfig):
     """The defaults of ``gnnhw grads-over-time``: palindromes of length 100, 1000 training steps (Q1.7)."""
@@ -198,6 +170,7 @@ class GradientsConfig(PalindromeConfig):
     train_steps: int = _preset("train_steps", 1000)
 
 
+@accept_renamed(TEXT_RENAMES, impl_key="cell")
 @dataclass
 class TextTrainConfig:
     """Everything that defines a text-generation run; the defaults are the assignment's.
@@ -213,10 +186,12 @@ class TextTrainConfig:
     hidden_size: int = bounded(128, min=1, max=65_536, why="LSTM units per layer")
     num_layers: int = bounded(2, min=1, max=100, why="stacked LSTM layers; deeper stacks do not train")
     dropout: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="dropout between LSTM layers")
-    cell: str = bounded("torch", choices=("torch", "scratch"), why="torch.nn.LSTM or gnnhw's LSTMCell")
-    learning_rate: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam step; larger only diverges")
+    impl: str = bounded("reference", choices=IMPLS, why="reference: torch.nn.LSTM; scratch: gnnhw's LSTMCell stack")
+    lr: float = bounded(2e-3, min=0, min_open=True, max=10.0, why="Adam's learning rate; larger only diverges")
     max_norm: float = bounded(5.0, min=0, min_open=True, max=1e12, why="gradient clipping: global L2 norm")
-    lr_decay: float = bounded(1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps")
+    lr_decay: float = bounded(
+        1.0, min=0, min_open=True, max=1.0, why="lr factor every lr_decay_every steps (1: constant)"
+    )
     lr_decay_every: int = bounded(1000, min=1, max=100_000_000, why="steps between learning-rate decays")
     batching: str = bounded(
         "random", choices=BATCHINGS, why="random windows from a zero state, or B streams with the state carried"
@@ -254,15 +229,63 @@ class TextTrainConfig:
         activations = self.batch_size * self.seq_length * (self.num_layers * h * 6 + 2 * v)
         return 4 * (4 * params + activations)
 
-    def learning_rate_at(self, step: int) -> float:
-        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``."""
-        return self.learning_rate * self.lr_decay ** (step // self.lr_decay_every)
+    def lr_at(self, step: int) -> float:
+        """lr_0 * decay^floor(step / decay_every) for the update that makes step ``step + 1``.
+
+        >>> TextTrainConfig(lr=1e-2, lr_decay=0.5, lr_decay_every=10).lr_at(25)
+        0.0025
+        """
+        return self.lr * self.lr_decay ** (step // self.lr_decay_every)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> TextTrainConfig:
         """The config stored in a checkpoint; every field is checked (:class:`ConfigError` naming ``source``
-        and the field); fields missing from older files take their defaults."""
+        and the field); fields missing from older files take their defaults. A config written by an older
+        gnnhw, with ``cell`` ("torch" / "scratch") and ``learning_rate``, is read under today's names
+        (:data:`TEXT_RENAMES`), so its checkpoint still loads, samples and resumes."""
+        if isinstance(values, Mapping):
+            values = renamed_keys(values, TEXT_RENAMES, impl_key="cell")
         return config_from_dict(cls, values, source)
+
+    # ---- the old names, for one release (CHANGELOG.md)
+
+    @property
+    def learning_rate(self) -> float:
+        """Deprecated: :attr:`lr`."""
+        warn_renamed("TextTrainConfig.learning_rate", "TextTrainConfig.lr", "TextTrainConfig")
+        return self.lr
+
+    @property
+    def cell(self) -> str:
+        """Deprecated: :attr:`impl` in the old values ("torch" for "reference")."""
+        warn_renamed("TextTrainConfig.cell", "TextTrainConfig.impl", "TextTrainConfig")
+        return "torch" if self.impl == "reference" else self.impl
+
+    def learning_rate_at(self, step: int) -> float:
+        """Deprecated: :meth:`lr_at`."""
+        warn_renamed("TextTrainConfig.learning_rate_at()", "TextTrainConfig.lr_at()", "TextTrainConfig")
+        return self.lr_at(step)
+
+
+MAX_NGRAM_ORDER = 8
+"""Largest n of the n-gram baseline: counts of a 1.3 MB book take 0.5 GB at order 5 and 1.8 GB at order 8."""
+PPMD_ORDERS = (2, 64)  # the orders pyppmd accepts
+
+
+@dataclass
+class BaselineConfig:
+    """The defaults and ranges of ``gnnhw textgen baselines`` (:func:`gnnhw.recurrent.baselines.text_baselines`
+    checks the values and says what is wrong)."""
+
+    order: int = bounded(5, min=1, max=MAX_NGRAM_ORDER, why="n of the interpolated Kneser-Ney n-gram model")
+    ppmd_order: int = bounded(8, min=PPMD_ORDERS[0], max=PPMD_ORDERS[1], why="PPMd's model order")
+
+
+@dataclass
+class SampleConfig:
+    """The defaults and ranges of ``gnnhw textgen sample`` (:mod:`gnnhw.recurrent.sampling` checks the values)."""
+
+    length: int = bounded(30, min=0, max=MAX_SAMPLE_LENGTH, why="characters to generate after the prompt")
 
 
 def check_sample_length(length: int) -> None:

@@ -111,6 +111,18 @@ def strip_gutenberg(text: str) -> str:
     Returns:
         The book's own text (str); unchanged when neither marker is present; ``""`` when the markers
         enclose nothing but blank lines.
+
+    >>> book = (
+    ...     "The Project Gutenberg eBook of Tales\\n"
+    ...     "*** START OF THE PROJECT GUTENBERG EBOOK TALES ***\\n\\n"
+    ...     "Once upon a time.\\n\\n"
+    ...     "*** END OF THE PROJECT GUTENBERG EBOOK TALES ***\\n"
+    ...     "Licence ...\\n"
+    ... )
+    >>> strip_gutenberg(book)
+    'Once upon a time.\\n'
+    >>> strip_gutenberg("No markers here.")
+    'No markers here.'
     """
     start, end = gutenberg_body_span(text)
     if (start, end) == (0, len(text)):

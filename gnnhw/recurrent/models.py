@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnnhw._renames import IMPLS, impl_value, warn_renamed
+from gnnhw._renames import IMPLS, accept_renamed, impl_value, warn_renamed
 from gnnhw.checks import check_index_tensor
 from gnnhw.errors import ConfigError, ShapeError, check_positive_int
 from gnnhw.recurrent.cells import LSTMCell, RNNCell
-from gnnhw.recurrent.config import SIZE_RENAMES, renaming
+from gnnhw.recurrent.config import SIZE_RENAMES
 
 
 def _check_input(x: Tensor, input_size: int) -> None:
@@ -104,7 +104,7 @@ class _RecurrentClassifier(nn.Module):
         return self.output(h_last), states
 
 
-@renaming(SIZE_RENAMES)
+@accept_renamed(SIZE_RENAMES)
 class VanillaRNN(_RecurrentClassifier):
     r"""The assignment's vanilla (Elman) RNN classifier:
 
@@ -171,7 +171,7 @@ class VanillaRNN(_RecurrentClassifier):
         return h, states
 
 
-@renaming(SIZE_RENAMES)
+@accept_renamed(SIZE_RENAMES)
 class LSTM(_RecurrentClassifier):
     r"""The assignment's LSTM classifier: the cell's equations
     (:class:`~gnnhw.recurrent.cells.LSTMCell`; Hochreiter & Schmidhuber 1997,
@@ -250,7 +250,7 @@ class LSTM(_RecurrentClassifier):
         return state[0], states
 
 
-@renaming(SIZE_RENAMES)
+@accept_renamed(SIZE_RENAMES)
 class TorchRecurrentClassifier(nn.Module):
     """The same classifiers on ``torch.nn.RNN(nonlinearity="tanh")`` / ``torch.nn.LSTM``: the reference
     (``impl="reference"``). ``rnn`` is the torch module, ``head`` the ``nn.Linear`` of W_ph and b_p; the tables
@@ -320,7 +320,7 @@ def build_model(
     return VanillaRNN(input_size, hidden_size, num_classes)
 
 
-@renaming({"cell": "impl"})
+@accept_renamed({"cell": "impl"}, impl_key="cell")
 class TextGenerationModel(nn.Module):
     r"""A character-level language model: one-hot characters -> a stack of LSTMs -> logits over the vocabulary.
 
@@ -349,13 +349,26 @@ class TextGenerationModel(nn.Module):
 
     with D_0 = V and D_l = H above.
 
+    The assignment's symbols and the parameters that hold them (layer l = 0 .. L-1; each stack of four blocks
+    in torch's gate order i, f, g, o; D = V for layer 0, H above). Beware: the assignment's W_ih is the input
+    gate's weight on h_{t-1}, a block of torch's ``weight_hh``, not torch's ``weight_ih``.
+
+    ==================================  ===========================================  ========================
+    assignment                          ``impl="reference"``                         ``impl="scratch"``
+    ==================================  ===========================================  ========================
+    [W_ix; W_fx; W_gx; W_ox] (4H, D)    ``lstm.weight_ih_l{l}``                      ``cells[l].weight_ih``
+    [W_ih; W_fh; W_gh; W_oh] (4H, H)    ``lstm.weight_hh_l{l}``                      ``cells[l].weight_hh``
+    [b_i; b_f; b_g; b_o] (4H,)          ``lstm.bias_ih_l{l} + lstm.bias_hh_l{l}``    ``cells[l].bias``
+    W_ph (V, H), b_p (V,)               ``head.weight``, ``head.bias``               the same
+    ==================================  ===========================================  ========================
+
     Args:
-        vocab_size: number of distinct characters V.
+        vocab_size: number of distinct characters V (the input size of the first layer and the output size).
         hidden_size: hidden units per layer H (default 128, the assignment's).
         num_layers: stacked LSTM layers L (default 2).
         dropout: dropout on the outputs of every layer but the last, while training (default 0).
-        impl: ``"reference"`` (torch.nn.LSTM, the default) or ``"scratch"``; the old keyword ``cell`` and its
-            values ``"torch"`` / ``"scratch"`` still work for one release (a DeprecationWarning).
+        impl: ``"reference"`` (torch.nn.LSTM) or ``"scratch"`` (gnnhw's cells). The old ``cell="torch"`` /
+            ``cell="scratch"`` still work for one release, with a :class:`DeprecationWarning`.
         device, dtype: where and in which dtype the parameters are created (torch's factory kwargs).
 
     Raises:
@@ -379,26 +392,27 @@ class TextGenerationModel(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        impl = impl_value(impl, "TextGenerationModel", "cell")
+        impl = impl_value(impl, "TextGenerationModel")  # positional "torch" from before the rename
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             check_positive_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
         if impl not in IMPLS:
-            raise ConfigError(f"impl (formerly cell) must be 'scratch' or 'reference', got {impl!r}")
+            raise ConfigError(f"impl must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}")
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
         self.impl = impl
-        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         if impl == "reference":
-            self.lstm = nn.LSTM(vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory)
+            self.lstm = nn.LSTM(
+                vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, device=device, dtype=dtype
+            )
         else:
             sizes = [vocab_size] + [hidden_size] * (num_layers - 1)
-            self.cells = nn.ModuleList(LSTMCell(d, hidden_size, **factory) for d in sizes)
+            self.cells = nn.ModuleList(LSTMCell(d, hidden_size, device=device, dtype=dtype) for d in sizes)
             self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size, **factory)  # W_ph, b_p
+        self.head = nn.Linear(hidden_size, vocab_size, device=device, dtype=dtype)  # W_ph, b_p
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         if x.dim() != 2:
@@ -416,7 +430,7 @@ class TextGenerationModel(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_last, c_last = [], []
         for layer in range(self.num_layers):
-            cell = self._scratch_cell(layer)
+            cell = self._cell(layer)
             layer_state = None if state is None else (state[0][layer], state[1][layer])  # (B, H) each
             projected = cell.project_input(inp)  # (B, T, 4H): W_x x_t + b for every t at once
             outs = []
@@ -427,6 +441,7 @@ class TextGenerationModel(nn.Module):
             inp = torch.stack(outs, dim=1)  # (B, T, H)
             if layer < self.num_layers - 1:
                 inp = self.drop(inp)
+            assert layer_state is not None  # None only for T = 0 without a given state: no final state exists
             h_last.append(layer_state[0])
             c_last.append(layer_state[1])
         return inp, (torch.stack(h_last), torch.stack(c_last))  # (B, T, H); (L, B, H) each
@@ -455,13 +470,12 @@ class TextGenerationModel(nn.Module):
         for layer in range(self.num_layers):
             w_ih, w_hh, bias = other._layer_weights(layer)
             if self.impl == "reference":
-                torch_params = dict(self.lstm.named_parameters())
-                torch_params[f"weight_ih_l{layer}"].copy_(w_ih)
-                torch_params[f"weight_hh_l{layer}"].copy_(w_hh)
-                torch_params[f"bias_ih_l{layer}"].copy_(bias)
-                torch_params[f"bias_hh_l{layer}"].zero_()
+                getattr(self.lstm, f"weight_ih_l{layer}").copy_(w_ih)
+                getattr(self.lstm, f"weight_hh_l{layer}").copy_(w_hh)
+                getattr(self.lstm, f"bias_ih_l{layer}").copy_(bias)
+                getattr(self.lstm, f"bias_hh_l{layer}").zero_()
             else:
-                cell = self._scratch_cell(layer)
+                cell = self._cell(layer)
                 cell.weight_ih.copy_(w_ih)
                 cell.weight_hh.copy_(w_hh)
                 cell.bias.copy_(bias)
@@ -469,16 +483,16 @@ class TextGenerationModel(nn.Module):
         return self
 
     def _layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(``weight_ih`` (4H, D), ``weight_hh`` (4H, H), bias (4H,)) of one layer, torch's two biases summed."""
+        """(W_ih (4H, D), W_hh (4H, H), b (4H,)) of one layer, torch's two biases summed."""
         if self.impl == "reference":
-            p = dict(self.lstm.named_parameters())
-            bias = p[f"bias_ih_l{layer}"] + p[f"bias_hh_l{layer}"]
-            return p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], bias
-        cell = self._scratch_cell(layer)
+            lstm = self.lstm
+            bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+            return getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}"), bias
+        cell = self._cell(layer)
         return cell.weight_ih, cell.weight_hh, cell.bias
 
-    def _scratch_cell(self, layer: int) -> LSTMCell:
-        """The gnnhw cell of layer ``layer`` (``impl="scratch"``)."""
+    def _cell(self, layer: int) -> LSTMCell:
+        """The scratch stack's cell of ``layer`` (typed: ``nn.ModuleList`` items are plain Modules)."""
         cell = self.cells[layer]
         assert isinstance(cell, LSTMCell)
         return cell

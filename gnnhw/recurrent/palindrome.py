@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gnnhw._renames import accept_renamed
 from gnnhw.checks import SEED_MAX, SEED_WHY, check_value
 from gnnhw.errors import ConfigError, check_positive_int
-from gnnhw.recurrent.config import INPUT_SIZES, NUM_DIGITS, SIZE_RENAMES, renaming  # noqa: F401 - re-exported
+from gnnhw.recurrent.config import INPUT_SIZES, NUM_DIGITS, SIZE_RENAMES  # noqa: F401 - re-exported
 
 
 def check_length(length: int) -> None:
@@ -49,7 +50,7 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
     return torch.cat([half, mirror], dim=1)  # (N, T)
 
 
-@renaming(SIZE_RENAMES)
+@accept_renamed(SIZE_RENAMES)
 def encode(digits: Tensor, input_size: int = NUM_DIGITS) -> Tensor:
     """Digits (N, L) -> network input (N, L, input_size): one-hot for 10, the raw float value for 1.
 
@@ -62,7 +63,7 @@ def encode(digits: Tensor, input_size: int = NUM_DIGITS) -> Tensor:
     raise ConfigError(f"input_size must be 10 (one-hot digits) or 1 (raw digit values), got {input_size!r}")
 
 
-@renaming(SIZE_RENAMES)
+@accept_renamed(SIZE_RENAMES)
 def palindrome_batch(
     length: int, batch_size: int, generator: torch.Generator, input_size: int = NUM_DIGITS
 ) -> tuple[Tensor, Tensor]:

@@ -24,7 +24,9 @@ not finite (NaN or infinite weights) raises :class:`~gnnhw.errors.NonFiniteError
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
+from typing import ParamSpec
 
 import torch
 from torch import Tensor
@@ -37,6 +39,7 @@ from gnnhw.recurrent.models import TextGenerationModel
 from gnnhw.recurrent.text import Vocabulary
 
 State = tuple[Tensor, Tensor]
+P = ParamSpec("P")
 
 
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
@@ -112,28 +115,49 @@ def iter_sample(
     generator: torch.Generator | None = None,
     seed: int = 0,
 ) -> Iterator[str]:
-    """Like :func:`sample`, but yields the text as it is generated: first the prompt (or the random first
-    character), then each new character. The arguments are checked when it is called, before the first
-    character; the model is in eval mode until the iterator is exhausted or closed."""
+    """Generate ``length`` characters after ``prompt``, yielded as they are generated: first the prompt (or the
+    random first character), then each new character. :func:`sample` returns the same text as one string.
+
+    Args:
+        length: characters to generate, 0 to :data:`MAX_SAMPLE_LENGTH`.
+        greedy: take the most likely character at every step (temperature is then unused; top_k is refused).
+        temperature: T in softmax(z / T), T > 0 (see the module docstring for the assignment's τ = 1 / T).
+        top_k: sample only among the k most likely characters (None: all).
+        generator / seed: the randomness (``generator`` wins; else a new one seeded with ``seed`` in [0, 2^32)).
+
+    The arguments are checked when it is called, before the first character; the model is in eval mode until
+    the iterator is exhausted or closed.
+
+    Raises:
+        ConfigError: a bad length, temperature, top_k or seed, or a prompt with characters outside ``vocab``.
+        NonFiniteError: the model's outputs are not finite (NaN weights).
+    """
     _config.check_sample_length(length)
     if greedy and top_k is not None:
         raise ConfigError("top_k applies only to sampling at a temperature, not to greedy decoding; drop it")
     if not greedy:
         next_char_probs(torch.zeros(1), temperature, top_k)  # validates temperature and top_k before any work
-    generator = _generator(generator, seed)
-    return _iter_sample(model, vocab, length, prompt, temperature, greedy, top_k, generator)
+    rng = _generator(generator, seed)
+
+    def draw(logits: Tensor) -> int:
+        """The next character's index from the logits (V,) after the text so far."""
+        if greedy:
+            return int(logits.argmax())
+        return int(torch.multinomial(next_char_probs(logits.cpu(), temperature, top_k), 1, generator=rng))
+
+    return _generate(model, vocab, length, prompt, draw, rng)
 
 
-def _iter_sample(
+def _generate(
     model: TextGenerationModel,
     vocab: Vocabulary,
     length: int,
     prompt: str | None,
-    temperature: float,
-    greedy: bool,
-    top_k: int | None,
+    draw: Callable[[Tensor], int],
     generator: torch.Generator,
 ) -> Iterator[str]:
+    """The generator behind :func:`iter_sample`: feed the prompt, then ``length`` times pick a character with
+    ``draw`` and feed it back."""
     was_training = model.training
     model.eval()
     try:
@@ -143,11 +167,7 @@ def _iter_sample(
         yield prompt
         for i in range(length):
             _check_finite(logits, len(prompt) + i)
-            if greedy:
-                nxt = int(logits.argmax())
-            else:
-                probs = next_char_probs(logits.cpu(), temperature, top_k)  # (V,)
-                nxt = int(torch.multinomial(probs, 1, generator=generator))
+            nxt = draw(logits)
             yield vocab.chars[nxt]
             if i + 1 < length:  # the logits after the last character are never used
                 with torch.no_grad():
@@ -157,32 +177,39 @@ def _iter_sample(
         model.train(was_training)
 
 
-def sample(
-    model: TextGenerationModel,
-    vocab: Vocabulary,
-    length: int,
-    prompt: str | None = None,
-    temperature: float = 1.0,
-    greedy: bool = False,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-    seed: int = 0,
-) -> str:
+def _joined(iterate: Callable[P, Iterator[str]], name: str, doc: str) -> Callable[P, str]:
+    """A function taking ``iterate``'s arguments (one source: its signature) and returning its text as one
+    string."""
+
+    def joined(*args: P.args, **kwargs: P.kwargs) -> str:
+        return "".join(iterate(*args, **kwargs))
+
+    joined.__name__ = joined.__qualname__ = name
+    joined.__doc__ = doc
+    joined.__module__ = iterate.__module__
+    setattr(joined, "__signature__", inspect.signature(iterate).replace(return_annotation="str"))  # noqa: B010
+    return joined
+
+
+sample = _joined(
+    iter_sample,
+    "sample",
     """Generate ``length`` characters after ``prompt``; return the prompt (or the random first character)
-    followed by them.
+    followed by them: the text :func:`iter_sample` yields (same arguments, same checks), as one string.
 
-    Args:
-        length: characters to generate, 0 to :data:`MAX_SAMPLE_LENGTH`.
-        greedy: take the most likely character at every step (temperature is then unused; top_k is refused).
-        temperature: T in softmax(z / T), T > 0 (see the module docstring for the assignment's τ = 1 / T).
-        top_k: sample only among the k most likely characters (None: all).
-        generator / seed: the randomness (``generator`` wins; else a new one seeded with ``seed`` in [0, 2^32)).
-
-    Raises:
-        ConfigError: a bad length, temperature, top_k or seed, or a prompt with characters outside ``vocab``.
-        NonFiniteError: the model's outputs are not finite (NaN weights).
-    """
-    return "".join(iter_sample(model, vocab, length, prompt, temperature, greedy, top_k, generator, seed))
+    >>> import torch
+    >>> from gnnhw.recurrent.models import TextGenerationModel
+    >>> from gnnhw.recurrent.text import Vocabulary
+    >>> vocab = Vocabulary.from_text("abc ")
+    >>> _ = torch.manual_seed(0)
+    >>> model = TextGenerationModel(len(vocab), hidden_size=8, num_layers=1)
+    >>> text = sample(model, vocab, 5, prompt="ab", temperature=0.5, seed=1)
+    >>> len(text), text[:2]
+    (7, 'ab')
+    >>> text == sample(model, vocab, 5, prompt="ab", temperature=0.5, seed=1)  # the same seed, the same text
+    True
+    """,
+)
 
 
 def greedy(model: TextGenerationModel, vocab: Vocabulary, length: int, prompt: str | None = None, seed: int = 0) -> str:

@@ -21,21 +21,22 @@ For sequential (stateful) training the training part is instead cut into B conti
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from gnnhw.checks import check_memory, format_bytes
-from gnnhw.errors import ConfigError, GnnhwError
+from gnnhw.errors import ConfigError, TextFileError  # TextFileError: also importable from here (its old home)
 from gnnhw.recurrent.gutenberg import strip_gutenberg as _strip_gutenberg
 
-
-class TextFileError(GnnhwError):
-    """A text file that is missing, empty, not UTF-8, or too short for one training window."""
+if TYPE_CHECKING:
+    from gnnhw.recurrent.config import TextTrainConfig
 
 
 _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
@@ -147,6 +148,14 @@ class Vocabulary:
     """The distinct characters of a text in sorted (code point) order; index ``i`` is ``chars[i]``.
 
     Stored in a checkpoint as the string ``"".join(chars)`` (:meth:`to_string` / :meth:`from_string`).
+
+    >>> vocab = Vocabulary.from_text("banana")
+    >>> vocab.chars, len(vocab)
+    (('a', 'b', 'n'), 3)
+    >>> vocab.encode("nab")
+    tensor([2, 0, 1])
+    >>> vocab.decode([1, 0, 2, 0])
+    'bana'
     """
 
     chars: tuple[str, ...]
@@ -244,6 +253,31 @@ class TextDataset:
             if str(path) in str(err):
                 raise
             raise TextFileError(f"text file {str(path)!r}: {err}") from None
+
+    @classmethod
+    def for_config(cls, text: TextDataset | str | os.PathLike, config: TextTrainConfig) -> TextDataset:
+        """The dataset a run of ``config`` trains on: ``text`` itself when it is a :class:`TextDataset` (its
+        ``seq_length`` and ``val_fraction`` must be the config's), else the file at that path read with
+        :meth:`from_file` and the config's ``seq_length``, ``val_fraction`` and ``strip_gutenberg``.
+
+        Raises:
+            ConfigError: a dataset cut differently from the config.
+            TextFileError: a file that cannot be used (see :func:`read_text`).
+        """
+        if not isinstance(text, TextDataset):
+            return cls.from_file(text, config.seq_length, config.val_fraction, config.strip_gutenberg)
+        if (text.seq_length, text.val_fraction) != (config.seq_length, config.val_fraction):
+            raise ConfigError("the dataset's seq_length/val_fraction differ from the config's")
+        return text
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the vocabulary and the encoded text, so a run is only resumed on the text it
+        started with."""
+        digest = hashlib.sha256()
+        digest.update(self.vocab.to_string().encode("utf-8"))
+        digest.update(self.train_data.numpy().tobytes())
+        digest.update(self.val_data.numpy().tobytes())
+        return digest.hexdigest()
 
     def batch(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``batch_size`` random training windows: (x, y), each (B, T), y is x shifted by one character."""

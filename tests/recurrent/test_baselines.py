@@ -151,9 +151,11 @@ def test_every_baseline_is_between_0_and_8_bits_and_ngrams_beat_unigram():
     text = _tales(300)
     report = text_baselines(text, order=4)
     bits = {b.name: b.bits_per_char for b in report.baselines}
-    assert len(bits) == 6 and all(b.note == "" for b in report.baselines), bits
+    assert len(bits) == 6, bits
+    assert all(b.note == "" for b in report.baselines), bits
     for name, value in bits.items():
-        assert value is not None and 0.0 < value < 8.0, (name, value)
+        assert value is not None, (name, value)
+        assert 0.0 < value < 8.0, (name, value)
     assert bits["4-gram, interpolated Kneser-Ney"] < bits["unigram (add-1)"]
 
 
@@ -169,7 +171,9 @@ def test_ppmd_row_says_why_when_pyppmd_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyppmd", None)  # makes `import pyppmd` raise ImportError
     report = text_baselines(_tales(50))
     ppmd = [b for b in report.baselines if b.name.startswith("PPMd")]
-    assert len(ppmd) == 1 and ppmd[0].bits_per_char is None and "pip install gnnhw[ppmd]" in ppmd[0].note
+    assert len(ppmd) == 1
+    assert ppmd[0].bits_per_char is None
+    assert "pip install gnnhw[ppmd]" in ppmd[0].note
     assert all(b.bits_per_char is not None for b in report.baselines if not b.name.startswith("PPMd"))
 
 

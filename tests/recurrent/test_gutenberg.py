@@ -110,7 +110,8 @@ def test_markers_around_nothing_give_an_empty_text_and_load_text_refuses_it(tmp_
     path.write_text(empty, encoding="utf-8")
     with pytest.raises(TextFileError, match="no text between them") as info:
         load_text(path)
-    assert "empty.txt" in str(info.value) and "\n" not in str(info.value)
+    assert "empty.txt" in str(info.value)
+    assert "\n" not in str(info.value)
     assert load_text(path, strip_gutenberg=False) == empty
 
 
@@ -127,7 +128,8 @@ def test_load_text_strips_by_default_and_keeps_on_request(book_file):
     path, body = book_file
     assert load_text(path) == body
     kept = load_text(path, strip_gutenberg=False)
-    assert kept.startswith("The Project Gutenberg EBook") and kept.endswith("*** START: FULL LICENSE ***\n")
+    assert kept.startswith("The Project Gutenberg EBook")
+    assert kept.endswith("*** START: FULL LICENSE ***\n")
 
 
 def test_dataset_vocabulary_and_split_come_from_the_clean_text(book_file):
@@ -136,7 +138,8 @@ def test_dataset_vocabulary_and_split_come_from_the_clean_text(book_file):
     train, held_out = split_text(body, 0.1)
     assert data.vocab.decode(data.train_data) == train
     assert data.vocab.decode(data.val_data) == held_out
-    assert "*" not in data.vocab and "*" in TextDataset.from_file(path, 10, 0.1, strip_gutenberg=False).vocab
+    assert "*" not in data.vocab
+    assert "*" in TextDataset.from_file(path, 10, 0.1, strip_gutenberg=False).vocab
 
 
 def test_split_text_holds_out_the_last_fraction():
@@ -150,7 +153,8 @@ def test_every_shipped_book_loses_all_of_project_gutenbergs_text(books_dir):
     for path in books:
         raw = load_text(path, strip_gutenberg=False)
         clean = load_text(path)
-        assert "gutenberg" in raw.lower() and "gutenberg" not in clean.lower(), path.name
+        assert "gutenberg" in raw.lower(), path.name
+        assert "gutenberg" not in clean.lower(), path.name
         assert 0.95 * len(raw) < len(clean) < len(raw), path.name  # the licence is about 19,000 characters
         assert clean in raw, path.name  # nothing inside the book is changed
 

@@ -133,7 +133,7 @@ def test_old_size_keywords_and_attributes_still_work_with_a_deprecation_warning(
 def test_text_model_old_cell_keyword_still_works_with_a_deprecation_warning(old, impl):
     from gnnhw.recurrent.models import TextGenerationModel
 
-    with pytest.warns(DeprecationWarning, match="cell= is deprecated"):
+    with pytest.warns(DeprecationWarning, match="cell=.*is deprecated"):
         model = TextGenerationModel(5, 8, 1, cell=old)
     assert model.impl == impl
     assert isinstance(model.head, torch.nn.Linear)

@@ -35,7 +35,8 @@ def _log_prob(model: TextGenerationModel, text: str, prompt: str) -> float:
 
 def test_greedy_picks_the_argmax_of_the_whole_prefix_at_every_step(model):
     out = greedy(model, VOCAB, 12, prompt="abc")
-    assert out.startswith("abc") and len(out) == 15
+    assert out.startswith("abc")
+    assert len(out) == 15
     for t in range(3, len(out)):  # reference: no state carried, the whole prefix fed each time
         with torch.no_grad():
             logits = model(VOCAB.encode(out[:t])[None])[0][0, -1]
@@ -70,7 +71,8 @@ def test_temperature_divides_the_logits_and_equals_the_assignments_inverse_tau()
 def test_top_k_keeps_only_the_k_likeliest():
     z = torch.tensor([2.0, 1.0, -1.0, 0.5])
     p = next_char_probs(z, 1.0, top_k=2)
-    assert p[2] == 0 and p[3] == 0
+    assert p[2] == 0
+    assert p[3] == 0
     torch.testing.assert_close(p[:2], torch.softmax(z[:2], -1))
 
 
@@ -87,7 +89,8 @@ def test_sampling_frequencies_follow_the_tempered_distribution(model):
 
 def test_complete_continues_the_prompt(model):
     out = complete(model, VOCAB, "abc d", length=10)
-    assert out.startswith("abc d") and len(out) == 15
+    assert out.startswith("abc d")
+    assert len(out) == 15
     assert out == greedy(model, VOCAB, 10, prompt="abc d")
 
 
@@ -125,7 +128,8 @@ def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(model):
 def test_sampling_leaves_the_models_mode_and_gradients_alone(model):
     model.train()
     out = sample(model, VOCAB, 5, seed=0)
-    assert model.training and len(out) == 6
+    assert model.training
+    assert len(out) == 6
     assert all(p.grad is None for p in model.parameters())
 
 

@@ -56,7 +56,8 @@ def test_unusable_text_files_raise_one_clear_error(tmp_path, content, message):
     with pytest.raises(TextFileError, match=message) as info:
         read_text(path)
     assert isinstance(info.value, GnnhwError)
-    assert "book.txt" in str(info.value) and "\n" not in str(info.value)
+    assert "book.txt" in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_text_shorter_than_one_window_is_rejected(tmp_path):
@@ -73,7 +74,8 @@ def test_batches_are_windows_of_the_training_part_shifted_by_one():
     assert x.shape == y.shape == (32, 7)
     assert torch.equal(x[:, 1:], y[:, :-1])
     z = data.vocab.encode("Z").item()
-    assert not (x == z).any() and not (y == z).any()  # never reaches into the held-out text
+    assert not (x == z).any()
+    assert not (y == z).any()  # never reaches into the held-out text
     train_text = text[:900]
     for row_x, row_y in zip(x, y, strict=True):
         window = data.vocab.decode(row_x) + data.vocab.decode(row_y[-1:])
@@ -84,7 +86,8 @@ def test_batches_are_reproducible_with_the_same_generator():
     data = TextDataset("abcdefghij" * 50, seq_length=5)
     a = data.batch(4, torch.Generator().manual_seed(3))
     b = data.batch(4, torch.Generator().manual_seed(3))
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.equal(a[0], b[0])
+    assert torch.equal(a[1], b[1])
 
 
 def test_validation_windows_tile_the_held_out_text():
@@ -102,4 +105,13 @@ def test_the_grimm_book_reads_without_its_byte_order_mark(books_dir):
     text = read_text(books_dir / "book_EN_grimms_fairy_tails.txt")
     assert text.startswith("The Project Gutenberg")
     vocab = Vocabulary.from_text(text)
-    assert "\ufeff" not in vocab and "a" in vocab
+    assert "\ufeff" not in vocab
+    assert "a" in vocab
+
+
+def test_text_file_error_lives_in_errors_and_keeps_its_old_import_path():
+    import gnnhw.errors
+    import gnnhw.recurrent.text
+
+    assert gnnhw.recurrent.text.TextFileError is gnnhw.errors.TextFileError
+    assert issubclass(gnnhw.errors.TextFileError, gnnhw.errors.GnnhwError)

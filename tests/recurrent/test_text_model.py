@@ -19,17 +19,17 @@ def _pair(
     dropout: float = 0.0, num_layers: int = L, dtype: torch.dtype = torch.float32
 ) -> tuple[TextGenerationModel, TextGenerationModel]:
     torch.manual_seed(0)
-    ref = TextGenerationModel(V, H, num_layers, dropout, cell="torch", dtype=dtype)
+    ref = TextGenerationModel(V, H, num_layers, dropout, impl="reference", dtype=dtype)
     with torch.no_grad():  # distinct, non-zero biases so the sum bias_ih + bias_hh matters
         for name, p in ref.named_parameters():
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
-    ours = TextGenerationModel(V, H, num_layers, dropout, cell="scratch", dtype=dtype).copy_weights_from(ref)
+    ours = TextGenerationModel(V, H, num_layers, dropout, impl="scratch", dtype=dtype).copy_weights_from(ref)
     return ref, ours
 
 
 def test_output_and_state_shapes():
-    model = TextGenerationModel(V, H, L, cell="scratch")
+    model = TextGenerationModel(V, H, L, impl="scratch")
     logits, (h, c) = model(torch.randint(0, V, (B, T)))
     assert logits.shape == (B, T, V)
     assert h.shape == c.shape == (L, B, H)
@@ -51,9 +51,9 @@ def test_scratch_equals_torch_outputs_and_states(num_layers, dtype):
 
 
 def test_copying_weights_between_dtypes_is_refused_rather_than_rounded():
-    ref = TextGenerationModel(V, H, L, cell="torch", dtype=torch.float64)
+    ref = TextGenerationModel(V, H, L, impl="reference", dtype=torch.float64)
     with pytest.raises(ConfigError, match="bit for bit"):
-        TextGenerationModel(V, H, L, cell="scratch").copy_weights_from(ref)
+        TextGenerationModel(V, H, L, impl="scratch").copy_weights_from(ref)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -79,7 +79,7 @@ def test_scratch_equals_torch_gradients(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_copying_scratch_weights_into_torch_gives_the_same_function(dtype):
     _, ours = _pair(dtype=dtype)
-    back = TextGenerationModel(V, H, L, cell="torch", dtype=dtype).copy_weights_from(ours)
+    back = TextGenerationModel(V, H, L, impl="reference", dtype=dtype).copy_weights_from(ours)
     x = torch.randint(0, V, (B, T))
     torch.testing.assert_close(back(x)[0], ours(x)[0], **TOL[dtype])
 
@@ -94,8 +94,8 @@ def test_dropout_is_off_in_eval_mode_and_active_in_training():
 
 
 def test_bad_settings_and_inputs_raise():
-    with pytest.raises(ConfigError, match="cell"):
-        TextGenerationModel(V, cell="gru")
+    with pytest.raises(ConfigError, match="impl"):
+        TextGenerationModel(V, impl="gru")
     with pytest.raises(ConfigError, match="hidden_size"):
         TextGenerationModel(V, hidden_size=0)
     with pytest.raises(ConfigError, match="dropout"):
@@ -103,4 +103,4 @@ def test_bad_settings_and_inputs_raise():
     with pytest.raises(ShapeError, match=r"\(B, T\)"):
         TextGenerationModel(V, H)(torch.zeros(T, dtype=torch.long))
     with pytest.raises(ShapeError):
-        TextGenerationModel(V, H, cell="scratch").copy_weights_from(TextGenerationModel(V + 1, H))
+        TextGenerationModel(V, H, impl="scratch").copy_weights_from(TextGenerationModel(V + 1, H))

@@ -22,39 +22,13 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 from gnnhw.runs import RunStopped
+from tests.recurrent._textgen_runs import TEXT, assert_same_run, tiny_config, tiny_data
 
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
-
-
-def _config(**overrides) -> TextTrainConfig:
-    values = dict(
-        steps=12, seq_length=10, batch_size=8, hidden_size=16, num_layers=2, dropout=0.2,
-        eval_every=4, checkpoint_every=0, max_val_windows=8, seed=3,
-    )  # fmt: skip
-    values.update(overrides)
-    return TextTrainConfig(**values)
-
-
-def _data(config: TextTrainConfig) -> TextDataset:
-    return TextDataset(TEXT, config.seq_length, config.val_fraction)
-
-
-def _assert_same_run(a: dict, b: dict) -> None:
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    opt_a, opt_b = a["optimizer"]["state"], b["optimizer"]["state"]
-    for i in opt_a:
-        for k in opt_a[i]:
-            assert torch.equal(opt_a[i][k], opt_b[i][k]), (i, k)
-    assert a["step"] == b["step"]
-    for key in a["history"]:  # the same curves, wall time aside
-        if key != "elapsed_s":
-            assert a["history"][key] == b["history"][key], key
-    assert torch.equal(a["rng"]["batches"], b["rng"]["batches"])
+_config, _data, _assert_same_run = tiny_config, tiny_data, assert_same_run
 
 
 def test_training_lowers_the_loss():
-    config = _config(steps=60, dropout=0.0, learning_rate=1e-2, eval_every=20)
+    config = _config(steps=60, dropout=0.0, lr=1e-2, eval_every=20)
     result = train_text(_data(config), config)
     h = result.history
     assert h["step"] == [20.0, 40.0, 60.0]
@@ -64,24 +38,25 @@ def test_training_lowers_the_loss():
 
 
 def test_learning_rate_decays_in_steps():
-    config = _config(learning_rate=1e-2, lr_decay=0.5, lr_decay_every=10)
-    assert [config.learning_rate_at(s) for s in (0, 9, 10, 25)] == [1e-2, 1e-2, 5e-3, 2.5e-3]
+    config = _config(lr=1e-2, lr_decay=0.5, lr_decay_every=10)
+    assert [config.lr_at(s) for s in (0, 9, 10, 25)] == [1e-2, 1e-2, 5e-3, 2.5e-3]
 
 
 def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
     config = _config(checkpoint_every=5)
     result = train_text(_data(config), config, out_dir=tmp_path)
     ckpt = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
-    assert ckpt["step"] == 12 and ckpt["vocab"] == result.vocab.to_string()
+    assert ckpt["step"] == 12
+    assert ckpt["vocab"] == result.vocab.to_string()
     assert ckpt["config"]["hidden_size"] == 16
     model, vocab = model_from_checkpoint(tmp_path / CHECKPOINT_NAME)
     x = vocab.encode("the cat sat")[None]
     torch.testing.assert_close(model(x)[0], result.model(x)[0], atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("cell", ["torch", "scratch"])
-def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, cell):
-    config = _config(cell=cell)
+@pytest.mark.parametrize("impl", ["reference", "scratch"])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, impl):
+    config = _config(impl=impl)
     train_text(_data(config), config, out_dir=tmp_path / "straight")
 
     def interrupt_at_5(step: int) -> None:
@@ -107,7 +82,8 @@ def test_should_stop_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(t
 
     with pytest.raises(RunStopped) as stopped:
         train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=steps_done.append, should_stop=stop_after_7)
-    assert stopped.value.step == 7 and stopped.value.checkpoint == tmp_path / "cut" / CHECKPOINT_NAME
+    assert stopped.value.step == 7
+    assert stopped.value.checkpoint == tmp_path / "cut" / CHECKPOINT_NAME
     assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 7
     train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
     _assert_same_run(
@@ -160,11 +136,11 @@ def test_resume_at_or_past_the_goal_trains_nothing_and_rewrites_nothing(tmp_path
 
 
 def test_resume_conflicts_name_each_changed_setting():
-    saved = _config(hidden_size=16, learning_rate=2e-3)
-    wanted = {"hidden_size": 64, "learning_rate": 1e-2, "steps": 99, "seed": saved.seed}
+    saved = _config(hidden_size=16, lr=2e-3)
+    wanted = {"hidden_size": 64, "lr": 1e-2, "steps": 99, "seed": saved.seed}
     assert resume_conflicts(saved, wanted) == [
         "hidden_size 64 (checkpoint: 16)",
-        "learning_rate 0.01 (checkpoint: 0.002)",
+        "lr 0.01 (checkpoint: 0.002)",
     ]
 
 
@@ -248,10 +224,10 @@ def test_foreign_checkpoints_raise_checkpoint_error(tmp_path):
 def test_bad_config_values_raise_config_error():
     with pytest.raises(ConfigError, match="seq_length"):
         TextTrainConfig(seq_length=0)
-    with pytest.raises(ConfigError, match="learning_rate"):
-        TextTrainConfig(learning_rate=-1.0)
-    with pytest.raises(ConfigError, match="cell"):
-        TextTrainConfig(cell="gru")
+    with pytest.raises(ConfigError, match="lr"):
+        TextTrainConfig(lr=-1.0)
+    with pytest.raises(ConfigError, match="impl"):
+        TextTrainConfig(impl="gru")
 
 
 def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers():
@@ -261,7 +237,8 @@ def test_evaluate_text_on_the_held_out_part_matches_the_runs_validation_numbers(
     held_out = TEXT[len(data.train_data) :]
     loss, acc, count = evaluate_text(result.model, result.vocab, held_out, config.seq_length)
     assert count == data.validation_windows()[1].numel()
-    assert loss == pytest.approx(result.val_loss, rel=1e-6) and acc == result.val_acc
+    assert loss == pytest.approx(result.val_loss, rel=1e-6)
+    assert acc == result.val_acc
     with pytest.raises(ConfigError, match="'Z'"):
         evaluate_text(result.model, result.vocab, "Z" * 40, config.seq_length)
 
@@ -273,4 +250,5 @@ def test_stateful_evaluation_equals_one_long_window():
     one_window = evaluate_text(result.model, result.vocab, text, seq_length=40)
     stream = evaluate_text(result.model, result.vocab, text, seq_length=10, stateful=True)
     assert stream[2] == one_window[2] == 40
-    assert stream[0] == pytest.approx(one_window[0], rel=1e-5) and stream[1] == one_window[1]
+    assert stream[0] == pytest.approx(one_window[0], rel=1e-5)
+    assert stream[1] == one_window[1]

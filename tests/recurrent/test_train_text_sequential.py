@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from gnnhw.errors import CheckpointError, ConfigError
 from gnnhw.recurrent.metrics import LN2
 from gnnhw.recurrent.models import TextGenerationModel
-from gnnhw.recurrent.text import TextDataset
 from gnnhw.recurrent.train_text import (
     CHECKPOINT_NAME,
     TextTrainConfig,
@@ -22,29 +21,20 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 from gnnhw.runs import RunStopped
+from tests.recurrent._textgen_runs import TEXT, assert_same_run, tiny_config, tiny_data
 
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters: 1728 for training
 # B = 8 streams of L = 216 characters, T = 10: (216 - 1) // 10 = 21 batches per epoch
 PER_EPOCH = 21
 
 
-def _config(**overrides) -> TextTrainConfig:
-    values = dict(
-        steps=12, seq_length=10, batch_size=8, hidden_size=16, num_layers=2, dropout=0.2,
-        eval_every=4, checkpoint_every=0, max_val_windows=8, seed=3,
-    )  # fmt: skip
-    values.update(overrides)
-    return TextTrainConfig(**values)
-
-
-def _data(config: TextTrainConfig) -> TextDataset:
-    return TextDataset(TEXT, config.seq_length, config.val_fraction)
+_config, _data = tiny_config, tiny_data
 
 
 def test_streams_are_contiguous_parts_and_batches_continue_each_other():
     data = _data(_config())
     streams = data.streams(8)
-    assert streams.shape == (8, 216) and data.batches_per_epoch(8) == PER_EPOCH
+    assert streams.shape == (8, 216)
+    assert data.batches_per_epoch(8) == PER_EPOCH
     for b in range(8):  # row b is the b-th contiguous part of the training text
         assert torch.equal(streams[b], data.train_data[b * 216 : (b + 1) * 216])
     x0, y0 = data.stream_batch(streams, 0)
@@ -66,8 +56,8 @@ def test_random_batching_is_the_assignments_loop_bit_for_bit():
     result = train_text(data, config)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    model = TextGenerationModel(len(data.vocab), 16, 2, 0.0, "torch")
-    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    model = TextGenerationModel(len(data.vocab), 16, 2, 0.0, "reference")
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     for _ in range(config.steps):
         x, y = data.batch(config.batch_size, gen)
         loss = F.cross_entropy(model(x)[0].flatten(0, 1), y.flatten())
@@ -100,8 +90,10 @@ def test_sequential_batching_reads_the_streams_and_carries_the_detached_state(mo
         if i % PER_EPOCH == 0:  # the start of an epoch: a zero state
             assert state is None, i
         else:  # the state the previous batch ended in, cut from its graph
-            assert not state[0].requires_grad and not state[1].requires_grad
-            assert torch.equal(state[0], calls[i - 1][2][0]) and torch.equal(state[1], calls[i - 1][2][1]), i
+            assert not state[0].requires_grad
+            assert not state[1].requires_grad
+            assert torch.equal(state[0], calls[i - 1][2][0]), i
+            assert torch.equal(state[1], calls[i - 1][2][1]), i
 
 
 @pytest.mark.parametrize(
@@ -131,19 +123,10 @@ def test_stopped_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_pa
     train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
     a = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)
     b = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    for i in a["optimizer"]["state"]:
-        for k in a["optimizer"]["state"][i]:
-            assert torch.equal(a["optimizer"]["state"][i][k], b["optimizer"]["state"][i][k]), (i, k)
-    for key in a["history"]:
-        if key != "elapsed_s":
-            assert a["history"][key] == b["history"][key], key
-    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    assert_same_run(a, b)
     if batching == "sequential":
-        assert a["stream"]["position"] == b["stream"]["position"] == (PER_EPOCH + 6) % PER_EPOCH
-        for s, t in zip(a["stream"]["state"], b["stream"]["state"], strict=True):
-            assert torch.equal(s, t)
+        assert a["stream"]["position"] == (PER_EPOCH + 6) % PER_EPOCH
+        assert "state" in a["stream"]  # compared by assert_same_run
 
 
 def test_a_sequential_checkpoint_with_a_bad_stream_position_is_refused(tmp_path):
@@ -176,9 +159,11 @@ def test_history_has_bits_per_character_beside_loss_and_accuracy():
     # the held-out part read as one stream: every held-out character but the first, predicted once
     held_out = TEXT[len(data.train_data) :]
     stream_loss, stream_acc, _ = evaluate_text(result.model, result.vocab, held_out, 10, stateful=True)
-    assert result.val_stream_loss == pytest.approx(stream_loss, rel=1e-6) and result.val_stream_acc == stream_acc
+    assert result.val_stream_loss == pytest.approx(stream_loss, rel=1e-6)
+    assert result.val_stream_acc == stream_acc
     assert result.val_stream_loss == pytest.approx(h["val_stream_loss"][-1], rel=1e-12)
-    assert result.val_bpc == result.val_loss / LN2 and result.val_stream_bpc == result.val_stream_loss / LN2
+    assert result.val_bpc == result.val_loss / LN2
+    assert result.val_stream_bpc == result.val_stream_loss / LN2
 
 
 def test_evaluate_stream_is_one_long_forward_whatever_the_chunk_length():
@@ -191,7 +176,8 @@ def test_evaluate_stream_is_one_long_forward_whatever_the_chunk_length():
     acc = (logits[0].argmax(-1) == data[1:]).double().mean().item()
     for chunk in (1, 7, 49, 1024):
         loss, accuracy = evaluate_stream(model, data, chunk_length=chunk)
-        assert loss == pytest.approx(nll, rel=1e-12, abs=0) and accuracy == pytest.approx(acc, abs=1e-15), chunk
+        assert loss == pytest.approx(nll, rel=1e-12, abs=0), chunk
+        assert accuracy == pytest.approx(acc, abs=1e-15), chunk
     assert all(math.isnan(v) for v in evaluate_stream(model, data[:1]))
 
 
@@ -204,10 +190,12 @@ def test_a_checkpoint_from_before_bits_per_character_resumes_with_nan_for_the_mi
     del ckpt["config"]["batching"], ckpt["config"]["strip_gutenberg"]
     torch.save(ckpt, tmp_path / CHECKPOINT_NAME)
     result = train_text(_data(config), _config(steps=8), out_dir=tmp_path, resume=True)
-    assert result.config.batching == "random" and result.config.strip_gutenberg
+    assert result.config.batching == "random"
+    assert result.config.strip_gutenberg
     h = result.history
     assert {len(v) for v in h.values()} == {2}
-    assert math.isnan(h["val_stream_bpc"][0]) and math.isfinite(h["val_stream_bpc"][1])
+    assert math.isnan(h["val_stream_bpc"][0])
+    assert math.isfinite(h["val_stream_bpc"][1])
 
 
 def test_a_keyboard_interrupt_in_a_sequential_run_saves_the_stream_and_resumes_exactly(tmp_path):
@@ -224,7 +212,5 @@ def test_a_keyboard_interrupt_in_a_sequential_run_saves_the_stream_and_resumes_e
     train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
     a = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)
     b = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    for s, t in zip(a["stream"]["state"], b["stream"]["state"], strict=True):
-        assert torch.equal(s, t)
+    assert_same_run(a, b)  # weights, optimizer, curves, RNGs, stream position and carried state
+    assert "state" in a["stream"]
