@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -78,13 +79,14 @@ def test_help_has_a_description_an_example_and_defaults(command, capsys):
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
     assert sub.description
     for action in sub._actions:
-        if action.dest not in ("help", "quiet"):
-            assert "(default:" in action.help, action.dest
+        if action.dest not in ("help", "quiet") and action.help != argparse.SUPPRESS:
+            shown = sub._get_formatter()._get_help_string(action)  # what --help prints (defaults appended)
+            assert "(default:" in shown, action.dest
 
 
 def test_gnn_vs_rnn_tiny_run_writes_table_json_and_figure(tmp_path, capsys):
     argv = [
-        "gnn-vs-rnn", "--lengths", "3", "--depths", "1", "2", "--seeds", "0", "--steps", "2",
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "1", "2", "--seeds", "1", "--steps", "2",
         "--batch-size", "4", "--test-size", "10", "--hidden-channels", "4", "--quiet",
         "--json", str(tmp_path / "g.json"), "--plot", str(tmp_path / "g.png"),
     ]  # fmt: skip
@@ -98,7 +100,7 @@ def test_gnn_vs_rnn_tiny_run_writes_table_json_and_figure(tmp_path, capsys):
 
 def test_gnn_vs_rnn_shows_progress_unless_quiet_and_prints_json(capsys):
     argv = [
-        "gnn-vs-rnn", "--lengths", "3", "--depths", "2", "--seeds", "0", "--steps", "2", "--batch-size", "4",
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "2", "--seeds", "1", "--steps", "2", "--batch-size", "4",
         "--test-size", "10", "--hidden-channels", "4", "--models", "rnn", "--format", "json",
     ]  # fmt: skip
     assert main(argv) == 0
@@ -109,3 +111,55 @@ def test_gnn_vs_rnn_shows_progress_unless_quiet_and_prints_json(capsys):
     assert payload["runs"][1]["initial_influence_ratio"] > 0  # k = 2 = T - 1: the first digit is in the field
     assert main([*argv, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --- issue 11: --seeds is a count of runs from --seed; the old list form is read for one release ---------------
+
+
+def _gnn_vs_rnn_seeds(capsys, *seed_options: str) -> tuple[list[int], str]:
+    argv = [
+        "gnn-vs-rnn", "--lengths", "3", "--depths", "2", *seed_options, "--steps", "1", "--batch-size", "2",
+        "--test-size", "2", "--hidden-channels", "2", "--rnn-hidden-size", "2", "--models", "rnn", "--quiet",
+        "--format", "json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    return sorted({run["seed"] for run in json.loads(captured.out)["runs"]}), captured.err
+
+
+def test_gnn_vs_rnn_seeds_counts_runs_from_seed(capsys):
+    seeds, err = _gnn_vs_rnn_seeds(capsys, "--seed", "5", "--seeds", "2")
+    assert seeds == [5, 6]
+    assert err == ""
+
+
+def test_gnn_vs_rnn_old_list_of_seeds_is_read_with_a_warning(capsys):
+    seeds, err = _gnn_vs_rnn_seeds(capsys, "--seeds", "3", "4")
+    assert seeds == [3, 4]
+    assert "a list of seeds after --seeds is deprecated; use --seed 3 --seeds 2" in err
+
+
+def test_gnn_vs_rnn_a_list_of_seeds_with_gaps_is_refused(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["gnn-vs-rnn", "--seeds", "0", "5"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "is a count of runs now" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--gcn-lr", "11"], "--gcn-lr must be in (0, 10]"),
+        (["--rnn-lr", "0"], "--rnn-lr must be in (0, 10]"),
+        (["--seed", "-1"], "--seed must be in [0, 4294967295]"),
+        (["--seeds", "0"], "--seeds must be in [1, 10000]"),
+        (["--depths", "0"], "--depths[0] must be in [1, 256]"),
+    ],
+)
+def test_gnn_vs_rnn_bad_options_name_the_option(capsys, argv, message):
+    assert main(["gnn-vs-rnn", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1

@@ -78,7 +78,7 @@ def test_the_gcn_reads_each_graph_separately():
 
 def test_a_shallow_gcn_stays_at_chance_and_a_deep_enough_one_learns_t4():
     """T = 4: k = 1 cannot see the first digit; k = 3 = T - 1 can and learns it within a few hundred steps."""
-    config = GNNvsRNNConfig(steps=300, batch_size=64, test_size=500, gcn_hidden_channels=32, gcn_learning_rate=1e-2)
+    config = GNNvsRNNConfig(steps=300, batch_size=64, test_size=500, gcn_hidden_channels=32, gcn_lr=1e-2)
     shallow = train_gcn(config, length=4, num_layers=1, seed=0)
     deep = train_gcn(config, length=4, num_layers=3, seed=0)
     assert shallow.test_accuracy < 0.2  # chance is 0.1 (500 test palindromes: 0.2 is > 4 standard deviations)
@@ -98,7 +98,7 @@ def test_gcn_and_recurrent_nets_see_the_same_test_set():
 
 def test_run_records_every_model_length_depth_and_seed():
     config = GNNvsRNNConfig(
-        lengths=(3,), depths=(1, 2), seeds=(0,), steps=3, batch_size=8, test_size=20, rnn_hidden_size=4
+        lengths=(3,), depths=(1, 2), seeds=1, steps=3, batch_size=8, test_size=20, rnn_hidden_size=4
     )
     result = run_gnn_vs_rnn(config)
     kinds = sorted((r.model, r.num_layers) for r in result.runs)
@@ -116,10 +116,14 @@ def test_run_records_every_model_length_depth_and_seed():
         {"lengths": (1,)},
         {"depths": (0,)},
         {"depths": (10**6,)},
-        {"seeds": (-1,)},
+        {"seeds": 0},
+        {"seed": -1},
+        {"seed": 2**32 - 1, "seeds": 2},
+        {"gcn_lr": 11.0},
+        {"rnn_lr": 0.0},
         {"models": ("gru",)},
         {"steps": 0},
-        {"gcn_learning_rate": float("nan")},
+        {"gcn_lr": float("nan")},
         {"early_stop_accuracy": 1.5},
         {"lengths": (200,), "depths": (256,), "batch_size": 100_000},
     ],
