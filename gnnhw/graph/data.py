@@ -256,9 +256,12 @@ class _Reader:
             state = obj.state
             if not isinstance(state, dict):
                 raise self.fail(suffix, "CSR matrix without its attributes")
-            parts = [state.get(k) for k in ("data", "indices", "indptr")]
+            found = [state.get(k) for k in ("data", "indices", "indptr")]
             shape = state.get("_shape", state.get("shape"))
-            if not all(isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "biuf" for a in parts):
+            parts: list[np.ndarray] = [
+                a for a in found if isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "biuf"
+            ]
+            if len(parts) != len(found):
                 raise self.fail(suffix, "CSR matrix whose data/indices/indptr are not 1-D numeric arrays")
             if not (
                 isinstance(shape, tuple)
@@ -425,11 +428,11 @@ def _read_cache(path: Path, name: str, digests: dict[str, str]) -> Data | None:
         and blob.get("raw_sha256") == digests
     ):
         return None
-    tensors = {k: blob.get(k) for k in _TENSORS}
-    if not all(
-        isinstance(t, torch.Tensor) and t.dtype == dtype
-        for (k, t), dtype in zip(tensors.items(), _TENSORS.values(), strict=True)
-    ):
+    found = {k: blob.get(k) for k in _TENSORS}
+    tensors: dict[str, torch.Tensor] = {
+        k: t for k, t in found.items() if isinstance(t, torch.Tensor) and t.dtype == _TENSORS[k]
+    }
+    if len(tensors) != len(_TENSORS):  # a tensor missing, not a tensor, or of another dtype
         return None
     n = tensors["y"].size(0) if tensors["y"].dim() == 1 else -1
     edge_index = tensors["edge_index"]

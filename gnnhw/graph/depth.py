@@ -71,6 +71,9 @@ def mean_pairwise_cosine_distance(z: Tensor) -> float:
 
     Shapes:
         z: (N, C), N >= 2
+
+    >>> mean_pairwise_cosine_distance(torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]]))  # cosines 1, 0, 0
+    0.6666666666666667
     """
     n = z.size(0)
     if n < 2:

@@ -276,6 +276,15 @@ def train_planetoid(
         ConfigError: a field of ``config`` out of its declared range, or a model too large for the memory.
         DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
         DivergedError: the loss or the weights became non-finite (no accuracy is reported for such a run).
+
+    A tiny graph (any :class:`torch_geometric.data.Data` with ``x``, ``edge_index``, ``y`` and the three masks):
+
+    >>> from torch_geometric.data import Data
+    >>> data = Data(x=torch.eye(4), edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]), y=torch.tensor([0, 1, 0, 1]))
+    >>> data.train_mask = data.val_mask = data.test_mask = torch.ones(4, dtype=torch.bool)
+    >>> result = train_planetoid(TrainConfig(epochs=3, seeds=2, seed=7), data=data)
+    >>> [run.seed for run in result.runs], len(result.runs[0].history["val_acc"])
+    ([7, 8], 3)
     """
     from gnnhw.graph.config import PlanetoidSize
 
