@@ -163,3 +163,26 @@ def test_gnn_vs_rnn_bad_options_name_the_option(capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_bptt_config_holds_check_bptts_defaults_and_limits():
+    import dataclasses
+    import inspect
+
+    from gnnhw.checks import describe
+    from gnnhw.experiments.config import BPTTConfig
+    from gnnhw.recurrent import bptt
+
+    defaults = {name: p.default for name, p in inspect.signature(bptt.check_bptt).parameters.items()}
+    for field in dataclasses.fields(BPTTConfig):
+        assert field.default == defaults[field.name], field.name
+    limits = {"length": bptt.MAX_LENGTH, "hidden_size": bptt.MAX_HIDDEN_SIZE, "batch_size": bptt.MAX_BATCH_SIZE}
+    for name, most in limits.items():
+        assert describe(BPTTConfig, name).startswith(f"[1, {most}]"), name
+
+
+def test_bptt_bad_option_names_the_option(capsys):
+    assert main(["bptt", "--hidden-size", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "--hidden-size must be in [1, 4096]" in err
+    assert err.count("\n") == 1

@@ -345,3 +345,19 @@ def test_depth_study_takes_lr_dropout_and_weight_decay(planetoid_root: Path, tmp
     assert code == 0
     config = json.loads((tmp_path / "d.json").read_text())["config"]
     assert (config["lr"], config["dropout"], config["weight_decay"], config["seed"]) == (0.05, 0.1, 0, 7)
+
+
+@pytest.mark.parametrize("command", ["train-gcn", "depth-study", "gnn-vs-rnn", "bptt"])
+def test_help_names_only_options_the_command_has(command: str, capsys) -> None:
+    # depth-study's help once mentioned a --max-layers option that it never had
+    import re
+
+    from gnnhw.cli import build_parser
+
+    parser = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z]", text))
+    assert named
+    assert named <= set(parser._option_string_actions), named - set(parser._option_string_actions)

@@ -40,7 +40,16 @@ def _outputs(args: argparse.Namespace) -> Any:
 # bptt
 
 
+def _config_labels(args: argparse.Namespace) -> dict[str, str]:
+    """{config field: the option that sets it} of the command's :func:`add_config_option` options."""
+    return {getattr(a, CONFIG_FIELD)[1]: a.option_strings[0] for a in args.config_actions}
+
+
 def _bptt(args: argparse.Namespace) -> int:
+    from gnnhw.experiments.config import BPTTConfig
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BPTTConfig)}
+    BPTTConfig(**values).validate(_config_labels(args))  # before any work, naming the options
     with _outputs(args):  # checked and locked before any work
         return _bptt_run(args)
 
@@ -126,8 +135,7 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(GNNvsRNNConfig) if hasattr(args, f.name)}
     if values["early_stop_accuracy"] == 0:
         values["early_stop_accuracy"] = None  # --early-stop 0: never
-    labels = {getattr(a, CONFIG_FIELD)[1]: a.option_strings[0] for a in args.config_actions}
-    config = GNNvsRNNConfig(**values).validate(labels)
+    config = GNNvsRNNConfig(**values).validate(_config_labels(args))
     with _outputs(args):  # checked and locked before any work
         return _gnn_vs_rnn_run(args, config)
 
@@ -224,18 +232,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw bptt --model lstm --length 30 --forget-bias 1\n"
         ),
     )
-    p.add_argument("--model", default="rnn", help="rnn (vanilla RNN) or lstm (default: rnn)")
-    p.add_argument("--length", type=int, default=20, help="time steps T the model reads (default: 20)")
-    p.add_argument("--hidden-size", type=int, default=16, help="hidden units (default: 16)")
-    p.add_argument("--batch-size", type=int, default=8, help="sequences in the batch (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the digits (default: 0)")
-    p.add_argument(
-        "--forget-bias",
-        type=float,
-        default=0.0,
-        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
-        "training uses 1 (default: 0)",
-    )
+    from gnnhw.experiments.config import BPTTConfig
+
+    bptt_actions = [
+        add_config_option(p, "--model", BPTTConfig, help="rnn (vanilla RNN) or lstm"),
+        add_config_option(p, "--length", BPTTConfig, type=int, help="time steps T the model reads"),
+        add_config_option(p, "--hidden-size", BPTTConfig, type=int, help="hidden units"),
+        add_config_option(p, "--batch-size", BPTTConfig, type=int, help="sequences in the batch"),
+        add_config_option(p, "--seed", BPTTConfig, type=int, help="seed of the weights and the digits"),
+        add_config_option(
+            p, "--forget-bias", BPTTConfig, type=float,
+            help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
+            "training uses 1",
+        ),
+    ]  # fmt: skip
+    p.set_defaults(config_actions=bptt_actions)
     p.add_argument("--json", type=path_arg, default=None, help="also write the comparison as JSON here (default: none)")
     p.add_argument("--plot", type=path_arg, default=None, help="draw the per-step terms over t here (default: none)")
     add_threads(p)

@@ -22,9 +22,6 @@ _LENGTH: Range = {"min": 2, "max": MAX_LENGTH, "why": "palindrome lengths T; lon
 _DEPTH: Range = {"min": 1, "max": MAX_DEPTH, "why": "GCN depths k (graph convolutions)"}
 _WIDTH: Range = {"min": 1, "max": 65_536, "why": "units per hidden layer"}
 
-OLD_KEYS = {"gcn_learning_rate": "gcn_lr", "rnn_learning_rate": "rnn_lr"}
-"""Field names before the one vocabulary and their names now (``seeds``, a list then, is now a count)."""
-
 
 @dataclass
 class GNNvsRNNConfig:
@@ -91,3 +88,30 @@ class GNNvsRNNConfig:
     def seed_list(self) -> list[int]:
         """The seeds of the runs: ``[seed, seed + 1, ..., seed + seeds - 1]``."""
         return list(range(self.seed, self.seed + self.seeds))
+
+
+BPTT_MODELS = ("rnn", "lstm")
+
+
+@dataclass
+class BPTTConfig:
+    """Settings of ``gnnhw bptt`` (:func:`gnnhw.recurrent.bptt.check_bptt`, whose defaults and limits these are:
+    a test holds them equal).
+
+    >>> BPTTConfig(model="lstm", length=30).validate().length
+    30
+    """
+
+    model: str = bounded("rnn", choices=BPTT_MODELS, why="rnn: the vanilla RNN; lstm: the LSTM")
+    length: int = bounded(20, min=1, max=10_000, why="time steps T the model reads; a Python loop per step")
+    hidden_size: int = bounded(16, min=1, max=4096, why="hidden units")
+    batch_size: int = bounded(8, min=1, max=100_000, why="sequences in the batch")
+    seed: int = bounded(0, min=0, max=2**63 - 1, why="seed of the weights and the digits (torch's range)")
+    forget_bias: float = bounded(
+        0.0, min=-100, max=100, why="LSTM only: added to the forget gates' bias; 0 is torch's initialisation"
+    )
+
+    def validate(self, labels: Mapping[str, str] | None = None) -> BPTTConfig:
+        """Check every field (:class:`ConfigError` naming the field, or its CLI option in ``labels``); ``self``."""
+        check_config(self, labels)
+        return self
