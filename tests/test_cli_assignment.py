@@ -18,7 +18,8 @@ def test_bptt_prints_agreement_and_each_mistake(capsys, tmp_path):
     for variant in ("sign_flipped", "diagonal_softmax", "last_step_only"):
         assert variant in out
     payload = json.loads((tmp_path / "b.json").read_text())
-    assert payload["agrees"] is True and payload["length"] == 12
+    assert payload["agrees"] is True
+    assert payload["length"] == 12
     assert max(payload["max_abs_diff"].values()) <= 1e-10
     assert all(m["relative_diff"] > 1e-3 for m in payload["mistakes"].values())
     assert len(payload["contributions"]) == 12
@@ -28,8 +29,11 @@ def test_bptt_lstm_json_and_plot(capsys, tmp_path):
     plot = tmp_path / "fig" / "lstm.png"
     code = main(["bptt", "--model", "lstm", "--length", "6", "--format", "json", "--plot", str(plot)])
     payload = json.loads(capsys.readouterr().out)
-    assert code == 0 and payload["agrees"] is True and payload["model"] == "lstm"
-    assert len(payload["cell_grad_norms"]) == 6 and payload["mistakes"] == {}
+    assert code == 0
+    assert payload["agrees"] is True
+    assert payload["model"] == "lstm"
+    assert len(payload["cell_grad_norms"]) == 6
+    assert payload["mistakes"] == {}
     assert plot.stat().st_size > 1000
 
 
@@ -57,7 +61,8 @@ def test_bad_input_is_one_line_and_exit_2(argv, capsys):
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2
-    assert len(err.strip().splitlines()) == 1 and "error" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "error" in err
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_work(tmp_path, capsys):
@@ -92,9 +97,13 @@ def test_gnn_vs_rnn_tiny_run_writes_table_json_and_figure(tmp_path, capsys):
     ]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "k=1" in out and "k=2" in out and "lstm" in out and "k >= 2" in out
+    assert "k=1" in out
+    assert "k=2" in out
+    assert "lstm" in out
+    assert "k >= 2" in out
     payload = json.loads((tmp_path / "g.json").read_text())
-    assert len(payload["runs"]) == 4 and "position" in payload["features"]
+    assert len(payload["runs"]) == 4
+    assert "position" in payload["features"]
     assert (tmp_path / "g.png").stat().st_size > 1000
 
 

@@ -32,20 +32,26 @@ def test_train_gcn_json_save_plot_and_eval(planetoid_root: Path, tmp_path: Path,
         "dataset", "impl", "seeds", "test_acc_mean", "test_acc_std", "per_seed", "seconds_per_epoch",
     ]  # fmt: skip
     assert (payload["dataset"], payload["impl"], payload["seeds"]) == ("Cora", "scratch", 2)
-    assert len(payload["per_seed"]) == 2 and all(0.0 <= a <= 1.0 for a in payload["per_seed"])
-    assert 0.0 <= payload["test_acc_mean"] <= 1.0 and payload["seconds_per_epoch"] > 0
-    assert fig.stat().st_size > 0 and len(json.loads(full.read_text())["runs"][0]["history"]["val_acc"]) == 3
+    assert len(payload["per_seed"]) == 2
+    assert all(0.0 <= a <= 1.0 for a in payload["per_seed"])
+    assert 0.0 <= payload["test_acc_mean"] <= 1.0
+    assert payload["seconds_per_epoch"] > 0
+    assert fig.stat().st_size > 0
+    assert len(json.loads(full.read_text())["runs"][0]["history"]["val_acc"]) == 3
     assert torch.load(ckpt, weights_only=True)["config"]["dataset"] == "Cora"
 
     code, out, _ = _run(capsys, "eval-gcn", str(ckpt), "--format", "json", "--data-root", str(planetoid_root))
-    assert code == 0 and set(json.loads(out)) >= {"train_acc", "val_acc", "test_acc"}
+    assert code == 0
+    assert set(json.loads(out)) >= {"train_acc", "val_acc", "test_acc"}
 
 
 def test_train_gcn_text_output_with_pyg_layer(planetoid_root: Path, capsys) -> None:
     code, out, _ = _run(
         capsys, "train-gcn", "--impl", "reference", "--epochs", "2", "--quiet", "--data-root", str(planetoid_root)
     )
-    assert code == 0 and "Cora, reference layers, 1 seed(s), 2 epochs" in out and "test accuracy" in out
+    assert code == 0
+    assert "Cora, reference layers, 1 seed(s), 2 epochs" in out
+    assert "test accuracy" in out
 
 
 def test_depth_study_smoke(planetoid_root: Path, tmp_path: Path, capsys) -> None:
@@ -54,7 +60,8 @@ def test_depth_study_smoke(planetoid_root: Path, tmp_path: Path, capsys) -> None
         "--epochs", "2", "--hidden-channels", "8", "--quiet", "--threads", "1", "--data-root", str(planetoid_root),
         "--plot", str(tmp_path / "depth.png"), "--json", str(tmp_path / "depth.json"),
     )  # fmt: skip
-    assert code == 0 and "residual" in out
+    assert code == 0
+    assert "residual" in out
     rows = json.loads((tmp_path / "depth.json").read_text())["rows"]
     assert [(r["variant"], r["num_layers"]) for r in rows] == [
         ("plain", 1),
@@ -79,8 +86,10 @@ def test_depth_study_smoke(planetoid_root: Path, tmp_path: Path, capsys) -> None
 )
 def test_bad_options_are_one_line_and_exit_2(argv: list[str], message: str, capsys) -> None:
     code, out, err = _run(capsys, *argv)
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and message in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert message in err
 
 
 def test_missing_data_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -91,7 +100,10 @@ def test_missing_data_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
 
     monkeypatch.setattr(data_module.fs, "cp", no_network)
     code, _, err = _run(capsys, "train-gcn", "--epochs", "1", "--quiet", "--data-root", str(tmp_path))
-    assert code == 2 and err.count("\n") == 1 and "ind.cora.x" in err and "kimiyoung/planetoid" in err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "ind.cora.x" in err
+    assert "kimiyoung/planetoid" in err
 
 
 @pytest.mark.parametrize("content", [None, b"corrupt bytes", b"PK\x03\x04 truncated zip"])
@@ -100,7 +112,10 @@ def test_unreadable_or_corrupt_checkpoint_exits_2(tmp_path: Path, content: bytes
     if content is not None:
         path.write_bytes(content)
     code, out, err = _run(capsys, "eval-gcn", str(path))
-    assert code == 2 and out == "" and err.count("\n") == 1 and "checkpoint" in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "checkpoint" in err
 
 
 # --- issue 10: ranges, provenance, divergence, checkpoints -------------------------------------------------
@@ -132,8 +147,10 @@ def test_unreadable_or_corrupt_checkpoint_exits_2(tmp_path: Path, content: bytes
 )
 def test_out_of_range_options_are_one_line_exit_2(argv: list[str], message: str, capsys) -> None:
     code, out, err = _run(capsys, *argv)
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and message in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert message in err
 
 
 def _cora_copy(planetoid_root: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -168,8 +185,11 @@ def test_corrupted_raw_data_is_refused_with_the_digest_line(
     body[1000] ^= 0xFF
     (raw / "ind.cora.allx").write_bytes(bytes(body))
     code, out, err = _run(capsys, *argv)  # the cache of the originals must not answer for changed files
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert "ind.cora.allx is not the published Cora file: SHA-256" in err and "--trust-raw-data" in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "ind.cora.allx is not the published Cora file: SHA-256" in err
+    assert "--trust-raw-data" in err
 
 
 @pytest.mark.parametrize("trust", [False, True])
@@ -179,7 +199,10 @@ def test_raw_pickle_that_would_run_code_is_refused(planetoid_root: Path, tmp_pat
     (raw / "ind.cora.x").write_bytes(pickle.dumps(_WritesMarker(marker), protocol=2))
     argv = ["train-gcn", "--epochs", "1", "--quiet", "--data-root", str(root)] + (["--trust-raw-data"] if trust else [])
     code, out, err = _run(capsys, *argv)
-    assert code == 2 and out == "" and err.count("\n") == 1 and not marker.exists()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert not marker.exists()
     assert ("refused to load global io.open" if trust else "SHA-256") in err
 
 
@@ -196,7 +219,8 @@ def test_trusted_changed_raw_data_is_used_not_the_cache(
     (raw / "ind.cora.ty").write_bytes(pickle.dumps(np.roll(ty, 1, axis=1), protocol=4))  # every test label moves
     assert _run(capsys, *argv)[0] == 2  # refused without the option
     code, out, _ = _run(capsys, *argv, "--trust-raw-data")
-    assert code == 0 and json.loads(out)["per_seed"] != before
+    assert code == 0
+    assert json.loads(out)["per_seed"] != before
 
 
 def _strict_json(text: str):
@@ -273,8 +297,12 @@ def test_eval_gcn_refuses_bad_checkpoints(planetoid_root: Path, tmp_path: Path, 
     change(ckpt)
     torch.save(ckpt, path)
     code, out, err = _run(capsys, "eval-gcn", str(path), "--data-root", str(planetoid_root))
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert message in err and str(path) in err and "weights_only=False" not in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert message in err
+    assert str(path) in err
+    assert "weights_only=False" not in err
 
 
 def test_eval_gcn_on_random_bytes_never_suggests_weights_only_false(tmp_path: Path, capsys) -> None:
@@ -283,7 +311,10 @@ def test_eval_gcn_on_random_bytes_never_suggests_weights_only_false(tmp_path: Pa
     path = tmp_path / "random.pt"
     path.write_bytes(b"PK\x03\x04" + random.Random(1).randbytes(2048))
     code, out, err = _run(capsys, "eval-gcn", str(path))
-    assert code == 2 and out == "" and err.count("\n") == 1 and "weights_only" not in err
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "weights_only" not in err
 
 
 def test_eval_gcn_reads_a_checkpoint_from_a_fifo(planetoid_root: Path, tmp_path: Path, capsys) -> None:
@@ -297,7 +328,9 @@ def test_eval_gcn_reads_a_checkpoint_from_a_fifo(planetoid_root: Path, tmp_path:
     writer.start()
     code, out, err = _run(capsys, "eval-gcn", str(fifo), "--format", "json", "--data-root", str(planetoid_root))
     writer.join(timeout=10)
-    assert code == 0 and err == "" and set(_strict_json(out)) >= {"train_acc", "val_acc", "test_acc"}
+    assert code == 0
+    assert err == ""
+    assert set(_strict_json(out)) >= {"train_acc", "val_acc", "test_acc"}
 
 
 # --- issue 11: one vocabulary; old option names still work for one release ------------------------------------

@@ -26,7 +26,8 @@ def test_path_edge_index_joins_neighbours_both_ways_within_each_graph():
     pairs = {tuple(e) for e in edges.t().tolist()}
     expected = {(a, b) for i in range(3) for a, b in ((i, i + 1), (i + 1, i))}
     expected |= {(a + 4, b + 4) for a, b in expected}
-    assert pairs == expected and edges.shape == (2, 12)
+    assert pairs == expected
+    assert edges.shape == (2, 12)
     assert path_edge_index(1).shape == (2, 0)  # one node, no edges
 
 
@@ -36,7 +37,8 @@ def test_features_hide_the_last_digit_and_give_the_position():
     assert torch.equal(x[:, :4, :10].argmax(-1), digits[:, :4])
     assert torch.equal(x[:, :4, :10].sum(-1), torch.ones(2, 4))
     assert torch.equal(x[:, 4, :10], torch.zeros(2, 10))  # the target's node has no digit
-    assert torch.equal(x[0, :, 10:], torch.eye(5)) and torch.equal(x[1, :, 10:], torch.eye(5))
+    assert torch.equal(x[0, :, 10:], torch.eye(5))
+    assert torch.equal(x[1, :, 10:], torch.eye(5))
 
 
 @pytest.mark.parametrize("length", [3, 4, 6, 9])
@@ -106,7 +108,8 @@ def test_run_records_every_model_length_depth_and_seed():
     payload = result.to_dict()
     assert set(payload["gcn_mean_accuracy"]["3"]) == {"1", "2"}
     assert set(payload["recurrent_mean_accuracy"]) == {"rnn", "lstm"}
-    assert all(0 <= r["test_accuracy"] <= 1 and r["steps"] == 3 for r in payload["runs"])
+    assert all(0 <= r["test_accuracy"] <= 1 for r in payload["runs"])
+    assert all(r["steps"] == 3 for r in payload["runs"])
 
 
 @pytest.mark.parametrize(

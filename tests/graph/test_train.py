@@ -52,7 +52,8 @@ def test_bad_config_is_rejected(field: str, value: object, message: str) -> None
 def test_default_config_is_kipfs_recipe() -> None:
     config = TrainConfig()
     recipe = (config.num_layers, config.hidden_channels, config.dropout, config.lr, config.weight_decay, config.epochs)
-    assert recipe == (2, 16, 0.5, 0.01, 5e-4, 200) and config.normalize_features
+    assert recipe == (2, 16, 0.5, 0.01, 5e-4, 200)
+    assert config.normalize_features
 
 
 def test_weight_decay_applies_to_the_first_layer_only() -> None:
@@ -72,7 +73,8 @@ def test_scratch_and_pyg_give_equal_logits_on_cora(cora, dense_scratch: bool) ->
     scratch, pyg = build_model(scratch_config, 1433, 7).eval(), build_model(pyg_config, 1433, 7).eval()
     copy_weights(scratch, pyg)
     scratch_graph, pyg_graph = prepare_graph(cora, scratch_config), prepare_graph(cora, pyg_config)
-    assert scratch_graph.x.is_sparse != dense_scratch and not pyg_graph.x.is_sparse
+    assert scratch_graph.x.is_sparse != dense_scratch
+    assert not pyg_graph.x.is_sparse
     with torch.no_grad():
         expected = pyg(pyg_graph.x, pyg_graph.graph)
         actual = scratch(scratch_graph.x, scratch_graph.graph)
@@ -84,7 +86,8 @@ def test_default_recipe_reaches_079_on_cora(cora) -> None:
     result = train_planetoid(TrainConfig(seeds=1), data=cora)
     run = result.runs[0]
     assert run.test_acc >= 0.79
-    assert len(run.history["val_acc"]) == 200 and 1 <= run.best_epoch <= 200
+    assert len(run.history["val_acc"]) == 200
+    assert 1 <= run.best_epoch <= 200
 
 
 def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora) -> None:
@@ -97,7 +100,8 @@ def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora) ->
     accs = [run.test_acc for run in result.runs]
     assert result.test_acc_mean == pytest.approx(sum(accs) / 2)
     assert result.test_acc_std == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
-    assert result.seconds_per_epoch > 0 and result.peak_memory_mb > 0
+    assert result.seconds_per_epoch > 0
+    assert result.peak_memory_mb > 0
     assert [run.seed for run in result.runs] == [0, 1]
 
 
@@ -117,11 +121,15 @@ def test_checkpoint_round_trip(cora, tmp_path: Path) -> None:
     path = tmp_path / "sub" / "gcn.pt"
     save_checkpoint(result, path)
     raw = torch.load(path, weights_only=True)  # plain tensors and builtins only
-    assert raw["seed"] == result.best_seed and raw["config"]["epochs"] == 10
+    assert raw["seed"] == result.best_seed
+    assert raw["config"]["epochs"] == 10
     model, config, ckpt = load_checkpoint(path)
-    assert isinstance(model, GCN) and not model.training and config == result.config
+    assert isinstance(model, GCN)
+    assert not model.training
+    assert config == result.config
     accs = evaluate(model, prepare_graph(cora, config))
-    assert accs["val"] == pytest.approx(ckpt["val_acc"]) and accs["test"] == pytest.approx(ckpt["test_acc"])
+    assert accs["val"] == pytest.approx(ckpt["val_acc"])
+    assert accs["test"] == pytest.approx(ckpt["test_acc"])
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
@@ -194,7 +202,8 @@ def _tiny_graph():
 def test_out_of_range_fields_are_one_line_naming_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         TrainConfig(**{field: value}).validate()
-    assert message in str(err.value) and "\n" not in str(err.value)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 def test_the_last_seed_must_be_in_range_too() -> None:
@@ -331,7 +340,9 @@ def test_checkpoint_fields_are_checked_naming_file_and_field(
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(saved_checkpoint)
     text = str(err.value)
-    assert message in text and str(saved_checkpoint) in text and "\n" not in text
+    assert message in text
+    assert str(saved_checkpoint) in text
+    assert "\n" not in text
     assert "weights_only=False" not in text
 
 
@@ -349,7 +360,9 @@ def test_random_bytes_never_suggest_weights_only_false(tmp_path: Path, prefix: b
     path.write_bytes(prefix + random.Random(0).randbytes(4096))
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert "weights_only" not in str(err.value) and "\n" not in str(err.value) and str(path) in str(err.value)
+    assert "weights_only" not in str(err.value)
+    assert "\n" not in str(err.value)
+    assert str(path) in str(err.value)
 
 
 class _WritesMarker:
@@ -367,7 +380,8 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(saved_ch
     torch.save(ckpt, saved_checkpoint)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(saved_checkpoint)
-    assert not marker.exists() and "weights_only=False" not in str(err.value)
+    assert not marker.exists()
+    assert "weights_only=False" not in str(err.value)
 
 
 # --- issue 11: one vocabulary; data preparation in graph.data; checkpoints of earlier versions still load -------
