@@ -213,6 +213,14 @@ class _SeedCount(argparse.Action):
         namespace.seed, namespace.seeds = first, len(values)
 
 
+def _add_outputs(p: argparse.ArgumentParser, json_help: str, plot_help: str) -> None:
+    """``--json``, ``--plot`` (both absent unless given), ``--threads`` and ``--format``."""
+    p.add_argument("--json", type=path_arg, default=None, help=f"{json_help} (default: none)")
+    p.add_argument("--plot", type=path_arg, default=None, help=f"{plot_help} (default: none)")
+    add_threads(p)
+    add_format(p)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bptt`` and ``gnn-vs-rnn``."""
     p = subparsers.add_parser(
@@ -246,12 +254,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "training uses 1",
         ),
     ]  # fmt: skip
-    p.set_defaults(config_actions=bptt_actions)
-    p.add_argument("--json", type=path_arg, default=None, help="also write the comparison as JSON here (default: none)")
-    p.add_argument("--plot", type=path_arg, default=None, help="draw the per-step terms over t here (default: none)")
-    add_threads(p)
-    add_format(p)
-    p.set_defaults(func=_bptt)
+    _add_outputs(p, "also write the comparison as JSON here", "draw the per-step terms over t here")
+    p.set_defaults(func=_bptt, config_actions=bptt_actions)
 
     from gnnhw.experiments.config import GNNvsRNNConfig as Config
 
@@ -294,10 +298,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help="stop a run once its last 50 training batches average ACC; 0: never",
         ),
     ]  # fmt: skip
-    p.set_defaults(config_actions=actions)
-    p.add_argument("--json", type=path_arg, default=None, help="write every run as JSON here (default: none)")
-    p.add_argument("--plot", type=path_arg, default=None, help="draw accuracy vs k here (default: none)")
-    add_threads(p)
+    _add_outputs(p, "write every run as JSON here", "draw accuracy vs k here")
     add_quiet(p)
-    add_format(p)
-    p.set_defaults(func=_gnn_vs_rnn)
+    p.set_defaults(func=_gnn_vs_rnn, config_actions=actions)

@@ -37,7 +37,7 @@ from gnnhw.graph.layers import is_sparse
 from gnnhw.graph.models import GCN
 from gnnhw.graph.models import PairNorm as PairNorm  # re-exported
 from gnnhw.graph.models import dropout_any as dropout_any  # re-exported
-from gnnhw.graph.train import build_model, train_run
+from gnnhw.graph.train import build_model, sample_std, train_run
 
 
 class DepthGCN(GCN):
@@ -124,7 +124,7 @@ class DepthRow:
 
     @property
     def test_acc_std(self) -> float:
-        return statistics.stdev(self.test_acc) if len(self.test_acc) > 1 else 0.0
+        return sample_std(self.test_acc)
 
     @property
     def distance_mean(self) -> float:

@@ -53,6 +53,15 @@ CHECKPOINT_VERSION = 2
 ``"pyg"``, and ``first_seed``; still read)."""
 
 
+def sample_std(values: list[float]) -> float:
+    """The sample standard deviation of ``values`` (``n - 1`` in the denominator), 0 for a single value.
+
+    >>> sample_std([0.5]), sample_std([0.0, 1.0])
+    (0.0, 0.7071067811865476)
+    """
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 @dataclass
 class SeedResult:
     """One training run. Accuracies are fractions in [0, 1]; epochs count from 1."""
@@ -90,7 +99,7 @@ class TrainResult:
 
     @property
     def test_acc_std(self) -> float:
-        return statistics.stdev(self.per_seed) if len(self.runs) > 1 else 0.0
+        return sample_std(self.per_seed)
 
     @property
     def test_acc_last_mean(self) -> float:
@@ -98,7 +107,7 @@ class TrainResult:
 
     @property
     def test_acc_last_std(self) -> float:
-        return statistics.stdev([r.test_acc_last for r in self.runs]) if len(self.runs) > 1 else 0.0
+        return sample_std([r.test_acc_last for r in self.runs])
 
     @property
     def val_acc_mean(self) -> float:
