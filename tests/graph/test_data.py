@@ -360,3 +360,34 @@ def test_a_file_swapped_after_the_digest_check_is_never_read(planetoid_root: Pat
     data = load_planetoid("Cora", root, cache=tmp_path / "cache")
     assert not marker.exists()
     assert data.x.shape == (2708, 1433)
+
+
+# --- issue 11: data preparation lives here; the prepared graph names what it holds ------------------------------
+
+
+def test_prepared_graph_holds_norm_adj_for_scratch_and_edge_index_for_reference(planetoid_root: Path) -> None:
+    from gnnhw.graph.config import TrainConfig
+    from gnnhw.graph.data import prepare_graph
+
+    cora = load_planetoid("Cora", planetoid_root)
+    scratch = prepare_graph(cora, TrainConfig(impl="scratch"))
+    reference = prepare_graph(cora, TrainConfig(impl="reference"))
+    assert scratch.edge_index is None
+    assert scratch.norm_adj is not None
+    assert scratch.norm_adj.layout == torch.sparse_csr
+    assert scratch.graph is scratch.norm_adj
+    assert reference.norm_adj is None
+    assert reference.graph is reference.edge_index
+    assert torch.equal(reference.edge_index, cora.edge_index)
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_full_batch_graph_holds_exactly_one_form_of_the_graph(both: bool) -> None:
+    from gnnhw.graph.data import FullBatchGraph
+
+    n = torch.zeros(2, dtype=torch.bool)
+    graph = (
+        {"norm_adj": torch.eye(2).to_sparse_csr(), "edge_index": torch.zeros(2, 0, dtype=torch.long)} if both else {}
+    )
+    with pytest.raises(ConfigError, match="exactly one of norm_adj and edge_index"):
+        FullBatchGraph(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long), n, n, n, 1, **graph)

@@ -163,3 +163,10 @@ def test_copy_weights_refuses_models_of_different_variants() -> None:
 
     with pytest.raises(ShapeError, match="different variants"):
         copy_weights(GCN(4, 8, 2, variant="plain"), GCN(4, 8, 2, variant="residual"))
+
+
+def test_old_layer_attribute_reads_the_old_value_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="GCN.layer is deprecated"):
+        assert GCN(4, 8, 2, impl="reference").layer == "pyg"
+    with pytest.warns(DeprecationWarning, match="GCN.layer is deprecated"):
+        assert GCN(4, 8, 2).layer == "scratch"

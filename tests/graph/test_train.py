@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gnnhw.errors import CheckpointError, ConfigError, DivergedError
-from gnnhw.graph.data import FullBatchGraph, load_planetoid, prepare_graph
+from gnnhw.graph.data import load_planetoid, prepare_graph
 from gnnhw.graph.models import GCN, copy_weights
 from gnnhw.graph.train import (
     TrainConfig,
@@ -422,28 +422,6 @@ def test_new_checkpoints_carry_the_header_of_the_checkpoint_module(saved_checkpo
     assert (raw["format"], raw["version"]) == ("gnnhw.planetoid.gcn", 2)
     assert raw["config"]["impl"] == "scratch"
     assert "layer" not in raw["config"]
-
-
-def test_prepared_graph_holds_norm_adj_for_scratch_and_edge_index_for_reference(cora) -> None:
-    scratch = prepare_graph(cora, TrainConfig(impl="scratch"))
-    reference = prepare_graph(cora, TrainConfig(impl="reference"))
-    assert scratch.edge_index is None
-    assert scratch.norm_adj is not None
-    assert scratch.norm_adj.layout == torch.sparse_csr
-    assert scratch.graph is scratch.norm_adj
-    assert reference.norm_adj is None
-    assert reference.graph is reference.edge_index
-    assert torch.equal(reference.edge_index, cora.edge_index)
-
-
-@pytest.mark.parametrize("both", [False, True])
-def test_full_batch_graph_holds_exactly_one_form_of_the_graph(both: bool) -> None:
-    n = torch.zeros(2, dtype=torch.bool)
-    graph = (
-        {"norm_adj": torch.eye(2).to_sparse_csr(), "edge_index": torch.zeros(2, 0, dtype=torch.long)} if both else {}
-    )
-    with pytest.raises(ConfigError, match="exactly one of norm_adj and edge_index"):
-        FullBatchGraph(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long), n, n, n, 1, **graph)
 
 
 def test_old_layer_value_in_a_config_is_translated_with_a_warning() -> None:
