@@ -8,17 +8,17 @@ one line on stderr and exit code 2, checked before any work starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from typing import Any
 
 from gnnhw.cli._common import (
-    CONFIG_FIELD,
     add_config_option,
     add_format,
     add_quiet,
     add_threads,
     apply_threads,
+    config_labels,
+    config_values,
     path_arg,
     print_json,
     write_json,
@@ -40,16 +40,10 @@ def _outputs(args: argparse.Namespace) -> Any:
 # bptt
 
 
-def _config_labels(args: argparse.Namespace) -> dict[str, str]:
-    """{config field: the option that sets it} of the command's :func:`add_config_option` options."""
-    return {getattr(a, CONFIG_FIELD)[1]: a.option_strings[0] for a in args.config_actions}
-
-
 def _bptt(args: argparse.Namespace) -> int:
     from gnnhw.experiments.config import BPTTConfig
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BPTTConfig)}
-    BPTTConfig(**values).validate(_config_labels(args))  # before any work, naming the options
+    BPTTConfig(**config_values(BPTTConfig, args)).validate(args.config_labels)  # before any work, naming the options
     with _outputs(args):  # checked and locked before any work
         return _bptt_run(args)
 
@@ -132,10 +126,10 @@ def _print_bptt(check: Any, payload: dict[str, Any], args: argparse.Namespace) -
 def _gnn_vs_rnn(args: argparse.Namespace) -> int:
     from gnnhw.experiments.config import GNNvsRNNConfig
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(GNNvsRNNConfig) if hasattr(args, f.name)}
+    values = config_values(GNNvsRNNConfig, args)
     if values["early_stop_accuracy"] == 0:
         values["early_stop_accuracy"] = None  # --early-stop 0: never
-    config = GNNvsRNNConfig(**values).validate(_config_labels(args))
+    config = GNNvsRNNConfig(**values).validate(args.config_labels)
     with _outputs(args):  # checked and locked before any work
         return _gnn_vs_rnn_run(args, config)
 
@@ -242,20 +236,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     from gnnhw.experiments.config import BPTTConfig
 
-    bptt_actions = [
-        add_config_option(p, "--model", BPTTConfig, help="rnn (vanilla RNN) or lstm"),
-        add_config_option(p, "--length", BPTTConfig, type=int, help="time steps T the model reads"),
-        add_config_option(p, "--hidden-size", BPTTConfig, type=int, help="hidden units"),
-        add_config_option(p, "--batch-size", BPTTConfig, type=int, help="sequences in the batch"),
-        add_config_option(p, "--seed", BPTTConfig, type=int, help="seed of the weights and the digits"),
-        add_config_option(
-            p, "--forget-bias", BPTTConfig, type=float,
-            help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
-            "training uses 1",
-        ),
-    ]  # fmt: skip
+    add_config_option(p, "--model", BPTTConfig, help="rnn (vanilla RNN) or lstm")
+    add_config_option(p, "--length", BPTTConfig, type=int, help="time steps T the model reads")
+    add_config_option(p, "--hidden-size", BPTTConfig, type=int, help="hidden units")
+    add_config_option(p, "--batch-size", BPTTConfig, type=int, help="sequences in the batch")
+    add_config_option(p, "--seed", BPTTConfig, type=int, help="seed of the weights and the digits")
+    add_config_option(
+        p,
+        "--forget-bias",
+        BPTTConfig,
+        type=float,
+        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
+        "training uses 1",
+    )
     _add_outputs(p, "also write the comparison as JSON here", "draw the per-step terms over t here")
-    p.set_defaults(func=_bptt, config_actions=bptt_actions)
+    p.set_defaults(func=_bptt, config_labels=config_labels(p))
 
     from gnnhw.experiments.config import GNNvsRNNConfig as Config
 
@@ -276,28 +271,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw gnn-vs-rnn --lengths 5 --depths 2 4 --seed 10 --seeds 3 --gcn-lr 0.01 --models lstm\n"
         ),
     )
-    actions = [
-        add_config_option(p, "--lengths", Config, nargs="+", type=int, help="palindrome lengths T"),
-        add_config_option(p, "--depths", Config, nargs="+", type=int, help="GCN depths k (graph convolutions)"),
-        add_config_option(
-            p, "--seeds", Config, nargs="+", type=int, action=_SeedCount, metavar="N",
-            help="runs of every model, with seeds --seed, --seed + 1, ...; each fixes weights and data",
-        ),
-        add_config_option(p, "--seed", Config, type=int, help="seed of the first run"),
-        add_config_option(p, "--steps", Config, type=int, help="training steps per run, before an early stop"),
-        add_config_option(p, "--models", Config, nargs="+", help="recurrent nets to compare with (rnn, lstm)"),
-        add_config_option(p, "--batch-size", Config, type=int, help="palindromes per step"),
-        add_config_option(p, "--test-size", Config, type=int, help="test palindromes per seed"),
-        add_config_option(p, "--hidden-channels", Config, "gcn_hidden_channels", type=int, help="GCN hidden channels"),
-        add_config_option(p, "--gcn-lr", Config, type=float, help="GCN Adam learning rate, (0, 10]"),
-        add_config_option(p, "--rnn-hidden-size", Config, type=int, help="RNN / LSTM hidden units"),
-        add_config_option(p, "--rnn-lr", Config, type=float, help="RNN / LSTM Adam learning rate, (0, 10]"),
-        add_config_option(p, "--max-norm", Config, type=float, help="gradient-norm clipping, every model"),
-        add_config_option(
-            p, "--early-stop", Config, "early_stop_accuracy", type=float, metavar="ACC",
-            help="stop a run once its last 50 training batches average ACC; 0: never",
-        ),
-    ]  # fmt: skip
+    add_config_option(p, "--lengths", Config, nargs="+", type=int, help="palindrome lengths T")
+    add_config_option(p, "--depths", Config, nargs="+", type=int, help="GCN depths k (graph convolutions)")
+    add_config_option(
+        p,
+        "--seeds",
+        Config,
+        nargs="+",
+        type=int,
+        action=_SeedCount,
+        metavar="N",
+        help="runs of every model, with seeds --seed, --seed + 1, ...; each fixes weights and data",
+    )
+    add_config_option(p, "--seed", Config, type=int, help="seed of the first run")
+    add_config_option(p, "--steps", Config, type=int, help="training steps per run, before an early stop")
+    add_config_option(p, "--models", Config, nargs="+", help="recurrent nets to compare with (rnn, lstm)")
+    add_config_option(p, "--batch-size", Config, type=int, help="palindromes per step")
+    add_config_option(p, "--test-size", Config, type=int, help="test palindromes per seed")
+    add_config_option(p, "--hidden-channels", Config, "gcn_hidden_channels", type=int, help="GCN hidden channels")
+    add_config_option(p, "--gcn-lr", Config, type=float, help="GCN Adam learning rate, (0, 10]")
+    add_config_option(p, "--rnn-hidden-size", Config, type=int, help="RNN / LSTM hidden units")
+    add_config_option(p, "--rnn-lr", Config, type=float, help="RNN / LSTM Adam learning rate, (0, 10]")
+    add_config_option(p, "--max-norm", Config, type=float, help="gradient-norm clipping, every model")
+    add_config_option(
+        p,
+        "--early-stop",
+        Config,
+        "early_stop_accuracy",
+        type=float,
+        metavar="ACC",
+        help="stop a run once its last 50 training batches average ACC; 0: never",
+    )
     _add_outputs(p, "write every run as JSON here", "draw accuracy vs k here")
     add_quiet(p)
-    p.set_defaults(func=_gnn_vs_rnn, config_actions=actions)
+    p.set_defaults(func=_gnn_vs_rnn, config_labels=config_labels(p))

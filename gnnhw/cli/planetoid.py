@@ -8,7 +8,6 @@ share their options and their run (outputs checked and locked, train, print, sav
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 from gnnhw.checks import describe
 from gnnhw.cli._common import (
-    CONFIG_FIELD,
     DeprecatedAlias,
     add_config_option,
     add_data_root,
@@ -25,6 +23,8 @@ from gnnhw.cli._common import (
     add_quiet,
     add_threads,
     apply_threads,
+    config_labels,
+    config_values,
     path_arg,
     positive_int,
     print_json,
@@ -82,15 +82,9 @@ def _add_training_options(p: argparse.ArgumentParser, config: type) -> None:
     add_threads(p)
 
 
-def _labels(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """{config field: the option that sets it}, from the options made by :func:`add_config_option`."""
-    return {getattr(a, CONFIG_FIELD)[1]: a.option_strings[0] for a in parser._actions if hasattr(a, CONFIG_FIELD)}
-
-
 def _config_from_args(config: type, args: argparse.Namespace) -> Any:
     """``config`` built from the options of its fields, validated naming those options (before any work)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)}
-    return config(**values).validate(args.config_labels)
+    return config(**config_values(config, args)).validate(args.config_labels)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -133,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not row-normalize X",
     )  # fmt: skip
     p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
-    p.set_defaults(func=_train_gcn, config_labels=_labels(p))
+    p.set_defaults(func=_train_gcn, config_labels=config_labels(p))
 
     p = subparsers.add_parser(
         "eval-gcn",
@@ -179,7 +173,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p, "--variants", DepthConfig, nargs="+", help="plain and the remedies to train: " + ", ".join(VARIANTS)
     )
     _add_training_options(p, DepthConfig)
-    p.set_defaults(func=_depth_study, config_labels=_labels(p))
+    p.set_defaults(func=_depth_study, config_labels=config_labels(p))
 
 
 def _run_and_report(
