@@ -3,7 +3,8 @@
 Every checkpoint gnnhw writes is a dict of tensors and plain Python values that starts with a header,
 :func:`checkpoint_header` (``{"format": name, "version": n}``). :func:`load_checkpoint`:
 
-1. reads the file with ``torch.load(..., weights_only=True)`` only: a file that holds anything else (pickled
+1. refuses a file that is not a zip archive (what ``torch.save`` writes) before anything unpickles it, then reads
+   it with ``torch.load(..., weights_only=True)`` only: a file that holds anything else (pickled
    classes, code) is refused with :class:`~gnnhw.errors.CheckpointError`, and torch's advice to retry with
    ``weights_only=False`` (which would run code from the file) is never passed on;
 2. checks the format name and version;
@@ -59,8 +60,15 @@ def _reason(err: BaseException) -> str:
     return (lines[0][:160] if lines else type(err).__name__).rstrip(".")
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+"""The first bytes of every file ``torch.save`` writes (a zip archive; torch's legacy pickle format is never
+written by gnnhw, so a file without them is refused before it is unpickled)."""
+
+
 def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)`` with every failure turned into one :class:`CheckpointError` line."""
+    """``torch.load(path, weights_only=True)`` with every failure turned into one :class:`CheckpointError` line.
+
+    A file that does not start with :data:`ZIP_MAGIC` is refused before ``torch.load`` sees it."""
     path = Path(path)
     source = f"checkpoint {str(path)!r}"
     if path.is_dir():
@@ -72,9 +80,18 @@ def read_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         # torch.load needs to seek: a pipe (a FIFO, ``<(cat ckpt.pt)``) is read into memory first
         source_file: Any = path if path.is_file() else io.BytesIO(path.read_bytes())
+        if isinstance(source_file, io.BytesIO):
+            magic = source_file.getvalue()[: len(ZIP_MAGIC)]
+        else:
+            with open(path, "rb") as file:
+                magic = file.read(len(ZIP_MAGIC))
+        if magic != ZIP_MAGIC:
+            raise CheckpointError(f"{source} is corrupt or not a torch file (not the zip archive torch.save writes)")
         with warnings.catch_warnings():  # torch warns about odd pickle protocols: noise for a file we refuse
             warnings.simplefilter("ignore", UserWarning)
             return torch.load(source_file, map_location=map_location, weights_only=True)
+    except CheckpointError:
+        raise
     except PermissionError:
         raise CheckpointError(f"{source} is not readable (permission denied)") from None
     except pickle.UnpicklingError:

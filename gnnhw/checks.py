@@ -26,7 +26,7 @@ import os
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from gnnhw.errors import ConfigError
 
@@ -35,6 +35,26 @@ SEED_MAX = 2**32 - 1
 derives ``2 * seed + 1`` (still < 2^33 < 2^63, torch's signed 64-bit limit)."""
 
 SEED_WHY = "seeds feed numpy, Python and torch RNGs; [0, 2^32) is what all of them accept"
+
+
+class Range(TypedDict, total=False):
+    """The keyword arguments of :func:`bounded` other than the default, typed, so that a range shared by
+    several fields can be declared once and unpacked: ``lr: float = bounded(0.01, **LR)``."""
+
+    min: float | None
+    max: float | None
+    min_open: bool
+    max_open: bool
+    choices: tuple[Any, ...] | None
+    why: str
+
+
+LR: Range = {"min": 0, "min_open": True, "max": 10.0, "why": "optimizer step size; larger steps only diverge"}
+"""The one declared range of every learning rate (``lr``) in gnnhw: (0, 10]. Adam's step on a weight is about
+``lr`` whatever the gradient, so a step above 10 only throws the weights away; 0 would not train."""
+
+SEED: Range = {"min": 0, "max": SEED_MAX, "why": SEED_WHY}
+"""The declared range of a seed (the first seed of ``seeds`` runs included)."""
 
 _MISSING = dataclasses.MISSING
 
@@ -166,15 +186,19 @@ def _check_range(name: str, value: Any, meta: Mapping[str, Any]) -> None:
         raise ConfigError(f"{name} must be in {_range_text(meta)}{why}, got {shown}")
 
 
-def check_config(config: Any, labels: Mapping[str, str] | None = None) -> None:
+def check_config(config: Any, labels: Mapping[str, str] | None = None, skip: Iterable[str] = ()) -> None:
     """Check every field of dataclass instance ``config`` against its type and its :func:`bounded` range.
 
     ``labels`` maps field names to the names the user typed (e.g. ``{"learning_rate": "--lr"}``), so the
-    error names the option. Raises :class:`ConfigError` for the first bad field.
+    error names the option; ``skip`` names fields the caller checks itself (e.g. tuples, checked per element).
+    Raises :class:`ConfigError` for the first bad field.
     """
     labels = labels or {}
     hints = _hints(type(config))
+    skipped = set(skip)
     for f in dataclasses.fields(config):
+        if f.name in skipped:
+            continue
         check_value(labels.get(f.name, f.name), getattr(config, f.name), hints[f.name], f.metadata.get("range"))
 
 

@@ -26,7 +26,8 @@ def test_path_edge_index_joins_neighbours_both_ways_within_each_graph():
     pairs = {tuple(e) for e in edges.t().tolist()}
     expected = {(a, b) for i in range(3) for a, b in ((i, i + 1), (i + 1, i))}
     expected |= {(a + 4, b + 4) for a, b in expected}
-    assert pairs == expected and edges.shape == (2, 12)
+    assert pairs == expected
+    assert edges.shape == (2, 12)
     assert path_edge_index(1).shape == (2, 0)  # one node, no edges
 
 
@@ -36,7 +37,8 @@ def test_features_hide_the_last_digit_and_give_the_position():
     assert torch.equal(x[:, :4, :10].argmax(-1), digits[:, :4])
     assert torch.equal(x[:, :4, :10].sum(-1), torch.ones(2, 4))
     assert torch.equal(x[:, 4, :10], torch.zeros(2, 10))  # the target's node has no digit
-    assert torch.equal(x[0, :, 10:], torch.eye(5)) and torch.equal(x[1, :, 10:], torch.eye(5))
+    assert torch.equal(x[0, :, 10:], torch.eye(5))
+    assert torch.equal(x[1, :, 10:], torch.eye(5))
 
 
 @pytest.mark.parametrize("length", [3, 4, 6, 9])
@@ -78,7 +80,7 @@ def test_the_gcn_reads_each_graph_separately():
 
 def test_a_shallow_gcn_stays_at_chance_and_a_deep_enough_one_learns_t4():
     """T = 4: k = 1 cannot see the first digit; k = 3 = T - 1 can and learns it within a few hundred steps."""
-    config = GNNvsRNNConfig(steps=300, batch_size=64, test_size=500, gcn_hidden_channels=32, gcn_learning_rate=1e-2)
+    config = GNNvsRNNConfig(steps=300, batch_size=64, test_size=500, gcn_hidden_channels=32, gcn_lr=1e-2)
     shallow = train_gcn(config, length=4, num_layers=1, seed=0)
     deep = train_gcn(config, length=4, num_layers=3, seed=0)
     assert shallow.test_accuracy < 0.2  # chance is 0.1 (500 test palindromes: 0.2 is > 4 standard deviations)
@@ -98,7 +100,7 @@ def test_gcn_and_recurrent_nets_see_the_same_test_set():
 
 def test_run_records_every_model_length_depth_and_seed():
     config = GNNvsRNNConfig(
-        lengths=(3,), depths=(1, 2), seeds=(0,), steps=3, batch_size=8, test_size=20, rnn_hidden_size=4
+        lengths=(3,), depths=(1, 2), seeds=1, steps=3, batch_size=8, test_size=20, rnn_hidden_size=4
     )
     result = run_gnn_vs_rnn(config)
     kinds = sorted((r.model, r.num_layers) for r in result.runs)
@@ -106,7 +108,8 @@ def test_run_records_every_model_length_depth_and_seed():
     payload = result.to_dict()
     assert set(payload["gcn_mean_accuracy"]["3"]) == {"1", "2"}
     assert set(payload["recurrent_mean_accuracy"]) == {"rnn", "lstm"}
-    assert all(0 <= r["test_accuracy"] <= 1 and r["steps"] == 3 for r in payload["runs"])
+    assert all(0 <= r["test_accuracy"] <= 1 for r in payload["runs"])
+    assert all(r["steps"] == 3 for r in payload["runs"])
 
 
 @pytest.mark.parametrize(
@@ -116,10 +119,14 @@ def test_run_records_every_model_length_depth_and_seed():
         {"lengths": (1,)},
         {"depths": (0,)},
         {"depths": (10**6,)},
-        {"seeds": (-1,)},
+        {"seeds": 0},
+        {"seed": -1},
+        {"seed": 2**32 - 1, "seeds": 2},
+        {"gcn_lr": 11.0},
+        {"rnn_lr": 0.0},
         {"models": ("gru",)},
         {"steps": 0},
-        {"gcn_learning_rate": float("nan")},
+        {"gcn_lr": float("nan")},
         {"early_stop_accuracy": 1.5},
         {"lengths": (200,), "depths": (256,), "batch_size": 100_000},
     ],

@@ -48,6 +48,19 @@ def add_config_option(
     return action
 
 
+def config_labels(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``{config field: the option that sets it}`` for the options :func:`add_config_option` added to ``parser``
+    (pass it to a config's ``validate(labels)`` so that errors name what the user typed)."""
+    return {getattr(a, CONFIG_FIELD)[1]: a.option_strings[0] for a in parser._actions if hasattr(a, CONFIG_FIELD)}
+
+
+def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The values of the fields of dataclass ``config`` that ``args`` holds (options whose dest is a field)."""
+    import dataclasses
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)}
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:

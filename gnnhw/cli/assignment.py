@@ -8,10 +8,21 @@ one line on stderr and exit code 2, checked before any work starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import sys
 from typing import Any
 
-from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, path_arg, print_json, write_json
+from gnnhw.cli._common import (
+    add_config_option,
+    add_format,
+    add_quiet,
+    add_threads,
+    apply_threads,
+    config_labels,
+    config_values,
+    path_arg,
+    print_json,
+    write_json,
+)
 
 _BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
 
@@ -30,6 +41,9 @@ def _outputs(args: argparse.Namespace) -> Any:
 
 
 def _bptt(args: argparse.Namespace) -> int:
+    from gnnhw.experiments.config import BPTTConfig
+
+    BPTTConfig(**config_values(BPTTConfig, args)).validate(args.config_labels)  # before any work, naming the options
     with _outputs(args):  # checked and locked before any work
         return _bptt_run(args)
 
@@ -112,18 +126,10 @@ def _print_bptt(check: Any, payload: dict[str, Any], args: argparse.Namespace) -
 def _gnn_vs_rnn(args: argparse.Namespace) -> int:
     from gnnhw.experiments.config import GNNvsRNNConfig
 
-    config = GNNvsRNNConfig(
-        lengths=tuple(args.lengths),
-        depths=tuple(args.depths),
-        seeds=tuple(args.seeds),
-        steps=args.steps,
-        models=tuple(args.models),
-        batch_size=args.batch_size,
-        test_size=args.test_size,
-        early_stop_accuracy=None if args.early_stop == 0 else args.early_stop,
-        gcn_hidden_channels=args.hidden_channels,
-        gcn_learning_rate=args.gcn_lr,
-    ).validate()
+    values = config_values(GNNvsRNNConfig, args)
+    if values["early_stop_accuracy"] == 0:
+        values["early_stop_accuracy"] = None  # --early-stop 0: never
+    config = GNNvsRNNConfig(**values).validate(args.config_labels)
     with _outputs(args):  # checked and locked before any work
         return _gnn_vs_rnn_run(args, config)
 
@@ -145,7 +151,7 @@ def _gnn_vs_rnn_run(args: argparse.Namespace, config: Any) -> int:
         from gnnhw.plotting.assignment import gnn_vs_rnn_figure
 
         title = (
-            f"palindromes as path graphs; {len(config.seeds)} seed(s), up to {config.steps} steps"
+            f"palindromes as path graphs; {config.seeds} seed(s), up to {config.steps} steps"
             + (f" (early stop at {config.early_stop_accuracy})" if config.early_stop_accuracy else "")
             + f"; GCN: residual, hidden {config.gcn_hidden_channels}, digit + position features"
         )
@@ -181,10 +187,32 @@ def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
         print(f"results: {args.json}")
 
 
-def _field_default(name: str) -> Any:
-    from gnnhw.experiments.config import GNNvsRNNConfig
+class _SeedCount(argparse.Action):
+    """``--seeds N``: a count of runs. The old form, a list of consecutive seeds (``--seeds 3 4 5``), is read as
+    ``--seed 3 --seeds 3`` with a one-line warning on stderr, for one release; any other list is refused."""
 
-    return {f.name: f.default for f in dataclasses.fields(GNNvsRNNConfig)}[name]
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        if len(values) == 1:
+            setattr(namespace, self.dest, values[0])
+            return
+        first = values[0]
+        if list(values) != list(range(first, first + len(values))):
+            raise argparse.ArgumentError(
+                self, f"is a count of runs now (seeds --seed, --seed + 1, ...), got {' '.join(map(str, values))}"
+            )
+        sys.stderr.write(
+            f"{parser.prog}: warning: a list of seeds after --seeds is deprecated; use --seed {first} --seeds "
+            f"{len(values)}\n"
+        )
+        namespace.seed, namespace.seeds = first, len(values)
+
+
+def _add_outputs(p: argparse.ArgumentParser, json_help: str, plot_help: str) -> None:
+    """``--json``, ``--plot`` (both absent unless given), ``--threads`` and ``--format``."""
+    p.add_argument("--json", type=path_arg, default=None, help=f"{json_help} (default: none)")
+    p.add_argument("--plot", type=path_arg, default=None, help=f"{plot_help} (default: none)")
+    add_threads(p)
+    add_format(p)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -206,25 +234,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw bptt --model lstm --length 30 --forget-bias 1\n"
         ),
     )
-    p.add_argument("--model", default="rnn", help="rnn (vanilla RNN) or lstm (default: rnn)")
-    p.add_argument("--length", type=int, default=20, help="time steps T the model reads (default: 20)")
-    p.add_argument("--hidden-size", type=int, default=16, help="hidden units (default: 16)")
-    p.add_argument("--batch-size", type=int, default=8, help="sequences in the batch (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the digits (default: 0)")
-    p.add_argument(
-        "--forget-bias",
-        type=float,
-        default=0.0,
-        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
-        "training uses 1 (default: 0)",
-    )
-    p.add_argument("--json", type=path_arg, default=None, help="also write the comparison as JSON here (default: none)")
-    p.add_argument("--plot", type=path_arg, default=None, help="draw the per-step terms over t here (default: none)")
-    add_threads(p)
-    add_format(p)
-    p.set_defaults(func=_bptt)
+    from gnnhw.experiments.config import BPTTConfig
 
-    defaults = {name: _field_default(name) for name in ("lengths", "depths", "seeds", "steps", "models")}
+    add_config_option(p, "--model", BPTTConfig, help="rnn (vanilla RNN) or lstm")
+    add_config_option(p, "--length", BPTTConfig, type=int, help="time steps T the model reads")
+    add_config_option(p, "--hidden-size", BPTTConfig, type=int, help="hidden units")
+    add_config_option(p, "--batch-size", BPTTConfig, type=int, help="sequences in the batch")
+    add_config_option(p, "--seed", BPTTConfig, type=int, help="seed of the weights and the digits")
+    add_config_option(
+        p,
+        "--forget-bias",
+        BPTTConfig,
+        type=float,
+        help="LSTM only: added to the forget gates' bias; 0 is torch's initialisation, gnnhw's palindrome "
+        "training uses 1",
+    )
+    _add_outputs(p, "also write the comparison as JSON here", "draw the per-step terms over t here")
+    p.set_defaults(func=_bptt, config_labels=config_labels(p))
+
+    from gnnhw.experiments.config import GNNvsRNNConfig as Config
+
     p = subparsers.add_parser(
         "gnn-vs-rnn",
         help="GNN vs RNN (Q3.4): a GCN of depth k on palindromes as path graphs, against the RNN and LSTM",
@@ -237,47 +266,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         epilog=(
             "examples:\n"
-            "  gnnhw gnn-vs-rnn --lengths 5 10 --depths 1 2 4 8 12 --seeds 0 1 --steps 1000 "
+            "  gnnhw gnn-vs-rnn --lengths 5 10 --depths 1 2 4 8 12 --seeds 2 --steps 1000 "
             "--json gnn_vs_rnn.json --plot gnn_vs_rnn.png\n"
+            "  gnnhw gnn-vs-rnn --lengths 5 --depths 2 4 --seed 10 --seeds 3 --gcn-lr 0.01 --models lstm\n"
         ),
     )
-
-    def listed(values: tuple) -> str:
-        return " ".join(str(v) for v in values)
-
-    p.add_argument(
-        "--lengths", nargs="+", type=int, default=list(defaults["lengths"]),
-        help=f"palindrome lengths T (default: {listed(defaults['lengths'])})",
-    )  # fmt: skip
-    p.add_argument(
-        "--depths", nargs="+", type=int, default=list(defaults["depths"]),
-        help=f"GCN depths k (default: {listed(defaults['depths'])})",
-    )  # fmt: skip
-    p.add_argument(
-        "--seeds", nargs="+", type=int, default=list(defaults["seeds"]),
-        help=f"seeds; each fixes weights and data (default: {listed(defaults['seeds'])})",
-    )  # fmt: skip
-    p.add_argument(
-        "--steps", type=int, default=defaults["steps"],
-        help=f"training steps per run, before an early stop (default: {defaults['steps']})",
-    )  # fmt: skip
-    p.add_argument(
-        "--models", nargs="+", default=list(defaults["models"]),
-        help=f"recurrent nets to compare with (default: {listed(defaults['models'])})",
-    )  # fmt: skip
-    batch, test = _field_default("batch_size"), _field_default("test_size")
-    hidden, lr, stop = _field_default("gcn_hidden_channels"), _field_default("gcn_learning_rate"), 0.99
-    p.add_argument("--batch-size", type=int, default=batch, help=f"palindromes per step (default: {batch})")
-    p.add_argument("--test-size", type=int, default=test, help=f"test palindromes per seed (default: {test})")
-    p.add_argument("--hidden-channels", type=int, default=hidden, help=f"GCN hidden channels (default: {hidden})")
-    p.add_argument("--gcn-lr", type=float, default=lr, help=f"GCN Adam learning rate (default: {lr:g})")
-    p.add_argument(
-        "--early-stop", type=float, default=stop, metavar="ACC",
-        help=f"stop a run once its last 50 training batches average ACC; 0: never (default: {stop})",
-    )  # fmt: skip
-    p.add_argument("--json", type=path_arg, default=None, help="write every run as JSON here (default: none)")
-    p.add_argument("--plot", type=path_arg, default=None, help="draw accuracy vs k here (default: none)")
-    add_threads(p)
+    add_config_option(p, "--lengths", Config, nargs="+", type=int, help="palindrome lengths T")
+    add_config_option(p, "--depths", Config, nargs="+", type=int, help="GCN depths k (graph convolutions)")
+    add_config_option(
+        p,
+        "--seeds",
+        Config,
+        nargs="+",
+        type=int,
+        action=_SeedCount,
+        metavar="N",
+        help="runs of every model, with seeds --seed, --seed + 1, ...; each fixes weights and data",
+    )
+    add_config_option(p, "--seed", Config, type=int, help="seed of the first run")
+    add_config_option(p, "--steps", Config, type=int, help="training steps per run, before an early stop")
+    add_config_option(p, "--models", Config, nargs="+", help="recurrent nets to compare with (rnn, lstm)")
+    add_config_option(p, "--batch-size", Config, type=int, help="palindromes per step")
+    add_config_option(p, "--test-size", Config, type=int, help="test palindromes per seed")
+    add_config_option(p, "--hidden-channels", Config, "gcn_hidden_channels", type=int, help="GCN hidden channels")
+    add_config_option(p, "--gcn-lr", Config, type=float, help="GCN Adam learning rate, (0, 10]")
+    add_config_option(p, "--rnn-hidden-size", Config, type=int, help="RNN / LSTM hidden units")
+    add_config_option(p, "--rnn-lr", Config, type=float, help="RNN / LSTM Adam learning rate, (0, 10]")
+    add_config_option(p, "--max-norm", Config, type=float, help="gradient-norm clipping, every model")
+    add_config_option(
+        p,
+        "--early-stop",
+        Config,
+        "early_stop_accuracy",
+        type=float,
+        metavar="ACC",
+        help="stop a run once its last 50 training batches average ACC; 0: never",
+    )
+    _add_outputs(p, "write every run as JSON here", "draw accuracy vs k here")
     add_quiet(p)
-    add_format(p)
-    p.set_defaults(func=_gnn_vs_rnn)
+    p.set_defaults(func=_gnn_vs_rnn, config_labels=config_labels(p))

@@ -1,40 +1,38 @@
-"""Subcommands of the planetoid area: ``train-gcn``, ``eval-gcn`` and ``depth-study``."""
+"""Subcommands of the planetoid area: ``train-gcn``, ``eval-gcn`` and ``depth-study``.
+
+Every option with a config field (:class:`~gnnhw.graph.config.TrainConfig`, :class:`~gnnhw.graph.config.DepthConfig`)
+takes its default and help from the field (:func:`gnnhw.cli._common.add_config_option`); the two training commands
+share their options and their run (outputs checked and locked, train, print, save, draw) in one piece each.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from gnnhw.checks import describe
 from gnnhw.cli._common import (
+    DeprecatedAlias,
+    add_config_option,
     add_data_root,
     add_device,
     add_format,
     add_quiet,
     add_threads,
     apply_threads,
-    non_negative_int,
+    config_labels,
+    config_values,
     path_arg,
     positive_int,
     print_json,
     write_json,
 )
-from gnnhw.graph.config import DepthConfig, TrainConfig
+from gnnhw.graph.config import VARIANTS, DepthConfig, TrainConfig
 
-# CLI option of each config field, so that errors name what the user typed.
-_TRAIN_LABELS = {
-    "dataset": "--dataset",
-    "layer": "--layer",
-    "hidden_channels": "--hidden",
-    "num_layers": "--num-layers",
-    "dropout": "--dropout",
-    "lr": "--lr",
-    "weight_decay": "--weight-decay",
-    "epochs": "--epochs",
-    "seeds": "--seeds",
-    "first_seed": "--first-seed",
-}
-_DEPTH_LABELS = {**_TRAIN_LABELS, "depths": "--depths", "variants": "--variants"}
+OLD_IMPL_VALUES = {"pyg": "reference", "scratch": "scratch"}  # --layer's values as --impl's
 
 
 def _add_trust_raw_data(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +44,47 @@ def _add_trust_raw_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _range(name: str) -> str:
-    return describe(TrainConfig, name).split(":")[0]
+def _with_range(config: type, field: str, text: str) -> str:
+    """``text`` followed by the field's declared range, e.g. ``"hidden channels, [1, 65536]"``."""
+    return f"{text}, {describe(config, field).split(':')[0]}"
+
+
+def _add_training_options(p: argparse.ArgumentParser, config: type) -> None:
+    """The options train-gcn and depth-study share, each from ``config``'s field of the same name."""
+    add_config_option(p, "--dataset", config, help="Cora, CiteSeer or PubMed (any case)")
+    add_config_option(
+        p, "--hidden-channels", config, type=int, help=_with_range(config, "hidden_channels", "hidden channels")
+    )
+    add_config_option(p, "--dropout", config, type=float, help=_with_range(config, "dropout", "dropout probability"))
+    add_config_option(p, "--lr", config, type=float, help=_with_range(config, "lr", "Adam learning rate"))
+    add_config_option(
+        p, "--weight-decay", config, type=float, help=_with_range(config, "weight_decay", "L2 on the first layer")
+    )
+    add_config_option(p, "--epochs", config, type=int, help=_with_range(config, "epochs", "training epochs"))
+    # Plain int/float types: out-of-range values reach Config.validate, which says what was expected.
+    add_config_option(
+        p,
+        "--seeds",
+        config,
+        type=int,
+        help=_with_range(config, "seeds", "number of runs, seeds --seed, --seed + 1, ..."),
+    )
+    add_config_option(p, "--seed", config, type=int, help=_with_range(config, "seed", "seed of the first run"))
+    p.add_argument("--hidden", action=DeprecatedAlias, new="--hidden-channels", dest="hidden_channels", type=int)
+    p.add_argument("--first-seed", action=DeprecatedAlias, new="--seed", dest="seed", type=int)
+    p.add_argument("--plot", type=path_arg, help="write the figure here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, help="also write the full results here (JSON)")
+    add_format(p)
+    add_device(p)
+    add_data_root(p)
+    _add_trust_raw_data(p)
+    add_quiet(p)
+    add_threads(p)
+
+
+def _config_from_args(config: type, args: argparse.Namespace) -> Any:
+    """``config`` built from the options of its fields, validated naming those options (before any work)."""
+    return config(**config_values(config, args)).validate(args.config_labels)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,43 +101,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  gnnhw train-gcn --dataset Cora --seeds 10\n"
-            "  gnnhw train-gcn --dataset CiteSeer --layer pyg --seeds 3 --format json\n"
+            "  gnnhw train-gcn --dataset CiteSeer --impl reference --seeds 3 --seed 100 --format json\n"
             "  gnnhw train-gcn --dataset Cora --seeds 3 --plot curves.png --save gcn.pt\n"
             "  gnnhw train-gcn --data-root ../shared/datasets --epochs 20   # data root: --data-root or $GNNHW_DATA\n"
         ),
     )
-    p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
-    p.add_argument("--layer", default="scratch", help="scratch (gnnhw's GCNLayer) or pyg (GCNConv) (default: scratch)")
-    # Plain int/float types: out-of-range values reach TrainConfig.validate, which says what was expected.
-    p.add_argument("--seeds", type=int, default=1, help=f"number of runs, {_range('seeds')} (default: 1)")
-    p.add_argument(
-        "--first-seed", type=int, default=0, help=f"seed of the first run, {_range('first_seed')} (default: 0)"
+    add_config_option(p, "--impl", TrainConfig, help="scratch (gnnhw's GCNLayer) or reference (PyG's GCNConv)")
+    p.add_argument("--layer", action=DeprecatedAlias, new="--impl", dest="impl", values=OLD_IMPL_VALUES)
+    add_config_option(
+        p,
+        "--variant",
+        TrainConfig,
+        help="plain (Kipf's GCN), or a remedy against over-smoothing: residual, pairnorm, jk",
     )
-    p.add_argument("--epochs", type=int, default=200, help=f"training epochs, {_range('epochs')} (default: 200)")
-    p.add_argument("--hidden", type=int, default=16, help=f"hidden channels, {_range('hidden_channels')} (default: 16)")
-    p.add_argument("--num-layers", type=int, default=2, help=f"graph convolutions, {_range('num_layers')} (default: 2)")
-    p.add_argument(
-        "--dropout", type=float, default=0.5, help=f"dropout probability, {_range('dropout')} (default: 0.5)"
+    add_config_option(
+        p, "--num-layers", TrainConfig, type=int, help=_with_range(TrainConfig, "num_layers", "graph convolutions")
     )
-    p.add_argument("--lr", type=float, default=0.01, help=f"Adam learning rate, {_range('lr')} (default: 0.01)")
-    p.add_argument(
-        "--weight-decay",
-        type=float,
-        default=5e-4,
-        help=f"L2 on the first layer, {_range('weight_decay')} (default: 5e-4)",
-    )
-    p.add_argument("--dense-features", action="store_true", help="keep X dense (slow path, for comparison)")
-    p.add_argument("--no-normalize-features", action="store_true", help="do not row-normalize X")
+    _add_training_options(p, TrainConfig)
+    add_config_option(
+        p, "--dense-features", TrainConfig, "sparse_features", action="store_false",
+        help="keep X dense (slow path, for comparison)",
+    )  # fmt: skip
+    add_config_option(
+        p, "--no-normalize-features", TrainConfig, "normalize_features", action="store_false",
+        help="do not row-normalize X",
+    )  # fmt: skip
     p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
-    p.add_argument("--plot", type=path_arg, help="write the loss and accuracy curves here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=path_arg, help="also write the full results (with per-epoch curves) here")
-    add_format(p)
-    add_device(p)
-    add_data_root(p)
-    _add_trust_raw_data(p)
-    add_quiet(p)
-    add_threads(p)
-    p.set_defaults(func=_train_gcn)
+    p.set_defaults(func=_train_gcn, config_labels=config_labels(p))
 
     p = subparsers.add_parser(
         "eval-gcn",
@@ -131,82 +158,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  gnnhw depth-study --depths 1 2 4 8 --seeds 3 --plot depth.png --json depth.json\n"
-            "  gnnhw depth-study --depths 1 2 --variants plain jk --seeds 1 --epochs 50\n"
+            "  gnnhw depth-study --depths 1 2 --variants plain jk --seeds 1 --epochs 50 --lr 0.005\n"
         ),
     )
-    p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
-    p.add_argument(
-        "--depths", type=positive_int, nargs="+", help="depths to train, each in [1, 1024] (default: 1 2 4 6 8)"
-    )
-    p.add_argument(
-        "--variants",
+    add_config_option(
+        p,
+        "--depths",
+        DepthConfig,
+        type=positive_int,
         nargs="+",
-        default=None,
-        help="plain, residual, pairnorm, jk (default: plain residual pairnorm jk)",
+        help="numbers of graph convolutions, each in [1, 1024]",
     )
-    p.add_argument("--seeds", type=int, default=3, help=f"runs per depth and variant, {_range('seeds')} (default: 3)")
-    p.add_argument("--epochs", type=int, default=200, help=f"training epochs, {_range('epochs')} (default: 200)")
-    p.add_argument("--hidden", type=int, default=64, help=f"hidden channels, {_range('hidden_channels')} (default: 64)")
-    p.add_argument(
-        "--first-seed",
-        type=non_negative_int,
-        default=0,
-        help=f"seed of the first run, {_range('first_seed')} (default: 0)",
+    add_config_option(
+        p, "--variants", DepthConfig, nargs="+", help="plain and the remedies to train: " + ", ".join(VARIANTS)
     )
-    p.add_argument("--plot", type=path_arg, help="write the figure here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=path_arg, help="write the results here (JSON)")
-    add_format(p)
-    add_device(p)
-    add_data_root(p)
-    _add_trust_raw_data(p)
-    add_quiet(p)
-    add_threads(p)
-    p.set_defaults(func=_depth_study)
+    _add_training_options(p, DepthConfig)
+    p.set_defaults(func=_depth_study, config_labels=config_labels(p))
 
 
-def _train_gcn(args: argparse.Namespace) -> int:
-    if args.dense_features and args.layer == "pyg":
-        from gnnhw.errors import ConfigError
-
-        raise ConfigError(
-            "--dense-features applies only to --layer scratch (the pyg layer always uses dense features); drop it"
-        )
-    config = TrainConfig(
-        dataset=args.dataset,
-        layer=args.layer,
-        hidden_channels=args.hidden,
-        num_layers=args.num_layers,
-        dropout=args.dropout,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        epochs=args.epochs,
-        normalize_features=not args.no_normalize_features,
-        sparse_features=not args.dense_features,
-        seeds=args.seeds,
-        first_seed=args.first_seed,
-    ).validate(_TRAIN_LABELS)  # bad options (ranges, memory) fail here, before torch or any data is loaded
+def _run_and_report(
+    args: argparse.Namespace,
+    files: list[tuple[Path | None, str]],
+    train: Callable[[], Any],
+    report: Callable[[Any], None],
+    figure: Callable[[Any], Any],
+) -> int:
+    """The run of a training command: every output checked and locked, ``train()``, then the results before the
+    decorations: ``report(result)`` (table or JSON, and the files), the figure of ``figure(result)`` last."""
     from gnnhw.cli._run import current
     from gnnhw.runs import prepare_outputs
 
-    files = [(p, o) for p, o in ((args.save, "--save"), (args.json, "--json")) if p is not None]
+    outputs = [(path, option) for path, option in files if path is not None]
     figures = [(args.plot, "--plot")] if args.plot is not None else []
-    with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
+    with prepare_outputs(files=outputs, figures=figures):  # every output checked and locked before training
         current().note = "no results were written: they are written only once the run finishes"
         apply_threads(args)
-        from gnnhw.graph.train import save_checkpoint, train_planetoid
-
-        result = train_planetoid(
-            config,
-            root=args.data_root,
-            device=args.device,
-            progress=not args.quiet,
-            trust_raw_data=args.trust_raw_data,
-        )
+        result = train()
         current().note = ""
-        # Results before decorations: the table, then the files, the figure last.
+        report(result)
+        sys.stdout.flush()
+        if args.plot:
+            from gnnhw.plotting import save_figure
+
+            save_figure(figure(result), args.plot)
+            if args.format != "json":
+                print(f"figure saved to {args.plot}")
+    return 0
+
+
+def _train_gcn(args: argparse.Namespace) -> int:
+    if not args.sparse_features and args.impl != "scratch":
+        from gnnhw.errors import ConfigError
+
+        raise ConfigError(
+            "--dense-features applies only to --impl scratch (the reference layers always use dense features); drop it"
+        )
+    config = _config_from_args(TrainConfig, args)  # ranges, memory: before torch or any data is loaded
+
+    def train() -> Any:
+        from gnnhw.graph.train import train_planetoid
+
+        return train_planetoid(
+            config, root=args.data_root, device=args.device, progress=not args.quiet, trust_raw_data=args.trust_raw_data
+        )
+
+    def report(result: Any) -> None:
         if args.format == "json":
             summary = result.to_dict()
-            keys = ("dataset", "layer", "seeds", "test_acc_mean", "test_acc_std", "per_seed", "seconds_per_epoch")
+            keys = ("dataset", "impl", "seeds", "test_acc_mean", "test_acc_std", "per_seed", "seconds_per_epoch")
             payload = {k: summary[k] for k in keys}
             payload.update({k: v for k, v in summary.items() if k not in keys and k not in ("config", "runs")})
             print_json(payload)
@@ -214,24 +233,25 @@ def _train_gcn(args: argparse.Namespace) -> int:
             _print_train_table(config, result)
         sys.stdout.flush()
         if args.save:
+            from gnnhw.graph.train import save_checkpoint
+
             save_checkpoint(result, args.save)
             if args.format != "json":
                 print(f"best model (seed {result.best_seed}) saved to {args.save}", flush=True)
         if args.json:
             write_json(args.json, result.to_dict(history=True))
-        if args.plot:
-            from gnnhw.plotting import save_figure
-            from gnnhw.plotting.planetoid import plot_training_curves
 
-            save_figure(plot_training_curves(result), args.plot)
-            if args.format != "json":
-                print(f"figure saved to {args.plot}")
-    return 0
+    def figure(result: Any) -> Any:
+        from gnnhw.plotting.planetoid import plot_training_curves
+
+        return plot_training_curves(result)
+
+    return _run_and_report(args, [(args.save, "--save"), (args.json, "--json")], train, report, figure)
 
 
 def _print_train_table(config, result) -> None:  # noqa: ANN001
     print(
-        f"{config.dataset}, {config.layer} layer, {len(result.runs)} seed(s), {config.epochs} epochs, {result.device}"
+        f"{config.dataset}, {config.impl} layers, {len(result.runs)} seed(s), {config.epochs} epochs, {result.device}"
     )
     print(f"{'seed':>5} {'best epoch':>10} {'val acc':>8} {'test acc':>9} {'test acc (last)':>16} {'s/epoch':>9}")
     for run in result.runs:
@@ -251,8 +271,8 @@ def _print_train_table(config, result) -> None:  # noqa: ANN001
 
 def _eval_gcn(args: argparse.Namespace) -> int:
     from gnnhw._utils import resolve_device
-    from gnnhw.graph.data import load_planetoid
-    from gnnhw.graph.train import evaluate, load_checkpoint, prepare_graph
+    from gnnhw.graph.data import load_planetoid, prepare_graph
+    from gnnhw.graph.train import evaluate, load_checkpoint
 
     model, config, ckpt = load_checkpoint(args.checkpoint)  # schema-checked: fields, ranges, finite weights
     device = resolve_device(args.device)
@@ -267,7 +287,7 @@ def _eval_gcn(args: argparse.Namespace) -> int:
     accs = evaluate(model.to(device), prepare_graph(data, config, device))
     payload = {
         "dataset": config.dataset,
-        "layer": config.layer,
+        "impl": config.impl,
         "seed": ckpt["seed"],
         **{f"{k}_acc": v for k, v in accs.items()},
     }
@@ -275,44 +295,23 @@ def _eval_gcn(args: argparse.Namespace) -> int:
         print_json(payload)
     else:
         print(
-            f"{config.dataset}, {config.layer} layer, seed {ckpt['seed']}: train {accs['train']:.4f}, "
+            f"{config.dataset}, {config.impl} layers, seed {ckpt['seed']}: train {accs['train']:.4f}, "
             f"val {accs['val']:.4f}, test {accs['test']:.4f}"
         )
     return 0
 
 
 def _depth_study(args: argparse.Namespace) -> int:
-    config = DepthConfig(
-        dataset=args.dataset,
-        hidden_channels=args.hidden,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        first_seed=args.first_seed,
-    )
-    if args.depths:
-        config.depths = tuple(args.depths)
-    if args.variants:
-        config.variants = tuple(args.variants)
-    config.validate(_DEPTH_LABELS)  # ranges, repeated depths or variants, memory: before anything is loaded
-    from gnnhw.cli._run import current
-    from gnnhw.runs import prepare_outputs
+    config = _config_from_args(DepthConfig, args)  # ranges, repeated depths or variants, memory: before any work
 
-    files = [(args.json, "--json")] if args.json is not None else []
-    figures = [(args.plot, "--plot")] if args.plot is not None else []
-    with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
-        current().note = "no results were written: they are written only once the run finishes"
-        apply_threads(args)
+    def train() -> Any:
         from gnnhw.graph.depth import run_depth_study
 
-        result = run_depth_study(
-            config,
-            root=args.data_root,
-            device=args.device,
-            progress=not args.quiet,
-            trust_raw_data=args.trust_raw_data,
+        return run_depth_study(
+            config, root=args.data_root, device=args.device, progress=not args.quiet, trust_raw_data=args.trust_raw_data
         )
-        current().note = ""
-        # Results before decorations: the table and the JSON, the figure last.
+
+    def report(result: Any) -> None:
         if args.format == "json":
             print_json(result.to_dict())
         else:
@@ -331,11 +330,10 @@ def _depth_study(args: argparse.Namespace) -> int:
             write_json(args.json, result.to_dict())
             if args.format != "json":
                 print(f"results saved to {args.json}", flush=True)
-        if args.plot:
-            from gnnhw.plotting import save_figure
-            from gnnhw.plotting.planetoid import plot_depth_study
 
-            save_figure(plot_depth_study(result), args.plot)
-            if args.format != "json":
-                print(f"figure saved to {args.plot}")
-    return 0
+    def figure(result: Any) -> Any:
+        from gnnhw.plotting.planetoid import plot_depth_study
+
+        return plot_depth_study(result)
+
+    return _run_and_report(args, [(args.json, "--json")], train, report, figure)

@@ -8,7 +8,7 @@ directions (1 - 2 - ... - T). The node features, stated here because the GCN can
 - the one-hot position (T values): node i has a 1 in column 10 + i - 1 (a *positional feature*: without it every
   interior node looks alike and a GCN could not tell the first digit from any other).
 
-The GCN is :class:`~gnnhw.graph.depth.DepthGCN` with the ``residual`` remedy (H_{l+1} = ReLU(Â H_l W_l) + H_l on
+The GCN is :class:`~gnnhw.graph.models.GCN` with the ``residual`` variant (H_{l+1} = ReLU(Â H_l W_l) + H_l on
 hidden layers, no dropout), so depth alone does not fail from over-smoothing; its logits at node T classify the
 last digit. k graph convolutions let node T see exactly the nodes within k hops (its *receptive field*,
 Kipf & Welling 2017, section 2), and the first digit, which the last one equals, is T - 1 hops away: for
@@ -81,12 +81,17 @@ def palindrome_graph_features(digits: Tensor, dtype: torch.dtype = torch.float32
 
 
 def build_gcn(length: int, num_layers: int, hidden_channels: int = 64) -> torch.nn.Module:
-    """A residual :class:`~gnnhw.graph.depth.DepthGCN` of ``num_layers`` convolutions for palindromes of ``length``:
-    ``10 + length`` input features, 10 classes, no dropout. Its weights come from torch's global RNG."""
-    from gnnhw.graph.depth import DepthGCN
+    """A residual :class:`~gnnhw.graph.models.GCN` of ``num_layers`` convolutions for palindromes of ``length``:
+    ``10 + length`` input features, 10 classes, no dropout. Its weights come from torch's global RNG.
+
+    >>> digits = torch.tensor([[3, 1, 3]])  # one palindrome of length 3
+    >>> last_node_logits(build_gcn(3, num_layers=2, hidden_channels=8), digits).shape
+    torch.Size([1, 10])
+    """
+    from gnnhw.graph.models import GCN
 
     check_length(length)
-    return DepthGCN(NUM_DIGITS + length, hidden_channels, NUM_DIGITS, num_layers, dropout=0.0, variant="residual")
+    return GCN(NUM_DIGITS + length, hidden_channels, NUM_DIGITS, num_layers, dropout=0.0, variant="residual")
 
 
 def last_node_logits(model: torch.nn.Module, digits: Tensor, edge_index: Tensor | None = None) -> Tensor:
@@ -150,7 +155,7 @@ class RunRecord:
     model: str
     length: int
     seed: int
-    num_layers: int | None
+    num_layers: int | None  # the GCN's depth k; None for the recurrent nets
     test_accuracy: float
     steps: int
     seconds: float
@@ -166,18 +171,19 @@ class GNNvsRNNResult:
 
     def gcn_accuracy(self) -> dict[int, dict[int, list[float]]]:
         """{T: {k: [test accuracy per seed]}} of the GCN runs."""
-        out: dict[int, dict[int, list[float]]] = {}
-        for r in self.runs:
-            if r.model == "gcn":
-                out.setdefault(r.length, {}).setdefault(r.num_layers, []).append(r.test_accuracy)
-        return out
+        return self._gcn_table("test_accuracy")
 
     def influence_ratio(self) -> dict[int, dict[int, list[float]]]:
         """{T: {k: [initial influence ratio, node 1 / node T-1, per seed]}} of the GCN runs."""
+        return self._gcn_table("initial_influence_ratio")
+
+    def _gcn_table(self, key: str) -> dict[int, dict[int, list[float]]]:
+        """{T: {k: [run.<key> per seed]}} of the GCN runs whose ``key`` is set."""
         out: dict[int, dict[int, list[float]]] = {}
         for r in self.runs:
-            if r.model == "gcn" and r.initial_influence_ratio is not None:
-                out.setdefault(r.length, {}).setdefault(r.num_layers, []).append(r.initial_influence_ratio)
+            value = getattr(r, key)
+            if r.model == "gcn" and r.num_layers is not None and value is not None:
+                out.setdefault(r.length, {}).setdefault(r.num_layers, []).append(value)
         return out
 
     def recurrent_accuracy(self) -> dict[str, dict[int, list[float]]]:
@@ -227,7 +233,7 @@ def train_gcn(config: GNNvsRNNConfig, length: int, num_layers: int, seed: int, b
     influence = influence_by_position(model, probe)
     ratio = influence[0] / influence[-2] if influence[-2] > 0 else None  # None: digit T-1 has no influence either
     train_gen, test_gen = train_test_generators(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_lr)
     edge_index = path_edge_index(length, config.batch_size)  # one tensor: its checks are memoized with it
     recent: list[float] = []
     steps = 0
@@ -264,7 +270,7 @@ def train_recurrent(config: GNNvsRNNConfig, model: str, length: int, seed: int) 
             length=length,
             hidden_size=config.rnn_hidden_size,
             batch_size=config.batch_size,
-            lr=config.rnn_learning_rate,
+            lr=config.rnn_lr,
             train_steps=config.steps,
             max_norm=config.max_norm,
             early_stop_accuracy=config.early_stop_accuracy,
@@ -289,10 +295,10 @@ def run_gnn_vs_rnn(config: GNNvsRNNConfig | None = None, progress: bool = False)
     config = (config or GNNvsRNNConfig()).validate()
     result = GNNvsRNNResult(config)
     per_length = len(config.depths) + len(config.models)
-    total = len(config.lengths) * len(config.seeds) * per_length * config.steps
+    total = len(config.lengths) * config.seeds * per_length * config.steps
     with tqdm(total=total, desc="gnn-vs-rnn", unit="step", disable=not progress, file=sys.stderr) as bar:
         for length in config.lengths:
-            for seed in config.seeds:
+            for seed in config.seed_list():
                 for model in config.models:
                     bar.set_description(f"{model} T={length} seed={seed}")
                     result.runs.append(train_recurrent(config, model, length, seed))

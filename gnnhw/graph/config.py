@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from gnnhw.checks import SEED_MAX, SEED_WHY, bounded, check_config, check_memory, check_value, unique
+from gnnhw._renames import IMPL_WHY, IMPLS
+from gnnhw.checks import LR, SEED, SEED_MAX, SEED_WHY, Range, bounded, check_config, check_memory, check_value, unique
 from gnnhw.errors import ConfigError, check_positive_int
 
 PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
@@ -28,8 +29,9 @@ PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
 # and keeps that bounded.
 MAX_LAYERS = 10_000
 
-LAYERS = ("scratch", "pyg")
 VARIANTS = ("plain", "residual", "pairnorm", "jk")
+"""The GCN variants (:class:`gnnhw.graph.models.GCN`'s ``variant``): Kipf's plain stack and three remedies
+against over-smoothing (residual connections, PairNorm, jumping knowledge)."""
 
 
 class PlanetoidSize(NamedTuple):
@@ -59,13 +61,14 @@ def canonical_name(name: str) -> str:
 
 # Limits shared by both configs. They are generous for the task (Kipf's recipe: 2 layers, 16 hidden,
 # 200 epochs) and exist so that an absurd value is refused at once instead of failing deep inside torch.
-_HIDDEN = {"min": 1, "max": 65_536, "why": "units per hidden layer; the memory estimate also applies"}
+# The learning rate's range is gnnhw's one declared range for every ``lr`` (gnnhw.checks.LR).
+_HIDDEN: Range = {"min": 1, "max": 65_536, "why": "units per hidden layer; the memory estimate also applies"}
 _LAYERS_MAX = 1_024  # far deeper than any GCN that trains; deep plain GCNs only over-smooth
-_LR = {"min": 0.0, "min_open": True, "max": 1e38, "why": "Adam step on float32 weights; above 3.4e38 it overflows"}
-_WD = {"min": 0.0, "max": 1e38, "why": "L2 penalty on float32 weights; above 3.4e38 it overflows"}
-_EPOCHS = {"min": 1, "max": 1_000_000, "why": "full-batch training steps"}
-_SEEDS = {"min": 1, "max": 10_000, "why": "independent runs"}
-_DROPOUT = {"min": 0.0, "max": 1.0, "max_open": True, "why": "a probability; 1 would drop everything"}
+_WD: Range = {"min": 0.0, "max": 1e38, "why": "L2 penalty on float32 weights; above 3.4e38 it overflows"}
+_EPOCHS: Range = {"min": 1, "max": 1_000_000, "why": "full-batch training steps"}
+_SEEDS: Range = {"min": 1, "max": 10_000, "why": "independent runs, with seeds seed, seed + 1, ..."}
+_DROPOUT: Range = {"min": 0.0, "max": 1.0, "max_open": True, "why": "a probability; 1 would drop everything"}
+_DATASET = "the public Planetoid split"
 
 
 def gcn_training_bytes(
@@ -94,23 +97,14 @@ def gcn_training_bytes(
     return 4 * (5 * params + activations + features + adjacency)
 
 
-def _check_seed_span(first_seed: int, seeds: int, label: str) -> None:
-    if first_seed + seeds - 1 > SEED_MAX:
+def check_seed_span(seed: int, seeds: int, label: str = "seed") -> None:
+    """Refuse (:class:`ConfigError`) ``seeds`` runs from ``seed`` whose last seed, ``seed + seeds - 1``, is beyond
+    :data:`~gnnhw.checks.SEED_MAX`; ``label`` names the first seed's field or option."""
+    if seed + seeds - 1 > SEED_MAX:
         raise ConfigError(
-            f"{label} {first_seed} with {seeds} seed(s) reaches seed {first_seed + seeds - 1}, beyond {SEED_MAX} "
+            f"{label} {seed} with {seeds} seed(s) reaches seed {seed + seeds - 1}, beyond {SEED_MAX} "
             f"({SEED_WHY}); use a smaller first seed"
         )
-
-
-def _check_fields(config: object, labels: Mapping[str, str] | None, skip: tuple[str, ...] = ()) -> None:
-    """:func:`gnnhw.checks.check_config` on every field except ``skip``."""
-    import typing
-
-    hints = typing.get_type_hints(type(config))
-    labels = labels or {}
-    for f in dataclasses.fields(config):
-        if f.name not in skip:
-            check_value(labels.get(f.name, f.name), getattr(config, f.name), hints[f.name], f.metadata.get("range"))
 
 
 @dataclass
@@ -119,20 +113,33 @@ class TrainConfig:
 
     Each field declares its range (:func:`gnnhw.checks.bounded`); :meth:`validate` enforces them and
     refuses sizes whose estimated memory (:func:`gcn_training_bytes`) exceeds the machine's.
+
+    >>> TrainConfig(dataset="cora", seeds=3).validate().dataset
+    'Cora'
+    >>> TrainConfig(lr=0.0).validate()
+    Traceback (most recent call last):
+    ...
+    gnnhw.errors.ConfigError: lr must be a positive number, got 0.0
     """
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why="the public Planetoid split")
-    layer: str = bounded("scratch", choices=LAYERS, why="scratch: gnnhw's GCNLayer; pyg: PyG's GCNConv")
+    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why=_DATASET)
+    impl: str = bounded("scratch", choices=IMPLS, why=IMPL_WHY)  # gnnhw's GCNLayer or PyG's GCNConv
+    variant: str = bounded("plain", choices=VARIANTS, why="Kipf's GCN, or a remedy against over-smoothing")
     hidden_channels: int = bounded(16, **_HIDDEN)  # width of every hidden layer
     num_layers: int = bounded(2, min=1, max=_LAYERS_MAX, why="graph convolutions; deeper only over-smooths")
     dropout: float = bounded(0.5, **_DROPOUT)  # on the input features and every hidden layer
-    lr: float = bounded(0.01, **_LR)  # Adam learning rate
+    lr: float = bounded(0.01, **LR)  # Adam learning rate
     weight_decay: float = bounded(5e-4, **_WD)  # L2 on the first layer's parameters (Kipf; PyG's examples/gcn.py)
     epochs: int = bounded(200, **_EPOCHS)
     normalize_features: bool = True  # row-normalize X (PyG's NormalizeFeatures)
     sparse_features: bool = True  # keep X sparse, dropout on its stored values (Kipf's fast path)
-    seeds: int = bounded(1, **_SEEDS)  # runs with seeds first_seed, first_seed + 1, ...
-    first_seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY)
+    seeds: int = bounded(1, **_SEEDS)  # runs with seeds seed, seed + 1, ..., seed + seeds - 1
+    seed: int = bounded(0, **SEED)  # the first run's seed
+
+    def __post_init__(self) -> None:
+        from gnnhw._renames import impl_value
+
+        self.impl = impl_value(self.impl, "TrainConfig")  # the old layer values: "pyg" is now "reference"
 
     def validate(self, labels: Mapping[str, str] | None = None) -> TrainConfig:
         """Check every field and the memory the run needs; return ``self`` with the data set's canonical name.
@@ -143,10 +150,7 @@ class TrainConfig:
         """
         labels = labels or {}
         self.dataset = canonical_name(self.dataset)
-        if self.layer not in LAYERS:
-            raise ConfigError(f"unknown layer {self.layer!r:.80}; expected one of {', '.join(LAYERS)}")
-        for name in ("hidden_channels", "num_layers", "epochs", "seeds"):
-            check_positive_int(labels.get(name, name), getattr(self, name))
+        _check_positive_fields(self, labels, ("hidden_channels", "num_layers", "epochs", "seeds"))
         if isinstance(self.dropout, (int, float)) and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"{labels.get('dropout', 'dropout')} must be in [0, 1), got {self.dropout!r}")
         if isinstance(self.lr, (int, float)) and not self.lr > 0.0:
@@ -156,7 +160,7 @@ class TrainConfig:
                 f"{labels.get('weight_decay', 'weight_decay')} must be a non-negative number, got {self.weight_decay!r}"
             )
         check_config(self, labels)  # types, finiteness and the declared ranges
-        _check_seed_span(self.first_seed, self.seeds, labels.get("first_seed", "first_seed"))
+        check_seed_span(self.seed, self.seeds, labels.get("seed", "seed"))
         self.check_memory()
         return self
 
@@ -177,20 +181,55 @@ class TrainConfig:
         )
 
 
+def _check_positive_fields(config: Any, labels: Mapping[str, str], names: tuple[str, ...]) -> None:
+    for name in names:
+        check_positive_int(labels.get(name, name), getattr(config, name))
+
+
+OLD_CONFIG_KEYS = {"layer": "impl", "first_seed": "seed"}
+"""Keys of a :class:`TrainConfig` / :class:`DepthConfig` dict written before the one vocabulary (gnnhw <= 0.x
+checkpoints and results files) and their names now; ``layer``'s value ``"pyg"`` is now ``"reference"``."""
+
+
+def upgrade_config_dict(values: Any) -> Any:
+    """A config dict read from a file with its old keys (:data:`OLD_CONFIG_KEYS`) and old ``impl`` values
+    translated, so files written by earlier versions still load. Anything that is not a dict is returned as is
+    (for the caller's schema check to refuse).
+
+    >>> upgrade_config_dict({"layer": "pyg", "first_seed": 3, "epochs": 5})
+    {'epochs': 5, 'impl': 'reference', 'seed': 3}
+    """
+    from gnnhw._renames import OLD_IMPL_VALUES
+
+    if not isinstance(values, dict):
+        return values
+    out = {k: v for k, v in values.items() if k not in OLD_CONFIG_KEYS or OLD_CONFIG_KEYS[k] in values}
+    for old, new in OLD_CONFIG_KEYS.items():
+        if old in values and new not in values:
+            out[new] = values[old]
+    if isinstance(out.get("impl"), str):
+        out["impl"] = OLD_IMPL_VALUES.get(out["impl"], out["impl"])
+    return out
+
+
 @dataclass
 class DepthConfig:
-    """Hyper-parameters of the depth study (Kipf's recipe, wider hidden layers); ranges as :class:`TrainConfig`."""
+    """Hyper-parameters of the depth study (Kipf's recipe, wider hidden layers); ranges as :class:`TrainConfig`.
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why="the public Planetoid split")
+    >>> DepthConfig(depths=(1, 2), variants=("plain", "jk"), seeds=1).validate().depths
+    (1, 2)
+    """
+
+    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why=_DATASET)
     depths: tuple[int, ...] = (1, 2, 4, 6, 8)  # numbers of graph convolutions to train, each in [1, 1024]
     variants: tuple[str, ...] = VARIANTS  # plain and the remedies
     hidden_channels: int = bounded(64, **_HIDDEN)
     dropout: float = bounded(0.5, **_DROPOUT)  # before every convolution
-    lr: float = bounded(0.01, **_LR)  # Adam learning rate
+    lr: float = bounded(0.01, **LR)  # Adam learning rate
     weight_decay: float = bounded(5e-4, **_WD)  # L2 on the first layer only, as in the Kipf recipe
     epochs: int = bounded(200, **_EPOCHS)  # per run
-    seeds: int = bounded(3, **_SEEDS)  # runs per (variant, depth)
-    first_seed: int = bounded(0, min=0, max=SEED_MAX, why=SEED_WHY)
+    seeds: int = bounded(3, **_SEEDS)  # runs per (variant, depth), seeds seed, seed + 1, ...
+    seed: int = bounded(0, **SEED)  # the first run's seed
 
     def validate(self, labels: Mapping[str, str] | None = None) -> DepthConfig:
         """Check every field (raises :class:`ConfigError`, naming ``labels``' options); return ``self``."""
@@ -211,19 +250,12 @@ class DepthConfig:
         self.depths = tuple(unique(labels.get("depths", "depths"), list(depths)))
         self.variants = tuple(unique(labels.get("variants", "variants"), list(variants)))
         self.train_config(max(self.depths)).validate(labels)  # every shared field, and memory at the deepest
-        _check_fields(self, labels, skip=("depths", "variants"))
+        check_config(self, labels, skip=("depths", "variants"))  # those: element by element above
         return self
 
-    def train_config(self, num_layers: int) -> TrainConfig:
-        return TrainConfig(
-            dataset=self.dataset,
-            layer="scratch",
-            hidden_channels=self.hidden_channels,
-            num_layers=num_layers,
-            dropout=self.dropout,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            epochs=self.epochs,
-            seeds=self.seeds,
-            first_seed=self.first_seed,
-        )
+    def train_config(self, num_layers: int, variant: str = "plain") -> TrainConfig:
+        """The :class:`TrainConfig` of one (variant, depth) cell: this study's shared fields, scratch layers."""
+        shared = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("depths", "variants")
+        }
+        return TrainConfig(impl="scratch", variant=variant, num_layers=num_layers, **shared)

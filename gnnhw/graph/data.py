@@ -26,6 +26,9 @@ Planetoid repository into the data root (and then checked like any other); witho
 read-only root) :class:`~gnnhw.errors.DataNotFoundError` says which files are expected, where, and where
 they come from.
 
+**Preparation.** :func:`prepare_graph` turns a loaded data set into a :class:`FullBatchGraph` for training:
+row-normalized (optionally sparse) features and Â computed once, or ``edge_index`` for the reference layers.
+
 Public split (all three sets are fixed by the raw files):
 
 =========  =====  =====  ======== =======  =====  ====
@@ -47,8 +50,9 @@ import io
 import os
 import pickle
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -63,6 +67,9 @@ from gnnhw.errors import DataIntegrityError, DataNotFoundError, OutputError
 from gnnhw.graph.config import PLANETOID_NAMES as PLANETOID_NAMES  # re-exported
 from gnnhw.graph.config import canonical_name
 from gnnhw.runs import remove_unused_folders
+
+if TYPE_CHECKING:
+    from gnnhw.graph.config import TrainConfig
 
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"  # PyG's Planetoid.url
 _SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -249,9 +256,12 @@ class _Reader:
             state = obj.state
             if not isinstance(state, dict):
                 raise self.fail(suffix, "CSR matrix without its attributes")
-            parts = [state.get(k) for k in ("data", "indices", "indptr")]
+            found = [state.get(k) for k in ("data", "indices", "indptr")]
             shape = state.get("_shape", state.get("shape"))
-            if not all(isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "biuf" for a in parts):
+            parts: list[np.ndarray] = [
+                a for a in found if isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "biuf"
+            ]
+            if len(parts) != len(found):
                 raise self.fail(suffix, "CSR matrix whose data/indices/indptr are not 1-D numeric arrays")
             if not (
                 isinstance(shape, tuple)
@@ -418,11 +428,11 @@ def _read_cache(path: Path, name: str, digests: dict[str, str]) -> Data | None:
         and blob.get("raw_sha256") == digests
     ):
         return None
-    tensors = {k: blob.get(k) for k in _TENSORS}
-    if not all(
-        isinstance(t, torch.Tensor) and t.dtype == dtype
-        for (k, t), dtype in zip(tensors.items(), _TENSORS.values(), strict=True)
-    ):
+    found = {k: blob.get(k) for k in _TENSORS}
+    tensors: dict[str, torch.Tensor] = {
+        k: t for k, t in found.items() if isinstance(t, torch.Tensor) and t.dtype == _TENSORS[k]
+    }
+    if len(tensors) != len(_TENSORS):  # a tensor missing, not a tensor, or of another dtype
         return None
     n = tensors["y"].size(0) if tensors["y"].dim() == 1 else -1
     edge_index = tensors["edge_index"]
@@ -553,3 +563,86 @@ def row_normalize(x: torch.Tensor) -> torch.Tensor:
 def sparse_features(x: torch.Tensor) -> torch.Tensor:
     """A dense (N, F) feature matrix as a coalesced torch sparse COO tensor (Cora's is 98.7% zeros)."""
     return x.to_sparse_coo().coalesce()
+
+
+@dataclass
+class FullBatchGraph:
+    """A Planetoid graph ready for full-batch node classification: features, the graph, labels and split masks.
+
+    The graph is held in exactly one of two forms, each in the field named for it:
+
+    - ``norm_adj``: the normalized adjacency Â = D̃^-1/2 Ã D̃^-1/2 (Ã = A + I; Kipf & Welling,
+      https://arxiv.org/abs/1609.02907, eq. 2) as a sparse CSR ``(N, N)``, computed once (gnnhw's scratch layers);
+    - ``edge_index``: the raw edges ``(2, E)``, which PyG's ``GCNConv`` normalizes itself (the reference path).
+
+    :attr:`graph` is the one that is set, the second argument of :class:`~gnnhw.graph.models.GCN`'s ``forward``.
+
+    Raises:
+        ConfigError: both or neither of ``norm_adj`` and ``edge_index`` given.
+    """
+
+    x: torch.Tensor  # (N, F) float, dense or sparse COO
+    y: torch.Tensor  # (N,) long class labels
+    train_mask: torch.Tensor  # (N,) bool
+    val_mask: torch.Tensor  # (N,) bool
+    test_mask: torch.Tensor  # (N,) bool
+    num_classes: int
+    norm_adj: torch.Tensor | None = None  # Â, sparse CSR (N, N)
+    edge_index: torch.Tensor | None = None  # (2, E) long
+
+    def __post_init__(self) -> None:
+        if (self.norm_adj is None) == (self.edge_index is None):
+            from gnnhw.errors import ConfigError
+
+            raise ConfigError("a FullBatchGraph holds exactly one of norm_adj and edge_index; give one of them")
+
+    @property
+    def graph(self) -> torch.Tensor:
+        """``norm_adj`` when set, else ``edge_index``: what a :class:`~gnnhw.graph.models.GCN` takes."""
+        graph = self.norm_adj if self.norm_adj is not None else self.edge_index
+        assert graph is not None  # __post_init__: exactly one is set
+        return graph
+
+
+def num_classes_of(data: Data) -> int:
+    """The number of classes of ``data``: its ``num_classes`` attribute, else ``max(y) + 1``."""
+    return int(getattr(data, "num_classes", int(data.y.max()) + 1))
+
+
+def prepare_graph(data: Data, config: TrainConfig, device: torch.device | str = "cpu") -> FullBatchGraph:
+    """Row-normalize and (optionally) sparsify X, compute Â once for the scratch layers, move all to ``device``.
+
+    ``config``'s ``normalize_features``, ``sparse_features`` and ``impl`` decide. The reference layers
+    (``impl="reference"``) get dense features and ``edge_index``, and normalize the graph themselves.
+
+    >>> from gnnhw.graph.config import TrainConfig
+    >>> data = Data(x=torch.eye(3), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([0, 1, 0]))
+    >>> data.train_mask = data.val_mask = data.test_mask = torch.ones(3, dtype=torch.bool)
+    >>> graph = prepare_graph(data, TrainConfig())
+    >>> graph.norm_adj.layout, graph.edge_index, graph.num_classes
+    (torch.sparse_csr, None, 2)
+    """
+    from gnnhw.graph.adjacency import normalized_adjacency
+
+    device = torch.device(device)
+    x = data.x.float()
+    if config.normalize_features:
+        x = row_normalize(x)
+    scratch = config.impl == "scratch"
+    if config.sparse_features and scratch:
+        x = sparse_features(x)  # GCNConv's Linear needs dense features: the reference layers keep X dense
+    if scratch:
+        norm_adj = normalized_adjacency(data.edge_index, num_nodes=data.num_nodes, sparse=True).to(device)
+        edge_index = None
+    else:
+        norm_adj, edge_index = None, data.edge_index.to(device)
+    return FullBatchGraph(
+        x=x.to(device),
+        y=data.y.to(device),
+        train_mask=data.train_mask.to(device),
+        val_mask=data.val_mask.to(device),
+        test_mask=data.test_mask.to(device),
+        num_classes=num_classes_of(data),
+        norm_adj=norm_adj,
+        edge_index=edge_index,
+    )

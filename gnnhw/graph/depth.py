@@ -2,27 +2,20 @@
 
 Each GCN layer replaces a node's features by a weighted mean over its closed neighbourhood, H' = Â H W.
 Stacking L layers applies Â^L, and Â^L converges to a rank-one operator on a connected graph (its rows
-become proportional to D^1/2 1): the node embeddings of a deep plain GCN become indistinguishable,
-*over-smoothing* (Li, Han & Wu, AAAI 2018; Oono & Suzuki, ICLR 2020). :class:`DepthGCN` builds four
-variants from gnnhw's :class:`~gnnhw.graph.layers.GCNLayer`:
-
-- ``plain``: Kipf's GCN with ``num_layers`` convolutions, H_{l+1} = ReLU(Â H_l W_l).
-- ``residual``: H_{l+1} = ReLU(Â H_l W_l) + H_l on every hidden -> hidden layer (He et al.; Kipf & Welling,
-  Appendix B), so each layer only adds a correction to what the layer below knew.
-- ``pairnorm``: PairNorm (Zhao & Akoglu, ICLR 2020) after every hidden layer, which keeps the total
-  pairwise squared distance of the embeddings constant: x̃_i = x_i - mean_j x_j,
-  x_i <- s * x̃_i / sqrt(mean_j ||x̃_j||^2).
-- ``jk``: jumping knowledge (Xu et al., ICML 2018): ``num_layers`` hidden convolutions whose outputs are
-  combined by an element-wise max and classified by a linear layer, so the classifier can pick, per
-  feature, the most useful neighbourhood size.
+become proportional to D̃^1/2 1): the node embeddings of a deep plain GCN become indistinguishable,
+*over-smoothing* (Li, Han & Wu, AAAI 2018, https://arxiv.org/abs/1801.07606; Oono & Suzuki, ICLR 2020,
+https://arxiv.org/abs/1905.10947). The models are :class:`~gnnhw.graph.models.GCN` with its ``variant`` option:
+``plain`` (Kipf's GCN), ``residual``, ``pairnorm`` and ``jk`` (jumping knowledge); see :mod:`gnnhw.graph.models`.
 
 Over-smoothing is measured by the mean pairwise cosine distance of the final node embeddings (the
-model's output, "MAD" of Chen et al., AAAI 2020): 1 - mean_{i != j} cos(z_i, z_j), computed in O(N C).
+model's output, "MAD" of Chen et al., AAAI 2020, https://arxiv.org/abs/1909.03211):
+1 - mean_{i != j} cos(z_i, z_j), computed in O(N C).
+
+``DepthGCN`` is a deprecated alias of ``GCN(..., variant=...)``, kept for one release.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import statistics
@@ -33,59 +26,23 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
-from gnnhw.graph.config import VARIANTS, DepthConfig
-from gnnhw.graph.data import load_planetoid
-from gnnhw.graph.layers import GCNLayer, is_sparse, precomputed_adjacency
-from gnnhw.graph.models import sparse_dropout
-from gnnhw.graph.train import prepare_graph, train_run
+from gnnhw.graph.config import VARIANTS as VARIANTS  # re-exported
+from gnnhw.graph.config import DepthConfig as DepthConfig  # re-exported
+from gnnhw.graph.data import load_planetoid, num_classes_of, prepare_graph
+from gnnhw.graph.layers import is_sparse
+from gnnhw.graph.models import GCN
+from gnnhw.graph.models import PairNorm as PairNorm  # re-exported
+from gnnhw.graph.models import dropout_any as dropout_any  # re-exported
+from gnnhw.graph.train import build_model, sample_std, train_run
 
 
-def dropout_any(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout on a dense tensor, or on the stored values of a sparse tensor (Kipf's sparse dropout)."""
-    if is_sparse(x):
-        return sparse_dropout(x, p, training)
-    return F.dropout(x, p, training)
-
-
-class PairNorm(nn.Module):
-    r"""PairNorm (Zhao & Akoglu, 2020), "PN" mode, without parameters.
-
-    .. math::
-        \tilde x_i = x_i - \frac1N \sum_j x_j, \qquad
-        x_i' = s \, \tilde x_i \Big/ \sqrt{\tfrac1N \textstyle\sum_j \|\tilde x_j\|^2 + \epsilon}
-
-    Shapes:
-        (N, F) -> (N, F)
-    """
-
-    def __init__(self, scale: float = 1.0, eps: float = 1.0e-5) -> None:
-        super().__init__()
-        self.scale = scale
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x - x.mean(dim=0, keepdim=True)  # x̃_i = x_i - mean_j x_j
-        return self.scale * x / (x.pow(2).sum(dim=-1).mean() + self.eps).sqrt()  # s x̃_i / sqrt(mean ||x̃||^2)
-
-
-class DepthGCN(nn.Module):
-    """A GCN of ``num_layers`` graph convolutions, plain or with a remedy against over-smoothing.
-
-    Args:
-        in_channels: input features F.
-        hidden_channels: width of every hidden layer.
-        out_channels: classes C.
-        num_layers: graph convolutions (>= 1). For ``jk`` all of them are hidden and a linear layer classifies.
-        dropout: dropout probability before every convolution (on the stored values of a sparse X).
-        variant: ``"plain"``, ``"residual"``, ``"pairnorm"`` or ``"jk"``.
-
-    Shapes:
-        x: (N, F) dense or sparse COO; adj: Â as (N, N) sparse (or edge_index (2, E)); output: (N, C).
-    """
+class DepthGCN(GCN):
+    """Deprecated (one release): :class:`~gnnhw.graph.models.GCN` with ``variant=``; this alias keeps the old
+    argument order ``(in_channels, hidden_channels, out_channels, num_layers, dropout, variant)``."""
 
     def __init__(
         self,
@@ -96,43 +53,10 @@ class DepthGCN(nn.Module):
         dropout: float = 0.5,
         variant: str = "plain",
     ) -> None:
-        super().__init__()
-        if variant not in VARIANTS:
-            raise ConfigError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-        if num_layers < 1:
-            raise ConfigError(f"num_layers must be a positive integer, got {num_layers!r}")
-        self.variant = variant
-        self.dropout = dropout
-        if variant == "jk":
-            dims = [in_channels] + [hidden_channels] * num_layers
-            self.classifier: nn.Module | None = nn.Linear(hidden_channels, out_channels)
-        else:
-            dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
-            self.classifier = None
-        self.convs = nn.ModuleList(GCNLayer(i, o) for i, o in zip(dims[:-1], dims[1:], strict=True))
-        self.norm = PairNorm() if variant == "pairnorm" else None
+        from gnnhw._renames import warn_renamed
 
-    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        # A sparse adj is a precomputed Â: the layers must not add self-loops and normalize it again.
-        with precomputed_adjacency(self) if is_sparse(adj) else contextlib.nullcontext():
-            return self._forward(x, adj)
-
-    def _forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        hidden: list[Tensor] = []
-        last = len(self.convs) - 1
-        for i, conv in enumerate(self.convs):
-            h = conv(dropout_any(x, self.dropout, self.training), adj)  # Â X W (+ b)
-            if i == last and self.classifier is None:
-                return h  # (N, C) logits of the plain / residual / pairnorm variants
-            h = h.relu()
-            if self.norm is not None:
-                h = self.norm(h)
-            if self.variant == "residual" and i > 0:
-                h = h + x  # H_{l+1} = ReLU(Â H_l W_l) + H_l (hidden -> hidden layers only)
-            hidden.append(h)
-            x = h
-        jk = torch.stack(hidden, dim=0).max(dim=0).values  # (L, N, H) -> (N, H): element-wise max over layers
-        return self.classifier(F.dropout(jk, self.dropout, self.training))  # (N, C)
+        warn_renamed("DepthGCN(...)", "GCN(..., variant=...)", "gnnhw.graph.depth")
+        super().__init__(in_channels, hidden_channels, out_channels, num_layers, dropout, variant=variant)
 
 
 def mean_pairwise_cosine_distance(z: Tensor) -> float:
@@ -147,6 +71,9 @@ def mean_pairwise_cosine_distance(z: Tensor) -> float:
 
     Shapes:
         z: (N, C), N >= 2
+
+    >>> mean_pairwise_cosine_distance(torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]]))  # cosines 1, 0, 0
+    0.6666666666666667
     """
     n = z.size(0)
     if n < 2:
@@ -197,7 +124,7 @@ class DepthRow:
 
     @property
     def test_acc_std(self) -> float:
-        return statistics.stdev(self.test_acc) if len(self.test_acc) > 1 else 0.0
+        return sample_std(self.test_acc)
 
     @property
     def distance_mean(self) -> float:
@@ -251,27 +178,25 @@ def run_depth_study(
     config = (config or DepthConfig()).validate()
     device = resolve_device(device)
     data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
-    size = PlanetoidSize(data.num_nodes, data.num_features, int(data.num_classes), data.num_edges)
+    size = PlanetoidSize(data.num_nodes, data.num_features, num_classes_of(data), data.num_edges)
     config.train_config(max(config.depths)).check_memory(size)
-    graph = prepare_graph(data, config.train_config(1), device)
+    graph = prepare_graph(data, config.train_config(1), device)  # the same X and Â for every cell
     result = DepthResult(config=config)
     total = len(config.variants) * len(config.depths) * config.seeds * config.epochs
     with tqdm(total=total, desc="depth study", disable=not progress, file=sys.stderr, leave=False) as bar:
         for variant in config.variants:
             for depth in config.depths:
-                train_config = config.train_config(depth)
+                train_config = config.train_config(depth, variant)
                 accs, dists, secs = [], [], []
-                for seed in range(config.first_seed, config.first_seed + config.seeds):
+                for seed in range(config.seed, config.seed + config.seeds):
                     torch.manual_seed(seed)  # the model's initial weights come from the seed too
-                    model = DepthGCN(
-                        graph.x.size(1), config.hidden_channels, graph.num_classes, depth, config.dropout, variant
-                    )
+                    model = build_model(train_config, graph.x.size(1), graph.num_classes)
                     bar.set_description(f"{variant} L={depth}")
                     run, state = train_run(graph, train_config, seed, model=model, progress=bar)
                     model.load_state_dict(state)
                     model.eval()
                     with torch.no_grad():
-                        z = model(graph.x, graph.adj)  # (N, C) final embeddings at the best validation epoch
+                        z = model(graph.x, graph.graph)  # (N, C) final embeddings at the best validation epoch
                     accs.append(run.test_acc)
                     dists.append(mean_pairwise_cosine_distance(z))
                     secs.append(run.seconds_per_epoch)

@@ -8,13 +8,18 @@ row-normalized features. Model selection uses the validation set only: the repor
 the one at the epoch of best validation accuracy (ties: lower validation loss); the test accuracy after
 the last epoch is reported beside it.
 
-The fast path (``sparse_features=True``) is Kipf's: the normalized adjacency Â = D^-1/2 (A + I) D^-1/2 is
-computed once, the feature matrix stays a sparse tensor (98.7% of Cora's entries are zero) and dropout
-acts on its stored values, so the first layer costs O(nnz(X) * hidden) instead of O(N * F * hidden).
+The fast path (``sparse_features=True``) is Kipf's: the normalized adjacency Â = D̃^-1/2 Ã D̃^-1/2 (Ã = A + I)
+is computed once (:func:`~gnnhw.graph.data.prepare_graph`), the feature matrix stays a sparse tensor (98.7% of
+Cora's entries are zero) and dropout acts on its stored values, so the first layer costs O(nnz(X) * hidden)
+instead of O(N * F * hidden).
 
 :func:`train_planetoid` returns a :class:`TrainResult` (per-seed numbers, mean, std, seconds per epoch,
 peak memory, the best model's weights); :func:`save_checkpoint` / :func:`load_checkpoint` write and read
-the best model (``torch.load(path, weights_only=True)`` works on the file).
+the best model through :mod:`gnnhw.checkpoint` (format ``gnnhw.planetoid.gcn``, version 2; version 1 files,
+written before the one vocabulary, still load). Data preparation lives in :mod:`gnnhw.graph.data`.
+
+Reference: Kipf & Welling, Semi-Supervised Classification with Graph Convolutional Networks, ICLR 2017,
+https://arxiv.org/abs/1609.02907.
 """
 
 from __future__ import annotations
@@ -34,14 +39,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnnhw._utils import atomic_torch_save, resolve_device, seed_everything
+from gnnhw._utils import resolve_device, seed_everything
 from gnnhw.checks import check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError
-from gnnhw.graph.config import LAYERS as LAYERS  # re-exported
-from gnnhw.graph.config import TrainConfig
-from gnnhw.graph.data import load_planetoid, row_normalize, sparse_features
+from gnnhw.graph.config import TrainConfig as TrainConfig  # re-exported
+from gnnhw.graph.config import upgrade_config_dict
+from gnnhw.graph.data import FullBatchGraph, load_planetoid, num_classes_of, prepare_graph
+from gnnhw.graph.models import GCN
 
-CHECKPOINT_FORMAT = "gnnhw.planetoid.gcn/1"
+CHECKPOINT_FORMAT = "gnnhw.planetoid.gcn"
+CHECKPOINT_VERSION = 2
+"""Version 2: config keys ``impl`` and ``seed`` (version 1, written before the one vocabulary: ``layer`` with
+``"pyg"``, and ``first_seed``; still read)."""
+
+
+def sample_std(values: list[float]) -> float:
+    """The sample standard deviation of ``values`` (``n - 1`` in the denominator), 0 for a single value.
+
+    >>> sample_std([0.5]), sample_std([0.0, 1.0])
+    (0.0, 0.7071067811865476)
+    """
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 @dataclass
@@ -81,7 +99,7 @@ class TrainResult:
 
     @property
     def test_acc_std(self) -> float:
-        return statistics.stdev(self.per_seed) if len(self.runs) > 1 else 0.0
+        return sample_std(self.per_seed)
 
     @property
     def test_acc_last_mean(self) -> float:
@@ -89,7 +107,7 @@ class TrainResult:
 
     @property
     def test_acc_last_std(self) -> float:
-        return statistics.stdev([r.test_acc_last for r in self.runs]) if len(self.runs) > 1 else 0.0
+        return sample_std([r.test_acc_last for r in self.runs])
 
     @property
     def val_acc_mean(self) -> float:
@@ -109,7 +127,7 @@ class TrainResult:
             runs.append(entry)
         return {
             "dataset": self.config.dataset,
-            "layer": self.config.layer,
+            "impl": self.config.impl,
             "seeds": len(self.runs),
             "test_acc_mean": self.test_acc_mean,
             "test_acc_std": self.test_acc_std,
@@ -126,60 +144,16 @@ class TrainResult:
         }
 
 
-@dataclass
-class Graph:
-    """A Planetoid graph ready for full-batch training: features, Â (or edge_index), labels, masks."""
-
-    x: Tensor  # (N, F), dense or sparse COO
-    adj: Tensor  # scratch: Â as a sparse CSR (N, N); pyg: edge_index (2, E)
-    y: Tensor  # (N,)
-    train_mask: Tensor  # (N,) bool
-    val_mask: Tensor  # (N,) bool
-    test_mask: Tensor  # (N,) bool
-    num_classes: int
-
-
-def prepare_graph(data: Data, config: TrainConfig, device: torch.device | str = "cpu") -> Graph:
-    """Row-normalize and (optionally) sparsify X, compute Â once for the scratch layer, move all to ``device``.
-
-    The PyG layer gets dense features and ``edge_index``, and normalizes the graph itself (the reference path).
-    """
-    from gnnhw.graph.adjacency import normalized_adjacency
-
-    device = torch.device(device)
-    x = data.x.float()
-    if config.normalize_features:
-        x = row_normalize(x)
-    if config.sparse_features and config.layer == "scratch":
-        x = sparse_features(x)  # GCNConv's Linear needs dense features: the pyg layer keeps X dense
-    num_nodes = data.num_nodes
-    if config.layer == "scratch":
-        adj = normalized_adjacency(data.edge_index, num_nodes=num_nodes, sparse=True)
-    else:
-        adj = data.edge_index
-    num_classes = int(getattr(data, "num_classes", int(data.y.max()) + 1))
-    return Graph(
-        x=x.to(device),
-        adj=adj.to(device),
-        y=data.y.to(device),
-        train_mask=data.train_mask.to(device),
-        val_mask=data.val_mask.to(device),
-        test_mask=data.test_mask.to(device),
-        num_classes=num_classes,
-    )
-
-
-def build_model(config: TrainConfig, in_channels: int, out_channels: int) -> nn.Module:
-    """Kipf's GCN from :mod:`gnnhw.graph.models` with ``config``'s sizes, dropout and layer."""
-    from gnnhw.graph.models import GCN
-
+def build_model(config: TrainConfig, in_channels: int, out_channels: int) -> GCN:
+    """The :class:`~gnnhw.graph.models.GCN` of ``config``: its sizes, dropout, ``impl`` and ``variant``."""
     return GCN(
         in_channels,
         config.hidden_channels,
         out_channels,
         num_layers=config.num_layers,
         dropout=config.dropout,
-        layer=config.layer,
+        impl=config.impl,
+        variant=config.variant,
     )
 
 
@@ -218,7 +192,7 @@ def _peak_memory_mb(device: torch.device) -> tuple[float, str]:
 
 
 def train_run(
-    graph: Graph,
+    graph: FullBatchGraph,
     config: TrainConfig,
     seed: int,
     *,
@@ -227,7 +201,7 @@ def train_run(
 ) -> tuple[SeedResult, dict[str, Tensor]]:
     """Train one model with ``seed``; return its :class:`SeedResult` and the weights at the best epoch.
 
-    ``model`` (optional) replaces the model :func:`build_model` would make; it must take ``(x, graph.adj)``.
+    ``model`` (optional) replaces the model :func:`build_model` would make; it must take ``(x, graph.graph)``.
     ``progress`` is an optional tqdm bar advanced once per epoch.
     """
     seed_everything(seed)
@@ -236,7 +210,7 @@ def train_run(
         model = build_model(config, graph.x.size(1), graph.num_classes)
     model = model.to(device)
     optimizer = make_optimizer(model, config)
-    x, adj, y = graph.x, graph.adj, graph.y
+    x, adj, y = graph.x, graph.graph, graph.y  # adj: Â (sparse) or edge_index
     history: dict[str, list[float]] = {k: [] for k in ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc")}
     best = (-1.0, math.inf)  # (val_acc, val_loss) of the best epoch so far
     best_epoch, best_state, best_test = 0, {}, 0.0
@@ -311,6 +285,15 @@ def train_planetoid(
         ConfigError: a field of ``config`` out of its declared range, or a model too large for the memory.
         DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
         DivergedError: the loss or the weights became non-finite (no accuracy is reported for such a run).
+
+    A tiny graph (any :class:`torch_geometric.data.Data` with ``x``, ``edge_index``, ``y`` and the three masks):
+
+    >>> from torch_geometric.data import Data
+    >>> data = Data(x=torch.eye(4), edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]), y=torch.tensor([0, 1, 0, 1]))
+    >>> data.train_mask = data.val_mask = data.test_mask = torch.ones(4, dtype=torch.bool)
+    >>> result = train_planetoid(TrainConfig(epochs=3, seeds=2, seed=7), data=data)
+    >>> [run.seed for run in result.runs], len(result.runs[0].history["val_acc"])
+    ([7, 8], 3)
     """
     from gnnhw.graph.config import PlanetoidSize
 
@@ -318,7 +301,7 @@ def train_planetoid(
     device = resolve_device(device)
     if data is None:
         data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
-    num_classes = int(getattr(data, "num_classes", int(data.y.max()) + 1))
+    num_classes = num_classes_of(data)
     config.check_memory(PlanetoidSize(data.num_nodes, data.num_features, num_classes, data.num_edges))
     graph = prepare_graph(data, config, device)
     if device.type == "cuda":
@@ -327,15 +310,15 @@ def train_planetoid(
     from tqdm.auto import tqdm
 
     runs: list[SeedResult] = []
-    best_seed, best_key, best_state = config.first_seed, (-1.0, -math.inf), {}
+    best_seed, best_key, best_state = config.seed, (-1.0, -math.inf), {}
     with tqdm(
         total=config.seeds * config.epochs,
-        desc=f"{config.dataset} {config.layer}",
+        desc=f"{config.dataset} {config.impl}",
         disable=not progress,
         file=sys.stderr,
         leave=False,
     ) as bar:
-        for seed in range(config.first_seed, config.first_seed + config.seeds):
+        for seed in range(config.seed, config.seed + config.seeds):
             run, state = train_run(graph, config, seed, progress=bar)
             runs.append(run)
             key = (run.val_acc, -run.history["val_loss"][run.best_epoch - 1])
@@ -356,29 +339,29 @@ def train_planetoid(
 
 
 def save_checkpoint(result: TrainResult, path: str | os.PathLike) -> None:
-    """Write the best run's model atomically; the file loads with ``torch.load(path, weights_only=True)``.
+    """Write the best run's model atomically (:func:`gnnhw.checkpoint.save_checkpoint`); the file loads with
+    ``torch.load(path, weights_only=True)``.
 
-    Contents: ``format``, ``config`` (a dict), ``in_channels``, ``out_channels``, ``seed``, ``val_acc``,
-    ``test_acc`` and ``state_dict``.
+    Contents: the header (``format``, ``version``), ``config`` (a dict), ``in_channels``, ``out_channels``,
+    ``seed``, ``val_acc``, ``test_acc`` and ``state_dict``.
 
     Raises:
         OutputError: the file cannot be written (e.g. ``No space left on device (ENOSPC)``); an existing
             file at ``path`` is then kept as it was.
     """
+    from gnnhw.checkpoint import save_checkpoint as write_checkpoint
+
     best = next(run for run in result.runs if run.seed == result.best_seed)
-    atomic_torch_save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "config": dataclasses.asdict(result.config),
-            "in_channels": result.num_features,
-            "out_channels": result.num_classes,
-            "seed": best.seed,
-            "val_acc": best.val_acc,
-            "test_acc": best.test_acc,
-            "state_dict": result.best_state,
-        },
-        path,
-    )
+    payload = {
+        "config": dataclasses.asdict(result.config),
+        "in_channels": result.num_features,
+        "out_channels": result.num_classes,
+        "seed": best.seed,
+        "val_acc": best.val_acc,
+        "test_acc": best.test_acc,
+        "state_dict": result.best_state,
+    }
+    write_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, payload)
 
 
 def _checkpoint_spec() -> Any:
@@ -400,17 +383,17 @@ def _checkpoint_spec() -> Any:
 
 MAX_IN_CHANNELS = 1 << 24  # input features a checkpoint may declare (Planetoid's largest: 3703)
 MAX_OUT_CHANNELS = 1 << 16  # classes a checkpoint may declare (Planetoid's largest: 7)
-_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format: a zip archive
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike) -> tuple[GCN, TrainConfig, dict[str, Any]]:
     """Read a checkpoint written by :func:`save_checkpoint`; return (model in eval mode, config, checkpoint).
 
-    The file is untrusted input: it must be a zip archive (what ``torch.save`` writes; anything else is refused
-    before unpickling), it is read with ``weights_only=True`` only (:func:`gnnhw.checkpoint.load_checkpoint`,
-    which never suggests ``weights_only=False``), and every field is checked: the format, ``seed``,
-    ``in_channels`` / ``out_channels`` (integers in range), ``config`` (every :class:`TrainConfig` range,
-    and the memory the model needs), the weights (finite floats of the shapes the config implies).
+    The file is untrusted input, read by :func:`gnnhw.checkpoint.load_checkpoint` (a zip archive as
+    ``torch.save`` writes, ``weights_only=True`` only, never suggesting ``weights_only=False``), and every field is
+    checked: the format and version, ``seed``, ``in_channels`` / ``out_channels`` (integers in range), ``config``
+    (every :class:`TrainConfig` range, and the memory the model needs), the weights (finite floats of the shapes the
+    config implies). Version 1 files (config keys ``layer``/``first_seed``) are translated on read; the returned
+    checkpoint's ``config`` holds the current keys.
 
     Raises:
         CheckpointError: one line naming the file and the field.
@@ -420,17 +403,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
     from gnnhw.graph.config import PLANETOID_SIZES, PlanetoidSize
 
     source = f"checkpoint {str(path)!r}"
-    magic = _ZIP_MAGIC  # missing, a directory, a pipe, unreadable: the shared reader handles and names those
-    if os.path.isfile(path):
-        try:
-            with open(path, "rb") as file:
-                magic = file.read(4)
-        except OSError:
-            pass
-    if magic != _ZIP_MAGIC:
-        raise CheckpointError(f"{source} is corrupt or not a torch file (not the zip archive torch.save writes)")
-    name, _, version = CHECKPOINT_FORMAT.rpartition("/")
-    ckpt = read_checkpoint(path, name, (int(version),), _checkpoint_spec(), what="gnnhw GCN")
+    ckpt = read_checkpoint(path, CHECKPOINT_FORMAT, (1, CHECKPOINT_VERSION), _checkpoint_spec(), what="gnnhw GCN")
+    ckpt["config"] = upgrade_config_dict(ckpt["config"])  # version 1: layer="pyg" -> impl="reference", first_seed
     try:
         config = config_from_dict(TrainConfig, ckpt["config"], source).validate()
         size = PLANETOID_SIZES[config.dataset]
@@ -447,9 +421,9 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
     return model.eval(), config, ckpt
 
 
-def evaluate(model: nn.Module, graph: Graph) -> dict[str, float]:
+def evaluate(model: nn.Module, graph: FullBatchGraph) -> dict[str, float]:
     """Train / validation / test accuracy of ``model`` (eval mode, no gradients) on ``graph``."""
     model.eval()
     with torch.no_grad():
-        out = model(graph.x, graph.adj)
+        out = model(graph.x, graph.graph)
     return {split: accuracy(out, graph.y, getattr(graph, f"{split}_mask")) for split in ("train", "val", "test")}

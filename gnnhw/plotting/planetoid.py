@@ -39,7 +39,7 @@ def plot_training_curves(result: TrainResult) -> Figure:
     ax_acc.legend(loc="lower right")
     cfg = result.config
     fig.suptitle(
-        f"{cfg.dataset}, {cfg.layer} GCN ({cfg.num_layers} layers, hidden {cfg.hidden_channels}), "
+        f"{cfg.dataset}, {cfg.impl} GCN ({cfg.num_layers} layers, hidden {cfg.hidden_channels}), "
         f"{len(result.runs)} seed(s): test {100 * result.test_acc_mean:.1f} ± {100 * result.test_acc_std:.1f}%"
     )
     return fig

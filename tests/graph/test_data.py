@@ -48,9 +48,11 @@ def test_cora_has_the_public_split(planetoid_root: Path, tmp_path: Path) -> None
     data = load_planetoid("Cora", planetoid_root, cache=tmp_path)
     assert data.x.shape == (2708, 1433)
     assert data.edge_index.shape == (2, 10556)
-    assert data.num_classes == 7 and data.name == "Cora"
+    assert data.num_classes == 7
+    assert data.name == "Cora"
     assert (int(data.train_mask.sum()), int(data.val_mask.sum()), int(data.test_mask.sum())) == (140, 500, 1000)
-    assert not (data.train_mask & data.val_mask).any() and not (data.val_mask & data.test_mask).any()
+    assert not (data.train_mask & data.val_mask).any()
+    assert not (data.val_mask & data.test_mask).any()
     assert data.train_mask[:140].all()  # the public split: the first 140 nodes are the labelled ones
 
 
@@ -84,7 +86,8 @@ def test_processed_files_go_to_the_xdg_cache(planetoid_root: Path, tmp_path: Pat
     first = load_planetoid("Cora", root)
     assert list((tmp_path / "xdg" / "gnnhw" / "planetoid").glob("Cora-*/processed/data.pt"))
     second = load_planetoid("Cora", root)  # now read from the cache
-    assert torch.equal(first.x, second.x) and torch.equal(first.edge_index, second.edge_index)
+    assert torch.equal(first.x, second.x)
+    assert torch.equal(first.edge_index, second.edge_index)
 
 
 def test_unwritable_cache_falls_back_to_a_temporary_folder(planetoid_root: Path, tmp_path: Path) -> None:
@@ -111,7 +114,8 @@ def test_failed_download_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(data_module.fs, "cp", no_network)
     with pytest.raises(DataNotFoundError, match=r"download failed: OSError: Cannot connect") as err:
         load_planetoid("Cora", tmp_path)
-    assert "\n" not in str(err.value) and "ind.cora.graph" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert "ind.cora.graph" in str(err.value)
     assert list(tmp_path.iterdir()) == []  # the folders made for the download are removed again
     with pytest.raises(DataNotFoundError):
         load_planetoid("Cora", tmp_path / "a" / "b")
@@ -152,7 +156,9 @@ def test_row_normalize_keeps_zero_rows_zero() -> None:
 def test_sparse_features_round_trip() -> None:
     x = torch.tensor([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0]])
     sparse = sparse_features(x)
-    assert sparse.is_sparse and sparse.is_coalesced() and sparse._nnz() == 2
+    assert sparse.is_sparse
+    assert sparse.is_coalesced()
+    assert sparse._nnz() == 2
     assert torch.equal(sparse.to_dense(), x)
 
 
@@ -200,8 +206,10 @@ def test_a_corrupted_raw_file_gets_one_digest_line(planetoid_root: Path, tmp_pat
     with pytest.raises(DataIntegrityError) as err:
         load_planetoid("Cora", root, cache=tmp_path / "cache")
     message = str(err.value)
-    assert "\n" not in message and str(path) in message
-    assert hashlib.sha256(bytes(body)).hexdigest() in message and RAW_SHA256["Cora"][suffix] in message
+    assert "\n" not in message
+    assert str(path) in message
+    assert hashlib.sha256(bytes(body)).hexdigest() in message
+    assert RAW_SHA256["Cora"][suffix] in message
     assert f"https://github.com/kimiyoung/planetoid/raw/master/data/ind.cora.{suffix}" in message
     assert "--trust-raw-data" in message
     assert not (tmp_path / "cache").exists()  # refused before any processing
@@ -226,7 +234,8 @@ def test_a_code_running_pickle_is_refused_without_running_it(
         load_planetoid("Cora", root, cache=tmp_path / "cache", trust_raw_data=trust)
     assert not marker.exists()
     message = str(err.value)
-    assert "\n" not in message and f"ind.cora.{suffix}" in message
+    assert "\n" not in message
+    assert f"ind.cora.{suffix}" in message
     assert ("refused to load global io.open" in message) if trust else ("SHA-256" in message)
 
 
@@ -272,8 +281,10 @@ def test_changed_raw_files_never_give_cached_numbers(planetoid_root: Path, tmp_p
     with pytest.raises(DataIntegrityError, match="ind.cora.ally is not the published Cora file"):
         load_planetoid("Cora", root, cache=cache)
     changed = load_planetoid("Cora", root, cache=cache, trust_raw_data=True)
-    assert int(first.y[0]) == old and int(changed.y[0]) == (old + 1) % 7
-    assert torch.equal(changed.y[1:], first.y[1:]) and torch.equal(changed.x, first.x)
+    assert int(first.y[0]) == old
+    assert int(changed.y[0]) == (old + 1) % 7
+    assert torch.equal(changed.y[1:], first.y[1:])
+    assert torch.equal(changed.x, first.x)
     assert len(list((cache / "planetoid").glob("Cora-*/processed/data.pt"))) == 2  # one entry per set of files
     path.write_bytes(original)
     assert torch.equal(load_planetoid("Cora", root, cache=cache).y, first.y)
@@ -347,4 +358,36 @@ def test_a_file_swapped_after_the_digest_check_is_never_read(planetoid_root: Pat
 
     monkeypatch.setattr(data_module, "_read_raw", swap_then_read)
     data = load_planetoid("Cora", root, cache=tmp_path / "cache")
-    assert not marker.exists() and data.x.shape == (2708, 1433)
+    assert not marker.exists()
+    assert data.x.shape == (2708, 1433)
+
+
+# --- issue 11: data preparation lives here; the prepared graph names what it holds ------------------------------
+
+
+def test_prepared_graph_holds_norm_adj_for_scratch_and_edge_index_for_reference(planetoid_root: Path) -> None:
+    from gnnhw.graph.config import TrainConfig
+    from gnnhw.graph.data import prepare_graph
+
+    cora = load_planetoid("Cora", planetoid_root)
+    scratch = prepare_graph(cora, TrainConfig(impl="scratch"))
+    reference = prepare_graph(cora, TrainConfig(impl="reference"))
+    assert scratch.edge_index is None
+    assert scratch.norm_adj is not None
+    assert scratch.norm_adj.layout == torch.sparse_csr
+    assert scratch.graph is scratch.norm_adj
+    assert reference.norm_adj is None
+    assert reference.graph is reference.edge_index
+    assert torch.equal(reference.edge_index, cora.edge_index)
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_full_batch_graph_holds_exactly_one_form_of_the_graph(both: bool) -> None:
+    from gnnhw.graph.data import FullBatchGraph
+
+    n = torch.zeros(2, dtype=torch.bool)
+    graph = (
+        {"norm_adj": torch.eye(2).to_sparse_csr(), "edge_index": torch.zeros(2, 0, dtype=torch.long)} if both else {}
+    )
+    with pytest.raises(ConfigError, match="exactly one of norm_adj and edge_index"):
+        FullBatchGraph(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long), n, n, n, 1, **graph)

@@ -1,4 +1,4 @@
-"""gnnhw.graph.depth: the depth-study models, PairNorm, the over-smoothing measure, and a tiny study."""
+"""The depth-study variants of gnnhw.graph.models.GCN, PairNorm, the over-smoothing measure, and a tiny study."""
 
 from __future__ import annotations
 
@@ -51,18 +51,38 @@ def test_identical_embeddings_have_zero_distance() -> None:
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 5])
-def test_plain_depth_gcn_equals_gnnhw_gcn(num_layers: int) -> None:
+def test_plain_variant_is_kipfs_formula(num_layers: int) -> None:
+    # The plain variant (the default) is Kipf & Welling's eq. 9 stacked num_layers times, computed here densely.
+    x, adj = _graph()
+    x = x.double()
+    model = GCN(5, 8, 3, num_layers=num_layers, dropout=0.5, variant="plain").double().eval()
+    dense = adj.to_dense().double()
+    h = x
+    for i, conv in enumerate(model.convs):
+        h = dense @ h @ conv.weight + conv.bias  # Â H W + b
+        if i < num_layers - 1:
+            h = torch.relu(h)
+    torch.testing.assert_close(model(x, adj.double()), h, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_deprecated_depth_gcn_is_gcn_with_the_variant(variant: str) -> None:
     x, adj = _graph()
     torch.manual_seed(0)
-    reference = GCN(5, 8, 3, num_layers=num_layers, dropout=0.5).eval()
-    model = DepthGCN(5, 8, 3, num_layers=num_layers, dropout=0.5, variant="plain").eval()
-    model.load_state_dict(reference.state_dict())
-    assert torch.allclose(model(x, adj), reference(x, adj), atol=1e-6)
+    with pytest.warns(DeprecationWarning, match="DepthGCN"):
+        old = DepthGCN(5, 8, 3, 2, 0.5, variant).eval()
+    torch.manual_seed(0)
+    new = GCN(5, 8, 3, num_layers=2, dropout=0.5, variant=variant).eval()
+    assert isinstance(old, GCN)
+    assert old.state_dict().keys() == new.state_dict().keys()
+    for key, value in new.state_dict().items():
+        assert torch.equal(old.state_dict()[key], value), key  # same layers, same initialisation order
+    assert torch.equal(old(x, adj), new(x, adj))
 
 
 def test_residual_adds_the_layer_input_on_hidden_layers() -> None:
     x, adj = _graph()
-    model = DepthGCN(5, 4, 3, num_layers=3, dropout=0.0, variant="residual").eval()
+    model = GCN(5, 4, 3, num_layers=3, dropout=0.0, variant="residual").eval()
     dense = adj.to_dense()
     c0, c1, c2 = model.convs
     h1 = torch.relu(dense @ x @ c0.weight + c0.bias)  # in -> hidden: no residual
@@ -73,11 +93,12 @@ def test_residual_adds_the_layer_input_on_hidden_layers() -> None:
 
 def test_jumping_knowledge_takes_the_max_over_layers() -> None:
     x, adj = _graph()
-    model = DepthGCN(5, 4, 3, num_layers=2, dropout=0.0, variant="jk").eval()
+    model = GCN(5, 4, 3, num_layers=2, dropout=0.0, variant="jk").eval()
     dense = adj.to_dense()
     c0, c1 = model.convs
     h1 = torch.relu(dense @ x @ c0.weight + c0.bias)
     h2 = torch.relu(dense @ h1 @ c1.weight + c1.bias)
+    assert model.classifier is not None
     expected = model.classifier(torch.maximum(h1, h2))
     assert torch.allclose(model(x, adj), expected, atol=1e-5)
 
@@ -85,9 +106,10 @@ def test_jumping_knowledge_takes_the_max_over_layers() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_handles_sparse_features_and_learns(variant: str) -> None:
     x, adj = _graph(n=8)
-    model = DepthGCN(5, 6, 2, num_layers=3, dropout=0.3, variant=variant)
+    model = GCN(5, 6, 2, num_layers=3, dropout=0.3, variant=variant)
     sparse_out = model.eval()(x.to_sparse(), adj)
-    assert torch.allclose(sparse_out, model(x, adj), atol=1e-5) and sparse_out.shape == (8, 2)
+    assert torch.allclose(sparse_out, model(x, adj), atol=1e-5)
+    assert sparse_out.shape == (8, 2)
     model.train()
     model(x.to_sparse(), adj).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
@@ -101,7 +123,7 @@ def test_bad_depth_config() -> None:
     with pytest.raises(ConfigError, match="dropout must be in"):
         DepthConfig(dropout=1.5).validate()
     with pytest.raises(ConfigError, match="unknown variant"):
-        DepthGCN(3, 4, 2, 2, variant="nope")
+        GCN(3, 4, 2, 2, variant="nope")
 
 
 def test_tiny_depth_study_on_cora(planetoid_root: Path) -> None:
@@ -109,7 +131,8 @@ def test_tiny_depth_study_on_cora(planetoid_root: Path) -> None:
     result = run_depth_study(config, root=planetoid_root)
     assert [(r.variant, r.num_layers) for r in result.rows] == [(v, d) for v in VARIANTS for d in (1, 3)]
     for row in result.rows:
-        assert len(row.test_acc) == 2 and all(0.0 <= a <= 1.0 for a in row.test_acc)
+        assert len(row.test_acc) == 2
+        assert all(0.0 <= a <= 1.0 for a in row.test_acc)
         assert all(0.0 <= d <= 2.0 for d in row.distance)
     payload = result.to_dict()
     assert payload["rows"][0]["test_acc_mean"] == pytest.approx(result.rows[0].test_acc_mean)

@@ -24,10 +24,10 @@ def graph(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair(num_layers: int, seed: int = 0, dropout: float = 0.5) -> tuple[GCN, GCN]:
     torch.manual_seed(seed)
-    scratch = GCN(12, 8, 4, num_layers=num_layers, dropout=dropout, layer="scratch")
+    scratch = GCN(12, 8, 4, num_layers=num_layers, dropout=dropout, impl="scratch")
     for conv in scratch.convs:
         torch.nn.init.normal_(conv.bias)
-    pyg = GCN(12, 8, 4, num_layers=num_layers, dropout=dropout, layer="pyg")
+    pyg = GCN(12, 8, 4, num_layers=num_layers, dropout=dropout, impl="reference")
     copy_weights(scratch, pyg)
     return scratch, pyg
 
@@ -86,7 +86,7 @@ def test_sparse_adjacency_and_sparse_features_give_the_same_logits() -> None:
 
 def test_copy_weights_round_trip() -> None:
     scratch, pyg = pair(2, seed=3)
-    again = GCN(12, 8, 4, layer="scratch")
+    again = GCN(12, 8, 4, impl="scratch")
     copy_weights(pyg, again)
     for a, b in zip(scratch.parameters(), again.parameters(), strict=True):
         assert torch.equal(a, b)
@@ -106,20 +106,20 @@ def test_sparse_dropout_drops_and_scales_stored_values(layout) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"layer": "gat"}, {"num_layers": 0}, {"dropout": 1.0}, {"dropout": -0.1}, {"num_layers": 2.5}],
+    [{"impl": "gat"}, {"variant": "gat"}, {"num_layers": 0}, {"dropout": 1.0}, {"dropout": -0.1}, {"num_layers": 2.5}],
 )
 def test_bad_config(kwargs) -> None:
     with pytest.raises(ConfigError):
         GCN(4, 4, 2, **kwargs)
 
 
-@pytest.mark.parametrize("layer", ["pyg", "scratch"])
+@pytest.mark.parametrize("impl", ["reference", "scratch"])
 @pytest.mark.parametrize("bad_id", [3, -1, 10**12])
-def test_out_of_range_node_id_is_a_graph_error_naming_it(layer: str, bad_id: int) -> None:
-    # Issue #10: GCN(layer="pyg") with an out-of-range node id raised a raw torch index error.
+def test_out_of_range_node_id_is_a_graph_error_naming_it(impl: str, bad_id: int) -> None:
+    # Issue #10: GCN(impl="reference") with an out-of-range node id raised a raw torch index error.
     from gnnhw.errors import GraphError
 
-    model = GCN(4, 8, 2, layer=layer).eval()
+    model = GCN(4, 8, 2, impl=impl).eval()
     edge_index = torch.tensor([[0, 1, bad_id], [1, 2, 0]])
     with pytest.raises(GraphError, match=rf"node id {bad_id}\b"):
         model(torch.randn(3, 4), edge_index)
@@ -129,4 +129,44 @@ def test_pyg_model_rejects_edge_weight_of_the_wrong_length() -> None:
     from gnnhw.errors import GraphError
 
     with pytest.raises(GraphError, match="edge_weight has shape"):
-        GCN(4, 8, 2, layer="pyg")(torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]]), torch.ones(3))
+        GCN(4, 8, 2, impl="reference")(torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]]), torch.ones(3))
+
+
+def test_old_layer_keyword_and_pyg_value_still_work_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning) as caught:
+        old = GCN(4, 8, 2, layer="pyg")
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "layer= is deprecated" in messages
+    assert "impl='pyg' is deprecated" in messages
+    assert old.impl == "reference"
+    assert isinstance(old.convs[0], GCNConv)
+    with pytest.warns(DeprecationWarning, match="impl='pyg' is deprecated"):
+        assert GCN(4, 8, 2, impl="pyg").impl == "reference"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'layers'"):
+        GCN(4, 8, 2, layers="pyg")
+
+
+@pytest.mark.parametrize("variant", ["plain", "residual", "pairnorm", "jk"])
+def test_every_variant_is_the_same_model_with_scratch_or_reference_layers(variant: str) -> None:
+    torch.manual_seed(0)
+    scratch = GCN(12, 8, 4, num_layers=3, dropout=0.0, variant=variant).double().eval()
+    reference = GCN(12, 8, 4, num_layers=3, dropout=0.0, variant=variant, impl="reference").double().eval()
+    copy_weights(scratch, reference)
+    edge_index, weight = graph(2)
+    x = torch.randn(N, 12, dtype=torch.float64)
+    weight = weight.double()
+    torch.testing.assert_close(scratch(x, edge_index, weight), reference(x, edge_index, weight), atol=1e-12, rtol=0)
+
+
+def test_copy_weights_refuses_models_of_different_variants() -> None:
+    from gnnhw.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="different variants"):
+        copy_weights(GCN(4, 8, 2, variant="plain"), GCN(4, 8, 2, variant="residual"))
+
+
+def test_old_layer_attribute_reads_the_old_value_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="GCN.layer is deprecated"):
+        assert GCN(4, 8, 2, impl="reference").layer == "pyg"
+    with pytest.warns(DeprecationWarning, match="GCN.layer is deprecated"):
+        assert GCN(4, 8, 2).layer == "scratch"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gnnhw.errors import CheckpointError, ConfigError, DivergedError
-from gnnhw.graph.data import load_planetoid
+from gnnhw.graph.data import load_planetoid, prepare_graph
 from gnnhw.graph.models import GCN, copy_weights
 from gnnhw.graph.train import (
     TrainConfig,
@@ -20,7 +20,6 @@ from gnnhw.graph.train import (
     evaluate,
     load_checkpoint,
     make_optimizer,
-    prepare_graph,
     save_checkpoint,
     train_planetoid,
 )
@@ -41,7 +40,7 @@ def cora(planetoid_root: Path):
         ("seeds", 0, "seeds must be a positive integer"),
         ("lr", 0.0, "lr must be a positive number"),
         ("weight_decay", -1e-4, "weight_decay must be a non-negative number"),
-        ("layer", "dgl", "unknown layer 'dgl'; expected one of scratch, pyg"),
+        ("impl", "dgl", "unknown impl 'dgl'; expected one of scratch, reference"),
         ("dataset", "Reddit", "unknown dataset 'Reddit'; expected one of Cora, CiteSeer, PubMed"),
     ],
 )
@@ -53,7 +52,8 @@ def test_bad_config_is_rejected(field: str, value: object, message: str) -> None
 def test_default_config_is_kipfs_recipe() -> None:
     config = TrainConfig()
     recipe = (config.num_layers, config.hidden_channels, config.dropout, config.lr, config.weight_decay, config.epochs)
-    assert recipe == (2, 16, 0.5, 0.01, 5e-4, 200) and config.normalize_features
+    assert recipe == (2, 16, 0.5, 0.01, 5e-4, 200)
+    assert config.normalize_features
 
 
 def test_weight_decay_applies_to_the_first_layer_only() -> None:
@@ -67,16 +67,17 @@ def test_weight_decay_applies_to_the_first_layer_only() -> None:
 @pytest.mark.parametrize("dense_scratch", [False, True])
 def test_scratch_and_pyg_give_equal_logits_on_cora(cora, dense_scratch: bool) -> None:
     """Same weights: the fast path (sparse X, precomputed Â) equals GCNConv on dense X and edge_index."""
-    scratch_config = TrainConfig(layer="scratch", sparse_features=not dense_scratch)
-    pyg_config = TrainConfig(layer="pyg")
+    scratch_config = TrainConfig(impl="scratch", sparse_features=not dense_scratch)
+    pyg_config = TrainConfig(impl="reference")
     torch.manual_seed(0)
     scratch, pyg = build_model(scratch_config, 1433, 7).eval(), build_model(pyg_config, 1433, 7).eval()
     copy_weights(scratch, pyg)
     scratch_graph, pyg_graph = prepare_graph(cora, scratch_config), prepare_graph(cora, pyg_config)
-    assert scratch_graph.x.is_sparse != dense_scratch and not pyg_graph.x.is_sparse
+    assert scratch_graph.x.is_sparse != dense_scratch
+    assert not pyg_graph.x.is_sparse
     with torch.no_grad():
-        expected = pyg(pyg_graph.x, pyg_graph.adj)
-        actual = scratch(scratch_graph.x, scratch_graph.adj)
+        expected = pyg(pyg_graph.x, pyg_graph.graph)
+        actual = scratch(scratch_graph.x, scratch_graph.graph)
     assert actual.shape == (2708, 7)
     assert torch.allclose(actual, expected, atol=1e-5, rtol=1e-5)
 
@@ -85,7 +86,8 @@ def test_default_recipe_reaches_079_on_cora(cora) -> None:
     result = train_planetoid(TrainConfig(seeds=1), data=cora)
     run = result.runs[0]
     assert run.test_acc >= 0.79
-    assert len(run.history["val_acc"]) == 200 and 1 <= run.best_epoch <= 200
+    assert len(run.history["val_acc"]) == 200
+    assert 1 <= run.best_epoch <= 200
 
 
 def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora) -> None:
@@ -98,18 +100,19 @@ def test_reported_test_accuracy_is_the_one_at_the_best_validation_epoch(cora) ->
     accs = [run.test_acc for run in result.runs]
     assert result.test_acc_mean == pytest.approx(sum(accs) / 2)
     assert result.test_acc_std == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
-    assert result.seconds_per_epoch > 0 and result.peak_memory_mb > 0
+    assert result.seconds_per_epoch > 0
+    assert result.peak_memory_mb > 0
     assert [run.seed for run in result.runs] == [0, 1]
 
 
 def test_same_seed_gives_the_same_numbers(cora) -> None:
-    first = train_planetoid(TrainConfig(epochs=5, first_seed=3), data=cora).runs[0]
-    second = train_planetoid(TrainConfig(epochs=5, first_seed=3), data=cora).runs[0]
+    first = train_planetoid(TrainConfig(epochs=5, seed=3), data=cora).runs[0]
+    second = train_planetoid(TrainConfig(epochs=5, seed=3), data=cora).runs[0]
     assert first.history == second.history
 
 
 def test_pyg_layer_trains_too(cora) -> None:
-    result = train_planetoid(TrainConfig(layer="pyg", epochs=20), data=cora)
+    result = train_planetoid(TrainConfig(impl="reference", epochs=20), data=cora)
     assert result.runs[0].history["train_loss"][-1] < result.runs[0].history["train_loss"][0]
 
 
@@ -118,11 +121,15 @@ def test_checkpoint_round_trip(cora, tmp_path: Path) -> None:
     path = tmp_path / "sub" / "gcn.pt"
     save_checkpoint(result, path)
     raw = torch.load(path, weights_only=True)  # plain tensors and builtins only
-    assert raw["seed"] == result.best_seed and raw["config"]["epochs"] == 10
+    assert raw["seed"] == result.best_seed
+    assert raw["config"]["epochs"] == 10
     model, config, ckpt = load_checkpoint(path)
-    assert isinstance(model, GCN) and not model.training and config == result.config
+    assert isinstance(model, GCN)
+    assert not model.training
+    assert config == result.config
     accs = evaluate(model, prepare_graph(cora, config))
-    assert accs["val"] == pytest.approx(ckpt["val_acc"]) and accs["test"] == pytest.approx(ckpt["test_acc"])
+    assert accs["val"] == pytest.approx(ckpt["val_acc"])
+    assert accs["test"] == pytest.approx(ckpt["test_acc"])
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
@@ -172,10 +179,10 @@ def _tiny_graph():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("first_seed", 2**64, "first_seed must be in [0, 4294967295]"),
-        ("first_seed", 2**32, "first_seed must be in [0, 4294967295]"),
-        ("first_seed", -1, "first_seed must be in [0,"),
-        ("lr", 1e300, "lr must be in (0, 1e+38]"),
+        ("seed", 2**64, "seed must be in [0, 4294967295]"),
+        ("seed", 2**32, "seed must be in [0, 4294967295]"),
+        ("seed", -1, "seed must be in [0,"),
+        ("lr", 1e300, "lr must be in (0, 10]"),
         ("lr", math.inf, "lr must be a finite number"),
         ("lr", math.nan, "lr must be a positive number, got nan"),
         ("weight_decay", 1e300, "weight_decay must be in [0, 1e+38]"),
@@ -195,18 +202,19 @@ def _tiny_graph():
 def test_out_of_range_fields_are_one_line_naming_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         TrainConfig(**{field: value}).validate()
-    assert message in str(err.value) and "\n" not in str(err.value)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 def test_the_last_seed_must_be_in_range_too() -> None:
-    TrainConfig(first_seed=2**32 - 2, seeds=2).validate()
-    with pytest.raises(ConfigError, match="first_seed 4294967295 with 2 seed.s. reaches seed 4294967296"):
-        TrainConfig(first_seed=2**32 - 1, seeds=2).validate()
+    TrainConfig(seed=2**32 - 2, seeds=2).validate()
+    with pytest.raises(ConfigError, match="seed 4294967295 with 2 seed.s. reaches seed 4294967296"):
+        TrainConfig(seed=2**32 - 1, seeds=2).validate()
 
 
 def test_labels_name_the_cli_options() -> None:
-    with pytest.raises(ConfigError, match=r"^--hidden must be in \[1, 65536\]"):
-        TrainConfig(hidden_channels=10**6).validate({"hidden_channels": "--hidden"})
+    with pytest.raises(ConfigError, match=r"^--hidden-channels must be in \[1, 65536\]"):
+        TrainConfig(hidden_channels=10**6).validate({"hidden_channels": "--hidden-channels"})
 
 
 def test_sizes_beyond_the_machines_memory_are_refused_with_an_estimate(monkeypatch) -> None:
@@ -231,19 +239,31 @@ def test_config_module_and_refusals_do_not_load_torch() -> None:
     """The CLI refuses bad options before torch is imported (so in milliseconds, not seconds)."""
     code = (
         "import sys; from gnnhw.cli import main; "
-        "rc = main(['train-gcn', '--hidden', '1000000000']); "
-        "rc2 = main(['depth-study', '--first-seed', str(2**64)]); "
+        "rc = main(['train-gcn', '--hidden-channels', '1000000000']); "
+        "rc2 = main(['depth-study', '--seed', str(2**64)]); "
         "print(rc, rc2, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["2", "2", "False"]
 
 
+def _overflowing(data):
+    """``data`` with features so large (3e38, near float32's limit) that Â X W overflows: the run must diverge.
+
+    (Learning rates are capped at 10, gnnhw.checks.LR, where Adam's bounded steps cannot overflow in a few epochs.)
+    """
+    data = data.clone()
+    data.x = data.x * 3e38
+    return data
+
+
 def test_a_diverging_run_stops_without_reporting_an_accuracy(cora) -> None:
     with pytest.raises(DivergedError) as err:
-        train_planetoid(TrainConfig(lr=1e30, epochs=5), data=cora)
+        train_planetoid(TrainConfig(epochs=5, normalize_features=False), data=_overflowing(cora))
     message = str(err.value)
-    assert "\n" not in message and "diverged at step" in message and "lower the learning rate (lr=1e+30" in message
+    assert "\n" not in message
+    assert "diverged at step" in message
+    assert "lower the learning rate (lr=0.01" in message
 
 
 class _NaNParameterGCN(torch.nn.Module):
@@ -301,14 +321,14 @@ _DELETE = object()
         ("config", "a string", "config must be a mapping, got str"),
         ("config.num_layers", 1e9, "config.num_layers must be an integer, got float 1000000000.0"),
         ("config.num_layers", 10**9, "config.num_layers must be in [1, 1024]"),
-        ("config.first_seed", 2**64, "config.first_seed must be in [0, 4294967295]"),
+        ("config.seed", 2**64, "config.seed must be in [0, 4294967295]"),
         ("config.lr", math.nan, "config.lr must be a finite number, got nan"),
-        ("config.layer", "dgl", "config.layer 'dgl'; expected one of scratch, pyg"),
+        ("config.impl", "dgl", "config.impl 'dgl'; expected one of scratch, reference"),
         ("state_dict", [1, 2], "state_dict must be a mapping, got list"),
         ("state_dict.@first", lambda w: w.index_fill(0, torch.tensor([0]), float("nan")), "non-finite value(s) (NaN"),
         ("state_dict.@last", lambda b: b.to(torch.int64), "must be a floating-point tensor, got torch.int64"),
-        ("format", "gnnhw.textgen/1", "is not a gnnhw GCN checkpoint (format 'gnnhw.textgen'"),
-        ("format", "gnnhw.planetoid.gcn/7", "has format version 7"),
+        ("format", "gnnhw.textgen", "is not a gnnhw GCN checkpoint (format 'gnnhw.textgen'"),
+        ("version", 7, "has format version 7"),
     ],
 )
 def test_checkpoint_fields_are_checked_naming_file_and_field(
@@ -320,7 +340,9 @@ def test_checkpoint_fields_are_checked_naming_file_and_field(
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(saved_checkpoint)
     text = str(err.value)
-    assert message in text and str(saved_checkpoint) in text and "\n" not in text
+    assert message in text
+    assert str(saved_checkpoint) in text
+    assert "\n" not in text
     assert "weights_only=False" not in text
 
 
@@ -338,7 +360,9 @@ def test_random_bytes_never_suggest_weights_only_false(tmp_path: Path, prefix: b
     path.write_bytes(prefix + random.Random(0).randbytes(4096))
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert "weights_only" not in str(err.value) and "\n" not in str(err.value) and str(path) in str(err.value)
+    assert "weights_only" not in str(err.value)
+    assert "\n" not in str(err.value)
+    assert str(path) in str(err.value)
 
 
 class _WritesMarker:
@@ -356,4 +380,50 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(saved_ch
     torch.save(ckpt, saved_checkpoint)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(saved_checkpoint)
-    assert not marker.exists() and "weights_only=False" not in str(err.value)
+    assert not marker.exists()
+    assert "weights_only=False" not in str(err.value)
+
+
+# --- issue 11: one vocabulary; data preparation in graph.data; checkpoints of earlier versions still load -------
+
+
+def _as_version_1(ckpt: dict) -> dict:
+    """A checkpoint as gnnhw.graph.train.save_checkpoint wrote it before issue 11: the header ``format:
+    "gnnhw.planetoid.gcn/1"`` without ``version``, config keys ``layer`` (``"scratch"`` or ``"pyg"``) and
+    ``first_seed``, no ``variant``."""
+    old = {k: v for k, v in ckpt.items() if k != "version"}
+    old["format"] = "gnnhw.planetoid.gcn/1"
+    config = dict(old["config"])
+    config["layer"] = {"scratch": "scratch", "reference": "pyg"}[config.pop("impl")]
+    config["first_seed"] = config.pop("seed")
+    del config["variant"]
+    old["config"] = config
+    return old
+
+
+@pytest.mark.parametrize("impl", ["scratch", "reference"])
+def test_a_checkpoint_written_before_the_one_vocabulary_still_loads(cora, tmp_path: Path, impl: str) -> None:
+    result = train_planetoid(TrainConfig(epochs=2, impl=impl, seed=5), data=cora)
+    path = tmp_path / "gcn.pt"
+    save_checkpoint(result, path)
+    torch.save(_as_version_1(torch.load(path, weights_only=True)), path)
+    assert "layer" in torch.load(path, weights_only=True)["config"]  # really the old form
+    model, config, ckpt = load_checkpoint(path)
+    assert config == result.config
+    assert config.impl == impl
+    assert config.seed == 5
+    assert ckpt["config"]["impl"] == impl
+    accs = evaluate(model, prepare_graph(cora, config))
+    assert accs["test"] == pytest.approx(ckpt["test_acc"])
+
+
+def test_new_checkpoints_carry_the_header_of_the_checkpoint_module(saved_checkpoint: Path) -> None:
+    raw = torch.load(saved_checkpoint, weights_only=True)
+    assert (raw["format"], raw["version"]) == ("gnnhw.planetoid.gcn", 2)
+    assert raw["config"]["impl"] == "scratch"
+    assert "layer" not in raw["config"]
+
+
+def test_old_layer_value_in_a_config_is_translated_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="impl='pyg' is deprecated"):
+        assert TrainConfig(impl="pyg").impl == "reference"
