@@ -72,15 +72,17 @@ def make_report(
         ExperimentError: a command failed (finished steps stay recorded; rerun to resume).
         ResultsFileError: an output the report reads is missing or malformed.
     """
-    from gnnhw.runs import prepare_outputs
+    from gnnhw.runs import check_output_dir, prepare_outputs
 
     choice: Budget = budget(budget_name)
     folder = Path(out)
     started = time.monotonic()
+    plan = build_plan(choice, options, Path(data_root))
+    check_output_dir(folder, "--out")
+    check_folder(folder, plan, choice, replace)  # read only: a refused folder gets not even a lock file
     with prepare_outputs(folders=[(folder, "--out")]):
-        plan = build_plan(choice, options, Path(data_root))
         records: Records
-        records, rerun = check_folder(folder, plan, choice, replace)
+        records, rerun = check_folder(folder, plan, choice, replace)  # again, under the lock
         seconds = run_experiments(folder, plan, records, rerun, choice.name, jobs=jobs, progress=progress)
         sections = build_sections(folder, plan, choice)
         wall = time.monotonic() - started

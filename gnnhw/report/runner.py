@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ RECORD = "report.json"
 FORMAT = "gnnhw-report/1"
 REPORT_FILES = ("report.md", "report.html")
 Progress = Callable[[str], None]
+GNNHW = (sys.executable, "-m", "gnnhw")  # every step runs as 'python -m gnnhw ARGS' with this interpreter
 
 
 def _quiet(_: str) -> None:
@@ -166,7 +167,8 @@ def child_env() -> dict[str, str]:
 
 
 class _Runner:
-    def __init__(self, folder: Path, records: Records, progress: Progress) -> None:
+    def __init__(self, folder: Path, records: Records, progress: Progress, launcher: Sequence[str]) -> None:
+        self.launcher = list(launcher)
         self.folder = folder
         self.records = records
         self.progress = progress
@@ -199,7 +201,7 @@ class _Runner:
         start = time.monotonic()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gnnhw", *step.argv],
+                [*self.launcher, *step.argv],
                 cwd=self.folder,
                 stdout=out,
                 stderr=err,
@@ -255,11 +257,13 @@ def run_experiments(
     budget_name: str,
     jobs: int = 1,
     progress: Progress = _quiet,
+    launcher: Sequence[str] = GNNHW,
 ) -> dict[str, float]:
     """Run every experiment of ``plan`` whose steps are not all done, ``jobs`` experiments at a time.
 
     The outputs of the experiments in ``rerun`` (recorded with other settings) are removed first. Returns
-    each experiment's wall seconds in this call (0.0 when reused).
+    each experiment's wall seconds in this call (0.0 when reused). ``launcher`` is the program the steps'
+    arguments are given to (``python -m gnnhw`` of this interpreter).
 
     Raises:
         ExperimentError: a command failed (the others running are stopped; finished steps stay recorded).
@@ -277,7 +281,7 @@ def run_experiments(
             seconds[exp.key] = 0.0
         else:
             todo.append((exp, label))
-    runner = _Runner(folder, records, progress)
+    runner = _Runner(folder, records, progress, launcher)
     with _terminating(runner), concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(runner.run_experiment, exp, label): label for exp, label in todo}
         try:
