@@ -133,3 +133,29 @@ def test_depth_legend_names_the_error_bars_and_gives_three_digits():
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("± 1 std over 3 seeds" in t for t in texts)
     assert "plain (best 0.800 at 1)" in texts
+
+
+def _training(seeds: int):
+    from gnnhw.graph.config import TrainConfig
+    from gnnhw.graph.train import SeedResult, TrainResult
+
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc")
+    runs = [
+        SeedResult(s, 3, 0.7, 0.8 + s / 100, 0.8, 0.01, {k: [0.5 + s / 10, 0.6, 0.7] for k in keys})
+        for s in range(seeds)
+    ]
+    return TrainResult(TrainConfig(), runs, "cpu", 1.0, "process peak RSS", 3, 2, 0, {})
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_training_curves_name_the_shaded_band_when_there_is_one(seeds):
+    from gnnhw.plotting.planetoid import plot_training_curves
+
+    fig = plot_training_curves(_training(seeds))
+    for ax in fig.axes:
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        assert any("shaded: ± 1 std over 3 seeds" in t for t in texts) == (seeds > 1)
+        assert bool(bands) == (seeds > 1)
+    texts = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert any(THREE_DIGITS.search(t) for t in texts if t.startswith("test"))
