@@ -401,8 +401,8 @@ def _q1_7(o: _Outputs) -> Section:
             )
     d = decay.get("untrained", {})
     dt = decay.get("trained", {})
-    steps = g.get("training", {})
-    trained_steps = next(iter(steps.values()), {}).get("steps", "?") if steps else "?"
+    training: dict[str, dict[str, Any]] = g.get("training", {})
+    trained_steps = next(iter(training.values())).get("steps", "?") if training else "?"
     answer = [
         f"For one palindrome of length {g['length']}, untrained, ‖dL/dh_t‖ shrinks by a factor of "
         f"{d.get('rnn', float('nan')):.3g} per step back for the vanilla RNN and {d.get('lstm', float('nan')):.3g} for "

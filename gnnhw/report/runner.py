@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gnnhw._utils import TEMP_MARK, atomic_write_text
+from gnnhw._utils import TEMP_MARK, atomic_write_text, describe_os_error
 from gnnhw.errors import ExperimentError, OutputError, ResultsFileError
 from gnnhw.jsonio import dumps, read_json
 from gnnhw.report.plan import Budget, Experiment, Step
@@ -199,7 +199,11 @@ class _Runner:
         out_path = self.folder / exp.key / f"{step.name}.out"
         err_path = self.folder / exp.key / f"{step.name}.err"
         start = time.monotonic()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        try:
+            out_file, err_file = open(out_path, "wb"), open(err_path, "wb")  # noqa: SIM115 - closed below
+        except OSError as error:
+            raise OutputError(f"cannot write in {str(out_path.parent)!r}: {describe_os_error(error)}") from None
+        with out_file as out, err_file as err:
             proc = subprocess.Popen(
                 [*self.launcher, *step.argv],
                 cwd=self.folder,
