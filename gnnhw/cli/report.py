@@ -52,6 +52,9 @@ def _report(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"{args.prog}: {line}", file=sys.stderr, flush=True)
 
+    from gnnhw.cli._run import current
+
+    current().note = f"the finished commands are recorded in {args.out}; rerun the same command to resume"
     result = make_report(
         args.out,
         args.budget,
@@ -61,6 +64,7 @@ def _report(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=(lambda _: None) if args.quiet else progress,
     )
+    current().note = ""
     print(f"report: {result.markdown}")
     print(f"report: {result.html}")
     print(f"wall time: {result.wall_seconds:.1f} s")
