@@ -60,7 +60,11 @@ class Step:
     outputs: tuple[str, ...] = ()
 
     def shell(self) -> str:
-        """The command as a user types it in the report folder: ``gnnhw palindrome-sweep ...``."""
+        """The command as a user types it in the report folder, quoted for a POSIX shell.
+
+        >>> Step("complete", ("textgen", "sample", "--prompt", "Sleeping beauty is")).shell()
+        "gnnhw textgen sample --prompt 'Sleeping beauty is'"
+        """
         import shlex
 
         return "gnnhw " + " ".join(shlex.quote(a) for a in self.argv)
@@ -78,7 +82,13 @@ class Experiment:
         return [[s.name, *s.argv] for s in self.steps]
 
     def settings_hash(self) -> str:
-        """First 12 hex digits of the SHA-256 of the steps' names and arguments (canonical JSON)."""
+        """First 12 hex digits of the SHA-256 of the steps' names and arguments (canonical JSON).
+
+        >>> a = Experiment("graph", "t", (Step("adjacency", ("adjacency", "--example")),))
+        >>> b = Experiment("graph", "another title", (Step("adjacency", ("adjacency", "--example")),))
+        >>> a.settings_hash() == b.settings_hash(), len(a.settings_hash())
+        (True, 12)
+        """
         text = json.dumps(self.settings(), separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -215,7 +225,14 @@ SAMPLE_LENGTHS = (30, 100)  # greedy samples of the trained model: the assignmen
 
 
 def budget(name: str) -> Budget:
-    """The budget called ``name``. Raises ConfigError naming the known budgets."""
+    """The budget called ``name``. Raises ConfigError naming the known budgets.
+
+    >>> budget("full").sweep_steps
+    10000
+    >>> budget("fast")
+    Traceback (most recent call last):
+    gnnhw.errors.ConfigError: unknown budget 'fast'; use one of quick, standard, full
+    """
     try:
         return BUDGETS[name]
     except (KeyError, TypeError):
