@@ -214,6 +214,8 @@ class _Runner:
             )
             with self.lock:
                 self.procs.add(proc)
+            if self.stopping.is_set():  # stop_all ran between the check in run_experiment and Popen
+                proc.terminate()
             try:
                 code = proc.wait()
             finally:

@@ -106,3 +106,23 @@ def test_a_second_run_reuses_every_experiment(quick):
     progress = [x for x in done.stderr.splitlines() if x.startswith("gnnhw report: [")]
     assert progress
     assert all("reused" in x for x in progress)
+
+
+def test_an_interrupt_stops_the_commands_keeps_the_record_and_says_so(tmp_path):
+    import signal
+
+    out = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "gnnhw", "report", "--out", str(out), "--budget", "quick", "--jobs", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("gnnhw report: [1/9] bptt: gnnhw bptt")
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130
+    lines = rest.strip().splitlines()
+    assert len(lines) == 1, rest
+    assert "interrupted by SIGINT" in lines[0]
+    assert "rerun the same command to resume" in lines[0]
+    record = json.loads((out / "report.json").read_text())
+    assert record["experiments"]["bptt"]["steps"] == {}  # the stopped command is not recorded as done
