@@ -100,3 +100,12 @@ def test_a_report_locked_by_another_command_is_refused(tmp_path, capsys):
     with OutputLock(out):
         assert main(["report", "--out", str(out), "--budget", "quick"]) == 2
     assert "--out" in _one_error_line(capsys)
+
+
+def test_a_data_root_without_the_book_is_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["report", "--out", str(out), "--budget", "quick", "--data-root", str(tmp_path / "nodata")]) == 2
+    line = _one_error_line(capsys)
+    assert "book_EN_grimms_fairy_tails.txt" in line
+    assert "--data-root" in line
+    assert not out.exists()

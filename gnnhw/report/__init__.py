@@ -20,7 +20,8 @@ from pathlib import Path
 
 from gnnhw import __version__
 from gnnhw._utils import atomic_write_text
-from gnnhw.report.plan import BUDGETS, Budget, CommandOptions, Experiment, budget, build_plan
+from gnnhw.errors import DataNotFoundError
+from gnnhw.report.plan import BUDGETS, TEXT_FILE, Budget, CommandOptions, Experiment, budget, build_plan
 from gnnhw.report.render import Section, build_sections, to_html, to_markdown
 from gnnhw.report.runner import Progress, Records, check_folder, run_experiments
 
@@ -67,6 +68,7 @@ def make_report(
 
     Raises:
         ConfigError: an unknown budget.
+        DataNotFoundError: ``data_root`` lacks the book of Part 2 (checked before any work).
         OutputError: ``out`` is a file, not writable, locked by another command, not a report folder, or a
             report made with other settings (without ``replace``); checked before any work.
         ExperimentError: a command failed (finished steps stay recorded; rerun to resume).
@@ -77,6 +79,12 @@ def make_report(
     choice: Budget = budget(budget_name)
     folder = Path(out)
     started = time.monotonic()
+    text = Path(data_root) / TEXT_FILE
+    if not text.is_file():  # before any work: Part 2's commands would fail only after the others have run
+        raise DataNotFoundError(
+            f"the book of Part 2, {str(text)!r}, does not exist; give --data-root (or $GNNHW_DATA) the data folder "
+            f"that holds {TEXT_FILE}"
+        )
     plan = build_plan(choice, options, Path(data_root))
     check_output_dir(folder, "--out")
     check_folder(folder, plan, choice, replace)  # read only: a refused folder gets not even a lock file
