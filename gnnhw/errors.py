@@ -105,3 +105,7 @@ class OutputError(GnnhwError):
 
 class OutputLockedError(OutputError):
     """An output folder or file that another running gnnhw command is writing to."""
+
+
+class ExperimentError(GnnhwError):
+    """A command run by ``gnnhw report`` failed; the message names the command and its last stderr line."""

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from gnnhw import __version__
-from gnnhw.cli import assignment, graph, planetoid, recurrent, textgen
+from gnnhw.cli import assignment, graph, planetoid, recurrent, report, textgen
 from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
-_AREAS = (graph, planetoid, recurrent, textgen, assignment)
+_AREAS = (graph, planetoid, recurrent, textgen, assignment, report)
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -317,7 +317,7 @@ def _sweep(args: argparse.Namespace) -> int:
             + (f", early stop at {base.early_stop_accuracy}" if base.early_stop_accuracy else "")
             + f", hidden {base.hidden_size}, {base.optimizer} lr {base.lr:g}"
         )
-        _figure_last(lambda: sweep_figure(summary, title), figure)
+        _figure_last(lambda: sweep_figure(result.records, title), figure)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -11,53 +12,100 @@ _LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
 _COLORS = {"rnn": "tab:blue", "lstm": "tab:orange"}
 
 
-def sweep_figure(summary: Mapping[str, Mapping[int, Mapping[str, float]]], title: str = "") -> Figure:
-    """Mean test accuracy vs palindrome length per model, with a ± one standard deviation band.
+def sweep_figure(records: Sequence[Mapping[str, Any]], title: str = "", solved: float = 0.99) -> Figure:
+    """Test accuracy vs palindrome length: every seed a point (left), the fraction of seeds solved (right).
 
-    ``summary`` is :meth:`gnnhw.recurrent.experiments.SweepResult.summary`: {model: {T: {"mean", "std", "n"}}}.
+    A seed either learns a length or stays near chance, so a mean ± std band would leave [0, 1] and hide
+    that; the right panel counts the seeds whose test accuracy reaches ``solved``.
+
+    ``records`` are :attr:`gnnhw.recurrent.experiments.SweepResult.records`: dicts with ``model``,
+    ``length`` and ``test_accuracy`` (one per model, length and seed).
     """
-    fig = Figure(figsize=(6, 3.8))
-    ax = fig.subplots()
-    for model, by_length in summary.items():
-        lengths = sorted(by_length)
-        mean = [by_length[t]["mean"] for t in lengths]
-        std = [by_length[t]["std"] for t in lengths]
-        color = _COLORS.get(model)
-        ax.plot(lengths, mean, "o-", color=color, label=_LABELS.get(model, model), markersize=4)
-        ax.fill_between(
-            lengths,
-            [m - s for m, s in zip(mean, std, strict=True)],
-            [m + s for m, s in zip(mean, std, strict=True)],
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    ax_acc, ax_frac = fig.subplots(1, 2, sharex=True)
+    groups: dict[str, dict[int, list[float]]] = {}
+    for rec in records:
+        groups.setdefault(str(rec["model"]), {}).setdefault(int(rec["length"]), []).append(float(rec["test_accuracy"]))
+    models = sorted(groups)
+    lengths = sorted({t for by_t in groups.values() for t in by_t})
+    step = min((b - a for a, b in zip(lengths, lengths[1:], strict=False)), default=1)
+    for i, model in enumerate(models):
+        by_t = groups[model]
+        color = _COLORS.get(model, f"C{i}")
+        shift = (i - (len(models) - 1) / 2) * 0.12 * step  # side by side, so no model's points hide another's
+        seeds = max(len(v) for v in by_t.values())
+        xs, ys = [], []
+        for t, accs in sorted(by_t.items()):
+            for j, acc in enumerate(accs):  # a small spread per seed, so equal accuracies stay visible
+                xs.append(t + shift + (j - (len(accs) - 1) / 2) * 0.03 * step)
+                ys.append(acc)
+        label = f"{_LABELS.get(model, model)}: each seed ({seeds} per length)"
+        ax_acc.scatter(xs, ys, s=16, alpha=0.7, color=color, marker="o" if i % 2 == 0 else "s", label=label)
+        fractions = [sum(a >= solved for a in by_t[t]) / len(by_t[t]) for t in sorted(by_t)]
+        ax_frac.plot(
+            [t + shift for t in sorted(by_t)],
+            fractions,
+            "o-" if i % 2 == 0 else "s--",
             color=color,
-            alpha=0.2,
-            linewidth=0,
+            label=f"{_LABELS.get(model, model)}: fraction of seeds solved",
         )
-    ax.axhline(0.1, color="gray", linestyle=":", linewidth=1, label="chance (0.1)")
-    ax.set_xlabel("palindrome length T")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    ax_acc.axhline(0.1, color="gray", linestyle=":", linewidth=1, label="chance (0.1)")
+    ax_acc.set(xlabel="palindrome length T", ylabel="test accuracy", ylim=(-0.03, 1.03), title="every seed")
+    ax_frac.set(
+        xlabel="palindrome length T",
+        ylabel=f"fraction of seeds with accuracy ≥ {solved:g}",
+        ylim=(-0.03, 1.03),
+        title="fraction of seeds solved",
+    )
+    for ax in (ax_acc, ax_frac):
+        ax.set_xticks(lengths)
+        ax.grid(alpha=0.3)
+    handles, labels = ax_acc.get_legend_handles_labels()
+    more_handles, more_labels = ax_frac.get_legend_handles_labels()
+    fig.legend(  # below the panels: a legend inside would cover the points near chance or near 1
+        handles + more_handles, labels + more_labels, loc="outside lower center", ncols=3, fontsize=8
+    )
     if title:
-        ax.set_title(title, fontsize=9)
+        fig.suptitle(title, fontsize=9)
     return fig
 
 
+def _loss_values(run: Mapping[str, Any]) -> list[float]:
+    """The run's training losses, a diverged (None / non-finite) entry as NaN (not drawn)."""
+    return [float(v) if v is not None and math.isfinite(float(v)) else math.nan for v in run["train_loss"]]
+
+
 def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") -> Figure:
-    """Training loss and accuracy vs step, one line per optimizer (records of ``compare_optimizers``)."""
-    fig = Figure(figsize=(9, 3.6))
+    """Training loss and accuracy vs step, one line per optimizer (records of ``compare_optimizers``).
+
+    The loss axis is logarithmic when a run diverges (its loss rises above 3 times the highest starting loss,
+    or becomes non-finite), so the other curves are not flattened against the axis. The legend sits below
+    the panels, covering no curve; it gives each optimizer's test accuracy to three digits.
+    """
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
+    losses = {name: _loss_values(run) for name, run in runs.items()}
+    finite = [v for vals in losses.values() for v in vals if not math.isnan(v)]
+    starts = [vals[0] for vals in losses.values() if vals and not math.isnan(vals[0])]
+    diverged = any(math.isnan(v) for vals in losses.values() for v in vals) or (
+        bool(finite) and bool(starts) and max(finite) > 3 * max(starts)
+    )
     for name, run in runs.items():
-        label = f"{name} (test {run['test_accuracy']:.2f})"
-        ax_loss.plot(run["curve_steps"], run["train_loss"], label=label)
+        label = f"{name} (test accuracy {run['test_accuracy']:.3f})"
+        ax_loss.plot(run["curve_steps"], losses[name], label=label)
         ax_acc.plot(run["curve_steps"], run["train_accuracy"], label=label)
-    ax_loss.set_ylabel("training loss")
+    if diverged and finite and min(finite) > 0:
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylabel("training loss (log scale: a run diverged)")
+    else:
+        ax_loss.set_ylabel("training loss")
     ax_acc.set_ylabel("training accuracy")
     ax_acc.set_ylim(0, 1.05)
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = ax_acc.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

@@ -1,0 +1,112 @@
+"""``gnnhw report``: run every experiment of the assignment at a budget and write DIR/report.md and DIR/report.html.
+
+The experiments run as the same ``gnnhw`` commands a user would type (listed under each answer); this module
+parses the options, tells the library which options each command accepts (from the parser itself), prints
+progress lines on stderr and the written files on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gnnhw.cli._common import path_arg, positive_int
+
+
+class _ParserOptions:
+    """:class:`gnnhw.report.plan.CommandOptions` answered from the ``gnnhw`` argument parser."""
+
+    def __init__(self) -> None:
+        from gnnhw.cli import build_parser
+
+        self._root = build_parser()
+        self._cache: dict[tuple[str, ...], dict[str, argparse.Action]] = {}
+
+    def _actions(self, command: Sequence[str]) -> dict[str, argparse.Action]:
+        key = tuple(command)
+        if key not in self._cache:
+            parser: argparse.ArgumentParser = self._root
+            for name in command:
+                sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+                parser = sub.choices[name]
+            self._cache[key] = {
+                flag: action
+                for action in parser._actions
+                for flag in action.option_strings
+                if action.help is not argparse.SUPPRESS  # deprecated aliases are hidden: never use them
+            }
+        return self._cache[key]
+
+    def accepts(self, command: Sequence[str], flag: str) -> bool:
+        return flag in self._actions(command)
+
+    def takes_list(self, command: Sequence[str], flag: str) -> bool:
+        return self._actions(command)[flag].nargs in ("+", "*")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gnnhw._utils import data_root
+    from gnnhw.report import make_report
+
+    def progress(line: str) -> None:
+        print(f"{args.prog}: {line}", file=sys.stderr, flush=True)
+
+    from gnnhw.cli._run import current
+
+    current().note = f"the finished commands are recorded in {args.out}; rerun the same command to resume"
+    result = make_report(
+        args.out,
+        args.budget,
+        _ParserOptions(),
+        data_root(args.data_root),
+        replace=args.replace,
+        jobs=args.jobs,
+        progress=(lambda _: None) if args.quiet else progress,
+    )
+    current().note = ""
+    print(f"report: {result.markdown}")
+    print(f"report: {result.html}")
+    print(f"wall time: {result.wall_seconds:.1f} s")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report``."""
+    from gnnhw.report.plan import BUDGETS
+
+    p = subparsers.add_parser(
+        "report",
+        help="run every experiment of the assignment and write DIR/report.md and DIR/report.html (resumable)",
+        description=(
+            "Run every experiment of the assignment (BPTT check, palindrome sweep, optimizers, gradients over "
+            "time, text generation, the example graph, Planetoid, depth study, GNN vs RNN) as the gnnhw commands "
+            "listed in the report, at one budget, and write DIR/report.md and a self-contained DIR/report.html "
+            "answering each question in the assignment's order from the measured numbers. Resumable: rerun the "
+            "same command and finished experiments are reused; a folder made with other settings is refused "
+            "unless --replace (only the differing experiments are then rerun)."
+        ),
+        epilog=(
+            "budgets:\n" + "".join(f"  {name:<9} {b.why}\n" for name, b in BUDGETS.items()) + "examples:\n"
+            "  gnnhw report --out out/report --budget quick\n"
+            "  gnnhw report --out out/report --budget standard --jobs 2\n"
+        ),
+    )
+    p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="the report folder")
+    p.add_argument("--budget", choices=tuple(BUDGETS), default="standard", help="how long to train (see below)")
+    p.add_argument(
+        "--jobs", type=positive_int, default=2, help="experiments run at the same time (each one's commands in order)"
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="rerun the experiments DIR holds with other settings (default: refuse, change nothing)",
+    )
+    p.add_argument(
+        "--data-root",
+        type=path_arg,
+        default=None,
+        help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_report)

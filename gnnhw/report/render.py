@@ -1,0 +1,860 @@
+"""The report's text: one section per question of the assignment, built from the commands' outputs.
+
+Each section holds a short answer whose numbers are read from the experiments' JSON (nothing measured is
+written here), the table and figure behind it, and the commands that reproduce them. :func:`to_markdown`
+and :func:`to_html` render the same sections; the HTML embeds every figure (base64 PNG), so it is one
+self-contained file.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import dataclasses
+import html
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gnnhw.errors import ResultsFileError
+from gnnhw.jsonio import read_json
+from gnnhw.report.plan import BEAM_WIDTH, PROMPT, SAMPLE_LENGTHS, TAUS, Budget, Experiment
+
+SOLVED = 0.99  # a run "solves" a palindrome length when its test accuracy reaches this
+CHANCE = 0.1  # ten digits
+
+
+@dataclasses.dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclasses.dataclass
+class Section:
+    """One question: ``anchor`` (``q1-3``), ``title``, the answer sentences, tables, figures
+    (path relative to the report folder, caption), preformatted text blocks and the commands."""
+
+    anchor: str
+    title: str
+    answer: list[str]
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    figures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    texts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    commands: list[str] = dataclasses.field(default_factory=list)
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _num(x: Any) -> float:
+    """A number read from JSON; ``null`` (undefined, or non-finite when written) as NaN."""
+    return float("nan") if x is None else float(x)
+
+
+def _first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    """The value of the first of ``keys`` present in ``d`` (result files may use older field names)."""
+    for key in keys:
+        if key in d:
+            return d[key]
+    return default
+
+
+class _Outputs:
+    """Reads what the experiments wrote in the report folder."""
+
+    def __init__(self, folder: Path, plan: Sequence[Experiment]) -> None:
+        self.folder = folder
+        self.plan = {e.key: e for e in plan}
+
+    def json(self, relative: str) -> Any:
+        return read_json(self.folder / relative, what="experiment output")
+
+    def stdout(self, key: str, step: str) -> str:
+        path = self.folder / key / f"{step}.out"
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ResultsFileError(f"cannot read {str(path)!r}: {err.strerror}; rerun 'gnnhw report'") from None
+
+    def stdout_json(self, key: str, step: str) -> Any:
+        return read_json(self.folder / key / f"{step}.out", what="experiment output")
+
+    def commands(self, key: str, *steps: str) -> list[str]:
+        exp = self.plan[key]
+        return [s.shell() for s in exp.steps if not steps or s.name in steps]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Part 1
+
+
+def _sweep_stats(sweep: dict[str, Any]) -> dict[str, dict[int, list[float]]]:
+    out: dict[str, dict[int, list[float]]] = {}
+    for r in sweep["records"]:
+        out.setdefault(r["model"], {}).setdefault(int(r["length"]), []).append(float(r["test_accuracy"]))
+    return out
+
+
+def _solved(accs: list[float]) -> int:
+    return sum(a >= SOLVED for a in accs)
+
+
+def _q1_1(o: _Outputs) -> Section:
+    b = o.json("bptt/bptt.json")
+    diffs = b["max_abs_diff"]
+    worst = max(diffs.values())
+    contributions = [c for c in b["contributions"] if c > 0]
+    mistakes = b.get("mistakes", {})
+    answer = [
+        f"Computed by explicit loops over the T = {b['length']} steps (no autograd), the hand-derived gradients of "
+        f"the vanilla RNN equal autograd's to within {worst:.1e} for all {len(diffs)} parameter blocks (float64; "
+        f"tolerance {b.get('tolerance', 1e-10):g}).",
+        "With softmax and cross-entropy on the last step, dL/dW_ph = (ŷ - y) h_T^T and dL/db_p = ŷ - y; "
+        "dL/dW_hh = Σ_t δ_t h_(t-1)^T with δ_t = (1 - h_t²) ⊙ W_hh^T δ_(t+1) (δ_T = (1 - h_T²) ⊙ W_ph^T (ŷ - y)): "
+        "W_hh acts at every step, so its gradient sums one term per step.",
+    ]
+    if len(contributions) >= 2:
+        ratio = contributions[-1] / contributions[0]
+        trend = (
+            "so the sum is dominated by the last steps: the early terms vanish (with ‖W_hh‖ large they would grow "
+            "instead: exploding)"
+            if ratio > 1
+            else "so the early terms are not smaller here: the product of the factors grows (exploding)"
+        )
+        answer.append(
+            f"Each step back multiplies δ by diag(1 - h²) W_hh^T: here the term of the last step "
+            f"({contributions[-1]:.2e}) is {ratio:.3g} times the first one's ({contributions[0]:.2e}), {trend}."
+        )
+    if mistakes:
+        shown = "; ".join(f"{m['formula']} is off by {m['relative_diff']:.2f} (relative)" for m in mistakes.values())
+        answer.append(f"The usual mistakes differ measurably: {shown}.")
+    tables = [
+        Table(
+            ["parameter", "max |hand − autograd|", "max |gradient|"],
+            [[k, f"{v:.2e}", f"{b['grad_max_abs'][k]:.3g}"] for k, v in diffs.items()],
+            "hand-derived BPTT vs autograd, float64",
+        )
+    ]
+    if mistakes:
+        tables.append(
+            Table(
+                ["usual mistake", "parameter", "max |diff|", "relative"],
+                [
+                    [m["formula"], m["parameter"], f"{m['max_abs_diff']:.3g}", _f(m["relative_diff"])]
+                    for m in mistakes.values()
+                ],
+                "each wrong formula against autograd",
+            )
+        )
+    return Section(
+        "q1-1",
+        "Q1.1 — BPTT: dL/dW_ph and dL/dW_hh",
+        answer,
+        tables,
+        [("bptt/bptt.png", "each time step's term of dL/dW_hh (untrained RNN)")],
+        commands=o.commands("bptt"),
+    )
+
+
+def _q1_2(o: _Outputs) -> Section:
+    stats = _sweep_stats(o.json("sweep/sweep.json"))
+    rnn = stats.get("rnn", {})
+    shortest = min(rnn)
+    accs = rnn[shortest]
+    b = o.json("bptt/bptt.json")
+    answer = [
+        "gnnhw's vanilla RNN computes h_t = tanh(W_hx x_t + W_hh h_(t-1) + b_h) from h_0 = 0 and p = W_ph h_T + b_p, "
+        "with softmax and cross-entropy on the last step only (gnnhw.recurrent.models.VanillaRNN).",
+        f"At the shortest length, T = {shortest}, it reaches a test accuracy of {_f(statistics.mean(accs))} "
+        f"(mean of {len(accs)} seed(s); {_solved(accs)} of {len(accs)} reach {SOLVED}; chance is {CHANCE}).",
+        f"Its gradients are those derived in Q1.1: hand-written BPTT matches autograd to "
+        f"{max(b['max_abs_diff'].values()):.1e}.",
+    ]
+    table = Table(
+        ["seed", "test accuracy"], [[str(i), _f(a)] for i, a in enumerate(accs)], f"vanilla RNN, T = {shortest}"
+    )
+    return Section("q1-2", "Q1.2 — The vanilla RNN", answer, [table], commands=o.commands("sweep"))
+
+
+def _length_rows(per_length: dict[int, list[float]]) -> tuple[int | None, int | None]:
+    """(longest length up to which every seed solves, first length where no seed does)."""
+    ok = None
+    fail = None
+    for length in sorted(per_length):
+        accs = per_length[length]
+        if _solved(accs) == len(accs) and (ok is None or ok == _prev(per_length, length)):
+            ok = length
+        if fail is None and _solved(accs) == 0:
+            fail = length
+    return ok, fail
+
+
+def _prev(per_length: dict[int, list[float]], length: int) -> int | None:
+    smaller = [x for x in per_length if x < length]
+    return max(smaller) if smaller else None
+
+
+def _describe_model(name: str, per_length: dict[int, list[float]]) -> str:
+    ok, fail = _length_rows(per_length)
+    n = len(next(iter(per_length.values())))
+    text = (
+        f"the {name} solves every length up to T = {ok} in all {n} seed(s)"
+        if ok
+        else f"the {name} solves no length in every seed"
+    )
+    if fail is not None:
+        text += f", and no seed solves T = {fail} (accuracy {_f(statistics.mean(per_length[fail]))})"
+    else:
+        text += f"; every length tried (up to {max(per_length)}) is solved by at least one seed"
+    return text
+
+
+def _bimodal(per_length: dict[int, list[float]]) -> str:
+    runs = [a for accs in per_length.values() for a in accs]
+    high = sum(a >= SOLVED for a in runs)
+    low = sum(a <= 2 * CHANCE for a in runs)
+    text = (
+        f"Of its {len(runs)} runs, {high} reach {SOLVED} or more, {low} stay near chance (at most {2 * CHANCE:g}) and "
+        f"{len(runs) - high - low} end in between"
+    )
+    if high + low == len(runs) and high and low:
+        return (
+            text
+            + ": each seed either solves a length or fails it, so the figure shows every seed and the fraction solved."
+        )
+    return text + "; the figure shows every seed and the fraction of seeds solved per length."
+
+
+def _q1_3(o: _Outputs, budget: Budget) -> Section:
+    sweep = o.json("sweep/sweep.json")
+    stats = _sweep_stats(sweep)
+    rnn = stats["rnn"]
+    answer = [
+        f"Trained for at most {budget.sweep_steps} steps (stopping early once the last 50 batches reach 0.99), "
+        + _describe_model("vanilla RNN", rnn)
+        + ".",
+        _bimodal(rnn),
+        "Other students report the raw-digit RNN perfect up to an input length of about 13; gnnhw feeds one-hot "
+        "digits (--input one-hot), which helps.",
+    ]
+    rows = [
+        [str(t), _f(statistics.mean(a)), f"{_solved(a)}/{len(a)}", f"{_f(min(a))}–{_f(max(a))}"]
+        for t, a in sorted(rnn.items())
+    ]
+    table = Table(["length T", "mean test accuracy", "seeds solved", "range"], rows, "vanilla RNN")
+    return Section(
+        "q1-3",
+        "Q1.3 — Accuracy vs palindrome length (RNN)",
+        answer,
+        [table],
+        [("sweep/sweep.png", "test accuracy vs length: every seed a point, and the fraction of seeds solved")],
+        commands=o.commands("sweep"),
+    )
+
+
+def _q1_4(o: _Outputs) -> Section:
+    opt = o.json("optimizers/optimizers.json")
+    runs = opt["runs"]
+    cfg = opt.get("config", {})
+    rows = []
+    for name, run in runs.items():
+        loss = _num(run["train_loss"][-1]) if run.get("train_loss") else float("nan")
+        rows.append([name, _f(run["test_accuracy"]), f"{loss:.4g}", str(run["steps"])])
+    best = max(runs, key=lambda n: runs[n]["test_accuracy"])
+    model = _first(cfg, "model", default="model")
+    lr = _first(cfg, "lr", "learning_rate", default=float("nan"))
+    answer = [
+        f"With the same {str(model).upper()}, seed and batches (T = {cfg.get('length')}, learning rate {lr:g}, "
+        f"{runs[best]['steps']} steps), the test accuracies are "
+        + ", ".join(f"{name} {_f(run['test_accuracy'])}" for name, run in runs.items())
+        + f" (chance {CHANCE}).",
+        "Plain SGD moves each weight by lr × its gradient, so flat directions (the small gradients of a recurrent "
+        "net) barely move; momentum adds up consistent gradients into a velocity and damps oscillating ones.",
+        "RMSprop and Adam divide each weight's step by a running root mean square of its gradients, so every "
+        "parameter moves at about the learning rate whatever its gradient's scale; Adam adds momentum to that.",
+    ]
+    return Section(
+        "q1-4",
+        "Q1.4 — Momentum and adaptive learning rates",
+        answer,
+        [Table(["optimizer", "test accuracy", "last training loss", "steps"], rows)],
+        [("optimizers/optimizers.png", "training loss and accuracy per optimizer")],
+        commands=o.commands("optimizers"),
+    )
+
+
+def _parameter_counts(hidden: int, inputs: int, classes: int) -> dict[str, int]:
+    import torch
+
+    from gnnhw.recurrent.models import build_model
+
+    gnnhw_lstm = build_model("lstm", inputs, hidden, classes)
+    torch_lstm = torch.nn.LSTM(inputs, hidden)
+    return {
+        "formula": 4 * (inputs * hidden + hidden * hidden + hidden),
+        "output": hidden * classes + classes,
+        "gnnhw": sum(p.numel() for p in gnnhw_lstm.parameters()),
+        "torch_cell": sum(p.numel() for p in torch_lstm.parameters()),
+    }
+
+
+def _q1_5(o: _Outputs) -> Section:
+    sweep = o.json("sweep/sweep.json")
+    base = sweep.get("base", {})
+    hidden = int(_first(base, "hidden_size", "num_hidden", default=128))
+    inputs = int(_first(base, "input_size", "input_dim", default=10))
+    n = _parameter_counts(hidden, inputs, 10)
+    answer = [
+        "The input gate i decides how much of the candidate g enters the cell, the forget gate f how much of "
+        "c_(t-1) is kept, the output gate o how much of tanh(c_t) is shown as h_t. The gates use the sigmoid "
+        "(a fraction in (0, 1), a soft switch); the candidate uses tanh (a value in (-1, 1) that can add or "
+        "subtract from the cell, centred on 0).",
+        f"With input size d = {inputs} and hidden size n = {hidden}, the four gates hold 4(dn + n² + n) = "
+        f"{n['formula']:,} parameters, plus {n['output']:,} for the output layer (W_ph, b_p): "
+        f"{n['formula'] + n['output']:,} in all, the number gnnhw's LSTM classifier has ({n['gnnhw']:,}).",
+        f"torch.nn.LSTM keeps two bias vectors per gate (b_ih and b_hh): {n['torch_cell']:,} for the cell, "
+        f"4n = {4 * hidden} more.",
+    ]
+    rows = [
+        ["4(dn + n² + n), the gates", f"{n['formula']:,}"],
+        ["output layer n·10 + 10", f"{n['output']:,}"],
+        ["gnnhw LSTM classifier, counted", f"{n['gnnhw']:,}"],
+        ["torch.nn.LSTM cell, counted", f"{n['torch_cell']:,}"],
+    ]
+    code = (
+        'python -c "from gnnhw.recurrent.models import build_model; '
+        f"print(sum(p.numel() for p in build_model('lstm', {inputs}, {hidden}, 10).parameters()))\""
+    )
+    return Section(
+        "q1-5", "Q1.5 — LSTM gates and parameter count", answer, [Table(["what", "parameters"], rows)], commands=[code]
+    )
+
+
+def _lstm_vs_rnn(rnn: dict[int, list[float]], lstm: dict[int, list[float]]) -> str:
+    common = sorted(set(rnn) & set(lstm))
+    better = [t for t in common if _solved(lstm[t]) > _solved(rnn[t])]
+    worse = [t for t in common if _solved(lstm[t]) < _solved(rnn[t])]
+    why = (
+        "The cell state's additive update, c_t = g ⊙ i + c_(t-1) ⊙ f, carries the error back through c without a "
+        "squashing non-linearity at every step (Q1.7)"
+    )
+    if better and not worse:
+        shown = ", ".join(map(str, better))
+        return f"The LSTM solves more seeds at T = {shown}. {why}, so it learns where the RNN's gradient has vanished."
+    if not better and not worse:
+        return (
+            f"At these lengths and this budget the two solve the same seeds; {why[0].lower() + why[1:]}, which "
+            "matters at longer lengths."
+        )
+    return (
+        f"The LSTM solves more seeds at T = {', '.join(map(str, better)) or 'none'} and fewer at "
+        f"T = {', '.join(map(str, worse))}: with this few steps and seeds the comparison is not settled. {why}."
+    )
+
+
+def _q1_6(o: _Outputs, budget: Budget) -> Section:
+    stats = _sweep_stats(o.json("sweep/sweep.json"))
+    rnn, lstm = stats.get("rnn", {}), stats.get("lstm", {})
+    lengths = sorted(set(rnn) | set(lstm))
+    rows = []
+    for t in lengths:
+        row = [str(t)]
+        for per in (rnn, lstm):
+            a = per.get(t)
+            row.append(f"{_f(statistics.mean(a))} ({_solved(a)}/{len(a)} solved)" if a else "—")
+        rows.append(row)
+    answer = [
+        "gnnhw's LSTM computes g = tanh(..), i, f, o = σ(..), c_t = g ⊙ i + c_(t-1) ⊙ f, h_t = tanh(c_t) ⊙ o "
+        "(gnnhw.recurrent.models.LSTM; its forget bias starts at 1).",
+        f"On the same palindromes and budget ({budget.sweep_steps} steps at most): "
+        + _describe_model("vanilla RNN", rnn)
+        + "; "
+        + _describe_model("LSTM", lstm)
+        + ".",
+        _lstm_vs_rnn(rnn, lstm),
+    ]
+    return Section(
+        "q1-6",
+        "Q1.6 — LSTM vs RNN on increasing lengths",
+        answer,
+        [Table(["length T", "vanilla RNN", "LSTM"], rows, "mean test accuracy (seeds solving)")],
+        [("sweep/sweep.png", "test accuracy vs length, both models")],
+        commands=o.commands("sweep"),
+    )
+
+
+def _q1_7(o: _Outputs) -> Section:
+    g = o.json("grads/grads_over_time.json")
+    decay = g.get("decay_per_step", {})
+    rows = []
+    for model in g["untrained"]:
+        for stage in ("untrained", "trained"):
+            norms = g[stage][model]
+            rows.append(
+                [
+                    model,
+                    stage,
+                    f"{norms[-1]:.3g}",
+                    f"{norms[0]:.3g}",
+                    f"{_num(decay.get(stage, {}).get(model)):.3g}",
+                ]
+            )
+    d = decay.get("untrained", {})
+    d_rnn, d_lstm = _num(d.get("rnn")), _num(d.get("lstm"))
+    dt = decay.get("trained", {})
+    training: dict[str, dict[str, Any]] = g.get("training", {})
+    trained_steps = next(iter(training.values())).get("steps", "?") if training else "?"
+    answer = [
+        f"For one palindrome of length {g['length']}, untrained, ‖dL/dh_t‖ changes by a factor of "
+        f"{d_rnn:.3g} per step back for the vanilla RNN and {d_lstm:.3g} for the LSTM ("
+        "exp of the slope of a least-squares line through log ‖dL/dh_t‖ over the last 30 steps; 1 is no decay)"
+        + (
+            ": the RNN's gradient decays geometrically and faster (a straight falling line on the log plot), so the "
+            "first digits, which the answer depends on, get almost no gradient."
+            if d_rnn > max(1.0, d_lstm)
+            else ": here the RNN's gradient does not decay faster than the LSTM's."
+        ),
+        f"After {trained_steps} training steps the factors are {_num(dt.get('rnn')):.3g} (RNN) and "
+        f"{_num(dt.get('lstm')):.3g} (LSTM).",
+    ]
+    return Section(
+        "q1-7",
+        "Q1.7 — Gradient magnitude over time steps",
+        answer,
+        [
+            Table(
+                ["model", "stage", "‖dL/dh‖ near the end", "‖dL/dh_1‖", "factor per step back"],
+                rows,
+                f"T = {g['length']}",
+            )
+        ],
+        [("grads/grads_over_time.png", "‖dL/dh_t‖ over t, untrained and trained")],
+        commands=o.commands("grads"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Part 2
+
+_STAGE = re.compile(r"^step (\d+): (.*)$")
+
+
+def _stage_samples(folder: Path) -> list[tuple[int, str]]:
+    path = folder / "textgen" / "run" / "samples.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        m = _STAGE.match(line)
+        if m:
+            try:
+                out.append((int(m.group(1)), str(ast.literal_eval(m.group(2)))))
+            except (ValueError, SyntaxError):
+                out.append((int(m.group(1)), m.group(2)))
+    return out
+
+
+def _q2_1a(o: _Outputs) -> Section:
+    h = o.json("textgen/run/history.json")
+    ev = o.stdout_json("textgen", "evaluate")
+    hist = h["history"]
+    answer = [
+        f"The assignment's two-layer LSTM (128 units, windows of 30, batch 64, Adam 2e-3, clipping at 5) trained for "
+        f"{h['step']} steps on Grimm's fairy tales reaches a training loss of {hist['train_loss'][-1]:.3f} nats per "
+        f"character and a next-character accuracy of {_f(h['val_acc'])} on the held-out last 10% "
+        f"({h['val_bpc']:.3f} bits per character).",
+        f"Read as one stream (the state carried through), the held-out text costs {ev['stream']['bits_per_char']:.3f} "
+        f"bits per character at accuracy {_f(ev['stream']['accuracy'])}.",
+        "Other students report about 0.64 after 5,000 steps, probably on training batches; with held-out clean text "
+        "gnnhw's 5,000-step run reaches about 0.55 (the full budget).",
+    ]
+    rows = [
+        [str(int(s)), f"{tl:.3f}", _f(ta), f"{vl:.3f}", _f(va)]
+        for s, tl, ta, vl, va in zip(
+            hist["step"], hist["train_loss"], hist["train_acc"], hist["val_loss"], hist["val_acc"], strict=False
+        )
+    ]
+    if len(rows) > 8:
+        keep = sorted({round(i * (len(rows) - 1) / 7) for i in range(8)})
+        rows = [rows[i] for i in keep]
+    return Section(
+        "q2-1a",
+        "Q2.1a — Loss and accuracy while training",
+        answer,
+        [Table(["step", "train loss", "train accuracy", "held-out loss", "held-out accuracy"], rows)],
+        [("textgen/run/curves.png", "loss and accuracy curves")],
+        commands=o.commands("textgen", "train", "evaluate"),
+    )
+
+
+def _q2_1b(o: _Outputs) -> Section:
+    stages = _stage_samples(o.folder)
+    greedy = {n: o.stdout("textgen", f"greedy{n}") for n in SAMPLE_LENGTHS}
+    longest = SAMPLE_LENGTHS[-1]
+    answer = [
+        f"Greedy samples of {SAMPLE_LENGTHS[0]} characters were logged during training; their distinct characters: "
+        + (", ".join(f"{len(set(t))} at step {s}" for s, t in stages) or "none logged")
+        + ".",
+        f"After training, a greedy sample of {longest} characters has {len(set(greedy[longest]))} "
+        f"distinct characters and a repeated-5-gram fraction of {_f(_repeat_fraction(greedy[longest]))}: "
+        "greedy decoding always picks the likeliest next character, so from a state it has seen it repeats itself, "
+        "and the longer the sample the more of it is a loop.",
+    ]
+    texts = [(f"step {s}", t) for s, t in stages] + [(f"greedy, {n} characters", greedy[n]) for n in SAMPLE_LENGTHS]
+    return Section(
+        "q2-1b",
+        "Q2.1b — Greedy samples during training; shorter and longer",
+        answer,
+        texts=texts,
+        commands=o.commands("textgen", "train", *(f"greedy{n}" for n in SAMPLE_LENGTHS)),
+    )
+
+
+def _repeat_fraction(text: str, n: int = 5) -> float:
+    grams = [text[i : i + n] for i in range(max(0, len(text) - n + 1))]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def _q2_1c(o: _Outputs) -> Section:
+    samples = {tau: o.stdout("textgen", f"tau{i}") for i, tau in enumerate(TAUS)}
+    greedy = o.stdout("textgen", f"greedy{SAMPLE_LENGTHS[0]}")
+    rows = [["greedy", "—", str(len(set(greedy))), _f(_repeat_fraction(greedy))]]
+    for tau, text in samples.items():
+        rows.append([f"τ = {tau:g}", f"{1 / tau:g}", str(len(set(text))), _f(_repeat_fraction(text))])
+    low, high = samples[TAUS[0]], samples[TAUS[-1]]
+    answer = [
+        "The assignment's τ multiplies the logits before the softmax: τ < 1 flattens the distribution (more "
+        "random), τ > 1 sharpens it toward greedy. gnnhw's --temperature T divides them, so T = 1/τ.",
+        f"Measured on {SAMPLE_LENGTHS[0]}-character samples: τ = {TAUS[0]:g} uses {len(set(low))} distinct characters, "
+        f"τ = {TAUS[-1]:g} uses {len(set(high))}, greedy {len(set(greedy))}, whose repeated-5-gram fraction is "
+        f"{_f(_repeat_fraction(greedy))}.",
+    ]
+    return Section(
+        "q2-1c",
+        "Q2.1c — Temperature sampling",
+        answer,
+        [Table(["decoding", "--temperature", "distinct characters", "repeated 5-grams"], rows)],
+        texts=[("greedy", greedy)] + [(f"τ = {tau:g} (--temperature {1 / tau:g})", t) for tau, t in samples.items()],
+        commands=o.commands("textgen", *(f"tau{i}" for i in range(len(TAUS)))),
+    )
+
+
+def _q2_bonus(o: _Outputs) -> Section:
+    greedy = o.stdout("textgen", "complete")
+    beam = o.stdout("textgen", "beam")
+    answer = [
+        f'Completing "{PROMPT}" greedily and with a beam of width {BEAM_WIDTH} ({SAMPLE_LENGTHS[0]} characters each).',
+        "Beam search keeps the k likeliest continuations so far instead of one, so it can find a continuation more "
+        "likely under the model than greedy's, whose every step is the locally likeliest character.",
+        f"Here the two continuations {'agree' if greedy == beam else 'differ'}.",
+    ]
+    return Section(
+        "q2-bonus",
+        "Q2.1 bonus — Finishing a sentence, beam search",
+        answer,
+        texts=[("greedy", greedy), (f"beam {BEAM_WIDTH}", beam)],
+        commands=o.commands("textgen", "complete", "beam"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Part 3
+
+
+def _depth_rows(depth: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]:
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for row in depth["rows"]:
+        out.setdefault(row["variant"], {})[int(row["num_layers"])] = row
+    return out
+
+
+def _q3_1(o: _Outputs) -> Section:
+    depth = o.json("depth/depth.json")
+    by = _depth_rows(depth)
+    variants = list(by)
+    depths = sorted({d for v in by.values() for d in v})
+    rows = []
+    for d in depths:
+        row = [str(d)]
+        for v in variants:
+            r = by[v].get(d)
+            row.append(f"{_f(r['test_acc_mean'])} (dist {r['distance_mean']:.3g})" if r else "—")
+        rows.append(row)
+    plain = by.get("plain", {})
+    answer = [
+        "A GCN layer mixes each node's features with its neighbours' (Â H W: a degree-normalised sum over the node "
+        "and its neighbours, then one shared linear map), so k layers let a node see its k-hop neighbourhood with "
+        "weights shared across the graph.",
+    ]
+    if plain:
+        lo, hi = min(plain), max(plain)
+        best = max(plain, key=lambda d: plain[d]["test_acc_mean"])
+        d_best, d_hi = plain[best]["distance_mean"], plain[hi]["distance_mean"]
+        answer.append(
+            f"Drawback: on Cora the plain GCN's test accuracy is {_f(plain[lo]['test_acc_mean'])} at {lo} layer(s), "
+            f"best at {best} ({_f(plain[best]['test_acc_mean'])}) and {_f(plain[hi]['test_acc_mean'])} at {hi}; "
+            f"the mean pairwise distance of its node embeddings is {d_best:.3g} at {best} and {d_hi:.3g} at {hi} layers"
+            + (
+                ": stacking layers averages the embeddings toward each other (over-smoothing)."
+                if d_hi < 0.8 * d_best  # a fifth closer at least: a collapse, not noise
+                else ": here the embeddings do not move closer, so this measure shows no over-smoothing at this "
+                "budget; the accuracy drop has another cause (a deep stack is harder to train)."
+            )
+        )
+    remedies = [v for v in variants if v != "plain" and max(by[v]) in by[v]]
+    if remedies and plain:
+        hi = max(plain)
+        shown = ", ".join(f"{v} {_f(by[v][hi]['test_acc_mean'])}" for v in remedies if hi in by[v])
+        answer.append(f"Remedies keep the deep network usable: at {hi} layers, {shown}.")
+    return Section(
+        "q3-1",
+        "Q3.1 — How a GCN layer uses the structure; a drawback and a remedy",
+        answer,
+        [Table(["layers", *variants], rows, "Cora test accuracy (mean pairwise embedding distance)")],
+        [("depth/depth.png", "test accuracy and embedding distance vs depth")],
+        commands=o.commands("depth"),
+    )
+
+
+def _matrix_table(nodes: list[str], matrix: list[list[float]], digits: int) -> Table:
+    def cell(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else f"{x:.{digits}f}"
+
+    return Table(["", *nodes], [[n, *(cell(x) for x in row)] for n, row in zip(nodes, matrix, strict=True)])
+
+
+def _q3_2(o: _Outputs) -> Section:
+    adj = o.stdout_json("graph", "adjacency")
+    norm = o.stdout_json("graph", "normalized")
+    rf = o.stdout_json("graph", "receptive_field")
+    nodes = adj["nodes"]
+    rows = ["".join(str(int(x)) for x in row) for row in adj["matrix"]]
+    up = rf["updates"]
+    answer = [
+        f"(a) Ã = A + I, rows and columns {nodes[0]}..{nodes[-1]}: {' / '.join(rows)} (the table); Â = D̃^-1/2 Ã D̃^-1/2 "
+        "scales each entry by the square roots of the two degrees.",
+        f"(b) Information from {up['source']} reaches {up['target']} after {up['count']} updates (layers), along "
+        f"{' → '.join(up['path'])}: a path of {len(up['path']) - 1} edges, one layer per edge. "
+        f"The graph's diameter is {rf['diameter']}, so {rf['diameter']} layers let every node see every other.",
+    ]
+    sizes = rf["sizes"]
+    depth_count = len(next(iter(sizes.values())))
+    rf_table = Table(
+        ["node", *(f"k = {k}" for k in range(depth_count))],
+        [[n, *(str(s) for s in v)] for n, v in sizes.items()],
+        "receptive-field size after k layers",
+    )
+    t_adj = _matrix_table(nodes, adj["matrix"], 0)
+    t_adj.caption = "Ã = A + I"
+    t_norm = _matrix_table(norm["nodes"], norm["matrix"], 3)
+    t_norm.caption = "Â = D̃^-1/2 Ã D̃^-1/2"
+    return Section(
+        "q3-2",
+        "Q3.2 — The example graph: Ã and the updates from C to E",
+        answer,
+        [t_adj, t_norm, rf_table],
+        commands=o.commands("graph"),
+    )
+
+
+def _q3_3(o: _Outputs) -> Section:
+    rows = []
+    for step in o.plan["planetoid"].steps:
+        r = o.json(f"planetoid/{step.name}.json")
+        rows.append(
+            [
+                r["dataset"],
+                _f(r["test_acc_mean"]),
+                _f(r["test_acc_std"]),
+                str(r.get("seeds", len(r.get("per_seed", [])))),
+            ]
+        )
+    shown = "; ".join(f"{r[0]} {r[1]} ± {r[2]}" for r in rows)
+    answer = [
+        "GNNs suit data that is a graph of entities and relations: node classification in citation, social or "
+        "co-purchase networks, molecules (graph classification), person re-identification (similarities between "
+        "detections as a graph), and combinatorial problems on graphs such as the decision version of the TSP.",
+        f"Measured here, semi-supervised node classification on the Planetoid citation graphs with Kipf & Welling's "
+        f"two-layer GCN (20 labels per class): test accuracy {shown} (mean ± std over seeds).",
+        "Kipf & Welling report 0.815 (Cora), 0.703 (CiteSeer) and 0.790 (PubMed) after 200 epochs.",
+    ]
+    return Section(
+        "q3-3",
+        "Q3.3 — Applications of GNNs",
+        answer,
+        [Table(["data set", "test accuracy", "std", "seeds"], rows)],
+        [(f"planetoid/{s.name}.png", f"{s.name}: loss and accuracy curves") for s in o.plan["planetoid"].steps],
+        commands=o.commands("planetoid"),
+    )
+
+
+def _q3_4(o: _Outputs) -> Section:
+    g = o.json("gnn_vs_rnn/gnn_vs_rnn.json")
+    gcn = g["gcn_mean_accuracy"]
+    rec = g.get("recurrent_mean_accuracy", {})
+    depths = sorted({int(k) for per in gcn.values() for k in per})
+    rows = []
+    answer = [
+        "An RNN suits ordered data (a sequence with one natural order, read step by step with one shared cell); a "
+        "GNN suits relational data with no order, where each node's neighbours matter (Cora's citation graph has "
+        "no first or last paper for an RNN to start from).",
+    ]
+    thresholds = []
+    for length, per in sorted(gcn.items(), key=lambda kv: int(kv[0])):
+        row = [str(length), *(_f(per[str(k)]) if str(k) in per else "—" for k in depths)]
+        row += [_f(rec[m][length]) if length in rec.get(m, {}) else "—" for m in rec]
+        rows.append(row)
+        reached = [k for k in depths if str(k) in per and per[str(k)] >= 0.9]
+        thresholds.append(
+            f"T = {length}: the GCN first reaches 0.9 at k = {min(reached)} (its receptive field needs "
+            f"k ≥ T − 1 = {int(length) - 1})"
+            if reached
+            else f"T = {length}: no depth tried (up to {max(depths)}) reaches 0.9 (its receptive field needs "
+            f"k ≥ {int(length) - 1})"
+        )
+    answer.append(
+        "On palindromes as path graphs, a GCN of depth k classifies the last node, which must see the first: "
+        + "; ".join(thresholds)
+        + ", while "
+        + ", ".join(f"the {m.upper()} reaches {_f(statistics.mean(v.values()))}" for m, v in rec.items())
+        + " (mean over lengths) with one cell shared over all steps."
+    )
+    answer.append(
+        "They combine well: a GNN over a graph whose nodes carry sequences (or an RNN whose state is updated by "
+        "message passing, such as the Graph LSTM for semantic object parsing)."
+    )
+    return Section(
+        "q3-4",
+        "Q3.4 — GNN vs RNN",
+        answer,
+        [Table(["T", *(f"GCN k = {k}" for k in depths), *(m.upper() for m in rec)], rows, "mean test accuracy")],
+        [("gnn_vs_rnn/gnn_vs_rnn.png", "accuracy vs GCN depth k, per length T")],
+        commands=o.commands("gnn_vs_rnn"),
+    )
+
+
+def build_sections(folder: Path, plan: Sequence[Experiment], budget: Budget) -> list[Section]:
+    """Every question's section, in the assignment's order, from the outputs in ``folder``.
+
+    Raises:
+        ResultsFileError: an output is missing or unreadable (rerun ``gnnhw report`` to make it again).
+    """
+    o = _Outputs(folder, plan)
+    try:
+        return [
+            _q1_1(o),
+            _q1_2(o),
+            _q1_3(o, budget),
+            _q1_4(o),
+            _q1_5(o),
+            _q1_6(o, budget),
+            _q1_7(o),
+            _q2_1a(o),
+            _q2_1b(o),
+            _q2_1c(o),
+            _q2_bonus(o),
+            _q3_1(o),
+            _q3_2(o),
+            _q3_3(o),
+            _q3_4(o),
+        ]
+    except (KeyError, TypeError, IndexError, ValueError) as err:
+        if isinstance(err, ResultsFileError):
+            raise
+        raise ResultsFileError(
+            f"an experiment's output in {str(folder)!r} lacks a field the report reads ({type(err).__name__}: {err}); "
+            "a command's output format changed: update gnnhw/report/render.py"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(sections: Sequence[Section], header: Sequence[str]) -> str:
+    """The report as Markdown; figures are linked by their path in the report folder."""
+    out = ["# gnnhw report: the assignment's questions, answered by measurement", ""]
+    out += [*header, ""]
+    out += ["## Contents", ""] + [f"- [{s.title}](#{s.anchor})" for s in sections] + [""]
+    for s in sections:
+        out += [f'<a id="{s.anchor}"></a>', f"## {s.title}", "", " ".join(s.answer), ""]
+        for t in s.tables:
+            if t.caption:
+                out += [f"*{t.caption}*", ""]
+            out.append("| " + " | ".join(_md_cell(h) for h in t.header) + " |")
+            out.append("|" + "---|" * len(t.header))
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            out.append("")
+        for label, text in s.texts:
+            out += [f"*{label}*", "", "```text", text.rstrip("\n"), "```", ""]
+        for path, caption in s.figures:
+            out += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+        if s.commands:
+            out += ["Reproduce (in the report folder):", "", "```sh", *s.commands, "```", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+    "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}"
+    "img{max-width:100%}figcaption,caption{font-style:italic;color:#444}"
+)
+
+
+def _png_data(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def to_html(sections: Sequence[Section], header: Sequence[str], folder: Path) -> str:
+    """The report as one self-contained HTML page: every figure embedded as a base64 PNG."""
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>gnnhw report</title>',
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>gnnhw report: the assignment's questions, answered by measurement</h1>",
+    ]
+    out += [f"<p>{e(line)}</p>" for line in header if line]
+    out.append("<h2>Contents</h2><ul>")
+    out += [f'<li><a href="#{s.anchor}">{e(s.title)}</a></li>' for s in sections]
+    out.append("</ul>")
+    for s in sections:
+        out.append(f'<section id="{s.anchor}"><h2>{e(s.title)}</h2><p>{e(" ".join(s.answer))}</p>')
+        for t in s.tables:
+            out.append("<table>")
+            if t.caption:
+                out.append(f"<caption>{e(t.caption)}</caption>")
+            out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t.rows]
+            out.append("</table>")
+        for label, text in s.texts:
+            out.append(f"<p><em>{e(label)}</em></p><pre>{e(text)}</pre>")
+        for path, caption in s.figures:
+            data = _png_data(folder / path)
+            if data is None:
+                out.append(f"<p><em>figure {e(path)} is missing</em></p>")
+            else:
+                out.append(
+                    f'<figure><img src="{data}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>'
+                )
+        if s.commands:
+            out.append("<p>Reproduce (in the report folder):</p><pre>" + e("\n".join(s.commands)) + "</pre>")
+        out.append("</section>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

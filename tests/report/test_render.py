@@ -1,0 +1,67 @@
+"""The report's sentences follow the measured numbers (no claim the numbers do not make), and its pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gnnhw.errors import ResultsFileError
+from gnnhw.report.plan import BUDGETS, build_plan
+from gnnhw.report.render import Section, Table, _bimodal, _lstm_vs_rnn, build_sections, to_html, to_markdown
+from tests.report.test_plan import COMMON, FakeOptions
+
+
+def test_lstm_better_is_said_only_when_it_solves_more_seeds():
+    rnn = {5: [1.0, 1.0], 20: [0.1, 0.1]}
+    lstm = {5: [1.0, 1.0], 20: [1.0, 0.1]}
+    assert _lstm_vs_rnn(rnn, lstm).startswith("The LSTM solves more seeds at T = 20.")
+    assert "solve the same seeds" in _lstm_vs_rnn(rnn, rnn)
+    assert "not settled" in _lstm_vs_rnn(lstm, rnn)
+
+
+def test_either_solved_or_chance_is_said_only_when_no_run_ends_in_between():
+    assert "each seed either solves a length or fails it" in _bimodal({5: [1.0, 0.1], 10: [0.12, 0.995]})
+    mixed = _bimodal({5: [1.0, 0.5]})
+    assert "1 end in between" in mixed
+    assert "either" not in mixed
+
+
+def test_a_missing_output_is_one_line_naming_it(tmp_path: Path):
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}, False), Path("/data"))
+    with pytest.raises(ResultsFileError, match="bptt.json") as err:
+        build_sections(tmp_path, plan, BUDGETS["quick"])
+    assert "\n" not in str(err.value)
+
+
+def _section(figure: str) -> Section:
+    return Section(
+        "q9-9",
+        "Q9.9 — a <question> & more",
+        ["Answer 0.5 |x|."],
+        [Table(["a|b", "c"], [["1", "2"]], "cap")],
+        [(figure, "fig")],
+        [("sample", "text <b>")],
+        ["gnnhw adjacency --example"],
+    )
+
+
+def test_html_embeds_figures_and_escapes_text(tmp_path: Path):
+    (tmp_path / "f.png").write_bytes(b"\x89PNG fake")
+    page = to_html([_section("f.png")], ["header"], tmp_path)
+    assert 'src="data:image/png;base64,iVBORyBmYWtl"' in page
+    assert "a &lt;question&gt; &amp; more" in page
+    assert "text &lt;b&gt;" in page
+    assert 'id="q9-9"' in page
+
+
+def test_html_says_when_a_figure_is_missing(tmp_path: Path):
+    assert "figure gone.png is missing" in to_html([_section("gone.png")], [], tmp_path)
+
+
+def test_markdown_has_anchor_table_figure_and_command():
+    md = to_markdown([_section("f.png")], ["header"])
+    assert '<a id="q9-9"></a>' in md
+    assert "| a\\|b | c |" in md
+    assert "![fig](f.png)" in md
+    assert "```sh\ngnnhw adjacency --example\n```" in md
