@@ -100,7 +100,7 @@ class StructureMemo:
             if entry is None or entry.ref() is not tensor or not _same_content(entry.snapshot, parts):
                 with torch.inference_mode(False):
                     snapshot = tuple(_snapshot(part) for part in parts)
-                ref = weakref.ref(tensor, lambda ref, ident=ident: self._forget(ident, ref))
+                ref = weakref.ref(tensor, self._forgetter(ident))
                 entry = _Entry(ref, snapshot, {})
                 self._entries[ident] = entry
             if key not in entry.store:
@@ -108,10 +108,15 @@ class StructureMemo:
                     entry.store[key] = build()
         return entry.store[key]
 
-    def _forget(self, ident: int, ref: weakref.ref) -> None:
-        entry = self._entries.get(ident)
-        if entry is not None and entry.ref is ref:
-            del self._entries[ident]
+    def _forgetter(self, ident: int) -> Callable[[weakref.ref], None]:
+        """The weak reference's callback: drops the entry of ``id(tensor) == ident`` when that tensor is freed."""
+
+        def forget(ref: weakref.ref) -> None:
+            entry = self._entries.get(ident)
+            if entry is not None and entry.ref is ref:  # not a newer tensor that reused the id
+                del self._entries[ident]
+
+        return forget
 
     def clear(self) -> None:
         """Drop every memoized value."""

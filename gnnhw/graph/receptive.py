@@ -35,7 +35,9 @@ _MAX_LISTED = 20  # how many node names an unknown-node message lists
 class UpdatePath(NamedTuple):
     """How many GCN updates carry information from a source to a target, and along which path."""
 
-    count: int  # number of layers (= edges on ``path``)
+    # number of layers (= edges on ``path``). It shadows tuple.count on purpose: ``.count`` is the public name
+    # (the CLI's JSON key), and the result still compares and unpacks as ``(count, path)``.
+    count: int  # type: ignore[assignment]
     path: list[Hashable]  # source, ..., target: one shortest path
 
 

@@ -140,7 +140,7 @@ class LoopedGraph:
         A node without a self-loop in the input gets ``fill_value`` (1, or 2 for ``improved``)."""
         if not self.loops:
             return edge_weight
-        if self.last_loop is None:
+        if self.last_loop is None or self.keep is None:  # no self-loop in the input (both are None then)
             return torch.cat([edge_weight, edge_weight.new_full((self.num_nodes,), fill_value)])
         # The last self-loop of each node wins (as PyG's index_put on the CPU), gathered so its gradient is exact.
         existing = edge_weight[self.last_loop.clamp(min=0)]
