@@ -120,6 +120,23 @@ def to_edge_index(
     Raises:
         GraphError: a non-numeric or non-finite weight, a non-square or non-numeric matrix.
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
+
+    Example:
+        An undirected edge is both directions; parallel edges are one edge with the summed weight:
+
+        >>> import networkx as nx
+        >>> edge_index, edge_weight, nodes = to_edge_index(nx.Graph([("a", "b")]))
+        >>> edge_index
+        tensor([[0, 1],
+                [1, 0]])
+        >>> edge_weight
+        tensor([1., 1.])
+        >>> nodes
+        ['a', 'b']
+        >>> multi = nx.MultiDiGraph([("a", "b", {"weight": 2.0}), ("a", "b", {"weight": 5.0})])
+        >>> to_edge_index(multi)
+        (tensor([[0],
+                [1]]), tensor([7.]), ['a', 'b'])
     """
     dtype = default_dtype(dtype)
     if not isinstance(graph, nx.Graph):

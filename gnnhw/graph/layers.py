@@ -207,9 +207,9 @@ class GCNLayer(nn.Module):
     Networks" <https://arxiv.org/abs/1609.02907>`_ (ICLR 2017, eq. 2), from scratch; equal to PyG's ``GCNConv``.
 
     .. math::
-        X' = \hat{D}^{-1/2} \tilde{A} \hat{D}^{-1/2} X W + b, \qquad
-        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{\tilde{e}_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
-        x_j + b, \qquad \hat{d}_i = \sum_j \tilde{e}_{j,i}
+        X' = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2} X W + b, \qquad
+        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{\tilde{e}_{j,i}}{\sqrt{\tilde{d}_j \tilde{d}_i}}
+        x_j + b, \qquad \tilde{d}_i = \sum_j \tilde{e}_{j,i}
 
     :math:`\tilde{e}_{j,i}` is the weight of the edge ``j -> i`` (``edge_weight``, default 1; parallel edges
     summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). The loops follow PyG's
@@ -273,6 +273,24 @@ class GCNLayer(nn.Module):
         DeviceError: ``x``, the graph and the layer are not on one device.
         GraphError: a malformed ``edge_index``, node ids outside ``[0, N)``, bad edge weights or a negative degree.
         ConfigError: bad channels or an unknown ``flow``.
+
+    Example:
+        The layer is :math:`\hat{A} X W + b` with :math:`\hat{A}` =
+        :func:`~gnnhw.graph.matrices.normalized_adjacency`, and equals ``GCNConv`` with the same weights:
+
+        >>> from gnnhw.graph.adjacency import normalized_adjacency
+        >>> _ = torch.manual_seed(0)
+        >>> layer = GCNLayer(3, 2).double()
+        >>> x = torch.randn(4, 3, dtype=torch.float64)  # 4 nodes, node 3 isolated
+        >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+        >>> out = layer(x, edge_index)
+        >>> out.shape
+        torch.Size([4, 2])
+        >>> a_hat = normalized_adjacency(edge_index, num_nodes=4, dtype=torch.float64)
+        >>> torch.allclose(out, a_hat @ x @ layer.weight + layer.bias, rtol=0, atol=1e-12)
+        True
+        >>> torch.allclose(out, layer.to_pyg()(x, edge_index), rtol=0, atol=1e-12)
+        True
     """
 
     def __init__(

@@ -61,6 +61,18 @@ def self_loop_adjacency(
         GraphError: non-square or non-numeric matrix, non-finite or non-numeric weights, a malformed edge_index,
             or a matrix too large for this machine's memory.
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
+
+    Example:
+        The path 0 - 1 - 2 (undirected: Ã = A + I, symmetric), then one directed edge 0 -> 1 as an edge_index:
+
+        >>> import networkx as nx
+        >>> self_loop_adjacency(nx.path_graph(3))
+        tensor([[1., 1., 0.],
+                [1., 1., 1.],
+                [0., 1., 1.]])
+        >>> self_loop_adjacency(torch.tensor([[0], [1]]))  # Ã[0, 1] = weight of 0 -> 1
+        tensor([[1., 1.],
+                [0., 1.]])
     """
     edge_index, edge_weight, n, _, dtype = graph_input(graph_or_edge_index, edge_weight, num_nodes, nodelist, dtype)
     check_dense_size(n, dtype, what="Ã")
@@ -236,6 +248,30 @@ def normalized_adjacency(
         DegreeError: a node whose non-zero arriving weights sum to 0 or less (named by its label for a networkx
             graph).
         NodeNotFoundError: ``nodelist`` names a node the graph does not have.
+
+    Example:
+        The path 0 - 1 - 2 has degrees :math:`\tilde{d} = (2, 3, 2)` (loops included), so
+        :math:`\hat{A}_{01} = 1/\sqrt{2 \cdot 3} \approx 0.4082` and :math:`\hat{A}_{11} = 1/3`:
+
+        >>> import networkx as nx
+        >>> normalized_adjacency(nx.path_graph(3))
+        tensor([[0.5000, 0.4082, 0.0000],
+                [0.4082, 0.3333, 0.4082],
+                [0.0000, 0.4082, 0.5000]])
+
+        The same formula written out, in float64:
+
+        >>> a_tilde = self_loop_adjacency(nx.path_graph(3), dtype=torch.float64)
+        >>> d_inv_sqrt = torch.diag(a_tilde.sum(0).pow(-0.5))  # D̃^-1/2, D̃ = diag(Ã^T 1)
+        >>> a_hat = normalized_adjacency(nx.path_graph(3), dtype=torch.float64)
+        >>> torch.allclose(a_hat, d_inv_sqrt @ a_tilde.T @ d_inv_sqrt, rtol=0, atol=1e-15)
+        True
+
+        A directed edge 0 -> 1 reaches node 1 (row 1, PyG's convention); node 0 only has its loop:
+
+        >>> normalized_adjacency(torch.tensor([[0], [1]]))
+        tensor([[1.0000, 0.0000],
+                [0.7071, 0.5000]])
     """
     edge_index, edge_weight, n, labels, dtype = graph_input(
         graph_or_edge_index, edge_weight, num_nodes, nodelist, dtype
