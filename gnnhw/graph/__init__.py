@@ -1,4 +1,4 @@
-"""Graphs: Ã = A + I and Â = D^-1/2 Ã D^-1/2, a from-scratch GCN layer equal to PyG's ``GCNConv``,
+"""Graphs: Ã = A + I and Â = D̃^-1/2 Ã D̃^-1/2, a from-scratch GCN layer equal to PyG's ``GCNConv``,
 the assignment's example graph, receptive fields, and node classification on Planetoid.
 
 The names below are the public API; each is imported from its module on first use, so

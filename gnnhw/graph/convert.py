@@ -109,7 +109,8 @@ def to_edge_index(
     ``edge_index[:, k] = (i, j)`` is the edge ``nodes[i] -> nodes[j]`` with weight ``edge_weight[k]`` (attribute
     ``"weight"``, default 1). An undirected edge gives both directions; an undirected self-loop gives one entry.
     Parallel edges of a multigraph are merged into one edge with the summed weight (as ``nx.to_numpy_array``), so
-    every node has at most one self-loop; an edge (or loop) of weight 0 is kept (see the module's rules).
+    every node has at most one self-loop; an edge (or loop) of weight 0 is kept (see the rules in
+    :mod:`gnnhw.graph.adjacency`).
     With a ``nodelist`` the rows follow its order and edges to nodes outside it are dropped (the induced subgraph,
     again as networkx). A square dense adjacency is also accepted: ``A[i, j] != 0`` is the edge ``i -> j``, nodes
     are ``0..N-1``; a torch sparse one (COO, CSR, CSC) too, read from its stored entries without densifying it.

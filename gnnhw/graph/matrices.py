@@ -38,9 +38,10 @@ def self_loop_adjacency(
 ) -> Tensor:
     r"""The dense adjacency with self-loops :math:`\tilde{A}` in networkx's convention: ``Ã[i, j]`` = weight of i -> j.
 
-    The module's rules: parallel edges summed; ``Ã[i, i]`` is node ``i``'s own self-loop weight when it has one
-    (even 0), else 1 (PyG's ``add_remaining_self_loops``, so ``Ã = A + I`` only for a graph without self-loops);
-    for an ``edge_index`` listing one node's loop several times, the last one. Symmetric for an undirected graph.
+    The rules of :mod:`gnnhw.graph.adjacency`: parallel edges summed; ``Ã[i, i]`` is node ``i``'s own self-loop
+    weight when it has one (even 0), else 1 (PyG's ``add_remaining_self_loops``, so ``Ã = A + I`` only for a graph
+    without self-loops); for an ``edge_index`` listing one node's loop several times, the last one. Symmetric for an
+    undirected graph.
     :func:`normalized_adjacency` is :math:`\tilde{D}^{-1/2} \tilde{A}^T \tilde{D}^{-1/2}` of exactly this
     matrix, :math:`\tilde{D} = \mathrm{diag}(\tilde{A}^T 1)`.
 
@@ -84,7 +85,8 @@ def self_loop_adjacency(
 
 
 def check_degrees(degree: Tensor, target: Tensor, weight: Tensor) -> None:
-    r"""Rule 3 of the module: raise :class:`DegreeError` for a node whose non-zero arriving weights sum to <= 0.
+    r"""Raise :class:`DegreeError` for a node whose non-zero arriving weights sum to <= 0 (rule 3 of
+    :mod:`gnnhw.graph.adjacency`).
 
     ``degree[i]`` is :math:`\tilde{d}_i`, the sum of the weights ``weight[k]`` of the edges with
     ``target[k] == i``. A node at which no non-zero weight arrives has degree 0 and is isolated (PyG's
@@ -135,13 +137,13 @@ def gcn_norm_weights(
     dtype: torch.dtype | None = None,
     fill_value: float = 1.0,
 ) -> Tensor:
-    r"""The normalized weight of every edge of ``graph``: :math:`\hat{e}_{j,i} = \tilde{e}_{j,i} / \sqrt{\hat{d}_j
-    \hat{d}_i}`, :math:`\hat{d}_i = \sum_j \tilde{e}_{j,i}` (degree at the target), :math:`0^{-1/2} := 0`.
+    r"""The normalized weight of every edge of ``graph``: :math:`\hat{e}_{j,i} = \tilde{e}_{j,i} / \sqrt{\tilde{d}_j
+    \tilde{d}_i}`, :math:`\tilde{d}_i = \sum_j \tilde{e}_{j,i}` (degree at the target), :math:`0^{-1/2} := 0`.
 
     ``edge_weight`` are the weights of the *input* edge_index (default ones); nodes without a self-loop get a loop
     of weight ``fill_value`` (2 is GCNConv's ``improved``). Raises :class:`GraphError` for non-finite weights,
-    :class:`~gnnhw.errors.DegreeError` for a degree <= 0 (rule 3 of the module; both unchecked when ``edge_weight``
-    is batched by ``torch.func.vmap``: such a degree then gives NaN or infinity, as in PyG).
+    :class:`~gnnhw.errors.DegreeError` for a degree <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`; both unchecked
+    when ``edge_weight`` is batched by ``torch.func.vmap``: such a degree then gives NaN or infinity, as in PyG).
 
     Shapes:
         - **input:** edge_weight ``(E,)`` *(optional)*
@@ -168,13 +170,13 @@ def gcn_norm_weights(
 def symmetric_norm(weight: Tensor, source: Tensor, target: Tensor, num_nodes: int, *, check: bool = True) -> Tensor:
     r""":math:`\hat{e}_k = d_{s_k}^{-1/2} w_k d_{t_k}^{-1/2}` with :math:`d_i = \sum_{k: t_k = i} w_k` (degree at the
     target) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if ``check``) for a node whose
-    non-zero arriving weights sum to <= 0 (rule 3 of the module).
+    non-zero arriving weights sum to <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`).
 
     Shapes: weight, source, target ``(E,)`` -> ``(E,)``.
     """
     deg = weight.new_zeros(num_nodes).index_add(0, target, weight)  # d_i = sum_j ẽ_{j,i}
     if check:
-        check_degrees(deg, target, weight)  # the module's rule 3: non-zero weights summing to <= 0 refused
+        check_degrees(deg, target, weight)  # rule 3 of gnnhw.graph.adjacency: non-zero weights summing to <= 0 refused
     deg_inv_sqrt = deg.pow(-0.5)
     deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
     # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
@@ -191,8 +193,8 @@ def gcn_normalize(
     r"""Self-loops and symmetric normalization of an ``edge_index``, as PyG's ``gcn_norm`` (no dense matrix).
 
     .. math::
-        \hat{e}_{j,i} = \frac{\tilde{e}_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}, \qquad
-        \hat{d}_i = \sum_{j} \tilde{e}_{j,i}
+        \hat{e}_{j,i} = \frac{\tilde{e}_{j,i}}{\sqrt{\tilde{d}_j \tilde{d}_i}}, \qquad
+        \tilde{d}_i = \sum_{j} \tilde{e}_{j,i}
 
     where :math:`\tilde{e}` are the weights after :func:`add_remaining_self_loops` and the degree of node ``i``
     sums the edges that arrive at ``i``. :math:`0^{-1/2} := 0`.
@@ -224,8 +226,9 @@ def normalized_adjacency(
     r"""The GCN propagation matrix :math:`\hat{A} = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2}` in PyG's convention.
 
     It is exactly the matrix ``M`` with ``GCNConv(x, edge_index, edge_weight) == M @ (x @ W) + b``:
-    ``M[i, j]`` is the normalized weight of the edge ``j -> i`` (degrees counted at the target), under the module's
-    rules (parallel edges summed, self-loops by the ``add_remaining_self_loops`` rule, degrees <= 0 refused). So
+    ``M[i, j]`` is the normalized weight of the edge ``j -> i`` (degrees counted at the target), under the rules of
+    :mod:`gnnhw.graph.adjacency` (parallel edges summed, self-loops by the ``add_remaining_self_loops`` rule,
+    degrees <= 0 refused). So
     ``M = D̃^-1/2 Ã^T D̃^-1/2`` with ``Ã`` = :func:`self_loop_adjacency` of the same input and
     ``D̃ = diag(Ã^T 1)``; for an undirected graph ``M`` is symmetric and equals ``D̃^-1/2 Ã D̃^-1/2``.
 
