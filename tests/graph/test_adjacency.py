@@ -1,4 +1,4 @@
-"""Ã = A + I and Â = D^-1/2 Ã D^-1/2: against networkx, a direct dense computation and PyG's gcn_norm."""
+"""Ã = A + I and Â = D̃^-1/2 Ã D̃^-1/2: against networkx, a direct dense computation and PyG's gcn_norm."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def random_graph(seed: int, n: int = 12, p: float = 0.25, directed: bool = False
 
 
 def dense_normalized(a_tilde: np.ndarray) -> np.ndarray:
-    """D^-1/2 Ã^T D^-1/2 with D the column sums of Ã (in-degree + loop), written out directly."""
+    """D̃^-1/2 Ã^T D̃^-1/2 with D̃ the column sums of Ã (in-degree + loop), written out directly."""
     deg = a_tilde.sum(axis=0)
     inv = np.where(deg > 0, deg**-0.5, 0.0)
     return inv[:, None] * a_tilde.T * inv[None, :]
