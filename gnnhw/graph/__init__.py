@@ -1,5 +1,7 @@
 """Graphs: Ã = A + I and Â = D̃^-1/2 Ã D̃^-1/2, a from-scratch GCN layer equal to PyG's ``GCNConv``,
-the assignment's example graph, receptive fields, and node classification on Planetoid.
+the assignment's example graph, receptive fields, and node classification on Planetoid. Notation and model:
+Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017,
+https://arxiv.org/abs/1609.02907 (D̃ is the degree matrix of Ã).
 
 The names below are the public API; each is imported from its module on first use, so
 ``import gnnhw.graph`` stays cheap. No module is named like an exported function (the receptive-field

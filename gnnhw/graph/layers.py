@@ -201,6 +201,15 @@ def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------------------------------
 # The layer
 
+_OPTIONS = ("improved", "cached", "add_self_loops", "normalize", "flow")  # GCNConv's options, same names and meaning
+
+
+def _options_of(module: nn.Module) -> dict[str, Any]:
+    """The keyword options of a GCNLayer or a GCNConv (the same for both), ``bias`` included."""
+    options = {name: getattr(module, name) for name in _OPTIONS}
+    options["bias"] = module.bias is not None
+    return options
+
 
 class GCNLayer(nn.Module):
     r"""The graph convolution of Kipf & Welling, `"Semi-Supervised Classification with Graph Convolutional
@@ -349,16 +358,7 @@ class GCNLayer(nn.Module):
             raise ConfigError("the GCNConv has in_channels=-1 and has not run yet; call it once or give in_channels")
         if conv.aggr != "add" or conv.node_dim not in (-2, 0):
             raise ConfigError(f"GCNLayer implements aggr='add', node_dim=-2; this GCNConv has aggr={conv.aggr!r}")
-        layer = cls(
-            conv.in_channels,
-            conv.out_channels,
-            improved=conv.improved,
-            cached=conv.cached,
-            add_self_loops=conv.add_self_loops,
-            normalize=conv.normalize,
-            bias=conv.bias is not None,
-            flow=conv.flow,
-        )
+        layer = cls(conv.in_channels, conv.out_channels, **_options_of(conv))
         weight = conv.lin.weight.detach()  # (out, in)
         layer.weight = nn.Parameter(
             weight.t().clone(memory_format=torch.contiguous_format), requires_grad=conv.lin.weight.requires_grad
@@ -371,16 +371,8 @@ class GCNLayer(nn.Module):
         """A ``torch_geometric.nn.GCNConv`` with this layer's options and bit-equal weights (dtype, device kept)."""
         from torch_geometric.nn import GCNConv
 
-        conv = GCNConv(
-            self.in_channels,
-            self.out_channels,
-            improved=self.improved,
-            cached=self.cached,
-            add_self_loops=self.add_self_loops,
-            normalize=self.normalize,
-            bias=self.bias is not None,
-            flow=self.flow,
-        ).to(device=self.weight.device, dtype=self.weight.dtype)
+        conv = GCNConv(self.in_channels, self.out_channels, **_options_of(self))
+        conv = conv.to(device=self.weight.device, dtype=self.weight.dtype)
         with torch.no_grad():
             conv.lin.weight.copy_(self.weight.t())
             if self.bias is not None:

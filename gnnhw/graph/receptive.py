@@ -1,6 +1,7 @@
 """Receptive fields of a GCN: which nodes' inputs can reach a node's output after k layers.
 
-One GCN layer, H^(l+1) = σ(Â H^(l) W^(l)) with Â = D̃^-1/2 Ã D̃^-1/2 and Ã = A + I, mixes each node's
+One GCN layer (Kipf & Welling, ICLR 2017, eq. 2: https://arxiv.org/abs/1609.02907),
+H^(l+1) = σ(Â H^(l) W^(l)) with Â = D̃^-1/2 Ã D̃^-1/2 and Ã = A + I, mixes each node's
 features with those of its neighbours (and, through the self-loop in Ã, its own). Â's non-zero pattern
 is Ã's, so after k layers node i depends on x_j exactly when (Ã^k)_ij ≠ 0, i.e. when there is a walk of
 length ≤ k from j to i: when j is within k hops of i. Two ways of computing that set are given and

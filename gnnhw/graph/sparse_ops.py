@@ -16,6 +16,7 @@ kernels for them on the CPU) and rounded back.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,32 @@ def _edge_dot(pattern: CSRPattern, g: Tensor, h: Tensor) -> Tensor:
     return out.to(out_dtype)
 
 
+def _save_inputs(ctx: Any, inputs: tuple) -> None:
+    """What the backward and jvp of a bilinear ``op(a, b, pattern)`` need: the pattern and the input dtypes; ``b``
+    only when ``a`` needs a gradient and ``a`` only when ``b`` does (each input's gradient is linear in the other
+    one); both for :func:`_bilinear_jvp` only when forward-mode AD may follow (:func:`forward_ad_possible`), so a
+    plain training step keeps no extra ``N x F`` tensor."""
+    a, b, pattern = inputs
+    ctx.pattern, ctx.dtypes = pattern, (a.dtype, b.dtype)
+    ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+    if forward_ad_possible():
+        ctx.save_for_forward(a, b)
+
+
+def _bilinear_backward(
+    ctx: Any,
+    grad: Tensor,
+    grad_a: Callable[[Tensor, Tensor, CSRPattern], Tensor],
+    grad_b: Callable[[Tensor, Tensor, CSRPattern], Tensor],
+) -> tuple[Tensor | None, Tensor | None, None]:
+    """Backward of a bilinear ``op(a, b, pattern)``: ``grad_a(grad, b, pattern)`` and ``grad_b(grad, a, pattern)``
+    for the inputs that need them, in the inputs' dtypes (none for the pattern)."""
+    a, b = ctx.saved_tensors
+    da = grad_a(grad, b, ctx.pattern).to(ctx.dtypes[0]) if ctx.needs_input_grad[0] else None
+    db = grad_b(grad, a, ctx.pattern).to(ctx.dtypes[1]) if ctx.needs_input_grad[1] else None
+    return da, db, None
+
+
 def _bilinear_jvp(op: Any, ctx: Any, tangent_a: Tensor | None, tangent_b: Tensor | None) -> Tensor | None:
     """Forward-mode rule of a function ``op(a, b, pattern)`` linear in each of ``a`` and ``b``:
     ``d op(a, b) = op(da, b) + op(a, db)`` (``a``, ``b`` saved with ``ctx.save_for_forward``)."""
@@ -197,11 +224,7 @@ class Aggregate(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        values, h, pattern = inputs
-        ctx.pattern, ctx.h_dtype = pattern, h.dtype
-        ctx.save_for_backward(values, h if ctx.needs_input_grad[0] else None)  # h: only for d/dvalues
-        if forward_ad_possible():
-            ctx.save_for_forward(values, h)
+        _save_inputs(ctx, inputs)
 
     @staticmethod
     def jvp(ctx: Any, tangent_values: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor | None:
@@ -209,13 +232,12 @@ class Aggregate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        values, h = ctx.saved_tensors
-        grad_values = grad_h = None
-        if ctx.needs_input_grad[0]:
-            grad_values = EdgeDot.apply(grad_out, h, ctx.pattern).to(values.dtype)
-        if ctx.needs_input_grad[1]:
-            grad_h = Aggregate.apply(values, grad_out, ctx.pattern.t()).to(ctx.h_dtype)
-        return grad_values, grad_h, None
+        return _bilinear_backward(
+            ctx,
+            grad_out,
+            lambda g, h, pattern: EdgeDot.apply(g, h, pattern),  # dL/dvalues_k = <G[t_k], H[s_k]>
+            lambda g, values, pattern: Aggregate.apply(values, g, pattern.t()),  # dL/dH = M^T G
+        )
 
     @staticmethod
     def vmap(info: Any, in_dims: tuple, values: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:
@@ -244,11 +266,7 @@ class EdgeDot(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        g, h, pattern = inputs
-        ctx.pattern, ctx.dtypes = pattern, (g.dtype, h.dtype)
-        ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, h if ctx.needs_input_grad[0] else None)
-        if forward_ad_possible():
-            ctx.save_for_forward(g, h)
+        _save_inputs(ctx, inputs)
 
     @staticmethod
     def jvp(ctx: Any, tangent_g: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor | None:
@@ -256,13 +274,12 @@ class EdgeDot(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_e: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        g, h = ctx.saved_tensors
-        grad_g = grad_h = None
-        if ctx.needs_input_grad[0]:
-            grad_g = Aggregate.apply(grad_e, h, ctx.pattern).to(ctx.dtypes[0])
-        if ctx.needs_input_grad[1]:
-            grad_h = Aggregate.apply(grad_e, g, ctx.pattern.t()).to(ctx.dtypes[1])
-        return grad_g, grad_h, None
+        return _bilinear_backward(
+            ctx,
+            grad_e,
+            lambda c, h, pattern: Aggregate.apply(c, h, pattern),  # dL/dG = M_c H
+            lambda c, g, pattern: Aggregate.apply(c, g, pattern.t()),  # dL/dH = M_c^T G
+        )
 
     @staticmethod
     def vmap(info: Any, in_dims: tuple, g: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:

@@ -100,7 +100,8 @@ def test_to_edge_index_sums_multigraph_edges() -> None:
     g.add_edge(0, 1, weight=1.0)
     g.add_edge(0, 1, weight=2.0)
     edge_index, edge_weight, _ = to_edge_index(g)
-    assert edge_index.tolist() == [[0], [1]] and edge_weight.tolist() == [3.0]
+    assert edge_index.tolist() == [[0], [1]]
+    assert edge_weight.tolist() == [3.0]
 
 
 @pytest.mark.parametrize("directed", [False, True])
@@ -269,6 +270,8 @@ def test_sparse_adjacency_input_is_never_densified() -> None:
     n = 10**6  # dense: 4 TB; as an edge list: two entries
     a = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, 0]]), torch.tensor([2.0, 2.0]), (n, n))
     edge_index, edge_weight, nodes = to_edge_index(a)
-    assert edge_index.tolist() == [[0, 1], [1, 0]] and edge_weight.tolist() == [2.0, 2.0] and len(nodes) == n
+    assert edge_index.tolist() == [[0, 1], [1, 0]]
+    assert edge_weight.tolist() == [2.0, 2.0]
+    assert len(nodes) == n
     with pytest.raises(GraphError, match=r"dense Â of 1000000 x 1000000 nodes .* needs"):
         normalized_adjacency(a)
