@@ -87,10 +87,6 @@ class StructureMemo:
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}  # id(tensor) -> what was built from it
 
-    def __len__(self) -> int:
-        """The number of tensors with memoized values."""
-        return len(self._entries)
-
     def get(self, tensor: Tensor, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``, memoized for ``tensor``'s current content under ``key``; never served for changed content."""
         ident = id(tensor)
@@ -117,7 +113,3 @@ class StructureMemo:
                 del self._entries[ident]
 
         return forget
-
-    def clear(self) -> None:
-        """Drop every memoized value."""
-        self._entries.clear()
