@@ -2,7 +2,7 @@
 
 Subpackages:
 
-- :mod:`gnnhw.graph`: Ã = A + I and Â = D^-1/2 Ã D^-1/2, a from-scratch GCN layer equal to PyG's
+- :mod:`gnnhw.graph`: Ã = A + I and Â = D̃^-1/2 Ã D̃^-1/2, a from-scratch GCN layer equal to PyG's
   ``GCNConv``, receptive fields, node classification on Planetoid.
 - :mod:`gnnhw.recurrent`: palindromes, from-scratch RNN and LSTM cells equal to ``torch.nn``,
   a character-level LSTM text generator.

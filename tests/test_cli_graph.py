@@ -190,32 +190,30 @@ def test_unreadable_file(tmp_path, capsys):
     assert_one_line_error(code, out, err, "binary.txt: not a UTF-8 text file")
 
 
-def test_malformed_line(tmp_path, capsys):
-    path = tmp_path / "bad.txt"
-    path.write_text("a b\na b c d\n", encoding="utf-8")
-    code, out, err = run(capsys, "adjacency", "--graph", str(path))
-    assert_one_line_error(code, out, err, "bad.txt, line 2", "expected 'u v' or 'u v weight'")
-
-
-def test_non_numeric_weight(tmp_path, capsys):
-    path = tmp_path / "w.txt"
-    path.write_text("a b heavy\n", encoding="utf-8")
-    code, out, err = run(capsys, "adjacency", "--graph", str(path))
-    assert_one_line_error(code, out, err, "w.txt, line 1", "weight 'heavy' is not a number")
-
-
-def test_non_square_adjacency_matrix(tmp_path, capsys):
-    path = tmp_path / "m.adj"
-    path.write_text("0 1 0\n1 0 1\n", encoding="utf-8")
-    code, out, err = run(capsys, "adjacency", "--graph", str(path))
-    assert_one_line_error(code, out, err, "m.adj", "not square")
-
-
-def test_non_numeric_adjacency_matrix(tmp_path, capsys):
-    path = tmp_path / "m.adj"
-    path.write_text("0 1\n1 one\n", encoding="utf-8")
-    code, out, err = run(capsys, "adjacency", "--graph", str(path), "--normalized")
-    assert_one_line_error(code, out, err, "m.adj, line 2", "entry 'one' is not a number")
+@pytest.mark.parametrize(
+    ("name", "text", "options", "fragments"),
+    [
+        pytest.param(
+            "bad.txt", "a b\na b c d\n", (), ("bad.txt, line 2", "expected 'u v' or 'u v weight'"), id="malformed_line"
+        ),
+        pytest.param(
+            "w.txt", "a b heavy\n", (), ("w.txt, line 1", "weight 'heavy' is not a number"), id="non_numeric_weight"
+        ),
+        pytest.param("m.adj", "0 1 0\n1 0 1\n", (), ("m.adj", "not square"), id="non_square_adjacency_matrix"),
+        pytest.param(
+            "m.adj",
+            "0 1\n1 one\n",
+            ("--normalized",),
+            ("m.adj, line 2", "entry 'one' is not a number"),
+            id="non_numeric_adjacency_matrix",
+        ),
+    ],
+)
+def test_bad_graph_file_is_one_line(tmp_path, capsys, name, text, options, fragments):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, "adjacency", "--graph", str(path), *options)
+    assert_one_line_error(code, out, err, *fragments)
 
 
 def test_help_explains_the_inputs(capsys):
@@ -223,7 +221,9 @@ def test_help_explains_the_inputs(capsys):
         main(["receptive-field", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "--example" in out and "--graph FILE" in out and "diameter + 1" in out
+    assert "--example" in out
+    assert "--graph FILE" in out
+    assert "diameter + 1" in out
 
 
 def test_python_dash_m_adjacency_json():
@@ -256,7 +256,8 @@ def test_zero_weight_self_loop_prints_as_zero_and_a_hat_is_normalized_from_the_p
 
     path = write(tmp_path, "g.txt", "a a 0\na b\nb c 2\n")
     a_tilde = np.array(run_json(capsys, "adjacency", "--graph", path)["matrix"], dtype=float)
-    assert a_tilde[0, 0] == 0 and a_tilde[1, 1] == 1  # a's own loop of weight 0; b's default loop of weight 1
+    assert a_tilde[0, 0] == 0  # a's own loop of weight 0; b's default loop of weight 1
+    assert a_tilde[1, 1] == 1
     a_hat = np.array(run_json(capsys, "adjacency", "--graph", path, "--normalized")["matrix"], dtype=float)
     deg = a_tilde.sum(axis=0)
     np.testing.assert_allclose(a_hat, a_tilde.T / np.sqrt(np.outer(deg, deg)), atol=1e-12, rtol=0)
@@ -286,7 +287,10 @@ def test_help_states_the_rules(capsys):
     with pytest.raises(SystemExit):
         main(["adjacency", "--help"])
     out = capsys.readouterr().out
-    assert "parallel edges" in out and "summed" in out and "own loop weight" in out and "refused" in out
+    assert "parallel edges" in out
+    assert "summed" in out
+    assert "own loop weight" in out
+    assert "refused" in out
 
 
 # ---------------------------------------------------------------------------------------------- bounded inputs (#10)
@@ -309,7 +313,8 @@ def test_edges_format_lists_the_entries_of_the_matrix(tmp_path, capsys):
             for j in range(6)
             if matrix[i][j] != 0
         }
-        assert got.keys() == want.keys() and all(abs(got[k] - want[k]) < 1e-12 for k in want)
+        assert got.keys() == want.keys()
+        assert all(abs(got[k] - want[k]) < 1e-12 for k in want)
 
 
 def test_dense_output_beyond_memory_is_refused_suggesting_edges(monkeypatch, capsys):
@@ -319,7 +324,8 @@ def test_dense_output_beyond_memory_is_refused_suggesting_edges(monkeypatch, cap
     code, out, err = run(capsys, "adjacency", "--example")
     assert_one_line_error(code, out, err, "6 nodes", "--format edges", "1000 B")
     code, out, _ = run(capsys, "adjacency", "--example", "--format", "edges")
-    assert code == 0 and len(out.splitlines()) == 6 + 2 * 8
+    assert code == 0
+    assert len(out.splitlines()) == 6 + 2 * 8
 
 
 @pytest.mark.parametrize(
@@ -342,9 +348,11 @@ def test_out_of_range_numbers_are_refused_with_the_range(capsys, argv):
 
 def test_largest_accepted_values_work(capsys):
     code, out, _ = run(capsys, "adjacency", "--example", "--normalized", "--decimals", "17")
-    assert code == 0 and "0.25000000000000000" in out
+    assert code == 0
+    assert "0.25000000000000000" in out
     payload = run_json(capsys, "receptive-field", "--example", "--node", "A", "--max-layers", "10000")
-    assert len(payload["sizes"]["A"]) == 10001 and payload["sizes"]["A"][-1] == 6
+    assert len(payload["sizes"]["A"]) == 10001
+    assert payload["sizes"]["A"][-1] == 6
 
 
 def _ring_with_chords(tmp_path, n: int) -> str:
@@ -376,15 +384,14 @@ def test_receptive_field_on_a_large_graph_does_only_the_work_asked(tmp_path, cap
     payload = run_json(
         capsys, "receptive-field", "--graph", path, "--max-layers", "2", "--source", "0", "--target", "7"
     )
-    assert payload["diameter"] is None and payload["sizes"] is None
+    assert payload["diameter"] is None
+    assert payload["sizes"] is None
     assert payload["updates"]["count"] == len(payload["updates"]["path"]) - 1 <= 7
     assert len(calls) <= 1
     calls.clear()
     payload = run_json(capsys, "receptive-field", "--graph", path, "--max-layers", "2", "--node", "5")
-    assert list(payload["sizes"]) == ["5"] and payload["sizes"]["5"][:2] == [
-        1,
-        len(set(nx.read_edgelist(path).adj["5"])) + 1,
-    ]
+    assert list(payload["sizes"]) == ["5"]
+    assert payload["sizes"]["5"][:2] == [1, len(set(nx.read_edgelist(path).adj["5"])) + 1]
     assert len(calls) <= 2
 
 
@@ -411,4 +418,5 @@ def test_directed_where_the_input_says_it_itself_is_refused(tmp_path, capsys, co
         argv = [command, "--graph", str(tmp_path / source), "--directed"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "directed applies only to" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert "directed applies only to" in err, err

@@ -30,7 +30,7 @@ one meaning per graph (every input form, and the library, follow these rules):
   parallel edges     summed: 'a b 2' and 'a b 5' are one edge of weight 7 (as networkx and PyG)
   self-loops         Ã[i,i] is node i's own loop weight when it has one (even 0), else 1
                      (PyG's add_remaining_self_loops; in a .adj matrix a 0 entry is no edge)
-  degrees            d_i = the weights arriving at i in Ã; a node whose non-zero arriving weights
+  degrees            d̃_i = the weights arriving at i in Ã; a node whose non-zero arriving weights
                      sum to 0 (they cancel) or less is refused, naming the node (exit code 2)
 """
 
@@ -89,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--decimals",
         type=_int_in(low, high, "a float64 has at most 17 significant digits"),
         default=3,
-        help=f"decimals of non-integer entries in text, {low}..{high} (default: 3)",
+        help=f"decimals of non-integer entries in text, {low}..{high}",  # the formatter appends the default
     )
     add_format(adjacency, ("text", "json", "csv", "edges"))
     adjacency.set_defaults(func=_run_adjacency)
@@ -229,7 +229,7 @@ def _check_dense_fits(graph: Any) -> None:
 
     n = graph.number_of_nodes()
     need, have = n * n * _DENSE_BYTES_PER_ENTRY, machine_memory()
-    if have is not None and need > have:
+    if need > have:
         raise ConfigError(
             f"{graph.graph.get('name') or 'the graph'} has {n} nodes: printing the dense {n} x {n} matrix needs "
             f"about {format_bytes(need)}, more than this machine's {format_bytes(have)}; use --format edges "

@@ -1,15 +1,12 @@
-r"""A graph convolutional layer written from scratch, equal to PyG's ``GCNConv``.
+r"""A graph convolutional layer written from scratch, equal to PyG's ``GCNConv``: :class:`GCNLayer`.
 
 Built from torch tensor operations only: it never calls PyG (only :meth:`GCNLayer.from_pyg` / :meth:`GCNLayer.to_pyg`
-import it, to move weights). The normalization is :func:`gnnhw.graph.adjacency.gcn_norm_weights`; the aggregation
-:math:`\hat{A} H` is one sparse CSR matrix product. Two custom autograd functions close under differentiation:
-
-* :class:`Aggregate` ``(values, H) -> out``, ``out[t_k] += values_k H[s_k]``;
-* :class:`EdgeDot` ``(G, H) -> e``, ``e_k = <G[t_k], H[s_k]>``;
-
-the gradients of each are the other one (or itself on the transposed pattern), so gradients of every order in
-``H``, the edge values and the edge weights are exact, memory stays linear in the number of edges (no dense
-``N x N`` matrix, no ``E x F`` message tensor), and both have ``torch.func`` (vmap) rules.
+import it, to move weights). What is here: the layer, the preparation of its graph (an ``edge_index`` or a sparse
+adjacency turned into a :class:`~gnnhw.graph.sparse_ops.CSRPattern` and the values to aggregate with, memoized
+per graph tensor in this module's own :class:`~gnnhw.graph.memo.StructureMemo`), sparse node features, and
+:func:`precomputed_adjacency`. The normalization is :func:`gnnhw.graph.matrices.gcn_norm_weights`; the aggregation
+:math:`\hat{A} H` is one sparse CSR product, :class:`~gnnhw.graph.sparse_ops.Aggregate` (the two autograd
+functions and their rules live in :mod:`gnnhw.graph.sparse_ops`).
 """
 
 from __future__ import annotations
@@ -17,289 +14,36 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from gnnhw.errors import ConfigError, DeviceError, DTypeError, GraphError, ShapeError, check_positive_int
-from gnnhw.graph.adjacency import (
-    LoopedGraph,
-    _is_batched,
-    build_looped_graph,
-    cached_on,
-    check_edge_weight,
-    gcn_norm_weights,
-    quiet_sparse_warnings,
+from gnnhw.graph.convert import quiet_sparse_warnings
+from gnnhw.graph.matrices import gcn_norm_weights, is_batched
+from gnnhw.graph.memo import StructureMemo
+from gnnhw.graph.sparse_ops import (
+    Aggregate,
+    CSRPattern,
+    EdgeDot,
+    compute_dtype,
+    no_autocast,
+    transpose_csr,
 )
+from gnnhw.graph.structure import LoopedGraph, build_looped_graph, check_edge_weight
+
+__all__ = ["Aggregate", "CSRPattern", "EdgeDot", "GCNLayer", "is_sparse", "precomputed_adjacency", "transpose_csr"]
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
-_INT32_MAX = 2**31 - 1
 _FLOWS = ("source_to_target", "target_to_source")
+_MEMO = StructureMemo()  # this module's memo: the checked structure and CSR pattern of each graph tensor
 
 
 def is_sparse(tensor: Any) -> bool:
     """Whether ``tensor`` is a torch sparse tensor (COO, CSR or CSC)."""
     return isinstance(tensor, Tensor) and tensor.layout in _SPARSE_LAYOUTS
-
-
-def _forward_ad_possible() -> bool:
-    """Whether a forward-mode (jvp) pass may follow: a dual level or a ``torch.func`` transform is active.
-
-    Only then do the autograd functions keep their inputs for ``jvp`` (keeping ``H`` always would raise the peak
-    memory of a plain training step by one ``N x F`` tensor)."""
-    from torch.autograd import forward_ad
-
-    return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The sparse pattern and the two autograd functions
-
-
-@dataclass(eq=False)
-class CSRPattern:
-    """A list of ``E`` pairs ``(row_k, col_k)`` laid out as an ``(R, C)`` CSR matrix: storage entry ``p`` is pair
-    ``perm[p]`` (``perm=None``: the pairs are already in CSR order).
-
-    Duplicate pairs stay separate stored entries (a CSR product sums them). Indices are int32 when they fit, else
-    int64. :meth:`t` is the transposed pattern (rows and columns swapped) over the *same* list of pairs, so one vector
-    of values serves both.
-    """
-
-    num_rows: int
-    rows: Tensor  # (E,) pair order
-    cols: Tensor  # (E,)
-    crow: Tensor  # (R + 1,)
-    col: Tensor  # (E,) storage order
-    perm: Tensor | None  # (E,) storage -> pair order (index dtype), or None
-    num_cols: int = -1  # C; -1: square (C = R)
-    _t: CSRPattern | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.num_cols < 0:
-            self.num_cols = self.num_rows
-
-    @classmethod
-    def build(cls, rows: Tensor, cols: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
-        """Pairs in any order; stored sorted by row, then column (torch's CSR invariants; duplicates adjacent)."""
-        num_cols = num_rows if num_cols < 0 else num_cols
-        index_dtype = _index_dtype(num_rows, num_cols, rows.numel())
-        rows, cols = rows.to(index_dtype), cols.to(index_dtype)  # no copy when they already are
-        perm = torch.argsort(rows.long() * num_cols + cols.long(), stable=True).to(index_dtype)
-        crow = torch.zeros(num_rows + 1, dtype=index_dtype, device=rows.device)
-        crow[1:] = torch.bincount(rows, minlength=num_rows).cumsum(0)  # crow[i+1] - crow[i] = entries of row i
-        return cls(num_rows, rows, cols, crow, cols.index_select(0, perm), perm, num_cols)
-
-    @classmethod
-    def from_csr(cls, crow: Tensor, col: Tensor, num_rows: int, num_cols: int = -1) -> CSRPattern:
-        """The pattern of a CSR matrix; its pairs are in storage order."""
-        num_cols = num_rows if num_cols < 0 else num_cols
-        index_dtype = _index_dtype(num_rows, num_cols, col.numel())
-        counts = crow.diff().long()
-        rows = torch.repeat_interleave(torch.arange(num_rows, device=crow.device), counts).to(index_dtype)
-        return cls(num_rows, rows, col.to(index_dtype), crow, col, None, num_cols)
-
-    @property
-    def num_nodes(self) -> int:
-        return self.num_rows
-
-    def t(self) -> CSRPattern:
-        """The transposed pattern (built once, kept with this one)."""
-        if self._t is None:
-            self._t = CSRPattern.build(self.cols, self.rows, self.num_cols, self.num_rows)
-            self._t._t = self
-        return self._t
-
-    def matrix(self, values: Tensor) -> Tensor:
-        """The ``(R, C)`` CSR matrix with these values (given in pair order)."""
-        if self.perm is not None:
-            values = values.index_select(0, self.perm)
-        with quiet_sparse_warnings():
-            return torch.sparse_csr_tensor(
-                self.crow, self.col, values, (self.num_rows, self.num_cols), check_invariants=False
-            )
-
-
-def _index_dtype(num_rows: int, num_cols: int, num_pairs: int) -> torch.dtype:
-    """int32 when every index and position fits (half the memory of int64), else int64."""
-    return torch.int32 if max(num_rows, num_cols, num_pairs) <= _INT32_MAX else torch.int64
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for the half types (torch has no CSR kernels for them on the CPU), else ``dtype``."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
-def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Autocast off inside (the sparse products choose their dtypes themselves); a no-op when it is off."""
-    if torch.is_autocast_enabled(device.type):
-        return torch.autocast(device_type=device.type, enabled=False)
-    return contextlib.nullcontext()
-
-
-def _spmm(pattern: CSRPattern, values: Tensor, h: Tensor) -> Tensor:
-    """``out[rows_k] += values_k * h[cols_k]`` as one CSR product; dtype = promote(values, h), computed in float32
-    or float64."""
-    out_dtype = torch.promote_types(values.dtype, h.dtype)
-    work = _compute_dtype(out_dtype)
-    with _no_autocast(h.device), quiet_sparse_warnings():
-        out = pattern.matrix(values.to(work)) @ h.to(work).contiguous()
-    return out.to(out_dtype)
-
-
-_EDGE_DOT_CHUNK = 1 << 22  # elements of the (chunk, F) gathered rows held at once
-
-
-def _edge_dot(pattern: CSRPattern, g: Tensor, h: Tensor) -> Tensor:
-    """``e_k = <g[rows_k], h[cols_k]>`` in pair order, gathered in chunks of edges so no ``E x F`` tensor is built.
-
-    (``torch.sparse.sampled_addmm`` would do it in one call but fails on duplicate pairs.)"""
-    out_dtype = torch.promote_types(g.dtype, h.dtype)
-    work = _compute_dtype(out_dtype)
-    g, h = g.to(work), h.to(work)
-    num = pattern.rows.numel()
-    out = torch.empty(num, dtype=work, device=g.device)
-    step = max(1, _EDGE_DOT_CHUNK // max(1, g.shape[1]))
-    with _no_autocast(h.device):
-        for start in range(0, num, step):
-            rows, cols = pattern.rows[start : start + step], pattern.cols[start : start + step]
-            out[start : start + step] = (g.index_select(0, rows) * h.index_select(0, cols)).sum(1)
-    return out.to(out_dtype)
-
-
-class Aggregate(torch.autograd.Function):
-    r"""``out = M H`` with the sparse ``M[t_k, s_k] += values_k`` (pattern rows ``t``, columns ``s``).
-
-    .. math::
-        \frac{\partial L}{\partial H} = M^\top G, \qquad
-        \frac{\partial L}{\partial \mathrm{values}_k} = \langle G_{t_k}, H_{s_k} \rangle, \qquad
-        G = \frac{\partial L}{\partial \mathrm{out}}
-
-    computed by :class:`Aggregate` on the transposed pattern and by :class:`EdgeDot`, both differentiable again
-    (double backward exact). ``vmap``: a batch of ``H`` with shared values is folded into the feature dimension
-    (one product); a batch of values is looped over.
-
-    Shapes:
-        - **input:** values ``(E,)``, h ``(N, F)``, pattern: a :class:`CSRPattern` of ``E`` pairs
-        - **output:** ``(N, F)``, dtype ``promote(values, h)``
-    """
-
-    @staticmethod
-    def forward(values: Tensor, h: Tensor, pattern: CSRPattern) -> Tensor:
-        return _spmm(pattern, values, h)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        values, h, pattern = inputs
-        ctx.pattern, ctx.h_dtype = pattern, h.dtype
-        ctx.save_for_backward(values, h if ctx.needs_input_grad[0] else None)  # h: only for d/dvalues
-        if _forward_ad_possible():
-            ctx.save_for_forward(values, h)
-
-    @staticmethod
-    def jvp(ctx: Any, tangent_values: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
-        values, h = ctx.saved_tensors  # bilinear: d(M_v h) = M_dv h + M_v dh
-        out = None
-        if tangent_values is not None:
-            out = Aggregate.apply(tangent_values, h, ctx.pattern)
-        if tangent_h is not None:
-            term = Aggregate.apply(values, tangent_h, ctx.pattern)
-            out = term if out is None else out + term
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        values, h = ctx.saved_tensors
-        grad_values = grad_h = None
-        if ctx.needs_input_grad[0]:
-            grad_values = EdgeDot.apply(grad_out, h, ctx.pattern).to(values.dtype)
-        if ctx.needs_input_grad[1]:
-            grad_h = Aggregate.apply(values, grad_out, ctx.pattern.t()).to(ctx.h_dtype)
-        return grad_values, grad_h, None
-
-    @staticmethod
-    def vmap(info: Any, in_dims: tuple, values: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:
-        values_dim, h_dim, _ = in_dims
-        if values_dim is None:  # shared values: (N, B, F) -> (N, B*F), one product
-            h = h.movedim(h_dim, 1)
-            out = Aggregate.apply(values, h.reshape(h.shape[0], -1), pattern)
-            return out.reshape(out.shape[0], *h.shape[1:]), 1
-        values = values.movedim(values_dim, 0)
-        hs = h.movedim(h_dim, 0) if h_dim is not None else None
-        outs = [Aggregate.apply(values[b], h if hs is None else hs[b], pattern) for b in range(info.batch_size)]
-        return torch.stack(outs), 0
-
-
-class EdgeDot(torch.autograd.Function):
-    r"""``e_k = <G[t_k], H[s_k]>`` over the pairs of a pattern (the edge-value gradient of :class:`Aggregate`).
-
-    Backward: :math:`\partial L / \partial G = M_c H`, :math:`\partial L / \partial H = M_c^\top G` with
-    :math:`M_c` the pattern carrying the incoming gradient ``c`` (both :class:`Aggregate`, so differentiable again).
-
-    Shapes:
-        - **input:** g ``(N, F)``, h ``(N, F)``, pattern of ``E`` pairs
-        - **output:** ``(E,)``
-    """
-
-    @staticmethod
-    def forward(g: Tensor, h: Tensor, pattern: CSRPattern) -> Tensor:
-        return _edge_dot(pattern, g, h)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        g, h, pattern = inputs
-        ctx.pattern, ctx.dtypes = pattern, (g.dtype, h.dtype)
-        ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, h if ctx.needs_input_grad[0] else None)
-        if _forward_ad_possible():
-            ctx.save_for_forward(g, h)
-
-    @staticmethod
-    def jvp(ctx: Any, tangent_g: Tensor | None, tangent_h: Tensor | None, _: None) -> Tensor:
-        g, h = ctx.saved_tensors  # bilinear
-        out = None
-        if tangent_g is not None:
-            out = EdgeDot.apply(tangent_g, h, ctx.pattern)
-        if tangent_h is not None:
-            term = EdgeDot.apply(g, tangent_h, ctx.pattern)
-            out = term if out is None else out + term
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad_e: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        g, h = ctx.saved_tensors
-        grad_g = grad_h = None
-        if ctx.needs_input_grad[0]:
-            grad_g = Aggregate.apply(grad_e, h, ctx.pattern).to(ctx.dtypes[0])
-        if ctx.needs_input_grad[1]:
-            grad_h = Aggregate.apply(grad_e, g, ctx.pattern.t()).to(ctx.dtypes[1])
-        return grad_g, grad_h, None
-
-    @staticmethod
-    def vmap(info: Any, in_dims: tuple, g: Tensor, h: Tensor, pattern: CSRPattern) -> tuple[Tensor, int]:
-        g_dim, h_dim, _ = in_dims
-        gs = g.movedim(g_dim, 0) if g_dim is not None else None
-        hs = h.movedim(h_dim, 0) if h_dim is not None else None
-        outs = [
-            EdgeDot.apply(g if gs is None else gs[b], h if hs is None else hs[b], pattern)
-            for b in range(info.batch_size)
-        ]
-        return torch.stack(outs), 0
-
-
-def transpose_csr(adj: Tensor) -> Tensor:
-    """``adj.T`` as a CSR matrix (torch's own transpose is CSC, whose products are slow on the CPU)."""
-    n_rows, n_cols = adj.shape
-    crow, col = adj.crow_indices(), adj.col_indices()
-    rows = torch.repeat_interleave(torch.arange(n_rows, device=adj.device), crow.diff().long())  # (nnz,)
-    perm = torch.argsort(col, stable=True)  # grouped by column, increasing row within a column
-    crow_t = torch.zeros(n_cols + 1, dtype=crow.dtype, device=adj.device)
-    crow_t[1:] = torch.bincount(col, minlength=n_cols).cumsum(0)
-    with quiet_sparse_warnings():
-        return torch.sparse_csr_tensor(
-            crow_t, rows.index_select(0, perm).to(crow.dtype), adj.values().index_select(0, perm), (n_cols, n_rows)
-        )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -325,7 +69,7 @@ def _edge_index_structure(edge_index: Tensor, num_nodes: int, loops: bool, flow:
             raise GraphError(f"{err}: x has {num_nodes} rows, one per node") from None
         return graph, CSRPattern.build(graph.target, graph.source, num_nodes)
 
-    return cached_on(edge_index, ("gcn_layer", num_nodes, loops, flow), build)
+    return _MEMO.get(edge_index, ("edge_index", num_nodes, loops, flow), build)
 
 
 def _sparse_values(adj: Tensor) -> tuple[Tensor, Tensor]:
@@ -386,9 +130,9 @@ def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> _SparseStruct
     """A sparse adjacency (rows = targets, as PyG's ``adj_t``) read as the edge list it stores: entry ``[i, j]`` is
     the edge ``j -> i``. Without ``loops`` the stored entries are the edges, in storage order (a CSR product sums
     duplicates). With ``loops`` the matrix is first coalesced (duplicate entries summed into one edge), then the
-    self-loops are added by the edge_index rule (:func:`~gnnhw.graph.adjacency.build_looped_graph`): a node with a
+    self-loops are added by the edge_index rule (:func:`~gnnhw.graph.structure.build_looped_graph`): a node with a
     stored diagonal entry keeps that weight (even 0), the others get the fill value. Memoized per tensor
-    (content-checked, :func:`~gnnhw.graph.adjacency.cached_on`)."""
+    (content-checked, in this module's memo)."""
 
     def build() -> _SparseStructure:
         if adj.layout == torch.sparse_csr and not loops:  # already in CSR order: no sort
@@ -404,7 +148,7 @@ def _sparse_structure(adj: Tensor, num_nodes: int, loops: bool) -> _SparseStruct
         graph = LoopedGraph(num_nodes, pattern.rows.numel(), pattern.cols, pattern.rows, None, None, loops=False)
         return _SparseStructure(graph, pattern, None, pattern.rows.numel())
 
-    return cached_on(adj, ("gcn_layer_sparse", num_nodes, loops), build)
+    return _MEMO.get(adj, ("sparse", num_nodes, loops), build)
 
 
 def _looped_sparse_structure(rows: Tensor, cols: Tensor, num_nodes: int) -> _SparseStructure:
@@ -441,14 +185,14 @@ def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
     backward does not support) the same product through :class:`Aggregate`. Half types and autocast are computed in
     float32 (no half CSR kernels on the CPU) and rounded to ``promote(x, weight)``."""
     out_dtype = torch.promote_types(x.dtype, weight.dtype)
-    work = _compute_dtype(out_dtype)
+    work = compute_dtype(out_dtype)
     if torch._C._functorch.peek_interpreter_stack() is not None:
         with torch._C._DisableFuncTorch():
             pattern, values = _feature_pattern(x)
         return Aggregate.apply(values.to(work), weight.to(work), pattern).to(out_dtype)
     if x.layout == torch.sparse_csc:
         x = x.to_sparse_csr()
-    with _no_autocast(weight.device), quiet_sparse_warnings():
+    with no_autocast(weight.device), quiet_sparse_warnings():
         x, w = x.to(work), weight.to(work)
         out = x @ w  # as GCNConv's Linear: a dense gradient for x (torch.sparse.mm's would be masked to x's pattern)
     return out.to(out_dtype)
@@ -457,15 +201,24 @@ def _sparse_features_matmul(x: Tensor, weight: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------------------------------
 # The layer
 
+_OPTIONS = ("improved", "cached", "add_self_loops", "normalize", "flow")  # GCNConv's options, same names and meaning
+
+
+def _options_of(module: nn.Module) -> dict[str, Any]:
+    """The keyword options of a GCNLayer or a GCNConv (the same for both), ``bias`` included."""
+    options = {name: getattr(module, name) for name in _OPTIONS}
+    options["bias"] = module.bias is not None
+    return options
+
 
 class GCNLayer(nn.Module):
     r"""The graph convolution of Kipf & Welling, `"Semi-Supervised Classification with Graph Convolutional
     Networks" <https://arxiv.org/abs/1609.02907>`_ (ICLR 2017, eq. 2), from scratch; equal to PyG's ``GCNConv``.
 
     .. math::
-        X' = \hat{D}^{-1/2} \tilde{A} \hat{D}^{-1/2} X W + b, \qquad
-        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{\tilde{e}_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
-        x_j + b, \qquad \hat{d}_i = \sum_j \tilde{e}_{j,i}
+        X' = \tilde{D}^{-1/2} \tilde{A} \tilde{D}^{-1/2} X W + b, \qquad
+        x'_i = W^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{\tilde{e}_{j,i}}{\sqrt{\tilde{d}_j \tilde{d}_i}}
+        x_j + b, \qquad \tilde{d}_i = \sum_j \tilde{e}_{j,i}
 
     :math:`\tilde{e}_{j,i}` is the weight of the edge ``j -> i`` (``edge_weight``, default 1; parallel edges
     summed) and :math:`\tilde{A} = A + cI` with ``c = 1`` (``c = 2`` if ``improved``). The loops follow PyG's
@@ -529,6 +282,24 @@ class GCNLayer(nn.Module):
         DeviceError: ``x``, the graph and the layer are not on one device.
         GraphError: a malformed ``edge_index``, node ids outside ``[0, N)``, bad edge weights or a negative degree.
         ConfigError: bad channels or an unknown ``flow``.
+
+    Example:
+        The layer is :math:`\hat{A} X W + b` with :math:`\hat{A}` =
+        :func:`~gnnhw.graph.matrices.normalized_adjacency`, and equals ``GCNConv`` with the same weights:
+
+        >>> from gnnhw.graph.adjacency import normalized_adjacency
+        >>> _ = torch.manual_seed(0)
+        >>> layer = GCNLayer(3, 2).double()
+        >>> x = torch.randn(4, 3, dtype=torch.float64)  # 4 nodes, node 3 isolated
+        >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+        >>> out = layer(x, edge_index)
+        >>> out.shape
+        torch.Size([4, 2])
+        >>> a_hat = normalized_adjacency(edge_index, num_nodes=4, dtype=torch.float64)
+        >>> torch.allclose(out, a_hat @ x @ layer.weight + layer.bias, rtol=0, atol=1e-12)
+        True
+        >>> torch.allclose(out, layer.to_pyg()(x, edge_index), rtol=0, atol=1e-12)
+        True
     """
 
     def __init__(
@@ -587,16 +358,7 @@ class GCNLayer(nn.Module):
             raise ConfigError("the GCNConv has in_channels=-1 and has not run yet; call it once or give in_channels")
         if conv.aggr != "add" or conv.node_dim not in (-2, 0):
             raise ConfigError(f"GCNLayer implements aggr='add', node_dim=-2; this GCNConv has aggr={conv.aggr!r}")
-        layer = cls(
-            conv.in_channels,
-            conv.out_channels,
-            improved=conv.improved,
-            cached=conv.cached,
-            add_self_loops=conv.add_self_loops,
-            normalize=conv.normalize,
-            bias=conv.bias is not None,
-            flow=conv.flow,
-        )
+        layer = cls(conv.in_channels, conv.out_channels, **_options_of(conv))
         weight = conv.lin.weight.detach()  # (out, in)
         layer.weight = nn.Parameter(
             weight.t().clone(memory_format=torch.contiguous_format), requires_grad=conv.lin.weight.requires_grad
@@ -609,16 +371,8 @@ class GCNLayer(nn.Module):
         """A ``torch_geometric.nn.GCNConv`` with this layer's options and bit-equal weights (dtype, device kept)."""
         from torch_geometric.nn import GCNConv
 
-        conv = GCNConv(
-            self.in_channels,
-            self.out_channels,
-            improved=self.improved,
-            cached=self.cached,
-            add_self_loops=self.add_self_loops,
-            normalize=self.normalize,
-            bias=self.bias is not None,
-            flow=self.flow,
-        ).to(device=self.weight.device, dtype=self.weight.dtype)
+        conv = GCNConv(self.in_channels, self.out_channels, **_options_of(self))
+        conv = conv.to(device=self.weight.device, dtype=self.weight.dtype)
         with torch.no_grad():
             conv.lin.weight.copy_(self.weight.t())
             if self.bias is not None:
@@ -679,7 +433,7 @@ class GCNLayer(nn.Module):
             elif edge_weight is None:
                 values = torch.ones(graph.num_edges, dtype=dtype, device=x.device)
             else:
-                if not _is_batched(edge_weight):
+                if not is_batched(edge_weight):
                     check_edge_weight(edge_weight, graph.num_edges)
                 values = edge_weight.to(dtype)
             prepared = _Prepared(pattern, values)
@@ -704,7 +458,7 @@ class GCNLayer(nn.Module):
         if not values.is_floating_point():
             values = values.to(dtype)
         if not self.normalize:
-            if not _is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
+            if not is_batched(values) and not bool(torch.isfinite(values.detach()).all()):
                 raise GraphError("the sparse adjacency holds NaN or infinite values; expected finite weights")
             return _Prepared(structure.pattern, values.to(dtype))
         weights = structure.edge_values(values)  # (E,): one per edge (duplicate entries summed when loops are added)

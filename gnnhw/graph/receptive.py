@@ -1,6 +1,7 @@
 """Receptive fields of a GCN: which nodes' inputs can reach a node's output after k layers.
 
-One GCN layer, H^(l+1) = σ(Â H^(l) W^(l)) with Â = D̃^-1/2 Ã D̃^-1/2 and Ã = A + I, mixes each node's
+One GCN layer (Kipf & Welling, ICLR 2017, eq. 2: https://arxiv.org/abs/1609.02907),
+H^(l+1) = σ(Â H^(l) W^(l)) with Â = D̃^-1/2 Ã D̃^-1/2 and Ã = A + I, mixes each node's
 features with those of its neighbours (and, through the self-loop in Ã, its own). Â's non-zero pattern
 is Ã's, so after k layers node i depends on x_j exactly when (Ã^k)_ij ≠ 0, i.e. when there is a walk of
 length ≤ k from j to i: when j is within k hops of i. Two ways of computing that set are given and
@@ -35,7 +36,9 @@ _MAX_LISTED = 20  # how many node names an unknown-node message lists
 class UpdatePath(NamedTuple):
     """How many GCN updates carry information from a source to a target, and along which path."""
 
-    count: int  # number of layers (= edges on ``path``)
+    # number of layers (= edges on ``path``). It shadows tuple.count on purpose: ``.count`` is the public name
+    # (the CLI's JSON key), and the result still compares and unpacks as ``(count, path)``.
+    count: int  # type: ignore[assignment]
     path: list[Hashable]  # source, ..., target: one shortest path
 
 
@@ -93,6 +96,13 @@ def receptive_field(graph: nx.Graph, node: Hashable, num_layers: int) -> set[Has
     Raises:
         NodeNotFoundError: ``node`` is not in the graph.
         ConfigError: ``num_layers`` is negative or not an integer.
+
+    Example:
+        In the assignment's graph (:func:`~gnnhw.graph.examples.assignment_graph`) C's neighbours are B and D:
+
+        >>> from gnnhw.graph.examples import assignment_graph
+        >>> sorted(receptive_field(assignment_graph(), "C", 1))
+        ['B', 'C', 'D']
     """
     check_node(graph, node)
     _check_layers(num_layers)
@@ -111,6 +121,13 @@ def receptive_field_sizes(
     Raises:
         NodeNotFoundError: a node of ``nodes`` is not in the graph.
         ConfigError: ``max_layers`` is negative, not an integer, or above :data:`MAX_LAYERS`.
+
+    Example:
+        C, then B and D, then A and F (neighbours of B and D), then E:
+
+        >>> from gnnhw.graph.examples import assignment_graph
+        >>> receptive_field_sizes(assignment_graph(), 3, nodes=["C"])
+        {'C': [1, 3, 5, 6]}
     """
     _check_layers(max_layers, "max_layers")
     if nodes is None:
@@ -163,6 +180,12 @@ def empirical_receptive_field(graph: nx.Graph, node: Hashable, num_layers: int, 
         node: a node of ``graph``.
         num_layers: k >= 0; k = 0 gives ``{node}`` (y is then node's own input).
         seed: seeds the random inputs and parameters.
+
+    Example:
+        >>> from gnnhw.graph.examples import assignment_graph
+        >>> graph = assignment_graph()
+        >>> empirical_receptive_field(graph, "C", 2) == receptive_field(graph, "C", 2)
+        True
     """
     _check_layers(num_layers)
     return empirical_receptive_fields(graph, node, num_layers, seed)[num_layers]
@@ -219,6 +242,11 @@ def updates_needed(graph: nx.Graph, source: Hashable, target: Hashable) -> Updat
     Raises:
         NodeNotFoundError: ``source`` or ``target`` is not in the graph.
         NoPathError: no path leads from ``source`` to ``target``.
+
+    Example:
+        >>> from gnnhw.graph.examples import assignment_graph
+        >>> updates_needed(assignment_graph(), "C", "E")
+        UpdatePath(count=3, path=['C', 'B', 'A', 'E'])
     """
     check_node(graph, source)
     check_node(graph, target)
@@ -250,6 +278,11 @@ def graph_diameter(graph: nx.Graph, max_nodes: int | None = None) -> Diameter:
 
     It takes one breadth-first search per node of the component (time ~ N * (N + E)); ``max_nodes`` bounds that
     work: a component of more nodes raises :class:`GraphError` before any search.
+
+    Example:
+        >>> from gnnhw.graph.examples import assignment_graph
+        >>> graph_diameter(assignment_graph())
+        Diameter(value=3, connected=True, component_size=6, num_nodes=6)
     """
     if graph.number_of_nodes() == 0:
         raise GraphError("the graph has no nodes, so it has no diameter")

@@ -6,7 +6,38 @@ The names below are the public API; each is imported from its module on first us
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gnnhw._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the same names, for type checkers (``as``: re-exported); tests/test_public_api.py checks
+    from gnnhw.recurrent.baselines import (
+        KneserNeyModel as KneserNeyModel,
+    )
+    from gnnhw.recurrent.baselines import (
+        text_baselines as text_baselines,
+    )
+    from gnnhw.recurrent.cells import (
+        LSTMCell as LSTMCell,
+    )
+    from gnnhw.recurrent.cells import (
+        RNNCell as RNNCell,
+    )
+    from gnnhw.recurrent.gutenberg import (
+        strip_gutenberg as strip_gutenberg,
+    )
+    from gnnhw.recurrent.metrics import (
+        bits_per_char as bits_per_char,
+    )
+    from gnnhw.recurrent.models import (
+        LSTM as LSTM,
+    )
+    from gnnhw.recurrent.models import (
+        TextGenerationModel as TextGenerationModel,
+    )
+    from gnnhw.recurrent.models import (
+        VanillaRNN as VanillaRNN,
+    )
 
 _EXPORTS = {
     "RNNCell": "gnnhw.recurrent.cells",

@@ -1,4 +1,4 @@
-"""Ã = A + I and Â = D^-1/2 Ã D^-1/2: against networkx, a direct dense computation and PyG's gcn_norm."""
+"""Ã = A + I and Â = D̃^-1/2 Ã D̃^-1/2: against networkx, a direct dense computation and PyG's gcn_norm."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def random_graph(seed: int, n: int = 12, p: float = 0.25, directed: bool = False
 
 
 def dense_normalized(a_tilde: np.ndarray) -> np.ndarray:
-    """D^-1/2 Ã^T D^-1/2 with D the column sums of Ã (in-degree + loop), written out directly."""
+    """D̃^-1/2 Ã^T D̃^-1/2 with D̃ the column sums of Ã (in-degree + loop), written out directly."""
     deg = a_tilde.sum(axis=0)
     inv = np.where(deg > 0, deg**-0.5, 0.0)
     return inv[:, None] * a_tilde.T * inv[None, :]
@@ -100,7 +100,8 @@ def test_to_edge_index_sums_multigraph_edges() -> None:
     g.add_edge(0, 1, weight=1.0)
     g.add_edge(0, 1, weight=2.0)
     edge_index, edge_weight, _ = to_edge_index(g)
-    assert edge_index.tolist() == [[0], [1]] and edge_weight.tolist() == [3.0]
+    assert edge_index.tolist() == [[0], [1]]
+    assert edge_weight.tolist() == [3.0]
 
 
 @pytest.mark.parametrize("directed", [False, True])
@@ -269,6 +270,8 @@ def test_sparse_adjacency_input_is_never_densified() -> None:
     n = 10**6  # dense: 4 TB; as an edge list: two entries
     a = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, 0]]), torch.tensor([2.0, 2.0]), (n, n))
     edge_index, edge_weight, nodes = to_edge_index(a)
-    assert edge_index.tolist() == [[0, 1], [1, 0]] and edge_weight.tolist() == [2.0, 2.0] and len(nodes) == n
+    assert edge_index.tolist() == [[0, 1], [1, 0]]
+    assert edge_weight.tolist() == [2.0, 2.0]
+    assert len(nodes) == n
     with pytest.raises(GraphError, match=r"dense Â of 1000000 x 1000000 nodes .* needs"):
         normalized_adjacency(a)

@@ -99,7 +99,8 @@ def compare_forward_backward(layer, conv, g: Graph, form: str, dtype: torch.dtyp
     w_ref = leaf(inp.ref_weight, requires_grad=form in WEIGHTED_FORMS)
     out = layer(x_mine, inp.graph, w_mine)
     ref = reference(conv, x_ref, inp.ref_graph, w_ref)
-    assert out.shape == ref.shape and out.dtype == ref.dtype
+    assert out.shape == ref.shape
+    assert out.dtype == ref.dtype
     torch.testing.assert_close(out, ref, **tol)
     grad = randn_like_seeded(ref)
     (out * grad).sum().backward()
@@ -169,7 +170,8 @@ def check_half(layer64, conv64, g: Graph, form: str, dtype: torch.dtype) -> None
     ref_graph = inp.ref_graph if inp.ref_graph.layout == torch.strided else inp.ref_graph.float()
     out = layer(x_mine, inp.graph, w_mine)
     ref = conv32(x_ref, ref_graph, w_ref)
-    assert out.dtype == dtype and out.shape == ref.shape
+    assert out.dtype == dtype
+    assert out.shape == ref.shape
 
     adj, terms = _abs_terms(g, inp, conv32)
     x_abs, weight_abs = inp.x_dense.double().abs(), layer.weight.double().abs()
@@ -199,7 +201,8 @@ def check_half(layer64, conv64, g: Graph, form: str, dtype: torch.dtype) -> None
         assert_within_rounding(x_mine.grad, x_ref.grad, x_bound, f_out + 2 * terms + 8, dtype)
     if w_mine is not None:
         mask = g.differentiable_edges()
-        assert w_mine.grad.dtype == dtype and bool(torch.isfinite(w_mine.grad[mask]).all())
+        assert w_mine.grad.dtype == dtype
+        assert bool(torch.isfinite(w_mine.grad[mask]).all())
 
 
 def check_autocast(layer, conv, g: Graph, form: str) -> None:
@@ -214,7 +217,8 @@ def check_autocast(layer, conv, g: Graph, form: str) -> None:
         # the output dtype GCNConv gives under autocast (on the edge_index form: its sparse path has no bf16 kernel)
         ref_autocast = conv(inp.x_dense, g.edge_index, g.edge_weight.float())
     ref = conv(x_ref, inp.ref_graph, w_ref)  # float32, no autocast
-    assert out.dtype == ref_autocast.dtype and out.shape == ref.shape
+    assert out.dtype == ref_autocast.dtype
+    assert out.shape == ref.shape
     adj, terms = _abs_terms(g, inp, conv)
     x_abs, weight_abs = inp.x_dense.double().abs(), layer.weight.double().abs()
     bias_abs = layer.bias.double().abs() if layer.bias is not None else 0.0
@@ -318,7 +322,8 @@ def test_matrix(name: str, form: str, feature: str) -> None:
             # the layer may compute it another way or refuse with one clear error naming it. Nothing else may refuse.
             if form != "x_csr":
                 raise
-            assert "sparse" in str(err).lower() and "\n" not in str(err), str(err)
+            assert "sparse" in str(err).lower(), str(err)
+            assert "\n" not in str(err), str(err)
     elif feature == "no_grad":
         check_no_grad(layer, conv, g, form)
     elif feature == "inference_mode":
@@ -331,9 +336,9 @@ def test_matrix(name: str, form: str, feature: str) -> None:
 # gradcheck / gradgradcheck (float64) on (x, edge_weight), and on (weight, bias) through functional_call
 
 
-def _gradcheck_inputs(g: Graph, form: str, in_channels: int):
+def _gradcheck_inputs(g: Graph, form: str, layer: GCNLayer):
     """(function of the differentiable inputs, those inputs) for the layer's own gradcheck."""
-    inp = make_inputs(g, form, features(g, form, in_channels, torch.float64))
+    inp = make_inputs(g, form, features(g, form, layer.in_channels, torch.float64))
     dense_x = form not in SPARSE_X_FORMS
     mask = g.differentiable_edges()
     use_w = inp.edge_weight is not None and bool(mask.any())
@@ -344,15 +349,15 @@ def _gradcheck_inputs(g: Graph, form: str, in_channels: int):
     if use_w:
         inputs.append(leaf(inp.edge_weight[mask]))
 
-    def unpack(args):
+    def fn(*args):
         args = list(args)
         x = args.pop(0) if dense_x else inp.x
         w = w_fixed
         if use_w:
             w = w_fixed.masked_scatter(mask, args.pop(0))  # non-differentiable edges held constant
-        return x, w
+        return layer(x, inp.graph, w)
 
-    return inp, unpack, tuple(inputs)
+    return fn, tuple(inputs)
 
 
 # a sparse x is not differentiable here; with no edges nothing else is (weight and bias: test_gradcheck_parameters)
@@ -369,11 +374,7 @@ GRADCHECK_CASES = [
 def test_gradcheck(name: str, form: str, check: str) -> None:
     g = family(name)
     layer, _ = pair(2, 2)
-    inp, unpack, inputs = _gradcheck_inputs(g, form, 2)
-
-    def fn(*args):
-        x, w = unpack(args)
-        return layer(x, inp.graph, w)
+    fn, inputs = _gradcheck_inputs(g, form, layer)
 
     # fast_mode compares random projections u^T J v of the analytic and numerical Jacobians: one wrong entry changes
     # them almost surely, at a fraction of the cost. Full Jacobians: test_gradcheck_full_jacobians.
@@ -386,11 +387,7 @@ def test_gradcheck_full_jacobians(name: str, form: str) -> None:
     """gradcheck and gradgradcheck with every Jacobian entry compared (fast_mode=False)."""
     g = family(name)
     layer, _ = pair(2, 2)
-    inp, unpack, inputs = _gradcheck_inputs(g, form, 2)
-
-    def fn(*args):
-        x, w = unpack(args)
-        return layer(x, inp.graph, w)
+    fn, inputs = _gradcheck_inputs(g, form, layer)
 
     assert torch.autograd.gradcheck(fn, inputs)
     assert torch.autograd.gradgradcheck(fn, inputs)
@@ -444,7 +441,8 @@ def test_torch_func(name: str, form: str, feature: str) -> None:
                 # strides"; GCNConv fails too), so one clear GnnhwError naming it is allowed there, and only there
                 if form != "x_csr":
                     raise
-                assert "sparse" in str(err).lower() and "\n" not in str(err), str(err)
+                assert "sparse" in str(err).lower(), str(err)
+                assert "\n" not in str(err), str(err)
             else:
                 ref = _jacobian_ref(lambda w: conv(inp.x_dense, ref_graph, w), w_ref)
                 torch.testing.assert_close(jac[..., mask], ref[..., mask], **F64)
@@ -457,7 +455,8 @@ def test_torch_func(name: str, form: str, feature: str) -> None:
             try:
                 jac = torch.func.jacrev(by_weight)(layer.weight.detach())
             except GnnhwError as err:
-                assert "sparse" in str(err).lower() and "\n" not in str(err), str(err)
+                assert "sparse" in str(err).lower(), str(err)
+                assert "\n" not in str(err), str(err)
             else:
                 args = (inp.x_dense, ref_graph) if w_ref is None else (inp.x_dense, ref_graph, w_ref)
                 ref = _jacobian_ref(
@@ -544,7 +543,8 @@ def test_sparse_adjacency_equals_gcnconv_sparse_path_without_self_loops(name: st
     both: outputs and the x / weight / value gradients equal GCNConv's on the sparse matrix itself (CSR for CSC,
     which its ``gcn_norm`` refuses; GCNConv's COO path cannot be differentiated in the values, so those gradients
     come from the CSR form of the same matrix)."""
-    assert "self_loops" not in NO_LOOP_FAMILIES and len(NO_LOOP_FAMILIES) == len(FAMILIES) - 1
+    assert "self_loops" not in NO_LOOP_FAMILIES
+    assert len(NO_LOOP_FAMILIES) == len(FAMILIES) - 1
     g = family(name)
     layer, conv = pair(*channels(name), improved=improved)
     x = features(g, "ei_w", layer.in_channels, torch.float64)
@@ -818,7 +818,8 @@ def test_from_pyg_and_to_pyg(option: str, dtype) -> None:
     if conv.bias is not None:
         torch.nn.init.normal_(conv.bias)
     layer = GCNLayer.from_pyg(conv)
-    assert isinstance(layer, GCNLayer) and layer.weight.dtype == dtype
+    assert isinstance(layer, GCNLayer)
+    assert layer.weight.dtype == dtype
     assert torch.equal(layer.weight, conv.lin.weight.T)  # bit-equal
     assert (layer.bias is None) == (conv.bias is None)
     if conv.bias is not None:
@@ -826,7 +827,8 @@ def test_from_pyg_and_to_pyg(option: str, dtype) -> None:
     for name in ("improved", "cached", "add_self_loops", "normalize"):
         assert getattr(layer, name) == getattr(conv, name), name
     back = layer.to_pyg()
-    assert isinstance(back, GCNConv) and back.lin.weight.dtype == dtype
+    assert isinstance(back, GCNConv)
+    assert back.lin.weight.dtype == dtype
     assert torch.equal(back.lin.weight, conv.lin.weight)
     if conv.bias is not None:
         assert torch.equal(back.bias, conv.bias)
@@ -912,7 +914,8 @@ def test_batched_features_with_a_sparse_adjacency_are_supported_or_refused_clear
     try:
         out = layer(x, adj)
     except GnnhwError as err:
-        assert "sparse" in str(err).lower() and "\n" not in str(err)
+        assert "sparse" in str(err).lower()
+        assert "\n" not in str(err)
         return
     torch.testing.assert_close(out, torch.stack([conv(xb, g.edge_index, g.edge_weight) for xb in x]), **F64)
 
@@ -1043,7 +1046,8 @@ def test_issue8_example5_half_types_and_autocast(mode: str) -> None:
     else:
         dtype = getattr(torch, mode)
         out, ref = copy.deepcopy(layer).to(dtype)(x.to(dtype), ei), copy.deepcopy(conv).to(dtype)(x.to(dtype), ei)
-    assert out.dtype == ref.dtype and bool(torch.isfinite(out).all())
+    assert out.dtype == ref.dtype
+    assert bool(torch.isfinite(out).all())
     # the numbers, within the type's rounding of float32 GCNConv (see assert_within_rounding)
     ring = Graph("ring", 4, ei, torch.ones(4, dtype=torch.float64))
     layer64, conv64 = GCNLayer.from_pyg(copy.deepcopy(conv).double()), copy.deepcopy(conv).double()

@@ -19,7 +19,8 @@ def write(tmp_path, name: str, text: str):
 def test_edge_list_with_whitespace_commas_comments_and_blank_lines(tmp_path):
     path = write(tmp_path, "g.txt", "# the graph\nA B\n\nB,C   # trailing comment\n  C ,  D \n\t\nD\tA\n")
     graph = read_graph(path)
-    assert isinstance(graph, nx.Graph) and not graph.is_directed()
+    assert isinstance(graph, nx.Graph)
+    assert not graph.is_directed()
     assert list(graph.nodes) == ["A", "B", "C", "D"]
     assert {frozenset(e) for e in graph.edges} == {frozenset(e) for e in ["AB", "BC", "CD", "DA"]}
 
@@ -40,7 +41,8 @@ def test_weights_are_floats_and_unweighted_edges_have_none(tmp_path):
 def test_directed_edge_list(tmp_path):
     graph = read_graph(write(tmp_path, "g.txt", "u v\nv w\n"), directed=True)
     assert graph.is_directed()
-    assert graph.has_edge("u", "v") and not graph.has_edge("v", "u")
+    assert graph.has_edge("u", "v")
+    assert not graph.has_edge("v", "u")
 
 
 @pytest.mark.parametrize(
@@ -132,13 +134,15 @@ def test_adjacency_matrix_with_header(tmp_path):
     assert not graph.is_directed()
     assert list(graph.nodes) == ["x", "y", "z"]
     assert set(map(frozenset, graph.edges)) == {frozenset("xy"), frozenset("yz")}
-    assert "weight" not in graph["x"]["y"] and graph["y"]["z"]["weight"] == 2.0
+    assert "weight" not in graph["x"]["y"]
+    assert graph["y"]["z"]["weight"] == 2.0
 
 
 def test_adjacency_matrix_without_header_and_asymmetric_is_directed(tmp_path):
     graph = read_graph(write(tmp_path, "m.adj", "0,1\n0,0\n"))
     assert graph.is_directed()
-    assert list(graph.nodes) == ["0", "1"] and list(graph.edges) == [("0", "1")]
+    assert list(graph.nodes) == ["0", "1"]
+    assert list(graph.edges) == [("0", "1")]
 
 
 @pytest.mark.parametrize(
@@ -180,7 +184,8 @@ def test_graphml_parallel_edges_are_summed_as_networkx_does(tmp_path):
     nx.write_graphml(multi, path)
     ours = self_loop_adjacency(read_graph(path), nodelist=["a", "b"])
     theirs = nx.to_numpy_array(nx.read_graphml(path), nodelist=["a", "b"])
-    assert ours[0, 1] == 2 and np.array_equal(ours.numpy()[0, 1], theirs[0, 1])
+    assert ours[0, 1] == 2
+    assert np.array_equal(ours.numpy()[0, 1], theirs[0, 1])
     assert torch_equal_to_networkx_route(path)
 
 
@@ -197,7 +202,8 @@ def test_gml_multigraph_parallel_edges_are_summed(tmp_path):
     path = tmp_path / "g.gml"
     nx.write_gml(multi, path)
     graph = read_graph(path)
-    assert graph.is_directed() and graph.edges["a", "b"]["weight"] == 2.5
+    assert graph.is_directed()
+    assert graph.edges["a", "b"]["weight"] == 2.5
 
 
 def test_edge_list_parallel_edges_are_summed_not_last_wins(tmp_path):
@@ -216,7 +222,8 @@ def test_undirected_edge_list_reverse_line_is_a_parallel_edge(tmp_path):
     graph = read_graph(write(tmp_path, "g.txt", "a b 2\nb a 3\na b\n"))
     assert graph.edges["a", "b"]["weight"] == 6.0
     directed = read_graph(write(tmp_path, "d.txt", "a b 2\nb a 3\na b\n"), directed=True)
-    assert directed.edges["a", "b"]["weight"] == 3.0 and directed.edges["b", "a"]["weight"] == 3.0
+    assert directed.edges["a", "b"]["weight"] == 3.0
+    assert directed.edges["b", "a"]["weight"] == 3.0
 
 
 def test_unweighted_parallel_edges_count_and_single_edges_stay_plain(tmp_path):
@@ -227,7 +234,8 @@ def test_unweighted_parallel_edges_count_and_single_edges_stay_plain(tmp_path):
 
 def test_zero_weight_self_loop_is_kept(tmp_path):
     graph = read_graph(write(tmp_path, "g.txt", "a a 0\na b\n"))
-    assert graph.has_edge("a", "a") and graph.edges["a", "a"]["weight"] == 0.0
+    assert graph.has_edge("a", "a")
+    assert graph.edges["a", "a"]["weight"] == 0.0
 
 
 def test_cancelling_parallel_weights_leave_an_edge_of_weight_zero(tmp_path):
@@ -260,4 +268,5 @@ def test_gml_edge_listed_twice_without_the_multigraph_flag_is_a_parallel_edge(tm
     text = 'graph [\n node [ id 0 label "a" ]\n node [ id 1 label "b" ]\n'
     text += " edge [ source 0 target 1 weight 2.0 ]\n edge [ source 0 target 1 weight 0.5 ]\n]\n"
     graph = read_graph(write(tmp_path, "g.gml", text))
-    assert not graph.is_directed() and graph.edges["a", "b"]["weight"] == 2.5
+    assert not graph.is_directed()
+    assert graph.edges["a", "b"]["weight"] == 2.5

@@ -177,7 +177,8 @@ def test_duplicate_self_loops_last_one_kept_with_exact_gradient() -> None:
     torch.testing.assert_close(layer(x, edge_index, weight), conv(x, edge_index, weight), atol=ATOL, rtol=0)
     w = weight.clone().requires_grad_()
     layer(x, edge_index, w).sum().backward()
-    assert w.grad[2] == 0 and w.grad[3] != 0  # the first loop is unused, so its weight has no effect
+    assert w.grad[2] == 0  # the first loop is unused, so its weight has no effect
+    assert w.grad[3] != 0
     assert torch.autograd.gradcheck(lambda w: layer(x, edge_index, w), (weight.clone().requires_grad_(),))
 
 
@@ -192,10 +193,12 @@ def test_equals_dense_formula() -> None:
 def test_reset_parameters_glorot_and_zero_bias() -> None:
     torch.manual_seed(0)
     layer = GCNLayer(300, 100)
-    assert layer.weight.shape == (300, 100) and layer.bias.shape == (100,)
+    assert layer.weight.shape == (300, 100)
+    assert layer.bias.shape == (100,)
     assert torch.all(layer.bias == 0)
     bound = (6 / 400) ** 0.5
-    assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.95 * bound
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.95 * bound
 
 
 def test_bad_inputs() -> None:
@@ -365,7 +368,8 @@ def test_issue8_ex5_half_types_and_autocast(dtype) -> None:
     torch.testing.assert_close(out.double(), exact, atol=tol, rtol=tol)
     torch.testing.assert_close(out.double(), ref.double(), atol=2 * tol, rtol=2 * tol)
     out.float().sum().backward()
-    assert layer.weight.grad.dtype == dtype and torch.isfinite(layer.weight.grad).all()
+    assert layer.weight.grad.dtype == dtype
+    assert torch.isfinite(layer.weight.grad).all()
     # CPU autocast (bfloat16 only on the CPU): float32 layer, output float32 like GCNConv's.
     if dtype == torch.bfloat16:
         layer32.float()
@@ -486,7 +490,8 @@ def test_sparse_adjacency_duplicate_diagonal_entries_are_summed_into_one_loop(la
     values = torch.tensor([0.5, 1.5, 0.25, 2.0, 0.7, 0.3, 1.1, 0.0, 0.9], dtype=torch.float64)
     coalesced = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n, n)).coalesce()
     sources, weights = coalesced.indices().flip(0), coalesced.values()
-    assert sources.shape[1] == 6 and float(coalesced.to_dense()[0, 0]) == 0.75
+    assert sources.shape[1] == 6
+    assert float(coalesced.to_dense()[0, 0]) == 0.75
     layer, conv = paired64(3, 2)
     x = torch.randn(n, 3, dtype=torch.float64)
     v_mine = values.clone().requires_grad_(requires_grad)
@@ -534,7 +539,8 @@ def test_options_equal_gcnconv(options) -> None:
     if not options.get("improved"):
         torch.testing.assert_close(layer(x, edge_index), conv(x, edge_index), **TIGHT)
     back = GCNLayer.from_pyg(conv)
-    assert torch.equal(back.weight, layer.weight) and (back.bias is None) == (layer.bias is None)
+    assert torch.equal(back.weight, layer.weight)
+    assert (back.bias is None) == (layer.bias is None)
     assert back.extra_repr() == layer.extra_repr()
 
 
@@ -555,13 +561,18 @@ def test_from_pyg_to_pyg_bit_equal_dtype_device() -> None:
     conv = GCNConv(5, 3, improved=True, cached=True).double()
     torch.nn.init.normal_(conv.bias)
     layer = GCNLayer.from_pyg(conv)
-    assert layer.weight.dtype == torch.float64 and layer.weight.device == conv.lin.weight.device
-    assert torch.equal(layer.weight, conv.lin.weight.T) and torch.equal(layer.bias, conv.bias)
+    assert layer.weight.dtype == torch.float64
+    assert layer.weight.device == conv.lin.weight.device
+    assert torch.equal(layer.weight, conv.lin.weight.T)
+    assert torch.equal(layer.bias, conv.bias)
     assert layer.weight.data_ptr() != conv.lin.weight.data_ptr()
     assert (layer.improved, layer.cached, layer.add_self_loops, layer.normalize) == (True, True, True, True)
     back = layer.to_pyg()
-    assert torch.equal(back.lin.weight, conv.lin.weight) and torch.equal(back.bias, conv.bias)
-    assert back.improved and back.cached and back.lin.weight.dtype == torch.float64
+    assert torch.equal(back.lin.weight, conv.lin.weight)
+    assert torch.equal(back.bias, conv.bias)
+    assert back.improved
+    assert back.cached
+    assert back.lin.weight.dtype == torch.float64
     with pytest.raises(ConfigError, match="GCNConv"):
         GCNLayer.from_pyg(torch.nn.Linear(2, 2))
     with pytest.raises(ConfigError, match="in_channels=-1"):
@@ -607,7 +618,8 @@ def test_nan_features_propagate_exactly_as_gcnconv() -> None:
     x[0, 0] = float("nan")
     out, ref = layer(x, edge_index), conv(x, edge_index)
     assert torch.equal(out.isnan(), ref.isnan())
-    assert out[:2].isnan().all() and not out[2:].isnan().any()
+    assert out[:2].isnan().all()
+    assert not out[2:].isnan().any()
     torch.testing.assert_close(out, ref, equal_nan=True, **TIGHT)
 
 

@@ -50,7 +50,8 @@ ALL = {**UNDIRECTED, **DIRECTED}
 
 
 def test_random_graphs_include_disconnected_ones():
-    assert not nx.is_connected(UNDIRECTED["gnp-0"]) and not nx.is_connected(UNDIRECTED["gnp-3"])
+    assert not nx.is_connected(UNDIRECTED["gnp-0"])
+    assert not nx.is_connected(UNDIRECTED["gnp-3"])
     assert nx.is_connected(UNDIRECTED["gnp-connected"])
     assert not nx.is_weakly_connected(DIRECTED["digraph-weak"])
 
@@ -122,7 +123,8 @@ def test_sizes_equal_the_fields_lengths(name):
 def test_assignment_sizes_saturate_at_the_diameter():
     sizes = receptive_field_sizes(assignment_graph(), 4)
     assert all(series[3] == 6 for series in sizes.values())
-    assert sizes["C"][2] == 5 and sizes["E"][2] == 5  # C and E are the two nodes 3 hops apart
+    assert sizes["C"][2] == 5  # C and E are the two nodes 3 hops apart
+    assert sizes["E"][2] == 5
 
 
 # ---------------------------------------------------------------------------------------------- autograd
@@ -212,7 +214,8 @@ def test_count_is_the_shortest_path_length_and_path_is_valid(name):
                 continue
             count, path = updates_needed(graph, source, target)
             assert count == lengths[source][target] == len(path) - 1
-            assert path[0] == source and path[-1] == target
+            assert path[0] == source
+            assert path[-1] == target
             assert all(graph.has_edge(u, v) for u, v in zip(path, path[1:], strict=False))
 
 
