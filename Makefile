@@ -2,7 +2,7 @@
 # built once, and again only when pyproject.toml changes), then does its job.
 #   make demo   set up, then run the main example (receptive fields on the assignment's graph)
 #   make test   set up, then run the whole test suite
-#   make lint   set up, then ruff check and ruff format --check (CI runs it before the tests)
+#   make lint   set up, then ruff check, ruff format --check and mypy (CI runs it before the tests)
 #
 # TORCH pins the CPU wheel that lies on disk on the project's machines; override it elsewhere,
 # e.g. `make test TORCH=torch` to take whatever build pip picks for your platform.
@@ -34,6 +34,7 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check gnnhw tests examples benchmarks
 	$(VENV)/bin/ruff format --check gnnhw tests examples benchmarks
+	$(PY) -m mypy   # files and settings: [tool.mypy] in pyproject.toml
 
 clean:
 	rm -rf $(VENV) out
