@@ -37,6 +37,12 @@ _TRAIN_LABELS = {
 _DEPTH_LABELS = {**_TRAIN_LABELS, "depths": "--depths", "variants": "--variants"}
 
 
+_DATASET_HELP = (
+    "Cora, CiteSeer, PubMed or sbm:NODES:EDGES[:CLASSES] (a seeded stochastic-block-model graph, EDGES counting "
+    "both directions, e.g. sbm:1e6:1e7) (default: Cora)"
+)
+
+
 def _add_trust_raw_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust-raw-data",
@@ -65,11 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gnnhw train-gcn --dataset Cora --seeds 10\n"
             "  gnnhw train-gcn --dataset CiteSeer --layer pyg --seeds 3 --format json\n"
+            "  gnnhw train-gcn --dataset sbm:1e6:1e7:8 --epochs 50   # a stochastic-block-model graph, 10^7 edges\n"
             "  gnnhw train-gcn --dataset Cora --seeds 3 --plot curves.png --save gcn.pt\n"
             "  gnnhw train-gcn --data-root ../shared/datasets --epochs 20   # data root: --data-root or $GNNHW_DATA\n"
         ),
     )
-    p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
+    p.add_argument("--dataset", default="Cora", help=_DATASET_HELP)
     p.add_argument("--layer", default="scratch", help="scratch (gnnhw's GCNLayer) or pyg (GCNConv) (default: scratch)")
     # Plain int/float types: out-of-range values reach TrainConfig.validate, which says what was expected.
     p.add_argument("--seeds", type=int, default=1, help=f"number of runs, {_range('seeds')} (default: 1)")
@@ -134,7 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw depth-study --depths 1 2 --variants plain jk --seeds 1 --epochs 50\n"
         ),
     )
-    p.add_argument("--dataset", default="Cora", help="Cora, CiteSeer or PubMed (default: Cora)")
+    p.add_argument("--dataset", default="Cora", help=_DATASET_HELP)
     p.add_argument(
         "--depths", type=positive_int, nargs="+", help="depths to train, each in [1, 1024] (default: 1 2 4 6 8)"
     )
@@ -251,12 +258,12 @@ def _print_train_table(config, result) -> None:  # noqa: ANN001
 
 def _eval_gcn(args: argparse.Namespace) -> int:
     from gnnhw._utils import resolve_device
-    from gnnhw.graph.data import load_planetoid
+    from gnnhw.graph.sbm import load_dataset
     from gnnhw.graph.train import evaluate, load_checkpoint, prepare_graph
 
     model, config, ckpt = load_checkpoint(args.checkpoint)  # schema-checked: fields, ranges, finite weights
     device = resolve_device(args.device)
-    data = load_planetoid(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
+    data = load_dataset(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
     if data.num_features != ckpt["in_channels"] or int(data.num_classes) != ckpt["out_channels"]:
         from gnnhw.errors import CheckpointError
 

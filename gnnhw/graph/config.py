@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from gnnhw.checks import SEED_MAX, SEED_WHY, bounded, check_config, check_memory, check_value, unique
 from gnnhw.errors import ConfigError, check_positive_int
+from gnnhw.graph.sbm import generation_bytes, is_sbm, parse_sbm, sbm_size
 
 PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
 # The largest depth k gnnhw.graph.receptive accepts. Sizes stop growing at the graph's diameter (at most N - 1),
@@ -55,6 +56,26 @@ def canonical_name(name: str) -> str:
             if name.lower() == known.lower():
                 return known
     raise ConfigError(f"unknown dataset {name!r:.80}; expected one of {', '.join(PLANETOID_NAMES)}")
+
+
+def canonical_dataset(name: str) -> str:
+    """A Planetoid name (:func:`canonical_name`) or ``sbm:NODES:EDGES[:CLASSES]`` (:func:`gnnhw.graph.sbm.parse_sbm`)
+    in canonical form; :class:`ConfigError` for anything else."""
+    if is_sbm(name):
+        return parse_sbm(name).name()
+    try:
+        return canonical_name(name)
+    except ConfigError:
+        raise ConfigError(
+            f"unknown dataset {name!r:.80}; expected one of {', '.join(PLANETOID_NAMES)} or sbm:NODES:EDGES[:CLASSES]"
+        ) from None
+
+
+def dataset_size(name: str) -> PlanetoidSize:
+    """The published sizes of a Planetoid data set, or the sizes an ``sbm:`` spec asks for."""
+    if is_sbm(name):
+        return PlanetoidSize(*sbm_size(parse_sbm(name)))
+    return PLANETOID_SIZES[canonical_name(name)]
 
 
 # Limits shared by both configs. They are generous for the task (Kipf's recipe: 2 layers, 16 hidden,
@@ -121,7 +142,7 @@ class TrainConfig:
     refuses sizes whose estimated memory (:func:`gcn_training_bytes`) exceeds the machine's.
     """
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why="the public Planetoid split")
+    dataset: str = bounded("Cora", why="Cora, CiteSeer, PubMed (public split) or sbm:NODES:EDGES[:CLASSES]")
     layer: str = bounded("scratch", choices=LAYERS, why="scratch: gnnhw's GCNLayer; pyg: PyG's GCNConv")
     hidden_channels: int = bounded(16, **_HIDDEN)  # width of every hidden layer
     num_layers: int = bounded(2, min=1, max=_LAYERS_MAX, why="graph convolutions; deeper only over-smooths")
@@ -142,7 +163,7 @@ class TrainConfig:
         the range and why).
         """
         labels = labels or {}
-        self.dataset = canonical_name(self.dataset)
+        self.dataset = canonical_dataset(self.dataset)
         if self.layer not in LAYERS:
             raise ConfigError(f"unknown layer {self.layer!r:.80}; expected one of {', '.join(LAYERS)}")
         for name in ("hidden_channels", "num_layers", "epochs", "seeds"):
@@ -163,17 +184,19 @@ class TrainConfig:
     def check_memory(self, size: PlanetoidSize | None = None) -> None:
         """Refuse (:class:`ConfigError`) a model whose training would need more memory than the machine has.
 
-        ``size``: the data set's sizes (default: the published ones of ``self.dataset``).
+        ``size``: the data set's sizes (default: :func:`dataset_size` of ``self.dataset``).
         """
-        size = size or PLANETOID_SIZES[canonical_name(self.dataset)]
+        size = size or dataset_size(self.dataset)
         estimate = gcn_training_bytes(
             size.nodes, size.features, size.classes, size.edges, self.hidden_channels, self.num_layers
         )
+        if is_sbm(self.dataset):  # the graph is drawn in this process first
+            estimate += generation_bytes(parse_sbm(self.dataset))
         check_memory(
             estimate,
             f"training a {self.num_layers}-layer GCN with {self.hidden_channels} hidden channels on "
             f"{self.dataset} ({size.nodes} nodes)",
-            "use fewer layers or hidden channels",
+            "use fewer layers or hidden channels" + (", or a smaller graph" if is_sbm(self.dataset) else ""),
         )
 
 
@@ -181,7 +204,7 @@ class TrainConfig:
 class DepthConfig:
     """Hyper-parameters of the depth study (Kipf's recipe, wider hidden layers); ranges as :class:`TrainConfig`."""
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why="the public Planetoid split")
+    dataset: str = bounded("Cora", why="Cora, CiteSeer, PubMed (public split) or sbm:NODES:EDGES[:CLASSES]")
     depths: tuple[int, ...] = (1, 2, 4, 6, 8)  # numbers of graph convolutions to train, each in [1, 1024]
     variants: tuple[str, ...] = VARIANTS  # plain and the remedies
     hidden_channels: int = bounded(64, **_HIDDEN)
@@ -195,7 +218,7 @@ class DepthConfig:
     def validate(self, labels: Mapping[str, str] | None = None) -> DepthConfig:
         """Check every field (raises :class:`ConfigError`, naming ``labels``' options); return ``self``."""
         labels = labels or {}
-        self.dataset = canonical_name(self.dataset)
+        self.dataset = canonical_dataset(self.dataset)
         depths, variants = self.depths, self.variants
         if not isinstance(depths, (tuple, list)) or not depths:
             raise ConfigError(f"depths must be positive integers, got {depths!r:.80}")

@@ -38,9 +38,9 @@ from torch import Tensor, nn
 from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
 from gnnhw.graph.config import VARIANTS, DepthConfig
-from gnnhw.graph.data import load_planetoid
 from gnnhw.graph.layers import GCNLayer, is_sparse, precomputed_adjacency
 from gnnhw.graph.models import sparse_dropout
+from gnnhw.graph.sbm import load_dataset
 from gnnhw.graph.train import prepare_graph, train_run
 
 
@@ -250,7 +250,7 @@ def run_depth_study(
 
     config = (config or DepthConfig()).validate()
     device = resolve_device(device)
-    data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+    data = load_dataset(config.dataset, root, trust_raw_data=trust_raw_data)  # Planetoid or sbm:...
     size = PlanetoidSize(data.num_nodes, data.num_features, int(data.num_classes), data.num_edges)
     config.train_config(max(config.depths)).check_memory(size)
     graph = prepare_graph(data, config.train_config(1), device)

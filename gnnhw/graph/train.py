@@ -39,7 +39,8 @@ from gnnhw.checks import check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError
 from gnnhw.graph.config import LAYERS as LAYERS  # re-exported
 from gnnhw.graph.config import TrainConfig
-from gnnhw.graph.data import load_planetoid, row_normalize, sparse_features
+from gnnhw.graph.data import row_normalize, sparse_features
+from gnnhw.graph.sbm import load_dataset
 
 CHECKPOINT_FORMAT = "gnnhw.planetoid.gcn/1"
 
@@ -317,7 +318,7 @@ def train_planetoid(
     config = (config or TrainConfig()).validate()
     device = resolve_device(device)
     if data is None:
-        data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+        data = load_dataset(config.dataset, root, trust_raw_data=trust_raw_data)  # Planetoid or sbm:...
     num_classes = int(getattr(data, "num_classes", int(data.y.max()) + 1))
     config.check_memory(PlanetoidSize(data.num_nodes, data.num_features, num_classes, data.num_edges))
     graph = prepare_graph(data, config, device)
@@ -417,7 +418,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
     """
     from gnnhw.checkpoint import load_checkpoint as read_checkpoint
     from gnnhw.checks import config_from_dict
-    from gnnhw.graph.config import PLANETOID_SIZES, PlanetoidSize
+    from gnnhw.graph.config import PlanetoidSize, dataset_size
 
     source = f"checkpoint {str(path)!r}"
     magic = _ZIP_MAGIC  # missing, a directory, a pipe, unreadable: the shared reader handles and names those
@@ -433,7 +434,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, TrainConfig, di
     ckpt = read_checkpoint(path, name, (int(version),), _checkpoint_spec(), what="gnnhw GCN")
     try:
         config = config_from_dict(TrainConfig, ckpt["config"], source).validate()
-        size = PLANETOID_SIZES[config.dataset]
+        size = dataset_size(config.dataset)
         config.check_memory(PlanetoidSize(size.nodes, ckpt["in_channels"], ckpt["out_channels"], size.edges))
     except ConfigError as err:
         text = str(err)
