@@ -16,9 +16,12 @@ Both get the same dense, row-normalized features. Each (size, implementation) ru
 machine slows both alike. A child does one warm-up epoch, then ``--epochs`` timed epochs (forward + backward +
 optimizer step); reported: the median seconds per epoch over every timed epoch of every round, and the child's
 peak RSS (``ru_maxrss``; the largest over rounds). ``graph memory`` is that peak minus the child's RSS after its
-imports, before the graph was loaded: the memory that grows with the graph. A child killed by the kernel (out of
-memory) is reported as ``OOM``. The slopes are least-squares fits of log(time) and log(graph memory) against
-log(edges).
+imports, before the graph was loaded: the memory that grows with the graph (inputs, their preprocessing and
+training). ``training memory`` isolates the training: the kernel's RSS high-water mark is reset
+(``/proc/self/clear_refs``) once the inputs are ready, and the high-water mark over the epochs minus the RSS at
+that point is reported (activations, gradients, Adam's state, temporaries; Linux only). A child killed by the
+kernel (out of memory) is reported as ``OOM``. The slopes are least-squares fits of log(time) and log(memory)
+against log(edges).
 
     python benchmarks/large_graph.py                          # 1e5 1e6 1e7 edges, figure + JSON under docs/
     python benchmarks/large_graph.py --edges 1e4 1e5 --rounds 1 --epochs 2 --figure /tmp/g.png --json /tmp/g.json
@@ -54,6 +57,26 @@ def _rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _vm_kib(key: str) -> int | None:
+    """``VmRSS`` / ``VmHWM`` of this process in KiB (Linux); ``None`` elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's RSS high-water mark (VmHWM) to the current RSS (Linux ``clear_refs``)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def child(impl: str, path: str, epochs: int, threads: int) -> dict:
     """Train in this (fresh) process; return the measurements."""
     import torch
@@ -79,6 +102,8 @@ def child(impl: str, path: str, epochs: int, threads: int) -> dict:
     model = GCN(FEATURES, HIDDEN, CLASSES, num_layers=2, dropout=0.5, layer="scratch" if impl == "gnnhw" else "pyg")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     seconds = []
+    reset = _reset_peak()
+    before = _vm_kib("VmRSS")
     for epoch in range(epochs + 1):  # epoch 0: warm-up, not timed
         start = time.perf_counter()
         optimizer.zero_grad()
@@ -90,7 +115,9 @@ def child(impl: str, path: str, epochs: int, threads: int) -> dict:
             seconds.append(time.perf_counter() - start)
         del out, loss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"seconds": seconds, "setup": setup, "peak_mib": peak, "base_mib": base}
+    hwm = _vm_kib("VmHWM")
+    training = (hwm - before) / 1024 if reset and hwm is not None and before is not None else float("nan")
+    return {"seconds": seconds, "setup": setup, "peak_mib": peak, "base_mib": base, "training_mib": training}
 
 
 def _run_child(impl: str, path: Path, epochs: int, threads: int) -> dict | None:
@@ -167,14 +194,18 @@ def main(argv: list[str] | None = None) -> int:
                     "setup_seconds": statistics.median(run["setup"] for run in done),
                     "peak_rss_mib": peak,
                     "graph_mib": peak - base,
+                    "training_mib": max(run["training_mib"] for run in done),
                     "epochs_timed": len(seconds),
                 }
 
     table = _table(results, args.edges)
     print(table)
     fits = _fits(results, args.edges)
-    for impl, (ts, ms) in fits.items():
-        print(f"{impl}: slope of log time vs log edges {_fmt(ts)}, of log graph memory {_fmt(ms)}")
+    for impl, (ts, ms, tms) in fits.items():
+        print(
+            f"{impl}: slope vs log edges of log time {_fmt(ts)}, of log graph memory {_fmt(ms)}, "
+            f"of log training memory {_fmt(tms)}"
+        )
     payload = {
         "edges": args.edges,
         "rounds": args.rounds,
@@ -183,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "results": {impl: {str(e): v for e, v in by.items()} for impl, by in results.items()},
-        "slopes": {impl: {"time": t, "graph_memory": m} for impl, (t, m) in fits.items()},
+        "slopes": {impl: {"time": t, "graph_memory": m, "training_memory": tm} for impl, (t, m, tm) in fits.items()},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
@@ -196,13 +227,14 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.2f}"
 
 
-def _fits(results: dict, edges: list[int]) -> dict[str, tuple[float | None, float | None]]:
+def _fits(results: dict, edges: list[int]) -> dict[str, tuple[float | None, float | None, float | None]]:
     fits = {}
     for impl in IMPLS:
         ok = [e for e in edges if not results[impl][e]["oom"]]
         fits[impl] = (
             slope([float(e) for e in ok], [results[impl][e]["seconds_per_epoch"] for e in ok]),
             slope([float(e) for e in ok], [results[impl][e]["graph_mib"] for e in ok]),
+            slope([float(e) for e in ok], [results[impl][e]["training_mib"] for e in ok]),
         )
     return fits
 
@@ -210,8 +242,9 @@ def _fits(results: dict, edges: list[int]) -> dict[str, tuple[float | None, floa
 def _table(results: dict, edges: list[int]) -> str:
     lines = [
         "| edges | nodes | gnnhw s/epoch | pyg s/epoch | time ratio | gnnhw peak RSS | pyg peak RSS | "
-        "gnnhw graph mem | pyg graph mem | graph mem ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "gnnhw graph mem | pyg graph mem | graph mem ratio | gnnhw training mem | pyg training mem | "
+        "training mem ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for e in edges:
         g, p = results["gnnhw"][e], results["pyg"][e]
@@ -219,13 +252,14 @@ def _table(results: dict, edges: list[int]) -> str:
         def cell(r: dict, key: str, unit: str) -> str:
             return "OOM" if r["oom"] else f"{r[key]:.3f} s" if unit == "s" else f"{r[key]:.0f} MiB"
 
-        def ratio(key: str) -> str:
+        def ratio(key: str, g: dict = g, p: dict = p) -> str:
             return "-" if g["oom"] or p["oom"] else f"{p[key] / g[key]:.1f}x"
 
         lines.append(
             f"| {e:.0e} | {e // 10:.0e} | {cell(g, 'seconds_per_epoch', 's')} | {cell(p, 'seconds_per_epoch', 's')} | "
             f"{ratio('seconds_per_epoch')} | {cell(g, 'peak_rss_mib', 'm')} | {cell(p, 'peak_rss_mib', 'm')} | "
-            f"{cell(g, 'graph_mib', 'm')} | {cell(p, 'graph_mib', 'm')} | {ratio('graph_mib')} |"
+            f"{cell(g, 'graph_mib', 'm')} | {cell(p, 'graph_mib', 'm')} | {ratio('graph_mib')} | "
+            f"{cell(g, 'training_mib', 'm')} | {cell(p, 'training_mib', 'm')} | {ratio('training_mib')} |"
         )
     return "\n".join(lines)
 
@@ -236,16 +270,19 @@ def _figure(results: dict, edges: list[int], fits: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for impl, marker in zip(IMPLS, ("o", "s"), strict=True):
         ok = [e for e in edges if not results[impl][e]["oom"]]
-        t_slope, m_slope = fits[impl]
+        t_slope, m_slope, tm_slope = fits[impl]
         axes[0].loglog(ok, [results[impl][e]["seconds_per_epoch"] for e in ok], marker=marker,
                        label=f"{impl} (slope {_fmt(t_slope)})")  # fmt: skip
         axes[1].loglog(ok, [results[impl][e]["graph_mib"] for e in ok], marker=marker,
                        label=f"{impl} (slope {_fmt(m_slope)})")  # fmt: skip
+        axes[2].loglog(ok, [results[impl][e]["training_mib"] for e in ok], marker=marker,
+                       label=f"{impl} (slope {_fmt(tm_slope)})")  # fmt: skip
     axes[0].set_ylabel("seconds per epoch (median)")
     axes[1].set_ylabel("peak RSS above the imports (MiB)")
+    axes[2].set_ylabel("peak RSS of the training epochs above the inputs (MiB)")
     for ax in axes:
         ax.set_xlabel("edges (edge_index columns)")
         ax.grid(True, which="both", alpha=0.3)
