@@ -100,3 +100,7 @@ class OutputError(GnnhwError):
 
 class OutputLockedError(OutputError):
     """An output folder or file that another running gnnhw command is writing to."""
+
+
+class ExecutorError(GnnhwError):
+    """An executor that cannot run the jobs: unknown, not installed (Ray), or a cluster that cannot be reached."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnhw.cli._common import add_device, add_format, add_quiet, path_arg, print_json, write_json
+from gnnhw.cli._executor import add_executor, check_executor_args
 from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
@@ -178,6 +179,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     # Every argument is checked before anything is imported, created or written.
     check_positive_int("--workers", args.workers)
+    check_executor_args(args)
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
     _check_device_available(args.device)
@@ -202,6 +204,8 @@ def _sweep(args: argparse.Namespace) -> int:
                 args.seeds,
                 path,
                 workers=args.workers,
+                executor=args.executor,
+                address=args.address,
                 on_record=(lambda rec: bar.update(1)) if bar is not None else None,
             )
         finally:
@@ -244,6 +248,7 @@ def _optimizers(args: argparse.Namespace) -> int:
     from gnnhw.errors import check_positive_int
 
     check_positive_int("--workers", args.workers)
+    check_executor_args(args)
     base = _config(args, optimizer="adam")
     _check_lists(args, base, **{"--optimizers": "optimizers"})
     _check_device_available(args.device)
@@ -255,7 +260,9 @@ def _optimizers(args: argparse.Namespace) -> int:
     figure = args.out / "optimizers.png"
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
         current().note = "no results were written: they are written only once the run finishes"
-        runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+        runs = compare_optimizers(
+            base, args.optimizers, workers=args.workers, executor=args.executor, address=args.address
+        )
         current().note = ""
         table = {
             name: {
@@ -370,6 +377,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gnnhw palindrome-sweep --lengths 5 10 15 20 --seeds 0 1 2 --steps 5000 --out out/palindrome\n"
             "  OMP_NUM_THREADS=1 gnnhw palindrome-sweep --lengths 5 10 --seeds 0 --steps 200 --workers 2\n"
+            "  gnnhw palindrome-sweep --executor ray --address 10.0.0.1:6379 --out out/palindrome   # a Ray cluster\n"
         ),
     )
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models (default: rnn lstm)")
@@ -378,6 +386,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd or sgd-momentum (default: adam)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    add_executor(p)
     _add_training_options(p, steps=10_000, model=False, early_stop=0.99)
     add_format(p)
     p.set_defaults(func=_sweep)
@@ -411,6 +420,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes (default: the number of cores, at most 4)",
     )
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    add_executor(p)
     _add_training_options(p, steps=2000)
     add_format(p)
     p.set_defaults(func=_optimizers)
