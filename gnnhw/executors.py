@@ -218,3 +218,44 @@ def run_on_ray(
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
             raise
+
+
+def map_jobs(
+    job: Callable[[Item], Any],
+    items: Sequence[Item],
+    *,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    on_done: Callable[[Item, Any], None] | None = None,
+) -> list[Any]:
+    """``[job(item) for item in items]``, in the items' order, run by ``executor``.
+
+    ``"local"`` runs them here, one after another (what the commands without a process pool did before);
+    ``"ray"`` runs them as Ray tasks (:func:`run_on_ray`). ``on_done(item, result)`` is called here as each
+    finishes (e.g. to advance a progress bar).
+
+    >>> map_jobs(abs, [-2, 3])
+    [2, 3]
+    """
+    check_executor(executor, address)
+    results: dict[int, Any] = {}
+    if executor == "local":
+        for i, item in enumerate(items):
+            results[i] = job(item)
+            if on_done is not None:
+                on_done(item, results[i])
+        return [results[i] for i in range(len(items))]
+
+    def done(index_item: tuple[int, tuple[Callable[[Item], Any], Item]], result: Any) -> None:
+        results[index_item[0]] = result
+        if on_done is not None:
+            on_done(index_item[1][1], result)
+
+    run_on_ray(_indexed, [(i, (job, item)) for i, item in enumerate(items)], done, address=address, workers=workers)
+    return [results[i] for i in range(len(items))]
+
+
+def _indexed(index_item: tuple[int, tuple[Callable[[Any], Any], Any]]) -> Any:
+    _, (job, item) = index_item
+    return job(item)

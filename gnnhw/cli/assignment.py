@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from gnnhw.cli._common import add_format, add_quiet, add_threads, apply_threads, path_arg, print_json, write_json
+from gnnhw.cli._executor import add_executor, check_executor_args
 
 _BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
 
@@ -124,6 +125,7 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
         gcn_hidden_channels=args.hidden_channels,
         gcn_learning_rate=args.gcn_lr,
     ).validate()
+    check_executor_args(args)
     with _outputs(args):  # checked and locked before any work
         return _gnn_vs_rnn_run(args, config)
 
@@ -132,7 +134,7 @@ def _gnn_vs_rnn_run(args: argparse.Namespace, config: Any) -> int:
     apply_threads(args)
     from gnnhw.experiments.gnn_vs_rnn import run_gnn_vs_rnn
 
-    result = run_gnn_vs_rnn(config, progress=not args.quiet)
+    result = run_gnn_vs_rnn(config, progress=not args.quiet, executor=args.executor, address=args.address)
     payload = result.to_dict()
     if args.json is not None:
         write_json(args.json, payload)
@@ -280,4 +282,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_threads(p)
     add_quiet(p)
     add_format(p)
+    add_executor(p)
     p.set_defaults(func=_gnn_vs_rnn)

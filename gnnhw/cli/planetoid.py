@@ -19,6 +19,7 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.cli._executor import add_executor, check_executor_args
 from gnnhw.graph.config import DepthConfig, TrainConfig
 
 # CLI option of each config field, so that errors name what the user typed.
@@ -107,6 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_trust_raw_data(p)
     add_quiet(p)
     add_threads(p)
+    add_executor(p)
     p.set_defaults(func=_train_gcn)
 
     p = subparsers.add_parser(
@@ -168,6 +170,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_trust_raw_data(p)
     add_quiet(p)
     add_threads(p)
+    add_executor(p)
     p.set_defaults(func=_depth_study)
 
 
@@ -192,6 +195,7 @@ def _train_gcn(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         first_seed=args.first_seed,
     ).validate(_TRAIN_LABELS)  # bad options (ranges, memory) fail here, before torch or any data is loaded
+    check_executor_args(args)
     from gnnhw.cli._run import current
     from gnnhw.runs import prepare_outputs
 
@@ -208,6 +212,8 @@ def _train_gcn(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
             trust_raw_data=args.trust_raw_data,
+            executor=args.executor,
+            address=args.address,
         )
         current().note = ""
         # Results before decorations: the table, then the files, the figure last.
@@ -301,6 +307,7 @@ def _depth_study(args: argparse.Namespace) -> int:
     if args.variants:
         config.variants = tuple(args.variants)
     config.validate(_DEPTH_LABELS)  # ranges, repeated depths or variants, memory: before anything is loaded
+    check_executor_args(args)
     from gnnhw.cli._run import current
     from gnnhw.runs import prepare_outputs
 
@@ -317,6 +324,8 @@ def _depth_study(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
             trust_raw_data=args.trust_raw_data,
+            executor=args.executor,
+            address=args.address,
         )
         current().note = ""
         # Results before decorations: the table and the JSON, the figure last.

@@ -289,6 +289,12 @@ def train_run(
     return result, best_state
 
 
+def _train_seed(item: tuple[Graph, TrainConfig, int]) -> tuple[SeedResult, dict[str, Tensor]]:
+    """One seed's :func:`train_run` (a job for :func:`gnnhw.executors.map_jobs`)."""
+    graph, config, seed = item
+    return train_run(graph, config, seed)
+
+
 def train_planetoid(
     config: TrainConfig | None = None,
     *,
@@ -297,6 +303,8 @@ def train_planetoid(
     device: str | torch.device = "cpu",
     progress: bool = False,
     trust_raw_data: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> TrainResult:
     """Train ``config.seeds`` GCNs on ``config.dataset`` and collect their test accuracies.
 
@@ -307,13 +315,19 @@ def train_planetoid(
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show a tqdm bar on stderr.
         trust_raw_data: accept raw files that are not the published ones (see :func:`load_planetoid`).
+        executor, address: where the seeds train (:func:`gnnhw.executors.map_jobs`): ``"local"``, here one after
+            another, or ``"ray"``, one Ray task per seed (same numbers; ``peak_memory_mb`` is then this process's).
 
     Raises:
         ConfigError: a field of ``config`` out of its declared range, or a model too large for the memory.
         DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
         DivergedError: the loss or the weights became non-finite (no accuracy is reported for such a run).
+        ExecutorError: an unknown executor, Ray not installed, or its cluster unreachable.
     """
+    from gnnhw.executors import check_executor, map_jobs
     from gnnhw.graph.config import PlanetoidSize
+
+    check_executor(executor, address)
 
     config = (config or TrainConfig()).validate()
     device = resolve_device(device)
@@ -336,8 +350,18 @@ def train_planetoid(
         file=sys.stderr,
         leave=False,
     ) as bar:
-        for seed in range(config.first_seed, config.first_seed + config.seeds):
-            run, state = train_run(graph, config, seed, progress=bar)
+        seeds = range(config.first_seed, config.first_seed + config.seeds)
+        if executor == "local":
+            outcomes = [train_run(graph, config, seed, progress=bar) for seed in seeds]
+        else:
+            outcomes = map_jobs(
+                _train_seed,
+                [(graph, config, seed) for seed in seeds],
+                executor=executor,
+                address=address,
+                on_done=lambda item, out: bar.update(config.epochs),
+            )
+        for seed, (run, state) in zip(seeds, outcomes, strict=True):
             runs.append(run)
             key = (run.val_acc, -run.history["val_loss"][run.best_epoch - 1])
             if key > best_key:
