@@ -120,8 +120,10 @@ def child(impl: str, path: str, epochs: int, threads: int) -> dict:
     return {"seconds": seconds, "setup": setup, "peak_mib": peak, "base_mib": base, "training_mib": training}
 
 
-def _run_child(impl: str, path: Path, epochs: int, threads: int) -> dict | None:
+def _run_child(impl: str, path: Path, epochs: int, threads: int, mmap_threshold: int | None = None) -> dict | None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
+    if mmap_threshold is not None:  # glibc: blocks this large are mmap-ed and returned to the OS when freed
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
     cmd = [sys.executable, __file__, "--child", impl, str(path), str(epochs), str(threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -153,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per size (default: 2)")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per child (default: 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per child (default: 1)")
+    parser.add_argument(
+        "--malloc-mmap-threshold",
+        type=int,
+        default=None,
+        help="set glibc's MALLOC_MMAP_THRESHOLD_ (bytes) in the children, so RSS follows the live memory "
+        "instead of what the heap keeps after frees (default: glibc's own, dynamic threshold)",
+    )
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "large_graph.png")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "large_graph.json")
     args = parser.parse_args(argv)
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[dict | None]] = {impl: [] for impl in IMPLS}
             for r in range(args.rounds):
                 for impl in IMPLS if r % 2 == 0 else IMPLS[::-1]:
-                    runs[impl].append(_run_child(impl, path, args.epochs, args.threads))
+                    runs[impl].append(_run_child(impl, path, args.epochs, args.threads, args.malloc_mmap_threshold))
                     last = runs[impl][-1]
                     shown = "OOM" if last is None else f"{statistics.median(last['seconds']):.3f} s/epoch"
                     print(f"  round {r + 1} {impl}: {shown}", file=sys.stderr, flush=True)
@@ -211,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "epochs": args.epochs,
         "threads": args.threads,
+        "malloc_mmap_threshold": args.malloc_mmap_threshold,
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "results": {impl: {str(e): v for e, v in by.items()} for impl, by in results.items()},
