@@ -292,7 +292,7 @@ def _figure(results: dict, edges: list[int], fits: dict, path: Path) -> None:
                        label=f"{impl} (slope {_fmt(tm_slope)})")  # fmt: skip
     axes[0].set_ylabel("seconds per epoch (median)")
     axes[1].set_ylabel("peak RSS above the imports (MiB)")
-    axes[2].set_ylabel("peak RSS of the training epochs above the inputs (MiB)")
+    axes[2].set_ylabel("training peak above the inputs (MiB)")
     for ax in axes:
         ax.set_xlabel("edges (edge_index columns)")
         ax.grid(True, which="both", alpha=0.3)
