@@ -6,9 +6,11 @@
 #
 # TORCH pins the CPU wheel that lies on disk on the project's machines; override it elsewhere,
 # e.g. `make test TORCH=torch` to take whatever build pip picks for your platform.
+# EXTRAS: the optional dependencies installed with gnnhw (CI adds ray: `make test EXTRAS=dev,ray`).
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
+EXTRAS ?= dev
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.gnnhw-installed
 
@@ -19,7 +21,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: setup

@@ -109,3 +109,7 @@ class OutputLockedError(OutputError):
 
 class ExperimentError(GnnhwError):
     """A command run by ``gnnhw report`` failed; the message names the command and its last stderr line."""
+
+
+class ExecutorError(GnnhwError):
+    """An executor that cannot run the jobs: unknown, not installed (Ray), or a cluster that cannot be reached."""

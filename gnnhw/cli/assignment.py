@@ -23,6 +23,7 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.cli._executor import add_executor, check_executor_args
 
 _BPTT_TOLERANCE = 1e-10  # float64: hand-derived and autograd gradients must agree this closely
 
@@ -130,6 +131,7 @@ def _gnn_vs_rnn(args: argparse.Namespace) -> int:
     if values["early_stop_accuracy"] == 0:
         values["early_stop_accuracy"] = None  # --early-stop 0: never
     config = GNNvsRNNConfig(**values).validate(args.config_labels)
+    check_executor_args(args)
     with _outputs(args):  # checked and locked before any work
         return _gnn_vs_rnn_run(args, config)
 
@@ -138,7 +140,7 @@ def _gnn_vs_rnn_run(args: argparse.Namespace, config: Any) -> int:
     apply_threads(args)
     from gnnhw.experiments.gnn_vs_rnn import run_gnn_vs_rnn
 
-    result = run_gnn_vs_rnn(config, progress=not args.quiet)
+    result = run_gnn_vs_rnn(config, progress=not args.quiet, executor=args.executor, address=args.address)
     payload = result.to_dict()
     if args.json is not None:
         write_json(args.json, payload)
@@ -304,4 +306,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_outputs(p, "write every run as JSON here", "draw accuracy vs k here")
     add_quiet(p)
+    add_executor(p)
     p.set_defaults(func=_gnn_vs_rnn, config_labels=config_labels(p))

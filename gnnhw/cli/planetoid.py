@@ -30,6 +30,7 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.cli._executor import add_executor, check_executor_args
 from gnnhw.graph.config import VARIANTS, DepthConfig, TrainConfig
 
 OLD_IMPL_VALUES = {"pyg": "reference", "scratch": "scratch"}  # --layer's values as --impl's
@@ -51,7 +52,13 @@ def _with_range(config: type, field: str, text: str) -> str:
 
 def _add_training_options(p: argparse.ArgumentParser, config: type) -> None:
     """The options train-gcn and depth-study share, each from ``config``'s field of the same name."""
-    add_config_option(p, "--dataset", config, help="Cora, CiteSeer or PubMed (any case)")
+    add_config_option(
+        p,
+        "--dataset",
+        config,
+        help="Cora, CiteSeer, PubMed (any case) or sbm:NODES:EDGES[:CLASSES] (a seeded stochastic-block-model "
+        "graph, EDGES counting both directions, e.g. sbm:1e6:1e7)",
+    )
     add_config_option(
         p, "--hidden-channels", config, type=int, help=_with_range(config, "hidden_channels", "hidden channels")
     )
@@ -102,6 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gnnhw train-gcn --dataset Cora --seeds 10\n"
             "  gnnhw train-gcn --dataset CiteSeer --impl reference --seeds 3 --seed 100 --format json\n"
+            "  gnnhw train-gcn --dataset sbm:1e6:1e7:8 --epochs 50   # a stochastic-block-model graph, 10^7 edges\n"
             "  gnnhw train-gcn --dataset Cora --seeds 3 --plot curves.png --save gcn.pt\n"
             "  gnnhw train-gcn --data-root ../shared/datasets --epochs 20   # data root: --data-root or $GNNHW_DATA\n"
         ),
@@ -127,6 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not row-normalize X",
     )  # fmt: skip
     p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
+    add_executor(p)
     p.set_defaults(func=_train_gcn, config_labels=config_labels(p))
 
     p = subparsers.add_parser(
@@ -173,6 +182,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p, "--variants", DepthConfig, nargs="+", help="plain and the remedies to train: " + ", ".join(VARIANTS)
     )
     _add_training_options(p, DepthConfig)
+    add_executor(p)
     p.set_defaults(func=_depth_study, config_labels=config_labels(p))
 
 
@@ -214,12 +224,19 @@ def _train_gcn(args: argparse.Namespace) -> int:
             "--dense-features applies only to --impl scratch (the reference layers always use dense features); drop it"
         )
     config = _config_from_args(TrainConfig, args)  # ranges, memory: before torch or any data is loaded
+    check_executor_args(args)
 
     def train() -> Any:
         from gnnhw.graph.train import train_planetoid
 
         return train_planetoid(
-            config, root=args.data_root, device=args.device, progress=not args.quiet, trust_raw_data=args.trust_raw_data
+            config,
+            root=args.data_root,
+            device=args.device,
+            progress=not args.quiet,
+            trust_raw_data=args.trust_raw_data,
+            executor=args.executor,
+            address=args.address,
         )
 
     def report(result: Any) -> None:
@@ -271,12 +288,13 @@ def _print_train_table(config, result) -> None:  # noqa: ANN001
 
 def _eval_gcn(args: argparse.Namespace) -> int:
     from gnnhw._utils import resolve_device
-    from gnnhw.graph.data import load_planetoid, prepare_graph
+    from gnnhw.graph.data import prepare_graph
+    from gnnhw.graph.sbm import load_dataset
     from gnnhw.graph.train import evaluate, load_checkpoint
 
     model, config, ckpt = load_checkpoint(args.checkpoint)  # schema-checked: fields, ranges, finite weights
     device = resolve_device(args.device)
-    data = load_planetoid(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
+    data = load_dataset(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
     if data.num_features != ckpt["in_channels"] or int(data.num_classes) != ckpt["out_channels"]:
         from gnnhw.errors import CheckpointError
 
@@ -303,12 +321,19 @@ def _eval_gcn(args: argparse.Namespace) -> int:
 
 def _depth_study(args: argparse.Namespace) -> int:
     config = _config_from_args(DepthConfig, args)  # ranges, repeated depths or variants, memory: before any work
+    check_executor_args(args)
 
     def train() -> Any:
         from gnnhw.graph.depth import run_depth_study
 
         return run_depth_study(
-            config, root=args.data_root, device=args.device, progress=not args.quiet, trust_raw_data=args.trust_raw_data
+            config,
+            root=args.data_root,
+            device=args.device,
+            progress=not args.quiet,
+            trust_raw_data=args.trust_raw_data,
+            executor=args.executor,
+            address=args.address,
         )
 
     def report(result: Any) -> None:

@@ -28,6 +28,7 @@ from gnnhw.cli._common import (
     print_json,
     write_json,
 )
+from gnnhw.cli._executor import add_executor, check_executor_args
 from gnnhw.cli._run import current
 from gnnhw.recurrent.config import (
     NUM_DIGITS,
@@ -257,6 +258,7 @@ def _sweep(args: argparse.Namespace) -> int:
     # Every argument is checked before anything is imported, created or written.
     check_positive_int("--workers", args.workers)
     base = _config(args, SweepConfig, model="lstm", length=10)
+    check_executor_args(args)
     seeds = _seed_list(args)
     _check_lists(base, {"--models": ("model", args.models), "--lengths": ("length", args.lengths)})
     _check_lists(base, {"--seeds": ("seed", seeds)})
@@ -283,6 +285,8 @@ def _sweep(args: argparse.Namespace) -> int:
                 len(seeds) if seeds == list(range(seeds[0], seeds[0] + len(seeds))) else seeds,  # old form
                 path,
                 workers=args.workers,
+                executor=args.executor,
+                address=args.address,
                 on_record=(lambda rec: bar.update(1)) if bar is not None else None,
             )
         finally:
@@ -326,6 +330,7 @@ def _optimizers(args: argparse.Namespace) -> int:
 
     check_positive_int("--workers", args.workers)
     base = _config(args, OptimizersConfig)
+    check_executor_args(args)
     _check_lists(base, {"--optimizers": ("optimizer", args.optimizers)})
     _check_device_available(args.device)
     from gnnhw.plotting.recurrent import optimizers_figure
@@ -336,7 +341,9 @@ def _optimizers(args: argparse.Namespace) -> int:
     figure = args.out / "optimizers.png"
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
         current().note = "no results were written: they are written only once the run finishes"
-        runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+        runs = compare_optimizers(
+            base, args.optimizers, workers=args.workers, executor=args.executor, address=args.address
+        )
         current().note = ""
         table = {
             name: {
@@ -447,6 +454,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gnnhw palindrome-sweep --lengths 5 10 15 20 --seeds 3 --steps 5000 --out out/palindrome\n"
             "  OMP_NUM_THREADS=1 gnnhw palindrome-sweep --lengths 5 10 --seed 7 --seeds 1 --steps 200 --workers 2\n"
+            "  gnnhw palindrome-sweep --executor ray --address 10.0.0.1:6379 --out out/palindrome   # a Ray cluster\n"
         ),
     )
     p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models")
@@ -469,6 +477,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_impl(p, SweepConfig)
     _add_training_options(p, SweepConfig, model=False)
     add_format(p)
+    add_executor(p)
     p.set_defaults(func=_sweep)
 
     p = subparsers.add_parser(
@@ -506,6 +515,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_impl(p, OptimizersConfig)
     _add_training_options(p, OptimizersConfig)
     add_format(p)
+    add_executor(p)
     p.set_defaults(func=_optimizers)
 
     p = subparsers.add_parser(

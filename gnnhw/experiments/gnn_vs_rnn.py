@@ -282,31 +282,58 @@ def train_recurrent(config: GNNvsRNNConfig, model: str, length: int, seed: int) 
     return RunRecord(model, length, seed, None, run.test_accuracy, run.steps, run.seconds)
 
 
-def run_gnn_vs_rnn(config: GNNvsRNNConfig | None = None, progress: bool = False) -> GNNvsRNNResult:
+def run_gnn_vs_rnn(
+    config: GNNvsRNNConfig | None = None,
+    progress: bool = False,
+    executor: str = "local",
+    address: str | None = None,
+) -> GNNvsRNNResult:
     """Train a GCN of every depth and every recurrent model, for every length and seed; return the accuracies.
 
-    ``progress`` shows a tqdm bar on stderr (training steps of all runs).
+    ``progress`` shows a tqdm bar on stderr (training steps of all runs). ``executor`` / ``address``: where the
+    runs train (:func:`gnnhw.executors.map_jobs`): ``"local"``, here one after another, or ``"ray"``, one Ray task
+    per run; the records are the same, in the same order.
 
     Raises:
         ConfigError: a bad setting (:meth:`GNNvsRNNConfig.validate`).
+        ExecutorError: an unknown executor, Ray not installed, or its cluster unreachable.
     """
     from tqdm.auto import tqdm
 
+    from gnnhw.executors import check_executor, map_jobs
+
+    check_executor(executor, address)
     config = (config or GNNvsRNNConfig()).validate()
     result = GNNvsRNNResult(config)
-    per_length = len(config.depths) + len(config.models)
-    total = len(config.lengths) * config.seeds * per_length * config.steps
+    jobs: list[tuple[GNNvsRNNConfig, str, int | str, int, int]] = []  # (config, kind, depth or model, length, seed)
+    for length in config.lengths:
+        for seed in config.seed_list():
+            jobs += [(config, "recurrent", model, length, seed) for model in config.models]
+            jobs += [(config, "gcn", depth, length, seed) for depth in config.depths]
+    total = len(jobs) * config.steps
     with tqdm(total=total, desc="gnn-vs-rnn", unit="step", disable=not progress, file=sys.stderr) as bar:
-        for length in config.lengths:
-            for seed in config.seed_list():
-                for model in config.models:
-                    bar.set_description(f"{model} T={length} seed={seed}")
-                    result.runs.append(train_recurrent(config, model, length, seed))
-                    bar.update(config.steps)
-                for depth in config.depths:
-                    bar.set_description(f"gcn k={depth} T={length} seed={seed}")
-                    result.runs.append(train_gcn(config, length, depth, seed, bar))
+        if executor == "local":
+            result.runs += [_one_run(job, bar) for job in jobs]
+        else:
+            result.runs += map_jobs(
+                _one_run, jobs, executor=executor, address=address, on_done=lambda j, r: bar.update(config.steps)
+            )
     return result
+
+
+def _one_run(job: tuple[GNNvsRNNConfig, str, int | str, int, int], bar: Any = None) -> RunRecord:
+    """One run of the comparison (a job for :func:`gnnhw.executors.map_jobs`); ``bar``: tqdm, advanced per step."""
+    config, kind, which, length, seed = job
+    if kind == "recurrent":
+        if bar is not None:
+            bar.set_description(f"{which} T={length} seed={seed}")
+        record = train_recurrent(config, str(which), length, seed)
+        if bar is not None:
+            bar.update(config.steps)
+        return record
+    if bar is not None:
+        bar.set_description(f"gcn k={which} T={length} seed={seed}")
+    return train_gcn(config, length, int(which), seed, bar)
 
 
 def needed_depth(lengths: Sequence[int]) -> dict[int, int]:

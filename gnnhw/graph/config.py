@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from gnnhw._renames import IMPL_WHY, IMPLS
 from gnnhw.checks import LR, SEED, SEED_MAX, SEED_WHY, Range, bounded, check_config, check_memory, check_value, unique
 from gnnhw.errors import ConfigError, check_positive_int
+from gnnhw.graph.sbm import generation_bytes, is_sbm, parse_sbm, sbm_size
 
 PLANETOID_NAMES: tuple[str, ...] = ("Cora", "CiteSeer", "PubMed")
 # The largest depth k gnnhw.graph.receptive accepts. Sizes stop growing at the graph's diameter (at most N - 1),
@@ -59,6 +60,26 @@ def canonical_name(name: str) -> str:
     raise ConfigError(f"unknown dataset {name!r:.80}; expected one of {', '.join(PLANETOID_NAMES)}")
 
 
+def canonical_dataset(name: str) -> str:
+    """A Planetoid name (:func:`canonical_name`) or ``sbm:NODES:EDGES[:CLASSES]`` (:func:`gnnhw.graph.sbm.parse_sbm`)
+    in canonical form; :class:`ConfigError` for anything else."""
+    if is_sbm(name):
+        return parse_sbm(name).name()
+    try:
+        return canonical_name(name)
+    except ConfigError:
+        raise ConfigError(
+            f"unknown dataset {name!r:.80}; expected one of {', '.join(PLANETOID_NAMES)} or sbm:NODES:EDGES[:CLASSES]"
+        ) from None
+
+
+def dataset_size(name: str) -> PlanetoidSize:
+    """The published sizes of a Planetoid data set, or the sizes an ``sbm:`` spec asks for."""
+    if is_sbm(name):
+        return PlanetoidSize(*sbm_size(parse_sbm(name)))
+    return PLANETOID_SIZES[canonical_name(name)]
+
+
 # Limits shared by both configs. They are generous for the task (Kipf's recipe: 2 layers, 16 hidden,
 # 200 epochs) and exist so that an absurd value is refused at once instead of failing deep inside torch.
 # The learning rate's range is gnnhw's one declared range for every ``lr`` (gnnhw.checks.LR).
@@ -68,7 +89,6 @@ _WD: Range = {"min": 0.0, "max": 1e38, "why": "L2 penalty on float32 weights; ab
 _EPOCHS: Range = {"min": 1, "max": 1_000_000, "why": "full-batch training steps"}
 _SEEDS: Range = {"min": 1, "max": 10_000, "why": "independent runs, with seeds seed, seed + 1, ..."}
 _DROPOUT: Range = {"min": 0.0, "max": 1.0, "max_open": True, "why": "a probability; 1 would drop everything"}
-_DATASET = "the public Planetoid split"
 
 
 def gcn_training_bytes(
@@ -122,7 +142,7 @@ class TrainConfig:
     gnnhw.errors.ConfigError: lr must be a positive number, got 0.0
     """
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why=_DATASET)
+    dataset: str = bounded("Cora", why="Cora, CiteSeer, PubMed (public split) or sbm:NODES:EDGES[:CLASSES]")
     impl: str = bounded("scratch", choices=IMPLS, why=IMPL_WHY)  # gnnhw's GCNLayer or PyG's GCNConv
     variant: str = bounded("plain", choices=VARIANTS, why="Kipf's GCN, or a remedy against over-smoothing")
     hidden_channels: int = bounded(16, **_HIDDEN)  # width of every hidden layer
@@ -149,7 +169,7 @@ class TrainConfig:
         the range and why).
         """
         labels = labels or {}
-        self.dataset = canonical_name(self.dataset)
+        self.dataset = canonical_dataset(self.dataset)
         _check_positive_fields(self, labels, ("hidden_channels", "num_layers", "epochs", "seeds"))
         if isinstance(self.dropout, (int, float)) and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"{labels.get('dropout', 'dropout')} must be in [0, 1), got {self.dropout!r}")
@@ -167,17 +187,19 @@ class TrainConfig:
     def check_memory(self, size: PlanetoidSize | None = None) -> None:
         """Refuse (:class:`ConfigError`) a model whose training would need more memory than the machine has.
 
-        ``size``: the data set's sizes (default: the published ones of ``self.dataset``).
+        ``size``: the data set's sizes (default: :func:`dataset_size` of ``self.dataset``).
         """
-        size = size or PLANETOID_SIZES[canonical_name(self.dataset)]
+        size = size or dataset_size(self.dataset)
         estimate = gcn_training_bytes(
             size.nodes, size.features, size.classes, size.edges, self.hidden_channels, self.num_layers
         )
+        if is_sbm(self.dataset):  # the graph is drawn in this process first
+            estimate += generation_bytes(parse_sbm(self.dataset))
         check_memory(
             estimate,
             f"training a {self.num_layers}-layer GCN with {self.hidden_channels} hidden channels on "
             f"{self.dataset} ({size.nodes} nodes)",
-            "use fewer layers or hidden channels",
+            "use fewer layers or hidden channels" + (", or a smaller graph" if is_sbm(self.dataset) else ""),
         )
 
 
@@ -220,7 +242,7 @@ class DepthConfig:
     (1, 2)
     """
 
-    dataset: str = bounded("Cora", choices=PLANETOID_NAMES, why=_DATASET)
+    dataset: str = bounded("Cora", why="Cora, CiteSeer, PubMed (public split) or sbm:NODES:EDGES[:CLASSES]")
     depths: tuple[int, ...] = (1, 2, 4, 6, 8)  # numbers of graph convolutions to train, each in [1, 1024]
     variants: tuple[str, ...] = VARIANTS  # plain and the remedies
     hidden_channels: int = bounded(64, **_HIDDEN)
@@ -234,7 +256,7 @@ class DepthConfig:
     def validate(self, labels: Mapping[str, str] | None = None) -> DepthConfig:
         """Check every field (raises :class:`ConfigError`, naming ``labels``' options); return ``self``."""
         labels = labels or {}
-        self.dataset = canonical_name(self.dataset)
+        self.dataset = canonical_dataset(self.dataset)
         depths, variants = self.depths, self.variants
         if not isinstance(depths, (tuple, list)) or not depths:
             raise ConfigError(f"depths must be positive integers, got {depths!r:.80}")

@@ -32,11 +32,12 @@ from gnnhw._utils import resolve_device
 from gnnhw.errors import ConfigError
 from gnnhw.graph.config import VARIANTS as VARIANTS  # re-exported
 from gnnhw.graph.config import DepthConfig as DepthConfig  # re-exported
-from gnnhw.graph.data import load_planetoid, num_classes_of, prepare_graph
+from gnnhw.graph.data import num_classes_of, prepare_graph
 from gnnhw.graph.layers import is_sparse
 from gnnhw.graph.models import GCN
 from gnnhw.graph.models import PairNorm as PairNorm  # re-exported
 from gnnhw.graph.models import dropout_any as dropout_any  # re-exported
+from gnnhw.graph.sbm import load_dataset
 from gnnhw.graph.train import build_model, sample_std, train_run
 
 
@@ -161,47 +162,69 @@ def run_depth_study(
     device: str | torch.device = "cpu",
     progress: bool = False,
     trust_raw_data: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> DepthResult:
     """Train every (variant, depth) of ``config`` for ``config.seeds`` seeds; return accuracies and MADs.
 
     ``trust_raw_data``: accept raw files that are not the published ones (see :func:`load_planetoid`).
+    ``executor`` / ``address``: where the runs train (:func:`gnnhw.executors.map_jobs`): ``"local"``, here one
+    after another, or ``"ray"``, one Ray task per (variant, depth, seed); the numbers are the same.
 
     Raises:
         ConfigError: a field out of its declared range, or a model too large for the memory.
         DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
         DivergedError: a run's loss or weights became non-finite.
+        ExecutorError: an unknown executor, Ray not installed, or its cluster unreachable.
     """
     from tqdm.auto import tqdm
+
+    from gnnhw.executors import check_executor, map_jobs
+
+    check_executor(executor, address)
 
     from gnnhw.graph.config import PlanetoidSize
 
     config = (config or DepthConfig()).validate()
     device = resolve_device(device)
-    data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+    data = load_dataset(config.dataset, root, trust_raw_data=trust_raw_data)  # Planetoid or sbm:...
     size = PlanetoidSize(data.num_nodes, data.num_features, num_classes_of(data), data.num_edges)
     config.train_config(max(config.depths)).check_memory(size)
     graph = prepare_graph(data, config.train_config(1), device)  # the same X and Â for every cell
     result = DepthResult(config=config)
     total = len(config.variants) * len(config.depths) * config.seeds * config.epochs
+    seeds = range(config.seed, config.seed + config.seeds)
+    cells = [(variant, depth) for variant in config.variants for depth in config.depths]
     with tqdm(total=total, desc="depth study", disable=not progress, file=sys.stderr, leave=False) as bar:
-        for variant in config.variants:
-            for depth in config.depths:
-                train_config = config.train_config(depth, variant)
-                accs, dists, secs = [], [], []
-                for seed in range(config.seed, config.seed + config.seeds):
-                    torch.manual_seed(seed)  # the model's initial weights come from the seed too
-                    model = build_model(train_config, graph.x.size(1), graph.num_classes)
-                    bar.set_description(f"{variant} L={depth}")
-                    run, state = train_run(graph, train_config, seed, model=model, progress=bar)
-                    model.load_state_dict(state)
-                    model.eval()
-                    with torch.no_grad():
-                        z = model(graph.x, graph.graph)  # (N, C) final embeddings at the best validation epoch
-                    accs.append(run.test_acc)
-                    dists.append(mean_pairwise_cosine_distance(z))
-                    secs.append(run.seconds_per_epoch)
-                result.rows.append(DepthRow(variant, depth, accs, dists, statistics.fmean(secs)))
+        if executor == "local":
+            outcomes = [_depth_run((graph, config, v, d, s), bar) for v, d in cells for s in seeds]
+        else:
+            items = [(graph, config, v, d, s) for v, d in cells for s in seeds]
+            outcomes = map_jobs(
+                _depth_run, items, executor=executor, address=address, on_done=lambda i, o: bar.update(config.epochs)
+            )
+    for i, (variant, depth) in enumerate(cells):
+        runs = outcomes[i * len(seeds) : (i + 1) * len(seeds)]  # [(test_acc, distance, seconds_per_epoch)]
+        accs, dists, secs = (list(column) for column in zip(*runs, strict=True))
+        result.rows.append(DepthRow(variant, depth, accs, dists, statistics.fmean(secs)))
     return result
+
+
+def _depth_run(item: tuple[Any, DepthConfig, str, int, int], bar: Any = None) -> tuple[float, float, float]:
+    """Train one (variant, depth, seed) of the study; return (test accuracy, MAD of the final embeddings, seconds
+    per epoch). A job for :func:`gnnhw.executors.map_jobs`; ``bar``: a tqdm bar advanced per epoch (local only)."""
+    graph, config, variant, depth, seed = item
+    train_config = config.train_config(depth, variant)
+    torch.manual_seed(seed)  # the model's initial weights come from the seed too
+    model = build_model(train_config, graph.x.size(1), graph.num_classes)
+    if bar is not None:
+        bar.set_description(f"{variant} L={depth}")
+    run, state = train_run(graph, train_config, seed, model=model, progress=bar)
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        z = model(graph.x, graph.graph)  # (N, C) final embeddings at the best validation epoch
+    return run.test_acc, mean_pairwise_cosine_distance(z), run.seconds_per_epoch
 
 
 __all__ = [

@@ -44,8 +44,9 @@ from gnnhw.checks import check_training_finite
 from gnnhw.errors import CheckpointError, ConfigError
 from gnnhw.graph.config import TrainConfig as TrainConfig  # re-exported
 from gnnhw.graph.config import upgrade_config_dict
-from gnnhw.graph.data import FullBatchGraph, load_planetoid, num_classes_of, prepare_graph
+from gnnhw.graph.data import FullBatchGraph, num_classes_of, prepare_graph
 from gnnhw.graph.models import GCN
+from gnnhw.graph.sbm import load_dataset
 
 CHECKPOINT_FORMAT = "gnnhw.planetoid.gcn"
 CHECKPOINT_VERSION = 2
@@ -262,6 +263,12 @@ def train_run(
     return result, best_state
 
 
+def _train_seed(item: tuple[FullBatchGraph, TrainConfig, int]) -> tuple[SeedResult, dict[str, Tensor]]:
+    """One seed's :func:`train_run` (a job for :func:`gnnhw.executors.map_jobs`)."""
+    graph, config, seed = item
+    return train_run(graph, config, seed)
+
+
 def train_planetoid(
     config: TrainConfig | None = None,
     *,
@@ -270,6 +277,8 @@ def train_planetoid(
     device: str | torch.device = "cpu",
     progress: bool = False,
     trust_raw_data: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> TrainResult:
     """Train ``config.seeds`` GCNs on ``config.dataset`` and collect their test accuracies.
 
@@ -280,11 +289,14 @@ def train_planetoid(
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show a tqdm bar on stderr.
         trust_raw_data: accept raw files that are not the published ones (see :func:`load_planetoid`).
+        executor, address: where the seeds train (:func:`gnnhw.executors.map_jobs`): ``"local"``, here one after
+            another, or ``"ray"``, one Ray task per seed (same numbers; ``peak_memory_mb`` is then this process's).
 
     Raises:
         ConfigError: a field of ``config`` out of its declared range, or a model too large for the memory.
         DataNotFoundError, DataIntegrityError: see :func:`~gnnhw.graph.data.load_planetoid`.
         DivergedError: the loss or the weights became non-finite (no accuracy is reported for such a run).
+        ExecutorError: an unknown executor, Ray not installed, or its cluster unreachable.
 
     A tiny graph (any :class:`torch_geometric.data.Data` with ``x``, ``edge_index``, ``y`` and the three masks):
 
@@ -295,12 +307,15 @@ def train_planetoid(
     >>> [run.seed for run in result.runs], len(result.runs[0].history["val_acc"])
     ([7, 8], 3)
     """
+    from gnnhw.executors import check_executor, map_jobs
     from gnnhw.graph.config import PlanetoidSize
+
+    check_executor(executor, address)
 
     config = (config or TrainConfig()).validate()
     device = resolve_device(device)
     if data is None:
-        data = load_planetoid(config.dataset, root, trust_raw_data=trust_raw_data)
+        data = load_dataset(config.dataset, root, trust_raw_data=trust_raw_data)  # Planetoid or sbm:...
     num_classes = num_classes_of(data)
     config.check_memory(PlanetoidSize(data.num_nodes, data.num_features, num_classes, data.num_edges))
     graph = prepare_graph(data, config, device)
@@ -318,8 +333,18 @@ def train_planetoid(
         file=sys.stderr,
         leave=False,
     ) as bar:
-        for seed in range(config.seed, config.seed + config.seeds):
-            run, state = train_run(graph, config, seed, progress=bar)
+        seeds = range(config.seed, config.seed + config.seeds)
+        if executor == "local":
+            outcomes = [train_run(graph, config, seed, progress=bar) for seed in seeds]
+        else:
+            outcomes = map_jobs(
+                _train_seed,
+                [(graph, config, seed) for seed in seeds],
+                executor=executor,
+                address=address,
+                on_done=lambda item, out: bar.update(config.epochs),
+            )
+        for seed, (run, state) in zip(seeds, outcomes, strict=True):
             runs.append(run)
             key = (run.val_acc, -run.history["val_loss"][run.best_epoch - 1])
             if key > best_key:
@@ -400,14 +425,14 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[GCN, TrainConfig, dict[str
     """
     from gnnhw.checkpoint import load_checkpoint as read_checkpoint
     from gnnhw.checks import config_from_dict
-    from gnnhw.graph.config import PLANETOID_SIZES, PlanetoidSize
+    from gnnhw.graph.config import PlanetoidSize, dataset_size
 
     source = f"checkpoint {str(path)!r}"
     ckpt = read_checkpoint(path, CHECKPOINT_FORMAT, (1, CHECKPOINT_VERSION), _checkpoint_spec(), what="gnnhw GCN")
     ckpt["config"] = upgrade_config_dict(ckpt["config"])  # version 1: layer="pyg" -> impl="reference", first_seed
     try:
         config = config_from_dict(TrainConfig, ckpt["config"], source).validate()
-        size = PLANETOID_SIZES[config.dataset]
+        size = dataset_size(config.dataset)
         config.check_memory(PlanetoidSize(size.nodes, ckpt["in_channels"], ckpt["out_channels"], size.edges))
     except ConfigError as err:
         text = str(err)

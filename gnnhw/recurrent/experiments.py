@@ -160,6 +160,8 @@ def run_sweep(
     results_path: str | os.PathLike,
     workers: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> SweepResult:
     """Test accuracy for every (model, length, seed), resumable through ``results_path`` (JSON).
 
@@ -169,6 +171,8 @@ def run_sweep(
     earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
     as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
     number of CPU cores. ``on_record(record)`` is called after each new job (e.g. to advance a progress bar).
+    ``executor`` / ``address``: where the jobs run (:mod:`gnnhw.executors`: ``"local"`` worker processes, or
+    ``"ray"``); either way this process alone writes the results file, so resuming works across executors.
 
     Every argument is checked before anything is written. The results file is locked for the sweep
     (:class:`gnnhw.runs.OutputLock`), so a second sweep on the same file is refused instead of losing jobs.
@@ -176,7 +180,11 @@ def run_sweep(
     Raises:
         ConfigError: a bad argument, or a results file made with other settings.
         OutputError: the results file cannot be written; OutputLockedError: another sweep is writing it.
+        ExecutorError: an unknown executor, Ray not installed, or its cluster unreachable.
     """
+    from gnnhw.executors import check_executor
+
+    check_executor(executor, address)
     if not models or not lengths or (not isinstance(seeds, int) and not seeds):
         raise ConfigError("a sweep needs at least one model, one length and one seed")
     seed_list = sweep_seeds(base.seed, seeds)
@@ -194,7 +202,7 @@ def run_sweep(
     path = check_output_file(results_path)
     with OutputLock(path, folder=False):
         clean_stale_temporaries(path.parent)
-        return _run_sweep_locked(base, configs, path, workers, on_record)
+        return _run_sweep_locked(base, configs, path, workers, on_record, executor, address)
 
 
 def _run_sweep_locked(
@@ -203,6 +211,8 @@ def _run_sweep_locked(
     path: Path,
     workers: int,
     on_record: Callable[[dict[str, Any]], None] | None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> SweepResult:
     fields = _base_fields(base)
     records = _load_sweep(path, fields)
@@ -221,7 +231,8 @@ def _run_sweep_locked(
         if on_record is not None:
             on_record(record)
 
-    run_configs(todo, workers, on_done, _run_job)  # (the file is first written when a job finishes)
+    # (the file is first written when a job finishes; on_done runs here, whichever executor ran the job)
+    run_configs(todo, workers, on_done, _run_job, executor=executor, address=address)
     # The file keeps every finished job; the returned result holds only the ones asked for now.
     return SweepResult(
         records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],
@@ -241,10 +252,12 @@ def compare_optimizers(
     base: PalindromeConfig,
     optimizers: Sequence[str] = OPTIMIZERS,
     workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train ``base`` once per optimizer (same seed, data and initial weights); return each run's record
     with its learning curve: {optimizer: {"test_accuracy", "steps", "seconds", "curve_steps",
-    "train_loss", "train_accuracy"}}."""
+    "train_loss", "train_accuracy"}}. ``executor`` / ``address``: as :func:`run_sweep`."""
     for name in optimizers:
         if name not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
@@ -258,7 +271,7 @@ def compare_optimizers(
     def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
         out[config.optimizer] = record
 
-    run_configs(configs, workers, on_done, job=_run_curve_job)
+    run_configs(configs, workers, on_done, job=_run_curve_job, executor=executor, address=address)
     return {name: out[name] for name in optimizers}
 
 

@@ -90,8 +90,13 @@ def run_configs(
     workers: int,
     on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
     job: Callable[[PalindromeConfig], dict[str, Any]],
+    executor: str = "local",
+    address: str | None = None,
 ) -> None:
     """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
+
+    ``executor="ray"`` runs the jobs as Ray tasks instead (:func:`gnnhw.executors.run_on_ray`; ``address``: the
+    cluster, default a local Ray instance with ``workers`` CPUs); the rest of this docstring is the local pool.
 
     ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
     ``workers == 1`` trains in this process, one job after another; more use that many worker processes
@@ -100,6 +105,12 @@ def run_configs(
     CLI's SIGTERM), they are killed before the exception propagates.
     """
     check_positive_int("workers", workers)
+    if executor != "local" or address is not None:
+        from gnnhw.executors import check_executor, run_on_ray
+
+        check_executor(executor, address)
+        run_on_ray(job, configs, on_done, address=address, workers=workers)
+        return
     workers = min(workers, max(1, len(configs)))  # never more processes than jobs
     if workers == 1 or len(configs) <= 1:
         for config in configs:
