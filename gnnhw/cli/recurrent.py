@@ -12,7 +12,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gnnhw.cli._common import add_device, add_format, add_quiet, path_arg, print_json, write_json
+from gnnhw.cli._common import (
+    add_device,
+    add_format,
+    add_quiet,
+    add_threads,
+    apply_threads,
+    path_arg,
+    print_json,
+    write_json,
+)
 from gnnhw.cli._run import current
 
 _DEFAULT_LENGTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
@@ -61,6 +70,7 @@ def _add_training_options(
         f"(default: {early_stop if early_stop is not None else 'never'})",
     )
     add_device(parser)
+    add_threads(parser)
     add_quiet(parser)
 
 
@@ -129,8 +139,14 @@ def _figure_last(draw: Any, path: Path) -> Path:
     return save_figure(draw(), path)
 
 
+def _recurrent_size(config) -> int:
+    """The size of one training step for :func:`gnnhw.threads.threads_for`: batch x hidden units."""
+    return config.batch_size * config.num_hidden
+
+
 def _palindrome(args: argparse.Namespace) -> int:
     config = _config(args)
+    apply_threads(args, "recurrent", _recurrent_size(config))
     from gnnhw.recurrent.train import train
     from gnnhw.runs import prepare_outputs
 
@@ -181,6 +197,9 @@ def _sweep(args: argparse.Namespace) -> int:
     base = _config(args, model="lstm", length=10, seed=0)
     _check_lists(args, base, **{"--models": "models", "--lengths": "lengths", "--seeds": "seeds"})
     _check_device_available(args.device)
+    # Several worker processes: one thread each (--threads N: N each); one: as for a single run.
+    workers = min(args.workers, len(args.models) * len(set(args.lengths)))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
 
@@ -202,6 +221,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 args.seeds,
                 path,
                 workers=args.workers,
+                threads=threads,
                 on_record=(lambda rec: bar.update(1)) if bar is not None else None,
             )
         finally:
@@ -247,6 +267,8 @@ def _optimizers(args: argparse.Namespace) -> int:
     base = _config(args, optimizer="adam")
     _check_lists(args, base, **{"--optimizers": "optimizers"})
     _check_device_available(args.device)
+    workers = min(args.workers, len(args.optimizers))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
     from gnnhw.runs import prepare_outputs
@@ -255,7 +277,7 @@ def _optimizers(args: argparse.Namespace) -> int:
     figure = args.out / "optimizers.png"
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
         current().note = "no results were written: they are written only once the run finishes"
-        runs = compare_optimizers(base, args.optimizers, workers=args.workers)
+        runs = compare_optimizers(base, args.optimizers, workers=args.workers, threads=threads)
         current().note = ""
         table = {
             name: {
@@ -284,6 +306,7 @@ def _optimizers(args: argparse.Namespace) -> int:
 def _grads(args: argparse.Namespace) -> int:
     base = _config(args)
     _check_lists(args, base, **{"--models": "models"})
+    apply_threads(args, "recurrent", _recurrent_size(base))
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
     from gnnhw.runs import prepare_outputs

@@ -73,13 +73,13 @@ def die_with_parent(parent_pid: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(parent_pid: int) -> None:
+def _init_worker(parent_pid: int, threads: int = 1) -> None:
     # The parent handles Ctrl-C (the terminal sends it to every process of the group) and stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with_parent(parent_pid)
-    torch.set_num_threads(1)  # one thread per process: the processes, not the threads, use the cores
+    torch.set_num_threads(threads)  # default one per process: the processes, not the threads, use the cores
 
 
 @contextlib.contextmanager
@@ -127,12 +127,13 @@ def run_configs(
     workers: int,
     on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
     job: Callable[[PalindromeConfig], dict[str, Any]] | None = None,
+    threads: int = 1,
 ) -> None:
     """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
 
     ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
     ``workers == 1`` trains in this process, one job after another; more use that many worker processes
-    (started with "spawn", one torch thread each). Workers ignore SIGINT and end with this process
+    (started with "spawn", ``threads`` torch threads each: one by default, :func:`gnnhw.threads.threads_for`). Workers ignore SIGINT and end with this process
     (:func:`die_with_parent`); if anything interrupts the loop here (an error, ``KeyboardInterrupt``, the
     CLI's SIGTERM), they are killed before the exception propagates.
     """
@@ -145,7 +146,7 @@ def run_configs(
         return
     context = torch.multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), threads)
     )
     futures: dict[cf.Future, PalindromeConfig] = {}
     try:

@@ -42,11 +42,15 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
 
 
 def encode(digits: Tensor, input_dim: int = NUM_DIGITS) -> Tensor:
-    """Digits (N, L) -> network input (N, L, input_dim): one-hot for 10, the raw float value for 1."""
+    """Digits (N, L) -> network input (N, L, input_dim): one-hot for 10, the raw float value for 1.
+
+    The input has torch's default dtype (float32 unless ``torch.set_default_dtype`` says otherwise), the dtype
+    the models' parameters are created in, so a float64 run is float64 throughout."""
+    dtype = torch.get_default_dtype()
     if input_dim == NUM_DIGITS:
-        return torch.nn.functional.one_hot(digits, NUM_DIGITS).float()  # (N, L, 10)
+        return torch.nn.functional.one_hot(digits, NUM_DIGITS).to(dtype)  # (N, L, 10)
     if input_dim == 1:
-        return digits.float().unsqueeze(-1)  # (N, L, 1)
+        return digits.to(dtype).unsqueeze(-1)  # (N, L, 1)
     raise ConfigError(f"input_dim must be 10 (one-hot digits) or 1 (raw digit values), got {input_dim!r}")
 
 
