@@ -265,13 +265,19 @@ def run_sweep(
     results_path: str | os.PathLike,
     workers: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    threads: int = 1,
+    batch_seeds: bool = True,
 ) -> SweepResult:
     """Test accuracy for every (model, length, seed), resumable through ``results_path`` (JSON).
 
     ``base`` gives every other hyper-parameter. Jobs already recorded in ``results_path`` (written by an
     earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
     as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
-    number of CPU cores. ``on_record(record)`` is called after each new job (e.g. to advance a progress bar).
+    number of CPU cores, each with ``threads`` torch threads. ``on_record(record)`` is called after each new
+    job (e.g. to advance a progress bar). With ``batch_seeds`` (the default) the seeds of one (model, length)
+    train together as one batched ensemble (:func:`gnnhw.recurrent.ensemble.train_seeds`: the same results as
+    separate runs, within rounding), and their records are written when the last of them finishes; without,
+    each seed is a job of its own.
 
     Every argument is checked before anything is written. The results file is locked for the sweep
     (:class:`gnnhw.runs.OutputLock`), so a second sweep on the same file is refused instead of losing jobs.
@@ -296,7 +302,14 @@ def run_sweep(
     path = check_output_file(results_path)
     with OutputLock(path, folder=False):
         clean_stale_temporaries(path.parent)
-        return _run_sweep_locked(base, configs, path, workers, on_record)
+        return _run_sweep_locked(base, configs, path, workers, on_record, threads, batch_seeds)
+
+
+def _run_seed_group(configs: tuple[PalindromeConfig, ...]) -> list[dict[str, Any]]:
+    """Train the seeds of one (model, length) together (in a worker process); return their records."""
+    from gnnhw.recurrent.ensemble import seed_record, train_seeds
+
+    return [seed_record(result) for result in train_seeds(configs)]
 
 
 def _run_sweep_locked(
@@ -305,6 +318,8 @@ def _run_sweep_locked(
     path: Path,
     workers: int,
     on_record: Callable[[dict[str, Any]], None] | None,
+    threads: int = 1,
+    batch_seeds: bool = True,
 ) -> SweepResult:
     fields = _base_fields(base)
     records = _load_sweep(path, fields)
@@ -323,7 +338,19 @@ def _run_sweep_locked(
         if on_record is not None:
             on_record(record)
 
-    run_configs(todo, workers, on_done)  # (the file is first written when a job finishes)
+    if batch_seeds:  # one job per (model, length): its seeds as one ensemble
+        groups: dict[tuple[str, int], list[PalindromeConfig]] = {}
+        for config in todo:
+            groups.setdefault((config.model, config.length), []).append(config)
+
+        def on_group_done(group: Any, group_records: Any) -> None:
+            for config, record in zip(group, group_records, strict=True):
+                on_done(config, record)
+
+        jobs: list[Any] = [tuple(group) for group in groups.values()]
+        run_configs(jobs, workers, on_group_done, job=_run_seed_group, threads=threads)
+    else:
+        run_configs(todo, workers, on_done, threads=threads)  # (the file is first written when a job finishes)
     # The file keeps every finished job; the returned result holds only the ones asked for now.
     return SweepResult(
         records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],
@@ -343,6 +370,7 @@ def compare_optimizers(
     base: PalindromeConfig,
     optimizers: Sequence[str] = OPTIMIZERS,
     workers: int = 1,
+    threads: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Train ``base`` once per optimizer (same seed, data and initial weights); return each run's record
     with its learning curve: {optimizer: {"test_accuracy", "steps", "seconds", "curve_steps",
@@ -360,7 +388,7 @@ def compare_optimizers(
     def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
         out[config.optimizer] = record
 
-    run_configs(configs, workers, on_done, job=_run_curve_job)
+    run_configs(configs, workers, on_done, job=_run_curve_job, threads=threads)
     return {name: out[name] for name in optimizers}
 
 
