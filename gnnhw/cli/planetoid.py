@@ -118,6 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device(p)
     add_data_root(p)
     _add_trust_raw_data(p)
+    add_threads(p)
     p.set_defaults(func=_eval_gcn)
 
     p = subparsers.add_parser(
@@ -192,7 +193,7 @@ def _train_gcn(args: argparse.Namespace) -> int:
     figures = [(args.plot, "--plot")] if args.plot is not None else []
     with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
         current().note = "no results were written: they are written only once the run finishes"
-        apply_threads(args)
+        apply_threads(args, "graph")  # Planetoid: at most 88,648 edges (PubMed), small work
         from gnnhw.graph.train import save_checkpoint, train_planetoid
 
         result = train_planetoid(
@@ -264,6 +265,7 @@ def _eval_gcn(args: argparse.Namespace) -> int:
             f"checkpoint {str(args.checkpoint)!r} expects {ckpt['in_channels']} features and "
             f"{ckpt['out_channels']} classes; {config.dataset} has {data.num_features} and {data.num_classes}"
         )
+    apply_threads(args, "graph", int(data.edge_index.shape[1]))
     accs = evaluate(model.to(device), prepare_graph(data, config, device))
     payload = {
         "dataset": config.dataset,
@@ -301,7 +303,7 @@ def _depth_study(args: argparse.Namespace) -> int:
     figures = [(args.plot, "--plot")] if args.plot is not None else []
     with prepare_outputs(files=files, figures=figures):  # every output checked and locked before training
         current().note = "no results were written: they are written only once the run finishes"
-        apply_threads(args)
+        apply_threads(args, "graph")  # Planetoid: at most 88,648 edges (PubMed), small work
         from gnnhw.graph.depth import run_depth_study
 
         result = run_depth_study(

@@ -133,7 +133,8 @@ def run_configs(
 
     ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
     ``workers == 1`` trains in this process, one job after another; more use that many worker processes
-    (started with "spawn", ``threads`` torch threads each: one by default, :func:`gnnhw.threads.threads_for`). Workers ignore SIGINT and end with this process
+    (started with "spawn", ``threads`` torch threads each: one by default, as
+    :func:`gnnhw.threads.threads_for` says for sweep workers). Workers ignore SIGINT and end with this process
     (:func:`die_with_parent`); if anything interrupts the loop here (an error, ``KeyboardInterrupt``, the
     CLI's SIGTERM), they are killed before the exception propagates.
     """
