@@ -8,7 +8,9 @@ multiply-adds, done thousands of times), where that wait costs more than a secon
 (``benchmarks/threads.py`` measures it; the figures are in the README's "Threads" section). Hence:
 
 - :func:`threads_for` is the policy: one thread for small recurrent models, Cora-sized graphs and sweep
-  workers (the processes, not the threads, use the cores); every usable core for large graphs.
+  workers (the processes, not the threads, use the cores); for large graphs, as many threads as cores are
+  idle when the work starts (:func:`idle_cores`): every core of a quiet machine, one on a busy one, where
+  threads that share cores with other processes make even a large sparse product several times slower.
 - :func:`use_threads` applies a count (or ``"auto"``) for the duration of a ``with`` block and restores
   torch's previous setting afterwards. Importing this module changes nothing.
 
@@ -19,7 +21,9 @@ so a context manager could not restore it (and gnnhw runs no inter-op parallel w
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import time
 from collections.abc import Iterator
 
 from gnnhw.errors import ConfigError
@@ -51,6 +55,36 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs since boot, from ``/proc/stat`` (Linux); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    return fields[3] + fields[4], sum(fields)
+
+
+def idle_cores(interval: float = 0.1) -> float:
+    """How many of this process's usable cores are idle: the machine's idle CPU fraction over the next
+    ``interval`` seconds (``/proc/stat``) times :func:`usable_cores`; where that is not available, the usable
+    cores less the 1-minute load average; else every usable core. Between 0 and :func:`usable_cores`."""
+    cores = usable_cores()
+    first = _cpu_times()
+    if first is not None:
+        time.sleep(interval)
+        second = _cpu_times()
+        if second is not None and second[1] > first[1]:
+            fraction = (second[0] - first[0]) / (second[1] - first[1])
+            return min(float(cores), max(0.0, fraction * (os.cpu_count() or cores)))
+    try:
+        return min(float(cores), max(0.0, cores - os.getloadavg()[0]))
+    except (AttributeError, OSError):
+        return float(cores)
+
+
 def threads_for(kind: str, size: int = 0, cores: int | None = None) -> int:
     """The number of torch threads for work of ``kind`` and ``size`` (the policy behind ``--threads auto``).
 
@@ -58,7 +92,8 @@ def threads_for(kind: str, size: int = 0, cores: int | None = None) -> int:
         kind: ``"recurrent"`` (``size`` = batch_size x hidden_size of one step), ``"graph"`` (``size`` = the
             graph's number of edges) or ``"worker"`` (one of several processes of a sweep; ``size`` unused).
         size: the work's size in the unit of its kind (>= 0; 0 when unknown counts as small).
-        cores: the cores to use for large work (default: :func:`usable_cores`).
+        cores: the cores to use for large work (default: the idle ones, :func:`idle_cores` rounded, at
+            least 1; measured only for large work, in 0.1 s).
 
     Returns:
         1 for a sweep worker and for small work (below :data:`RECURRENT_PARALLEL_SIZE` or
@@ -80,14 +115,14 @@ def threads_for(kind: str, size: int = 0, cores: int | None = None) -> int:
         raise ConfigError(f"unknown kind of work {kind!r}; expected one of {', '.join(KINDS)}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ConfigError(f"size of the work must be an integer >= 0, got {size!r}")
-    if cores is None:
-        cores = usable_cores()
-    elif isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+    if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
         raise ConfigError(f"cores must be a positive integer, got {cores!r}")
-    if kind == "worker":
-        return 1
     threshold = RECURRENT_PARALLEL_SIZE if kind == "recurrent" else GRAPH_PARALLEL_EDGES
-    return cores if size >= threshold else 1
+    if kind == "worker" or size < threshold:
+        return 1
+    if cores is None:
+        cores = max(1, math.floor(idle_cores() + 0.5))
+    return cores
 
 
 def resolve_threads(threads: int | str, kind: str = "recurrent", size: int = 0) -> int:

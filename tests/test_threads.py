@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from gnnhw import threads
 from gnnhw.cli import build_parser, main
 from gnnhw.errors import ConfigError
 from gnnhw.threads import (
@@ -58,9 +59,26 @@ def test_sweep_workers_use_one_thread_whatever_the_size():
     assert threads_for("worker", 10**9, cores=64) == 1
 
 
-def test_every_usable_core_is_the_default_for_large_work():
-    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+@pytest.mark.parametrize(("idle", "expected"), [(0.0, 1), (0.4, 1), (1.2, 1), (1.6, 2), (2.0, 2), (7.9, 8)])
+def test_large_work_uses_the_idle_cores_by_default(monkeypatch, idle, expected):
+    monkeypatch.setattr(threads, "idle_cores", lambda: idle)
     assert threads_for("graph", 10**8) == expected
+
+
+def test_small_work_does_not_measure_the_machine(monkeypatch):
+    monkeypatch.setattr(threads, "idle_cores", lambda: pytest.fail("measured the idle cores for small work"))
+    assert threads_for("graph", 10_556) == 1
+    assert threads_for("worker", 10**9) == 1
+
+
+def test_idle_cores_is_between_zero_and_the_usable_cores():
+    idle = threads.idle_cores(interval=0.02)
+    assert 0.0 <= idle <= threads.usable_cores()
+
+
+def test_usable_cores_is_the_affinity():
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert threads.usable_cores() == expected
 
 
 @pytest.mark.parametrize(
