@@ -165,16 +165,18 @@ def main() -> None:
                     competitor.wait()
         print(f"round {round_ + 1}/{args.rounds} done; load average {os.getloadavg()[0]:.2f}", flush=True)
     print()
-    print("| step | condition | auto (threads) | 1 thread | all cores | auto / best |")
-    print("|---|---|---|---|---|---|")
+    print("| step | condition | auto (threads) | 1 thread | all cores | auto / best | auto's count is the best's |")
+    print("|---|---|---|---|---|---|---|")
     for name in steps:
         for condition in ("quiet", "busy"):
             med = {s: statistics.median(times[(name, condition, s)]) for s in settings}
             best = min(med["1"], med["all"])
-            picked = "/".join(str(n) for n in sorted(set(autos[(name, condition)])))
+            picked = sorted(set(autos[(name, condition)]))
+            best_count = 1 if med["1"] <= med["all"] else cores
+            same = "yes" if picked == [best_count] else "no"
             print(
-                f"| {name} | {condition} | {med['auto'] * 1e3:.1f} ms ({picked}) | {med['1'] * 1e3:.1f} ms | "
-                f"{med['all'] * 1e3:.1f} ms | {med['auto'] / best:.2f} |"
+                f"| {name} | {condition} | {med['auto'] * 1e3:.1f} ms ({'/'.join(map(str, picked))}) | "
+                f"{med['1'] * 1e3:.1f} ms | {med['all'] * 1e3:.1f} ms | {med['auto'] / best:.2f} | {same} |"
             )
 
 
