@@ -4,8 +4,10 @@ A sweep trains the same model on the same length with several seeds. Each step o
 small matrix products (a batch of 128 times 128 hidden units), where the time goes into dispatching the
 operations rather than into arithmetic; S seeds side by side cost little more than one. :func:`train_seeds`
 therefore stacks the S models' weights along a new first dimension (``torch.func.stack_module_state``) and
-runs the model's own ``forward`` over all of them at once (``torch.func.vmap``): every product of a step is
-one batched product for all seeds. On CUDA the same code runs all seeds on one GPU.
+runs the models' equations on the stack, batched by hand: every product of a step is one batched product
+(``torch.baddbmm``) for all seeds. (``torch.func.vmap`` over the model's own ``forward`` computes the same, but
+was slower here than separate runs: it splits each fused ``addmm`` into a ``bmm`` on strided operands and an
+``add``.) On CUDA the same code runs all seeds on one GPU.
 
 Each seed's run is the same computation as :func:`gnnhw.recurrent.train.train` of its config, so the results
 agree within floating-point rounding (``tests/recurrent/test_ensemble.py`` checks it in float64):
@@ -24,7 +26,6 @@ agree within floating-point rounding (``tests/recurrent/test_ensemble.py`` check
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -38,6 +39,56 @@ from gnnhw.checks import check_training_finite
 from gnnhw.errors import ConfigError
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import PalindromeConfig, PalindromeResult, build, evaluate, make_optimizer, train
+
+
+def _project(params: dict[str, Tensor], x: Tensor) -> tuple[Tensor, ...]:
+    """W_x x_t + b for every seed and time step at once: (S, B, T, D) -> T tensors (S, B, G*H), time-major so
+    each step's slice is one contiguous block per seed."""
+    count, batch, steps, features = x.shape
+    x = x.transpose(1, 2).reshape(count, steps * batch, features)  # (S, T*B, D), time-major
+    weight, bias = params["cell.weight_ih"], params["cell.bias"]  # (S, G*H, D), (S, G*H)
+    projected = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (S, T*B, G*H): one product
+    return projected.view(count, steps, batch, -1).unbind(1)
+
+
+def _output(params: dict[str, Tensor], h: Tensor) -> Tensor:
+    """p = W_ph h_T + b_p for every seed: (S, B, H) -> (S, B, C)."""
+    return torch.baddbmm(params["bias_p"].unsqueeze(1), h, params["weight_ph"].transpose(1, 2))
+
+
+def _rnn_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
+    """:class:`~gnnhw.recurrent.models.VanillaRNN`'s forward for S stacked models: (S, B, T, D) -> (S, B, C).
+
+    The same operations as the model's, one batched product for all seeds where it has one product; h_0 = 0
+    (the product W_hh h_0 is skipped, except for a one-step sequence, as the model does).
+    """
+    xs = _project(params, x)
+    w_hh = params["cell.weight_hh"].transpose(1, 2)  # (S, H, H): W_hh^T
+    h = xs[0].new_zeros(*xs[0].shape[:2], w_hh.shape[1]) if len(xs) == 1 else None
+    for x_t in xs:
+        h = torch.tanh(x_t if h is None else torch.baddbmm(x_t, h, w_hh))  # h_t = tanh(W_hx x_t + b_h + W_hh h_{t-1})
+    assert h is not None
+    return _output(params, h)
+
+
+def _lstm_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
+    """:class:`~gnnhw.recurrent.models.LSTM`'s forward for S stacked models: (S, B, T, D) -> (S, B, C).
+
+    The cell's equations (:class:`~gnnhw.recurrent.cells.LSTMCell`, gates in torch's order i, f, g, o), with one
+    batched product for the four gates of all seeds per step.
+    """
+    xs = _project(params, x)
+    w_hh = params["cell.weight_hh"].transpose(1, 2)  # (S, H, 4H): [W_ih; W_fh; W_gh; W_oh]^T
+    zeros = xs[0].new_zeros(*xs[0].shape[:2], w_hh.shape[1]) if len(xs) == 1 else None
+    h, c = zeros, zeros
+    for x_t in xs:
+        gates = x_t if h is None else torch.baddbmm(x_t, h, w_hh)  # (S, B, 4H)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = g * i if c is None else torch.addcmul(g * i, c, f)  # c_t = g ⊙ i + c_{t-1} ⊙ f
+        h = torch.tanh(c) * o  # h_t = tanh(c_t) ⊙ o
+    assert h is not None
+    return _output(params, h)
 
 
 def _check_group(configs: Sequence[PalindromeConfig]) -> None:
@@ -141,7 +192,7 @@ def train_seeds(configs: Sequence[PalindromeConfig]) -> list[PalindromeResult]:
     Each result is what :func:`gnnhw.recurrent.train.train` returns for that config (same weights, curves,
     steps, early stop and test accuracy, within floating-point rounding), with ``model`` the seed's trained
     model; ``seconds`` is the ensemble's wall time until that seed's test accuracy was known. Configs with
-    ``backend="torch"`` (``torch.nn.RNN``/``LSTM``, whose fused kernels ``vmap`` cannot batch) are trained one
+    ``backend="torch"`` (``torch.nn.RNN``/``LSTM``, whose fused kernels take no stacked weights) are trained one
     after another with ``train``.
 
     Raises:
@@ -162,12 +213,7 @@ def train_seeds(configs: Sequence[PalindromeConfig]) -> list[PalindromeResult]:
     models = [build(config).to(device) for config in configs]  # each drawn from torch.manual_seed(its seed)
     stacked, _ = torch.func.stack_module_state(models)  # {name: (S, ...)}, leaves that require grad
     params: dict[str, Tensor] = {name: p.detach().clone().requires_grad_() for name, p in stacked.items()}
-    template = copy.deepcopy(models[0]).to("meta")  # the module whose forward vmap runs over the stack
-
-    def forward(weights: dict[str, Tensor], x: Tensor) -> Tensor:
-        return torch.func.functional_call(template, weights, (x,))
-
-    batched_forward = torch.func.vmap(forward)  # (S, ...) weights, (S, B, T-1, D) -> (S, B, C)
+    forward = _lstm_forward if first.model == "lstm" else _rnn_forward
     generators = [train_test_generators(config.seed) for config in configs]
     logs = [_SeedLog(config) for config in configs]
     optimizer = make_optimizer(first.optimizer, list(params.values()), first.learning_rate, first.momentum)
@@ -176,12 +222,12 @@ def train_seeds(configs: Sequence[PalindromeConfig]) -> list[PalindromeResult]:
         batches = [palindrome_batch(first.length, first.batch_size, generators[i][0], first.input_dim) for i in active]
         x = torch.stack([b[0] for b in batches]).to(device)  # (S, B, T-1, D)
         y = torch.stack([b[1] for b in batches]).to(device)  # (S, B)
-        logits = batched_forward(params, x)  # (S, B, C)
+        logits = forward(params, x)  # (S, B, C)
         losses = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
         losses = losses.mean(1)  # (S,): each seed's mean over its batch, as one run's loss
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # seed s's weights get the gradient of seed s's loss only
-        _clip_per_seed([p.grad for p in params.values()], first.max_norm)
+        _clip_per_seed([p.grad for p in params.values() if p.grad is not None], first.max_norm)
         optimizer.step()
 
         accuracies = (logits.detach().argmax(-1) == y).float().mean(1).tolist()
