@@ -118,7 +118,7 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
         default="auto",
         metavar="N|auto",
         help="CPU threads for torch; auto: 1 for small models and Planetoid-sized graphs (fastest on a busy "
-        "machine), every core for large graphs (gnnhw.threads.threads_for)",
+        "machine), the idle cores for large graphs (gnnhw.threads.threads_for) (default: auto)",
     )
 
 
