@@ -97,17 +97,16 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def threads_arg(text: str) -> int | str:
-    """argparse type of ``--threads``: ``auto`` or an integer from 1 to :data:`gnnhw.threads.MAX_THREADS`."""
-    from gnnhw.threads import MAX_THREADS
-
+    """argparse type of ``--threads``: ``auto`` or a positive integer (its upper bound is checked by
+    :func:`apply_threads`, with the other option checks)."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of threads, got {text!r}") from None
-    if not 1 <= value <= MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of threads from 1 to {MAX_THREADS}, got {value}")
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number of threads, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number of threads, got {value}")
     return value
 
 
@@ -125,9 +124,15 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 def apply_threads(args: argparse.Namespace, kind: str = "recurrent", size: int = 0) -> int:
     """Set torch's threads for the rest of the command from ``args.threads`` (a count, or ``auto``: chosen by
     :func:`gnnhw.threads.threads_for` for work of ``kind`` and ``size``); return the count."""
-    from gnnhw.threads import resolve_threads
+    from gnnhw.threads import MAX_THREADS, resolve_threads
 
-    count = resolve_threads(getattr(args, "threads", "auto"), kind, size)
+    threads = getattr(args, "threads", "auto")
+    if threads != "auto":
+        from gnnhw.checks import check_value
+
+        # torch accepts any count and then starts that many threads on the first operation
+        check_value("--threads", threads, int, {"min": 1, "max": MAX_THREADS, "why": "CPU threads for torch"})
+    count = resolve_threads(threads, kind, size)
     import torch
 
     torch.set_num_threads(count)
