@@ -2,7 +2,8 @@
 the default) against one job per seed (before), on the same grid, alternating in one run.
 
 Each measurement runs :func:`gnnhw.recurrent.experiments.run_sweep` from scratch (a fresh results file) with
-``--workers`` worker processes of one thread each, as ``gnnhw palindrome-sweep`` does; the table gives each
+``--workers`` worker processes of one thread each, as ``gnnhw palindrome-sweep`` does (``--workers 1``: in
+this process, on one thread); the table gives each
 way's median wall time over the rounds and their ratio. Both ways write the same records (the tests check it
 in float64).
 
@@ -42,6 +43,10 @@ def main() -> None:
         device=args.device,
     )
     seeds = list(range(args.seeds))
+    if args.workers == 1:  # the sweep then trains in this process: one thread, as `--threads auto` gives it
+        import torch
+
+        torch.set_num_threads(1)
     grid = f"{args.models} x lengths {args.lengths} x {args.seeds} seeds, up to {args.steps} steps"
     print(f"grid: {grid}; {args.workers} workers; load average {os.getloadavg()[0]:.2f}", flush=True)
     times: dict[str, list[float]] = {"separate": [], "together": []}
