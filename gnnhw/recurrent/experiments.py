@@ -122,11 +122,15 @@ def _run_job(config: PalindromeConfig) -> dict[str, Any]:
     }
 
 
+_Job = typing.TypeVar("_Job")  # what a worker gets: a config, or a tuple of configs trained together
+_Out = typing.TypeVar("_Out")  # what it returns: a record, or a list of records
+
+
 def run_configs(
-    configs: Sequence[PalindromeConfig],
+    configs: Sequence[_Job],
     workers: int,
-    on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
-    job: Callable[[PalindromeConfig], dict[str, Any]] | None = None,
+    on_done: Callable[[_Job, _Out], None],
+    job: Callable[[_Job], _Out] | None = None,
     threads: int = 1,
 ) -> None:
     """Run each config's training; call ``on_done(config, record)`` in this process as each finishes.
@@ -139,7 +143,8 @@ def run_configs(
     CLI's SIGTERM), they are killed before the exception propagates.
     """
     check_positive_int("workers", workers)
-    job = job or _run_job  # (looked up at call time)
+    # the default (looked up at call time) takes a PalindromeConfig and returns its record
+    job = job or typing.cast(Callable[[_Job], _Out], _run_job)
     workers = min(workers, max(1, len(configs)))  # never more processes than jobs
     if workers == 1 or len(configs) <= 1:
         for config in configs:
@@ -149,7 +154,7 @@ def run_configs(
     pool = cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), threads)
     )
-    futures: dict[cf.Future, PalindromeConfig] = {}
+    futures: dict[cf.Future, _Job] = {}
     try:
         with _sigint_blocked():
             for config in configs:
@@ -344,11 +349,11 @@ def _run_sweep_locked(
         for config in todo:
             groups.setdefault((config.model, config.length), []).append(config)
 
-        def on_group_done(group: Any, group_records: Any) -> None:
+        def on_group_done(group: tuple[PalindromeConfig, ...], group_records: list[dict[str, Any]]) -> None:
             for config, record in zip(group, group_records, strict=True):
                 on_done(config, record)
 
-        jobs: list[Any] = [tuple(group) for group in groups.values()]
+        jobs = [tuple(group) for group in groups.values()]
         run_configs(jobs, workers, on_group_done, job=_run_seed_group, threads=threads)
     else:
         run_configs(todo, workers, on_done, threads=threads)  # (the file is first written when a job finishes)
