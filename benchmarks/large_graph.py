@@ -99,7 +99,8 @@ def child(impl: str, path: str, epochs: int, threads: int) -> dict:
     if impl == "gnnhw":
         del edge_index
     torch.manual_seed(0)
-    model = GCN(FEATURES, HIDDEN, CLASSES, num_layers=2, dropout=0.5, impl="scratch" if impl == "gnnhw" else "reference")
+    which = "scratch" if impl == "gnnhw" else "reference"
+    model = GCN(FEATURES, HIDDEN, CLASSES, num_layers=2, dropout=0.5, impl=which)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     seconds = []
     reset = _reset_peak()

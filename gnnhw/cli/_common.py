@@ -109,25 +109,47 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def threads_arg(text: str) -> int | str:
+    """argparse type of ``--threads``: ``auto`` or a positive integer (its upper bound is checked by
+    :func:`apply_threads`, with the other option checks)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number of threads, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number of threads, got {value}")
+    return value
+
+
 def add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
-        type=positive_int,
-        default=None,
-        help="CPU threads for torch (default: torch's choice; 1 is often fastest on a busy machine)",
+        type=threads_arg,
+        default="auto",
+        metavar="N|auto",
+        help="CPU threads for torch; auto: 1 for small models and Planetoid-sized graphs (fastest on a busy "
+        "machine), the idle cores for large graphs (gnnhw.threads.threads_for) (default: auto)",
     )
 
 
-def apply_threads(args: argparse.Namespace) -> None:
-    """``torch.set_num_threads(args.threads)`` when the command was given ``--threads``."""
-    if getattr(args, "threads", None):
+def apply_threads(args: argparse.Namespace, kind: str = "recurrent", size: int = 0) -> int:
+    """Set torch's threads for the rest of the command from ``args.threads`` (a count, or ``auto``: chosen by
+    :func:`gnnhw.threads.threads_for` for work of ``kind`` and ``size``); return the count."""
+    from gnnhw.threads import MAX_THREADS, resolve_threads
+
+    threads = getattr(args, "threads", "auto")
+    if threads != "auto":
         from gnnhw.checks import check_value
 
         # torch accepts any count and then starts that many threads on the first operation
-        check_value("--threads", args.threads, int, {"min": 1, "max": 1024, "why": "CPU threads for torch"})
-        import torch
+        check_value("--threads", threads, int, {"min": 1, "max": MAX_THREADS, "why": "CPU threads for torch"})
+    count = resolve_threads(threads, kind, size)
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(count)
+    return count
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:

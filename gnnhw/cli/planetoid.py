@@ -31,7 +31,7 @@ from gnnhw.cli._common import (
     write_json,
 )
 from gnnhw.cli._executor import add_executor, check_executor_args
-from gnnhw.graph.config import VARIANTS, DepthConfig, TrainConfig
+from gnnhw.graph.config import VARIANTS, DepthConfig, TrainConfig, canonical_dataset, dataset_size
 
 OLD_IMPL_VALUES = {"pyg": "reference", "scratch": "scratch"}  # --layer's values as --impl's
 
@@ -154,6 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device(p)
     add_data_root(p)
     _add_trust_raw_data(p)
+    add_threads(p)
     p.set_defaults(func=_eval_gcn)
 
     p = subparsers.add_parser(
@@ -202,7 +203,8 @@ def _run_and_report(
     figures = [(args.plot, "--plot")] if args.plot is not None else []
     with prepare_outputs(files=outputs, figures=figures):  # every output checked and locked before training
         current().note = "no results were written: they are written only once the run finishes"
-        apply_threads(args)
+        # Planetoid (at most 88,648 edges) is small work: one thread; a large sbm: graph may use idle cores
+        apply_threads(args, "graph", dataset_size(canonical_dataset(args.dataset)).edges)
         result = train()
         current().note = ""
         report(result)
@@ -295,6 +297,7 @@ def _eval_gcn(args: argparse.Namespace) -> int:
     model, config, ckpt = load_checkpoint(args.checkpoint)  # schema-checked: fields, ranges, finite weights
     device = resolve_device(args.device)
     data = load_dataset(config.dataset, args.data_root, trust_raw_data=args.trust_raw_data)
+    apply_threads(args, "graph", int(data.edge_index.shape[1]))
     if data.num_features != ckpt["in_channels"] or int(data.num_classes) != ckpt["out_channels"]:
         from gnnhw.errors import CheckpointError
 

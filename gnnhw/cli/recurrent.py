@@ -22,6 +22,8 @@ from gnnhw.cli._common import (
     add_device,
     add_format,
     add_quiet,
+    add_threads,
+    apply_threads,
     config_field_default,
     given_options,
     path_arg,
@@ -104,6 +106,7 @@ def _add_training_options(parser: argparse.ArgumentParser, config: type[Palindro
     )
     add_device(parser)
     add_quiet(parser)
+    add_threads(parser)
 
 
 def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
@@ -201,6 +204,11 @@ def _warn_old_seed_list(args: argparse.Namespace) -> None:
         )
 
 
+def _recurrent_size(config: PalindromeConfig) -> int:
+    """The size of one training step for :func:`gnnhw.threads.threads_for`: batch x hidden units."""
+    return config.batch_size * config.hidden_size
+
+
 def _figure_last(draw: Any, path: Path) -> Path:
     """Save the figure ``draw()`` makes to ``path``, after the numbers (results before decorations)."""
     from gnnhw.plotting import save_figure
@@ -210,6 +218,7 @@ def _figure_last(draw: Any, path: Path) -> Path:
 
 def _palindrome(args: argparse.Namespace) -> int:
     config = _config(args)
+    apply_threads(args, "recurrent", _recurrent_size(config))
     from gnnhw.recurrent.train import train
     from gnnhw.runs import prepare_outputs
 
@@ -259,6 +268,9 @@ def _sweep(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, SweepConfig, model="lstm", length=10)
     check_executor_args(args)
+    # Several worker processes: one thread each (--threads N: N each); one: as for a single run.
+    workers = min(args.workers, len(args.models) * len(set(args.lengths)))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     seeds = _seed_list(args)
     _check_lists(base, {"--models": ("model", args.models), "--lengths": ("length", args.lengths)})
     _check_lists(base, {"--seeds": ("seed", seeds)})
@@ -285,6 +297,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 len(seeds) if seeds == list(range(seeds[0], seeds[0] + len(seeds))) else seeds,  # old form
                 path,
                 workers=args.workers,
+                threads=threads,
                 executor=args.executor,
                 address=args.address,
                 on_record=(lambda rec: bar.update(1)) if bar is not None else None,
@@ -331,6 +344,8 @@ def _optimizers(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, OptimizersConfig)
     check_executor_args(args)
+    workers = min(args.workers, len(args.optimizers))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     _check_lists(base, {"--optimizers": ("optimizer", args.optimizers)})
     _check_device_available(args.device)
     from gnnhw.plotting.recurrent import optimizers_figure
@@ -342,7 +357,12 @@ def _optimizers(args: argparse.Namespace) -> int:
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(figure, "figure")]):
         current().note = "no results were written: they are written only once the run finishes"
         runs = compare_optimizers(
-            base, args.optimizers, workers=args.workers, executor=args.executor, address=args.address
+            base,
+            args.optimizers,
+            workers=args.workers,
+            threads=threads,
+            executor=args.executor,
+            address=args.address,
         )
         current().note = ""
         table = {
@@ -371,6 +391,7 @@ def _optimizers(args: argparse.Namespace) -> int:
 
 def _grads(args: argparse.Namespace) -> int:
     base = _config(args, GradientsConfig)
+    apply_threads(args, "recurrent", _recurrent_size(base))
     _check_lists(base, {"--models": ("model", args.models)})
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time

@@ -181,6 +181,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--prompt (default: 0)",
     )
     add_device(smp)
+    add_threads(smp)
     add_quiet(smp)
     smp.set_defaults(func=_sample)
 
@@ -210,6 +211,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_keep_gutenberg(ev)
     add_format(ev)
     add_device(ev)
+    add_threads(ev)
     ev.set_defaults(func=_evaluate)
 
     base = sub.add_parser(
@@ -301,6 +303,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     model, vocab = model_from_checkpoint(ckpt, device=args.device)
+    apply_threads(args, "recurrent", model.hidden_size)  # (batches of windows: small steps)
     text = load_text(args.text, strip_gutenberg=not args.keep_gutenberg)
     part = text[int(len(text) * args.start) : int(len(text) * args.end)]
     from gnnhw.recurrent.metrics import nats_to_bits
@@ -393,7 +396,7 @@ def _train(args: argparse.Namespace) -> int:
 
     stop = current()
     with prepare_outputs(folders=[(args.out, "--out")], figures=[(args.out / "curves.png", "figure")]):
-        apply_threads(args)
+        apply_threads(args, "recurrent", config.batch_size * config.hidden_size)
         from gnnhw._utils import atomic_write_text
         from gnnhw.errors import ConfigError
         from gnnhw.recurrent.text_checkpoint import CHECKPOINT_NAME, load_checkpoint, resume_conflicts
@@ -507,6 +510,7 @@ def _sample(args: argparse.Namespace) -> int:
     from gnnhw.recurrent.text_checkpoint import model_from_checkpoint
 
     model, vocab = model_from_checkpoint(args.checkpoint, device=args.device)
+    apply_threads(args, "recurrent", (args.beam or 1) * model.hidden_size)  # one character (or beam) per step
     bar = None
     if not args.quiet and args.length >= _PROGRESS_FROM:
         from tqdm.auto import tqdm

@@ -162,6 +162,8 @@ def run_sweep(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     executor: str = "local",
     address: str | None = None,
+    threads: int = 1,
+    batch_seeds: bool = True,
 ) -> SweepResult:
     """Test accuracy for every (model, length, seed), resumable through ``results_path`` (JSON).
 
@@ -170,9 +172,13 @@ def run_sweep(
     ``base`` gives every other hyper-parameter. Jobs already recorded in ``results_path`` (written by an
     earlier run with the same ``base``) are skipped; each new job is added to the file, atomically, as soon
     as it finishes, so an interrupted sweep loses at most the jobs in flight. ``workers`` defaults to the
-    number of CPU cores. ``on_record(record)`` is called after each new job (e.g. to advance a progress bar).
-    ``executor`` / ``address``: where the jobs run (:mod:`gnnhw.executors`: ``"local"`` worker processes, or
-    ``"ray"``); either way this process alone writes the results file, so resuming works across executors.
+    number of CPU cores, each with ``threads`` torch threads. ``on_record(record)`` is called after each new
+    job (e.g. to advance a progress bar). With ``batch_seeds`` (the default) the seeds of one (model, length)
+    train together as one batched ensemble (:func:`gnnhw.recurrent.ensemble.train_seeds`: the same results as
+    separate runs, within rounding), and their records are written when the last of them finishes; without,
+    each seed is a job of its own. ``executor`` / ``address``: where the jobs run (:mod:`gnnhw.executors`:
+    ``"local"`` worker processes, or ``"ray"``); either way this process alone writes the results file, so
+    resuming works across executors.
 
     Every argument is checked before anything is written. The results file is locked for the sweep
     (:class:`gnnhw.runs.OutputLock`), so a second sweep on the same file is refused instead of losing jobs.
@@ -202,7 +208,14 @@ def run_sweep(
     path = check_output_file(results_path)
     with OutputLock(path, folder=False):
         clean_stale_temporaries(path.parent)
-        return _run_sweep_locked(base, configs, path, workers, on_record, executor, address)
+        return _run_sweep_locked(base, configs, path, workers, on_record, threads, batch_seeds, executor, address)
+
+
+def _run_seed_group(configs: tuple[PalindromeConfig, ...]) -> list[dict[str, Any]]:
+    """Train the seeds of one (model, length) together (in a worker process); return their records."""
+    from gnnhw.recurrent.ensemble import seed_record, train_seeds
+
+    return [seed_record(result) for result in train_seeds(configs)]
 
 
 def _run_sweep_locked(
@@ -211,6 +224,8 @@ def _run_sweep_locked(
     path: Path,
     workers: int,
     on_record: Callable[[dict[str, Any]], None] | None,
+    threads: int = 1,
+    batch_seeds: bool = True,
     executor: str = "local",
     address: str | None = None,
 ) -> SweepResult:
@@ -231,8 +246,20 @@ def _run_sweep_locked(
         if on_record is not None:
             on_record(record)
 
-    # (the file is first written when a job finishes; on_done runs here, whichever executor ran the job)
-    run_configs(todo, workers, on_done, _run_job, executor=executor, address=address)
+    if batch_seeds:  # one job per (model, length): its seeds as one ensemble
+        groups: dict[tuple[str, int], list[PalindromeConfig]] = {}
+        for config in todo:
+            groups.setdefault((config.model, config.length), []).append(config)
+
+        def on_group_done(group: tuple[PalindromeConfig, ...], group_records: list[dict[str, Any]]) -> None:
+            for config, record in zip(group, group_records, strict=True):
+                on_done(config, record)
+
+        jobs = [tuple(group) for group in groups.values()]
+        run_configs(jobs, workers, on_group_done, _run_seed_group, threads=threads, executor=executor, address=address)
+    else:
+        # (the file is first written when a job finishes; on_done runs here, whichever executor ran the job)
+        run_configs(todo, workers, on_done, _run_job, threads=threads, executor=executor, address=address)
     # The file keeps every finished job; the returned result holds only the ones asked for now.
     return SweepResult(
         records=[r for r in records if _job_key(r["model"], r["length"], r["seed"]) in wanted],
@@ -254,6 +281,7 @@ def compare_optimizers(
     workers: int = 1,
     executor: str = "local",
     address: str | None = None,
+    threads: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Train ``base`` once per optimizer (same seed, data and initial weights); return each run's record
     with its learning curve: {optimizer: {"test_accuracy", "steps", "seconds", "curve_steps",
@@ -271,7 +299,7 @@ def compare_optimizers(
     def on_done(config: PalindromeConfig, record: dict[str, Any]) -> None:
         out[config.optimizer] = record
 
-    run_configs(configs, workers, on_done, job=_run_curve_job, executor=executor, address=address)
+    run_configs(configs, workers, on_done, job=_run_curve_job, threads=threads, executor=executor, address=address)
     return {name: out[name] for name in optimizers}
 
 

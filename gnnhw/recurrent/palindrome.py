@@ -54,12 +54,16 @@ def sample_palindromes(length: int, num: int, generator: torch.Generator) -> Ten
 def encode(digits: Tensor, input_size: int = NUM_DIGITS) -> Tensor:
     """Digits (N, L) -> network input (N, L, input_size): one-hot for 10, the raw float value for 1.
 
+    The input has torch's default dtype (float32 unless ``torch.set_default_dtype`` says otherwise), the dtype
+    the models' parameters are created in, so a float64 run is float64 throughout.
+
     Raises :class:`ConfigError` for another ``input_size`` (the old keyword ``input_dim`` still works, warned).
     """
+    dtype = torch.get_default_dtype()
     if input_size == NUM_DIGITS:
-        return torch.nn.functional.one_hot(digits, NUM_DIGITS).float()  # (N, L, 10)
+        return torch.nn.functional.one_hot(digits, NUM_DIGITS).to(dtype)  # (N, L, 10)
     if input_size == 1:
-        return digits.float().unsqueeze(-1)  # (N, L, 1)
+        return digits.to(dtype).unsqueeze(-1)  # (N, L, 1)
     raise ConfigError(f"input_size must be 10 (one-hot digits) or 1 (raw digit values), got {input_size!r}")
 
 

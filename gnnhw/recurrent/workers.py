@@ -17,12 +17,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TypeVar
 
 import torch
 
 from gnnhw.errors import check_positive_int
-from gnnhw.recurrent.config import PalindromeConfig
 
 
 def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
@@ -51,13 +50,13 @@ def die_with_parent(parent_pid: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(parent_pid: int) -> None:
+def _init_worker(parent_pid: int, threads: int = 1) -> None:
     # The parent handles Ctrl-C (the terminal sends it to every process of the group) and stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with_parent(parent_pid)
-    torch.set_num_threads(1)  # one thread per process: the processes, not the threads, use the cores
+    torch.set_num_threads(threads)  # default one per process: the processes, not the threads, use the cores
 
 
 @contextlib.contextmanager
@@ -85,11 +84,16 @@ def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+_Job = TypeVar("_Job")  # what a worker gets: a config, or a tuple of configs trained together
+_Out = TypeVar("_Out")  # what it returns: a record, or a list of records
+
+
 def run_configs(
-    configs: Sequence[PalindromeConfig],
+    configs: Sequence[_Job],
     workers: int,
-    on_done: Callable[[PalindromeConfig, dict[str, Any]], None],
-    job: Callable[[PalindromeConfig], dict[str, Any]],
+    on_done: Callable[[_Job, _Out], None],
+    job: Callable[[_Job], _Out],
+    threads: int = 1,
     executor: str = "local",
     address: str | None = None,
 ) -> None:
@@ -100,7 +104,8 @@ def run_configs(
 
     ``job`` (a module-level function, so worker processes can import it) turns a config into a record.
     ``workers == 1`` trains in this process, one job after another; more use that many worker processes
-    (started with "spawn", one torch thread each). Workers ignore SIGINT and end with this process
+    (started with "spawn", ``threads`` torch threads each: one by default, as
+    :func:`gnnhw.threads.threads_for` says for sweep workers). Workers ignore SIGINT and end with this process
     (:func:`die_with_parent`); if anything interrupts the loop here (an error, ``KeyboardInterrupt``, the
     CLI's SIGTERM), they are killed before the exception propagates.
     """
@@ -118,9 +123,9 @@ def run_configs(
         return
     context = torch.multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), threads)
     )
-    futures: dict[cf.Future, PalindromeConfig] = {}
+    futures: dict[cf.Future, _Job] = {}
     try:
         with _sigint_blocked():
             for config in configs:

@@ -54,7 +54,7 @@ def test_sweep_rerun_skips_finished_jobs(tmp_path, monkeypatch):
         return real_job(config)
 
     monkeypatch.setattr(experiments, "_run_job", counting_job)
-    result = run_sweep(_base(), ["rnn"], [3, 4], 2, path, workers=1)
+    result = run_sweep(_base(), ["rnn"], [3, 4], 2, path, workers=1, batch_seeds=False)  # one job per seed
     assert ran == [("rnn", 4, 0), ("rnn", 4, 1)]
     assert result.skipped == 2
     assert len(json.loads(path.read_text())["records"]) == 4
@@ -73,7 +73,7 @@ def test_sweep_keeps_finished_jobs_when_interrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiments, "_run_job", failing_second)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(_base(), ["rnn"], [3], 3, path, workers=1)
+        run_sweep(_base(), ["rnn"], [3], 3, path, workers=1, batch_seeds=False)  # one job per seed
     assert len(json.loads(path.read_text())["records"]) == 1
 
 
