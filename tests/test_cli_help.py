@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gnnhw.cli import build_parser, main
+from gnnhw.cli._common import CONFIG_FIELD, CONFIG_VALUES, config_field_default
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -69,6 +70,132 @@ def test_every_option_is_explained_with_its_default(prog):
         if isinstance(action, SILENT_KINDS) or action.required or action.default in (None, []):
             continue  # a flag, a required option, or one that is simply absent unless given
         assert "default" in shown, f"{prog} {name}: help does not say its default ({shown!r})"
+
+
+# ---------------------------------------------------------------- every default has one source
+
+# Options with a default of their own that is not an experiment setting: how a command runs or shows its
+# results, never what it measures. Any other option with a default takes it from a config field
+# (gnnhw.cli._common.add_config_option); a new option with a literal default fails below until it is linked
+# to its config or listed here with the reason.
+_DISPLAY = "how the results are printed"
+_HOW = "where and how the work runs, not what is measured"
+_OUT = "where the results are written"
+CLI_ONLY: dict[tuple[str, str], str] = {
+    ("gnnhw adjacency", "--decimals"): "digits of the printed matrix",
+    **{
+        (prog, "--format"): _DISPLAY
+        for prog in (
+            "gnnhw adjacency",
+            "gnnhw bptt",
+            "gnnhw depth-study",
+            "gnnhw eval-gcn",
+            "gnnhw gnn-vs-rnn",
+            "gnnhw grads-over-time",
+            "gnnhw optimizers",
+            "gnnhw palindrome",
+            "gnnhw palindrome-sweep",
+            "gnnhw receptive-field",
+            "gnnhw textgen baselines",
+            "gnnhw textgen evaluate",
+            "gnnhw train-gcn",
+        )
+    },
+    **{
+        (prog, "--device"): _HOW
+        for prog in (
+            "gnnhw depth-study",
+            "gnnhw eval-gcn",
+            "gnnhw grads-over-time",
+            "gnnhw optimizers",
+            "gnnhw palindrome",
+            "gnnhw palindrome-sweep",
+            "gnnhw textgen evaluate",
+            "gnnhw textgen sample",
+            "gnnhw textgen train",
+            "gnnhw train-gcn",
+        )
+    },
+    **{
+        (prog, "--threads"): _HOW
+        for prog in (
+            "gnnhw bptt",
+            "gnnhw depth-study",
+            "gnnhw eval-gcn",
+            "gnnhw gnn-vs-rnn",
+            "gnnhw grads-over-time",
+            "gnnhw optimizers",
+            "gnnhw palindrome",
+            "gnnhw palindrome-sweep",
+            "gnnhw textgen evaluate",
+            "gnnhw textgen sample",
+            "gnnhw textgen train",
+            "gnnhw train-gcn",
+        )
+    },
+    **{
+        (prog, "--executor"): _HOW
+        for prog in (
+            "gnnhw depth-study",
+            "gnnhw gnn-vs-rnn",
+            "gnnhw optimizers",
+            "gnnhw palindrome-sweep",
+            "gnnhw train-gcn",
+        )
+    },
+    ("gnnhw optimizers", "--workers"): _HOW,
+    ("gnnhw palindrome-sweep", "--workers"): _HOW,
+    ("gnnhw report", "--jobs"): _HOW,
+    ("gnnhw grads-over-time", "--out"): _OUT,
+    ("gnnhw optimizers", "--out"): _OUT,
+    ("gnnhw palindrome-sweep", "--out"): _OUT,
+}
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """True when the option means something without being given (None, False, [] and SUPPRESS mean absent)."""
+    return not any(action.default is empty for empty in (None, False, argparse.SUPPRESS)) and action.default != []
+
+
+def _config_linked(prog: str) -> list[argparse.Action]:
+    return [a for a in LEAVES[prog]._actions if hasattr(a, CONFIG_FIELD)]
+
+
+def test_config_linked_options_are_found():
+    linked = {(prog, a.option_strings[0]) for prog in LEAVES for a in _config_linked(prog)}
+    assert ("gnnhw palindrome-sweep", "--lengths") in linked
+    assert ("gnnhw textgen train", "--lr") in linked
+    assert len(linked) >= 60
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_config_option_has_its_fields_default(prog):
+    for action in _config_linked(prog):
+        config, field = getattr(action, CONFIG_FIELD)
+        value = action.default
+        if hasattr(action, CONFIG_VALUES):  # --input one-hot: input_size 10
+            value = getattr(action, CONFIG_VALUES)[value]
+        expected = config_field_default(config, field)
+        assert value == expected, f"{prog} {action.option_strings[0]}: {value!r} != {config.__name__}.{field}"
+        assert type(value) is type(expected), f"{prog} {action.option_strings[0]}: {type(value)}"
+        assert action.dest == field, f"{prog} {action.option_strings[0]}: dest {action.dest!r}"
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_default_comes_from_a_config_or_is_listed_cli_only(prog):
+    for action in _options(LEAVES[prog]):
+        if hasattr(action, CONFIG_FIELD) or not _has_default(action) or isinstance(action, SILENT_KINDS):
+            continue
+        key = (prog, action.option_strings[0])
+        assert key in CLI_ONLY, f"{key}: default {action.default!r} is neither a config field's nor in CLI_ONLY"
+
+
+def test_cli_only_list_has_no_stale_entries():
+    options = {(prog, a.option_strings[0]): a for prog in LEAVES for a in _options(LEAVES[prog])}
+    for key in CLI_ONLY:
+        assert key in options, f"{key} is listed in CLI_ONLY but is no option"
+        assert not hasattr(options[key], CONFIG_FIELD), f"{key} is listed in CLI_ONLY but is config-linked"
+        assert _has_default(options[key]), f"{key} is listed in CLI_ONLY but has no default"
 
 
 def test_defaults_shown_are_the_real_ones():

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from gnnhw.checks import bounded
 from gnnhw.errors import ConfigError
 
 # Logical option -> flag names, the current vocabulary's name first (issue #11), then the older ones still
@@ -215,6 +216,14 @@ BUDGETS: dict[str, Budget] = {
         workers=2,
     ),
 }
+
+
+@dataclasses.dataclass
+class ReportConfig:
+    """The defaults and ranges of ``gnnhw report``'s experiment settings."""
+
+    budget: str = bounded("standard", choices=tuple(BUDGETS), why="how long to train (see below)")
+
 
 TEXT_FILE = "books/book_EN_grimms_fairy_tails.txt"  # under the data root
 PROMPT = "Sleeping beauty is"
