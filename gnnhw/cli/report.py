@@ -41,9 +41,6 @@ class _ParserOptions:
     def accepts(self, command: Sequence[str], flag: str) -> bool:
         return flag in self._actions(command)
 
-    def takes_list(self, command: Sequence[str], flag: str) -> bool:
-        return self._actions(command)[flag].nargs in ("+", "*")
-
 
 def _report(args: argparse.Namespace) -> int:
     from gnnhw._utils import data_root
