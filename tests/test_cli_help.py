@@ -47,13 +47,16 @@ def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 
 def test_every_command_is_walked():
-    assert "gnnhw textgen train" in LEAVES and "gnnhw adjacency" in LEAVES and len(LEAVES) >= 12
+    assert "gnnhw textgen train" in LEAVES
+    assert "gnnhw adjacency" in LEAVES
+    assert len(LEAVES) >= 12
 
 
 @pytest.mark.parametrize("prog", sorted(PARSERS))
 def test_help_has_description_and_examples_of_itself(prog):
     parser = PARSERS[prog]
-    assert parser.description and len(parser.description.split()) >= 5, prog
+    assert parser.description, prog
+    assert len(parser.description.split()) >= 5, prog
     text = parser.format_help()
     assert "examples:" in text, prog
     examples = text.split("examples:", 1)[1].strip().splitlines()
@@ -65,7 +68,8 @@ def test_every_option_is_explained_with_its_default(prog):
     parser = LEAVES[prog]
     for action in _options(parser):
         name = "/".join(action.option_strings)
-        assert action.help and action.help.strip(), f"{prog} {name} has no help"
+        assert action.help, f"{prog} {name} has no help"
+        assert action.help.strip(), f"{prog} {name} has no help"
         shown = parser._get_formatter()._get_help_string(action)  # what --help prints for it
         if isinstance(action, SILENT_KINDS) or action.required or action.default in (None, []):
             continue  # a flag, a required option, or one that is simply absent unless given
@@ -209,7 +213,8 @@ def _one_line(capsys, argv: list[str], *fragments: str) -> str:
     with pytest.raises(SystemExit) as stop:
         main(argv)
     out, err = capsys.readouterr()
-    assert stop.value.code == 2 and out == ""
+    assert stop.value.code == 2
+    assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     for fragment in fragments:
@@ -228,7 +233,8 @@ def test_misspelt_option_names_the_command_and_the_option_meant(capsys, prog):
         if typo == option:
             continue
         line = _one_line(capsys, [*argv, typo, "1"], f"{prog}: error: unrecognized arguments: {typo}")
-        assert f"did you mean {option}" in line and f"'{prog} --help'" in line, line
+        assert f"did you mean {option}" in line, line
+        assert f"'{prog} --help'" in line, line
 
 
 @pytest.mark.parametrize("prog", sorted(LEAVES))
@@ -266,8 +272,10 @@ def test_usage_mistakes_are_one_line(capsys, argv, fragments):
 def test_library_errors_name_the_subcommand(capsys, tmp_path):
     code = main(["textgen", "sample", "--checkpoint", str(tmp_path / "none.pt")])
     out, err = capsys.readouterr()
-    assert code == 2 and out == ""
-    assert err.startswith("gnnhw textgen sample: error: checkpoint ") and err.count("\n") == 1, err
+    assert code == 2
+    assert out == ""
+    assert err.startswith("gnnhw textgen sample: error: checkpoint "), err
+    assert err.count("\n") == 1, err
 
 
 # ------------------------------------------------------------------ the README's commands parse as written
@@ -314,7 +322,8 @@ def test_output_piped_into_a_reader_that_has_gone_is_no_traceback():
     proc.stdout.close()
     err = proc.stderr.read().decode()
     code = proc.wait(timeout=120)
-    assert err == "" and code == 141, (code, err)
+    assert err == "", (code, err)
+    assert code == 141, (code, err)
 
 
 def _help_examples() -> list[tuple[str, str]]:
