@@ -239,7 +239,8 @@ def test_misspelt_option_names_the_command_and_the_option_meant(capsys, prog):
 
 @pytest.mark.parametrize("prog", sorted(LEAVES))
 def test_abbreviated_options_are_refused(capsys, prog):
-    # argparse would take a unique prefix: train-gcn --seed 3 silently meant --seeds 3 (three runs)
+    # argparse would take a unique prefix: palindrome --early 0.9 for --early-stop 0.9 (and train-gcn --seed 3
+    # silently meant --seeds 3, three runs, until --seed came)
     argv = prog.split()[1:]
     options = {s for a in _options(LEAVES[prog]) for s in a.option_strings}
     for option in sorted(options):
