@@ -170,8 +170,8 @@ def gcn_norm_weights(
 def symmetric_norm(weight: Tensor, source: Tensor, target: Tensor, num_nodes: int, *, check: bool = True) -> Tensor:
     r""":math:`\hat{e}_k = \tilde{d}_{s_k}^{-1/2} w_k \tilde{d}_{t_k}^{-1/2}` with
     :math:`\tilde{d}_i = \sum_{k: t_k = i} w_k` (the degree of Ã at the target, D̃_ii; ``weight`` holds Ã's
-    entries, self-loops included) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if ``check``) for a node whose
-    non-zero arriving weights sum to <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`).
+    entries, self-loops included) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if
+    ``check``) for a node whose non-zero arriving weights sum to <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`).
 
     Shapes: weight, source, target ``(E,)`` -> ``(E,)``.
     """
