@@ -78,87 +78,35 @@ def test_every_option_is_explained_with_its_default(prog):
 
 # ---------------------------------------------------------------- every default has one source
 
-# Options with a default of their own that is not an experiment setting: how a command runs or shows its
-# results, never what it measures. Any other option with a default takes it from a config field
-# (gnnhw.cli._common.add_config_option); a new option with a literal default fails below until it is linked
-# to its config or listed here with the reason.
-_DISPLAY = "how the results are printed"
-_HOW = "where and how the work runs, not what is measured"
-_OUT = "where the results are written"
-CLI_ONLY: dict[tuple[str, str], str] = {
-    ("gnnhw adjacency", "--decimals"): "digits of the printed matrix",
-    **{
-        (prog, "--format"): _DISPLAY
-        for prog in (
-            "gnnhw adjacency",
-            "gnnhw bptt",
-            "gnnhw depth-study",
-            "gnnhw eval-gcn",
-            "gnnhw gnn-vs-rnn",
-            "gnnhw grads-over-time",
-            "gnnhw optimizers",
-            "gnnhw palindrome",
-            "gnnhw palindrome-sweep",
-            "gnnhw receptive-field",
-            "gnnhw textgen baselines",
-            "gnnhw textgen evaluate",
-            "gnnhw train-gcn",
-        )
-    },
-    **{
-        (prog, "--device"): _HOW
-        for prog in (
-            "gnnhw depth-study",
-            "gnnhw eval-gcn",
-            "gnnhw grads-over-time",
-            "gnnhw optimizers",
-            "gnnhw palindrome",
-            "gnnhw palindrome-sweep",
-            "gnnhw textgen evaluate",
-            "gnnhw textgen sample",
-            "gnnhw textgen train",
-            "gnnhw train-gcn",
-        )
-    },
-    **{
-        (prog, "--threads"): _HOW
-        for prog in (
-            "gnnhw bptt",
-            "gnnhw depth-study",
-            "gnnhw eval-gcn",
-            "gnnhw gnn-vs-rnn",
-            "gnnhw grads-over-time",
-            "gnnhw optimizers",
-            "gnnhw palindrome",
-            "gnnhw palindrome-sweep",
-            "gnnhw textgen evaluate",
-            "gnnhw textgen sample",
-            "gnnhw textgen train",
-            "gnnhw train-gcn",
-        )
-    },
-    **{
-        (prog, "--executor"): _HOW
-        for prog in (
-            "gnnhw depth-study",
-            "gnnhw gnn-vs-rnn",
-            "gnnhw optimizers",
-            "gnnhw palindrome-sweep",
-            "gnnhw train-gcn",
-        )
-    },
-    ("gnnhw optimizers", "--workers"): _HOW,
-    ("gnnhw palindrome-sweep", "--workers"): _HOW,
-    ("gnnhw report", "--jobs"): _HOW,
-    ("gnnhw grads-over-time", "--out"): _OUT,
-    ("gnnhw optimizers", "--out"): _OUT,
-    ("gnnhw palindrome-sweep", "--out"): _OUT,
-}
-
 
 def _has_default(action: argparse.Action) -> bool:
     """True when the option means something without being given (None, False, [] and SUPPRESS mean absent)."""
     return not any(action.default is empty for empty in (None, False, argparse.SUPPRESS)) and action.default != []
+
+
+# Options with a default of their own that is not an experiment setting: how a command runs or shows its
+# results, never what it measures. Any other option with a default takes it from a config field
+# (gnnhw.cli._common.add_config_option); a new option with a literal default fails below until it is linked
+# to its config or listed here with the reason.
+_HOW = "where and how the work runs, not what is measured"
+CLI_ONLY_EVERYWHERE = {  # in every command that has them
+    "--format": "how the results are printed",
+    "--device": _HOW,
+    "--threads": _HOW,
+    "--executor": _HOW,
+    "--workers": _HOW,
+    "--jobs": _HOW,
+    "--out": "where the results are written",
+}
+CLI_ONLY: dict[tuple[str, str], str] = {
+    ("gnnhw adjacency", "--decimals"): "digits of the printed matrix",
+    **{
+        (prog, action.option_strings[0]): CLI_ONLY_EVERYWHERE[action.option_strings[0]]
+        for prog, parser in LEAVES.items()
+        for action in _options(parser)
+        if action.option_strings[0] in CLI_ONLY_EVERYWHERE and _has_default(action)
+    },
+}
 
 
 def _config_linked(prog: str) -> list[argparse.Action]:
