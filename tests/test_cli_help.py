@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gnnhw.cli import build_parser, main
+from gnnhw.cli._common import CONFIG_FIELD, CONFIG_VALUES, config_field_default
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -46,13 +47,16 @@ def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 
 def test_every_command_is_walked():
-    assert "gnnhw textgen train" in LEAVES and "gnnhw adjacency" in LEAVES and len(LEAVES) >= 12
+    assert "gnnhw textgen train" in LEAVES
+    assert "gnnhw adjacency" in LEAVES
+    assert len(LEAVES) >= 12
 
 
 @pytest.mark.parametrize("prog", sorted(PARSERS))
 def test_help_has_description_and_examples_of_itself(prog):
     parser = PARSERS[prog]
-    assert parser.description and len(parser.description.split()) >= 5, prog
+    assert parser.description, prog
+    assert len(parser.description.split()) >= 5, prog
     text = parser.format_help()
     assert "examples:" in text, prog
     examples = text.split("examples:", 1)[1].strip().splitlines()
@@ -64,11 +68,86 @@ def test_every_option_is_explained_with_its_default(prog):
     parser = LEAVES[prog]
     for action in _options(parser):
         name = "/".join(action.option_strings)
-        assert action.help and action.help.strip(), f"{prog} {name} has no help"
+        assert action.help, f"{prog} {name} has no help"
+        assert action.help.strip(), f"{prog} {name} has no help"
         shown = parser._get_formatter()._get_help_string(action)  # what --help prints for it
         if isinstance(action, SILENT_KINDS) or action.required or action.default in (None, []):
             continue  # a flag, a required option, or one that is simply absent unless given
         assert "default" in shown, f"{prog} {name}: help does not say its default ({shown!r})"
+
+
+# ---------------------------------------------------------------- every default has one source
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """True when the option means something without being given (None, False, [] and SUPPRESS mean absent)."""
+    return not any(action.default is empty for empty in (None, False, argparse.SUPPRESS)) and action.default != []
+
+
+# Options with a default of their own that is not an experiment setting: how a command runs or shows its
+# results, never what it measures. Any other option with a default takes it from a config field
+# (gnnhw.cli._common.add_config_option); a new option with a literal default fails below until it is linked
+# to its config or listed here with the reason.
+_HOW = "where and how the work runs, not what is measured"
+CLI_ONLY_EVERYWHERE = {  # in every command that has them
+    "--format": "how the results are printed",
+    "--device": _HOW,
+    "--threads": _HOW,
+    "--executor": _HOW,
+    "--workers": _HOW,
+    "--jobs": _HOW,
+    "--out": "where the results are written",
+}
+CLI_ONLY: dict[tuple[str, str], str] = {
+    ("gnnhw adjacency", "--decimals"): "digits of the printed matrix",
+    **{
+        (prog, action.option_strings[0]): CLI_ONLY_EVERYWHERE[action.option_strings[0]]
+        for prog, parser in LEAVES.items()
+        for action in _options(parser)
+        if action.option_strings[0] in CLI_ONLY_EVERYWHERE and _has_default(action)
+    },
+}
+
+
+def _config_linked(prog: str) -> list[argparse.Action]:
+    return [a for a in LEAVES[prog]._actions if hasattr(a, CONFIG_FIELD)]
+
+
+def test_config_linked_options_are_found():
+    linked = {(prog, a.option_strings[0]) for prog in LEAVES for a in _config_linked(prog)}
+    assert ("gnnhw palindrome-sweep", "--lengths") in linked
+    assert ("gnnhw textgen train", "--lr") in linked
+    assert len(linked) >= 60
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_config_option_has_its_fields_default(prog):
+    for action in _config_linked(prog):
+        config, field = getattr(action, CONFIG_FIELD)
+        value = action.default
+        if hasattr(action, CONFIG_VALUES):  # --input one-hot: input_size 10
+            value = getattr(action, CONFIG_VALUES)[value]
+        expected = config_field_default(config, field)
+        assert value == expected, f"{prog} {action.option_strings[0]}: {value!r} != {config.__name__}.{field}"
+        assert type(value) is type(expected), f"{prog} {action.option_strings[0]}: {type(value)}"
+        assert action.dest == field, f"{prog} {action.option_strings[0]}: dest {action.dest!r}"
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_default_comes_from_a_config_or_is_listed_cli_only(prog):
+    for action in _options(LEAVES[prog]):
+        if hasattr(action, CONFIG_FIELD) or not _has_default(action) or isinstance(action, SILENT_KINDS):
+            continue
+        key = (prog, action.option_strings[0])
+        assert key in CLI_ONLY, f"{key}: default {action.default!r} is neither a config field's nor in CLI_ONLY"
+
+
+def test_cli_only_list_has_no_stale_entries():
+    options = {(prog, a.option_strings[0]): a for prog in LEAVES for a in _options(LEAVES[prog])}
+    for key in CLI_ONLY:
+        assert key in options, f"{key} is listed in CLI_ONLY but is no option"
+        assert not hasattr(options[key], CONFIG_FIELD), f"{key} is listed in CLI_ONLY but is config-linked"
+        assert _has_default(options[key]), f"{key} is listed in CLI_ONLY but has no default"
 
 
 def test_defaults_shown_are_the_real_ones():
@@ -82,7 +161,8 @@ def _one_line(capsys, argv: list[str], *fragments: str) -> str:
     with pytest.raises(SystemExit) as stop:
         main(argv)
     out, err = capsys.readouterr()
-    assert stop.value.code == 2 and out == ""
+    assert stop.value.code == 2
+    assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     for fragment in fragments:
@@ -101,12 +181,14 @@ def test_misspelt_option_names_the_command_and_the_option_meant(capsys, prog):
         if typo == option:
             continue
         line = _one_line(capsys, [*argv, typo, "1"], f"{prog}: error: unrecognized arguments: {typo}")
-        assert f"did you mean {option}" in line and f"'{prog} --help'" in line, line
+        assert f"did you mean {option}" in line, line
+        assert f"'{prog} --help'" in line, line
 
 
 @pytest.mark.parametrize("prog", sorted(LEAVES))
 def test_abbreviated_options_are_refused(capsys, prog):
-    # argparse would take a unique prefix: train-gcn --seed 3 silently meant --seeds 3 (three runs)
+    # argparse would take a unique prefix: palindrome --early 0.9 for --early-stop 0.9 (and train-gcn --seed 3
+    # silently meant --seeds 3, three runs, until --seed came)
     argv = prog.split()[1:]
     options = {s for a in _options(LEAVES[prog]) for s in a.option_strings}
     for option in sorted(options):
@@ -139,8 +221,10 @@ def test_usage_mistakes_are_one_line(capsys, argv, fragments):
 def test_library_errors_name_the_subcommand(capsys, tmp_path):
     code = main(["textgen", "sample", "--checkpoint", str(tmp_path / "none.pt")])
     out, err = capsys.readouterr()
-    assert code == 2 and out == ""
-    assert err.startswith("gnnhw textgen sample: error: checkpoint ") and err.count("\n") == 1, err
+    assert code == 2
+    assert out == ""
+    assert err.startswith("gnnhw textgen sample: error: checkpoint "), err
+    assert err.count("\n") == 1, err
 
 
 # ------------------------------------------------------------------ the README's commands parse as written
@@ -187,7 +271,8 @@ def test_output_piped_into_a_reader_that_has_gone_is_no_traceback():
     proc.stdout.close()
     err = proc.stderr.read().decode()
     code = proc.wait(timeout=120)
-    assert err == "" and code == 141, (code, err)
+    assert err == "", (code, err)
+    assert code == 141, (code, err)
 
 
 def _help_examples() -> list[tuple[str, str]]:

@@ -236,11 +236,11 @@ def test_a_diverging_run_reports_no_accuracy_and_writes_nothing(
 ) -> None:
     # Learning rates are capped at 10 (gnnhw.checks.LR), where Adam cannot overflow in a few epochs: features
     # near float32's limit make Â X W overflow instead.
-    from gnnhw.graph import data as data_module
+    from gnnhw.graph import sbm as sbm_module
     from gnnhw.graph import train as train_module
 
     def overflowing(*args, **kwargs):
-        data = data_module.load_planetoid(*args, **kwargs)
+        data = sbm_module.load_dataset(*args, **kwargs)  # what train_planetoid loads a data set with
         data.x = data.x * 3e38
         return data
 

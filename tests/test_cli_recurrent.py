@@ -157,19 +157,11 @@ def _parser(command):
 
 
 @pytest.mark.parametrize("command", PALINDROME_COMMANDS)
-def test_every_option_with_a_config_field_takes_its_default_from_the_config(command):
-    from gnnhw.cli._common import CONFIG_FIELD, config_field_default
+def test_the_hyper_parameters_of_every_palindrome_command_are_config_fields(command):
+    # that each such option's default is its field's: tests/test_cli_help.py, for every command
+    from gnnhw.cli._common import CONFIG_FIELD
 
-    checked = 0
-    for action in _parser(command)._actions:
-        if not hasattr(action, CONFIG_FIELD):
-            continue
-        config, field = getattr(action, CONFIG_FIELD)
-        want = config_field_default(config, field)
-        if field == "input_size":  # --input names the encoding of the config's input_size
-            want = {10: "one-hot", 1: "raw"}[want]
-        assert action.default == want, (command, action.option_strings)
-        checked += 1
+    checked = sum(hasattr(action, CONFIG_FIELD) for action in _parser(command)._actions)
     assert checked >= 12
 
 

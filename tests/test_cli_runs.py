@@ -110,9 +110,11 @@ def test_signals_write_one_consistent_checkpoint_and_resume_bit_for_bit(tmp_path
         proc.kill()
     assert proc.returncode == 128 + first  # 130 for SIGINT, 143 for SIGTERM
     line = _one_line(err)
-    assert f"interrupted by {signal.Signals(first).name}" in line and str(out / CHECKPOINT_NAME) in line
+    assert f"interrupted by {signal.Signals(first).name}" in line
+    assert str(out / CHECKPOINT_NAME) in line
     step = load_checkpoint(out / CHECKPOINT_NAME)["step"]
-    assert f"checkpoint at step {step} " in line and step >= 8
+    assert f"checkpoint at step {step} " in line
+    assert step >= 8
 
     # The same command with --resume (in this process: the CLI's code, without a second start-up of torch).
     argv = ["textgen", "train", "--text", str(text), "--steps", str(step + 4), "--out", str(out), "--resume"]
@@ -186,7 +188,8 @@ def test_a_refused_sweep_writes_nothing_and_the_corrected_rerun_is_not_refused(t
     assert "--workers must be a positive integer, got 0" in _one_line(capsys.readouterr().err)
     assert not out.exists()
     assert main([*args, "--workers", "1", "--steps", "3"]) == 0  # other --steps: not "made with other settings"
-    assert (out / "sweep.json").exists() and (out / "sweep.png").exists()
+    assert (out / "sweep.json").exists()
+    assert (out / "sweep.png").exists()
 
 
 # ------------------------------------------------------------------------------ bad outputs, before the work
@@ -325,7 +328,8 @@ def test_resume_says_what_it_does(tmp_path, capsys):
     changed = ["--hidden-size", "32", "--lr", "0.01", "--seq-length", str(TINY["seq_length"])]  # the last: same
     assert main(["textgen", "train", "--text", text, "--steps", "9", "--out", str(out), "--resume", *changed]) == 2
     line = _one_line(capsys.readouterr().err)
-    assert "--hidden-size 32 (checkpoint: 16), --lr 0.01 (checkpoint: 0.002)" in line and "seq" not in line
+    assert "--hidden-size 32 (checkpoint: 16), --lr 0.01 (checkpoint: 0.002)" in line
+    assert "seq" not in line
     assert (out / CHECKPOINT_NAME).read_bytes() == before
 
 
@@ -352,8 +356,10 @@ def test_deferred_signals_only_set_the_flag_and_stop_when_the_loop_is_left(resto
                 if stop.count == 2:
                     break
                 time.sleep(0.001)
-            assert stop.should_stop() and stop.count == 2  # still here: nothing was raised mid-step
-    assert caught.value.signum == signal.SIGTERM and caught.value.exit_code == 143
+            assert stop.should_stop()  # still here: nothing was raised mid-step
+            assert stop.count == 2
+    assert caught.value.signum == signal.SIGTERM
+    assert caught.value.exit_code == 143
     os.kill(os.getpid(), signal.SIGINT)  # after the command: counted, never a KeyboardInterrupt at exit
     time.sleep(0.01)
     assert stop.count == 3
@@ -406,7 +412,8 @@ def test_a_signal_while_the_program_starts_is_one_line_and_its_exit_code(signum)
         deadline = time.monotonic() + 30
         # SIGTERM is caught once the program's handlers are installed (Python itself catches SIGINT from the start)
         while not _catches(proc.pid, signal.SIGTERM):
-            assert time.monotonic() < deadline and proc.poll() is None, "no handler installed while starting"
+            assert time.monotonic() < deadline, "no handler installed while starting"
+            assert proc.poll() is None, "no handler installed while starting"
             time.sleep(0.01)
         proc.send_signal(signum)
         assert proc.wait(timeout=30) == 128 + signum

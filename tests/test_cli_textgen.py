@@ -244,8 +244,9 @@ def _textgen_leaves():
     return sub.choices
 
 
-def test_every_textgen_option_with_a_config_field_takes_its_default_from_the_config():
-    from gnnhw.cli._common import CONFIG_FIELD, config_field_default
+def test_every_textgen_train_config_field_is_an_option_from_the_config():
+    # that each such option's default (and dest) is its field's: tests/test_cli_help.py, for every command
+    from gnnhw.cli._common import CONFIG_FIELD
     from gnnhw.recurrent.config import TextTrainConfig
 
     leaves = _textgen_leaves()
@@ -253,10 +254,7 @@ def test_every_textgen_option_with_a_config_field_takes_its_default_from_the_con
     for name, parser in leaves.items():
         for action in parser._actions:
             if hasattr(action, CONFIG_FIELD):
-                config, field = getattr(action, CONFIG_FIELD)
-                assert action.default == config_field_default(config, field), (name, action.dest)
-                assert action.dest == field, (name, action.dest)
-                seen.add((name, field))
+                seen.add((name, getattr(action, CONFIG_FIELD)[1]))
     fields = {f.name for f in dataclasses.fields(TextTrainConfig)}
     options = {a.dest for a in leaves["train"]._actions}
     # every TextTrainConfig field is a train option, from the config (strip_gutenberg is --keep-gutenberg;

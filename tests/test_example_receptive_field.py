@@ -45,7 +45,8 @@ def test_default_run_prints_the_answers_and_writes_figure_and_json(example, tmp_
     assert payload["autograd_agrees"] is True
     assert payload["receptive_field"][1] == ["B", "C", "D"]
     # Depths 0..4: every size reaches 6 at the diameter (3) and stays there.
-    assert all(len(s) == 5 and s[3] == s[4] == 6 for s in payload["sizes"].values())
+    assert all(len(s) == 5 for s in payload["sizes"].values())
+    assert all(s[3] == s[4] == 6 for s in payload["sizes"].values())
     assert payload["updates"] == {"source": "C", "target": "E", "count": 3, "path": ["C", "B", "A", "E"]}
 
 
@@ -63,5 +64,6 @@ def test_graph_file_and_options(example, tmp_path, capsys):
 def test_unknown_node_is_one_line_and_exit_2(example, tmp_path, capsys):
     assert example.main(["--node", "Z", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "'Z'" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "'Z'" in err
     assert not (tmp_path / "receptive_field.png").exists()

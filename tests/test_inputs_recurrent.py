@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import pytest
-import torch
 
 from gnnhw.cli import main
 from gnnhw.errors import DivergedError
 from gnnhw.recurrent import train as train_module
 from gnnhw.recurrent.experiments import decay_per_step, run_sweep
 from gnnhw.recurrent.train import PalindromeConfig, train
+from tests.diverging import PoisonedAdam
 
 TINY = ["--hidden-size", "8", "--batch-size", "16", "--test-size", "50", "--quiet", "--device", "cpu"]
 COMMANDS = ("palindrome", "palindrome-sweep", "optimizers", "grads-over-time")
@@ -81,23 +80,9 @@ def test_repeated_list_values_are_refused(capsys, tmp_path, argv, message):
     assert not (tmp_path / "sweep.json").exists()
 
 
-class _PoisonedAdam(torch.optim.Adam):
-    """Adam that turns the weights into NaN at its third step: a stand-in for a run that diverges."""
-
-    def step(self, closure=None):
-        loss = super().step(closure)
-        self.calls = getattr(self, "calls", 0) + 1
-        if self.calls == 3:
-            with torch.no_grad():
-                for group in self.param_groups:
-                    for p in group["params"]:
-                        p.fill_(math.nan)
-        return loss
-
-
 @pytest.fixture
 def diverging(monkeypatch):
-    monkeypatch.setattr(train_module, "make_optimizer", lambda name, params, lr, momentum=0.9: _PoisonedAdam(params))
+    monkeypatch.setattr(train_module, "make_optimizer", lambda name, params, lr, momentum=0.9: PoisonedAdam(params))
 
 
 def test_training_that_diverges_raises_and_reports_no_accuracy(diverging):
@@ -249,6 +234,9 @@ def test_sweep_cli_on_a_bad_sweep_file_is_one_line_exit_2(capsys, tmp_path):
         ["palindrome", "--seed", str(2**64)],
         ["palindrome", "--lr", "1e300"],
         ["palindrome-sweep", "--seeds", "0", "0"],
+        ["palindrome-sweep", "--models", "rnn", "rnn"],
+        ["optimizers", "--optimizers", "adam", "adam"],
+        ["grads-over-time", "--models", "lstm", "lstm"],
         ["optimizers", "--hidden-size", "1000000000"],
         ["grads-over-time", "--length", "1"],
         ["textgen", "train", "--text", "t.txt", "--out", "o", "--num-layers", "100000"],

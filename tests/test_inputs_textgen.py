@@ -25,6 +25,7 @@ from gnnhw.recurrent.train_text import (
     model_from_checkpoint,
     train_text,
 )
+from tests.diverging import PoisonedAdam
 
 TEXT = "once upon a time there was a king. the king had a daughter. " * 30
 TINY = ["--seq-length", "10", "--batch-size", "8", "--hidden-size", "16", "--eval-every", "3", "--quiet"]
@@ -228,23 +229,9 @@ def test_evaluate_with_a_non_finite_loss_is_an_error_not_a_number(trained, tmp_p
     assert main(["textgen", "evaluate", "--checkpoint", str(path), "--text", str(book), "--stateful"]) == 2
 
 
-class _PoisonedAdam(torch.optim.Adam):
-    """Adam that turns the weights into NaN at its third step: a stand-in for a run that diverges."""
-
-    def step(self, closure=None):
-        loss = super().step(closure)
-        self.calls = getattr(self, "calls", 0) + 1
-        if self.calls == 3:
-            with torch.no_grad():
-                for group in self.param_groups:
-                    for p in group["params"]:
-                        p.fill_(math.nan)
-        return loss
-
-
 @pytest.fixture
 def diverging(monkeypatch):
-    monkeypatch.setattr(torch.optim, "Adam", _PoisonedAdam)
+    monkeypatch.setattr(torch.optim, "Adam", PoisonedAdam)
 
 
 def _config(**fields):

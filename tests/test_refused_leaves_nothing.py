@@ -40,7 +40,8 @@ def test_existing_folders_and_written_results_are_kept(tmp_path):
     with pytest.raises(ConfigError), prepare_outputs(folders=[written]):
         (written / "checkpoint.pt").write_bytes(b"kept")
         raise ConfigError("stopped after writing")
-    assert (written / "checkpoint.pt").read_bytes() == b"kept" and (written / LOCK_NAME).exists()
+    assert (written / "checkpoint.pt").read_bytes() == b"kept"
+    assert (written / LOCK_NAME).exists()
 
 
 def test_successful_run_keeps_its_folder(tmp_path):
@@ -66,7 +67,9 @@ def test_cli_refused_textgen_train_leaves_no_output_folder(capsys, tmp_path):
     out = tmp_path / "runs" / "book"
     code = main(["textgen", "train", "--text", str(empty), "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "is empty" in err and err.count("\n") == 1
+    assert code == 2
+    assert "is empty" in err
+    assert err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
 
 
@@ -76,8 +79,10 @@ def test_cli_resume_without_a_run_says_so_and_leaves_nothing(capsys, tmp_path):
     out = tmp_path / "typo-of-run"
     code = main(["textgen", "train", "--text", str(text), "--out", str(out), "--resume", "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1
-    assert "nothing to resume" in err and "drop --resume" in err, err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "nothing to resume" in err, err
+    assert "drop --resume" in err, err
     assert not out.exists()
 
 
@@ -95,7 +100,8 @@ def test_a_run_folder_given_as_checkpoint_names_the_file_inside(capsys, tmp_path
     (run / "checkpoint.pt").write_bytes(b"")
     assert main(["textgen", "sample", "--checkpoint", str(run)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"give the file, e.g. '{run / 'checkpoint.pt'}'" in err, err
+    assert err.count("\n") == 1, err
+    assert f"give the file, e.g. '{run / 'checkpoint.pt'}'" in err, err
     assert main(["eval-gcn", str(tmp_path)]) == 2  # a folder without any .pt file: no suggestion
     err = capsys.readouterr().err
     assert "is a directory, expected a file; it holds no .pt file" in err, err

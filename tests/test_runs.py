@@ -75,7 +75,8 @@ def test_special_files_are_never_replaced_by_a_result(tmp_path):
             check_output_file(special, "--json")
         with pytest.raises(OutputError, match=rf"cannot write '{re.escape(str(special))}': it is a {kind}"):
             gnnhw._utils.atomic_write_text(special, "{}")
-    assert Path("/dev/full").is_char_device() and fifo.is_fifo()
+    assert Path("/dev/full").is_char_device()
+    assert fifo.is_fifo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left either
 
 
@@ -83,10 +84,12 @@ def test_a_symlinked_output_file_is_written_through_the_link(tmp_path):
     (tmp_path / "target.json").write_text("old")
     (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
     gnnhw._utils.atomic_write_text(tmp_path / "link.json", "new")
-    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "new"
+    assert (tmp_path / "link.json").is_symlink()
+    assert (tmp_path / "target.json").read_text() == "new"
     (tmp_path / "dangling.json").symlink_to(tmp_path / "no" / "such" / "x.json")  # no folder is made for it
     gnnhw._utils.atomic_write_text(tmp_path / "dangling.json", "new")
-    assert (tmp_path / "dangling.json").read_text() == "new" and not (tmp_path / "no").exists()
+    assert (tmp_path / "dangling.json").read_text() == "new"
+    assert not (tmp_path / "no").exists()
 
 
 def test_two_outputs_of_one_command_on_one_file_are_refused(tmp_path):
@@ -103,7 +106,8 @@ def test_two_outputs_of_one_command_on_one_file_are_refused(tmp_path):
 
 def test_figure_paths_need_a_suffix_matplotlib_can_write(tmp_path):
     supported = supported_figure_suffixes()
-    assert {"png", "pdf", "svg"} <= set(supported) and "xyz" not in supported
+    assert {"png", "pdf", "svg"} <= set(supported)
+    assert "xyz" not in supported
     for name in ("curves.png", "curves.PDF", "c.svg"):
         check_figure_path(tmp_path / name, "--plot")
     with pytest.raises(OutputError, match=r"--plot 'curves\.xyz': matplotlib cannot write .*'\.xyz'.*\.png"):
@@ -185,7 +189,9 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
 def test_temporaries_have_a_recognisable_name_and_keep_the_suffix(tmp_path):
     with atomic_path(tmp_path / "checkpoint.pt") as tmp:
         match = TEMP_PATTERN.match(tmp.name)
-        assert match and int(match.group(1)) == os.getpid() and tmp.suffix == ".pt"
+        assert match
+        assert int(match.group(1)) == os.getpid()
+        assert tmp.suffix == ".pt"
         tmp.write_bytes(b"x")
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
@@ -220,7 +226,8 @@ def test_kill_9_during_a_checkpoint_write_leaves_a_temporary_that_the_next_run_r
         writer.send_signal(signal.SIGKILL)
         writer.wait()
     leftovers = [p for p in tmp_path.iterdir() if TEMP_PATTERN.match(p.name)]
-    assert len(leftovers) == 1 and leftovers[0].stat().st_size > 0
+    assert len(leftovers) == 1
+    assert leftovers[0].stat().st_size > 0
     with prepare_outputs(folders=[tmp_path]) as removed:  # what every command does before its work
         assert removed == leftovers
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([LOCK_NAME, "checkpoint.pt"])
@@ -243,7 +250,9 @@ def test_enospc_is_one_line_naming_the_path_and_the_previous_file_is_kept(tmp_pa
     with pytest.raises(OutputError) as caught:
         _write(writer, target)
     message = str(caught.value)
-    assert "\n" not in message and str(target) in message and "No space left on device (ENOSPC)" in message
+    assert "\n" not in message
+    assert str(target) in message
+    assert "No space left on device (ENOSPC)" in message
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
@@ -271,7 +280,9 @@ def test_a_really_full_disk_is_one_line_and_the_previous_file_is_kept(full_dir, 
     with pytest.raises(OutputError) as caught:
         _write(writer, target)
     message = str(caught.value)
-    assert "\n" not in message and "No space left on device (ENOSPC)" in message and str(target) in message
+    assert "\n" not in message
+    assert "No space left on device (ENOSPC)" in message
+    assert str(target) in message
     assert "inline_container" not in message
     assert target.stat().st_size == before
     assert [p.name for p in full_dir.iterdir()] == [target.name]

@@ -63,8 +63,10 @@ class Parser(argparse.ArgumentParser):
 
     A misspelt or unknown option is reported by the (sub)command it was given to, with the closest
     option of that command (``gnnhw palindrome --lenght 5``: did you mean --length?), instead of
-    argparse's top-level usage block. Options must be spelt in full (no abbreviations): ``train-gcn
-    --seed 3`` would otherwise silently mean ``--seeds 3``, three runs. Every subparser made through
+    argparse's top-level usage block. Options must be spelt in full (no abbreviations): argparse would
+    otherwise take ``palindrome --early 0.9`` for ``--early-stop 0.9``, and an option added later would
+    silently change what such a prefix means (``train-gcn --seed 3`` meant ``--seeds 3``, three runs, until
+    ``--seed`` came). Every subparser made through
     ``add_subparsers`` is of this class too.
     """
 

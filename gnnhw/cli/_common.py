@@ -11,6 +11,9 @@ from gnnhw.jsonio import dumps
 
 CONFIG_FIELD = "gnnhw_config_field"
 """Attribute of an argparse action made by :func:`add_config_option`: ``(config class, field name)``."""
+CONFIG_VALUES = "gnnhw_config_values"
+"""Attribute of an argparse action made by :func:`add_config_option` with ``values``: ``{option value: field
+value}`` (``--input one-hot`` sets ``input_size`` 10)."""
 
 
 def config_field_default(config: type, field: str) -> Any:
@@ -26,25 +29,42 @@ def config_field_default(config: type, field: str) -> Any:
 
 
 def add_config_option(
-    parser: argparse.ArgumentParser, flag: str, config: type, field: str | None = None, **kwargs: Any
+    parser: argparse.ArgumentParser,
+    flag: str,
+    config: type,
+    field: str | None = None,
+    *,
+    aliases: tuple[str, ...] = (),
+    values: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> argparse.Action:
     """``parser.add_argument(flag, ...)`` for a field of a config dataclass: the one source of its default.
 
     The option's ``dest`` is the field's name (``field`` defaults to the flag without dashes, ``-`` as ``_``),
     its default is the field's default, and its help defaults to the field's ``why`` (:func:`gnnhw.checks.bounded`);
     ``(default: X)`` is appended by the help formatter. The action remembers ``(config, field)`` so that a test
-    can check every such option against its config (``tests/test_cli_help.py``).
+    can check every such option against its config (``tests/test_cli_help.py``). ``aliases``: more option
+    strings for it. ``values``: ``{option value: field value}`` when the option names the field's values (its
+    choices, and its default is the name of the field's default); the command translates what it reads.
     """
     import dataclasses
 
     field = field or flag.lstrip("-").replace("-", "_")
     spec = {f.name: f for f in dataclasses.fields(config)}[field]
+    default = config_field_default(config, field)
+    if values is not None:
+        kwargs.setdefault("choices", tuple(values))
+        default = next(name for name, value in values.items() if value == default)
+    if "default" in kwargs:
+        raise TypeError(f"{flag}: its default is the config field's ({config.__name__}.{field}), not restated")
     kwargs.setdefault("dest", field)
-    kwargs.setdefault("default", config_field_default(config, field))
+    kwargs["default"] = default
     if "help" not in kwargs:
         kwargs["help"] = spec.metadata.get("range", {}).get("why", "")
-    action = parser.add_argument(flag, **kwargs)
+    action = parser.add_argument(flag, *aliases, **kwargs)
     setattr(action, CONFIG_FIELD, (config, field))
+    if values is not None:
+        setattr(action, CONFIG_VALUES, dict(values))
     return action
 
 

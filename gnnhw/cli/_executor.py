@@ -8,7 +8,9 @@ from gnnhw.executors import EXECUTORS
 
 
 def add_executor(parser: argparse.ArgumentParser) -> None:
-    """Add ``--executor`` (default ``local``) and ``--address`` (a Ray cluster) to ``parser``."""
+    """Add ``--executor`` (default ``local``) and ``--address`` (a Ray cluster) to ``parser`` (after its
+    ``--workers``, if it has one: the help names it only then)."""
+    cpus = " with --workers CPUs" if "--workers" in parser._option_string_actions else ""
     parser.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -20,7 +22,7 @@ def add_executor(parser: argparse.ArgumentParser) -> None:
         "--address",
         default=None,
         help="with --executor ray: the cluster's head, HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto "
-        "(default: start a local Ray instance on this machine)",
+        f"(default: start a local Ray instance on this machine{cpus})",
     )
 
 

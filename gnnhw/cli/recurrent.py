@@ -34,8 +34,7 @@ from gnnhw.cli._executor import add_executor, check_executor_args
 from gnnhw.cli._run import current
 from gnnhw.recurrent.config import (
     NUM_DIGITS,
-    SWEEP_LENGTHS,
-    SWEEP_SEEDS,
+    ComparisonConfig,
     GradientsConfig,
     OptimizersConfig,
     PalindromeConfig,
@@ -82,15 +81,8 @@ def _add_training_options(parser: argparse.ArgumentParser, config: type[Palindro
         help="LSTM only: added to the forget gates' bias at initialisation; 0 is torch's initialisation "
         "(1 lets the LSTM learn long palindromes far sooner)",
     )
-    inputs = {size: name for name, size in _INPUTS.items()}
     add_config_option(
-        parser,
-        "--input",
-        config,
-        "input_size",
-        choices=tuple(_INPUTS),
-        default=inputs[config_field_default(config, "input_size")],
-        help="digit encoding: one-hot vectors or the raw digit",
+        parser, "--input", config, "input_size", values=_INPUTS, help="digit encoding: one-hot vectors or the raw digit"
     )
     add_config_option(parser, "--test-size", config, type=int, help="fresh test palindromes")
     never = " (default: never)" if config_field_default(config, "early_stop_accuracy") is None else ""
@@ -478,20 +470,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw palindrome-sweep --executor ray --address 10.0.0.1:6379 --out out/palindrome   # a Ray cluster\n"
         ),
     )
-    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models")
-    p.add_argument("--lengths", "--length", nargs="+", type=int, default=list(SWEEP_LENGTHS), help="palindrome lengths")
+    add_config_option(p, "--models", ComparisonConfig, nargs="+", help="models")
+    add_config_option(p, "--lengths", ComparisonConfig, aliases=("--length",), nargs="+", type=int)
     add_config_option(
         p, "--seed", SweepConfig, type=int, help="the first seed: runs use seeds SEED, SEED+1, ..., SEED+SEEDS-1"
     )
-    p.add_argument(
-        "--seeds",
-        nargs="+",
-        type=int,
-        action=_SeedCount,
-        metavar="N",
-        default=SWEEP_SEEDS,
-        help="runs (seeds) per model and length",
-    )
+    add_config_option(p, "--seeds", ComparisonConfig, nargs="+", type=int, action=_SeedCount, metavar="N")
     _add_optimizer(p, SweepConfig)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
@@ -520,12 +504,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(
         p, "--seed", OptimizersConfig, type=int, help="seed of weights and data, shared by all optimizers"
     )
-    p.add_argument(
-        "--optimizers",
-        nargs="+",
-        default=["sgd", "sgd-momentum", "rmsprop", "adam"],
-        help="optimizers to compare (sgd-momentum: momentum 0.9)",
-    )
+    add_config_option(p, "--optimizers", ComparisonConfig, nargs="+")
     p.add_argument(
         "--workers",
         type=int,
@@ -557,7 +536,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(p, "--length", GradientsConfig, type=int, help="palindrome length T")
     add_config_option(p, "--seed", GradientsConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, GradientsConfig)
-    p.add_argument("--models", nargs="+", default=["rnn", "lstm"], help="models to compare, rnn and/or lstm")
+    add_config_option(p, "--models", ComparisonConfig, nargs="+", help="models to compare, rnn and/or lstm")
     p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
     _add_training_options(p, GradientsConfig, model=False)
     add_format(p)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gnnhw.cli._common import path_arg, positive_int
+from gnnhw.cli._common import add_config_option, path_arg, positive_int
 
 
 class _ParserOptions:
@@ -40,9 +40,6 @@ class _ParserOptions:
 
     def accepts(self, command: Sequence[str], flag: str) -> bool:
         return flag in self._actions(command)
-
-    def takes_list(self, command: Sequence[str], flag: str) -> bool:
-        return self._actions(command)[flag].nargs in ("+", "*")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -73,7 +70,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report``."""
-    from gnnhw.report.plan import BUDGETS
+    from gnnhw.report.plan import BUDGETS, ReportConfig
 
     p = subparsers.add_parser(
         "report",
@@ -93,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="the report folder")
-    p.add_argument("--budget", choices=tuple(BUDGETS), default="standard", help="how long to train (see below)")
+    add_config_option(p, "--budget", ReportConfig, choices=tuple(BUDGETS))
     p.add_argument(
         "--jobs", type=positive_int, default=2, help="experiments run at the same time (each one's commands in order)"
     )

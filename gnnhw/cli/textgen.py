@@ -42,6 +42,7 @@ from gnnhw.recurrent.config import (  # torch-free: the defaults and ranges of e
     MAX_NGRAM_ORDER,
     PPMD_ORDERS,
     BaselineConfig,
+    EvaluateConfig,
     SampleConfig,
     TextTrainConfig,
 )
@@ -204,8 +205,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
     ev.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file (usually the one it was trained on)")
-    ev.add_argument("--start", type=float, default=0.0, help="start of the part, as a fraction of the text")
-    ev.add_argument("--end", type=float, default=1.0, help="end of the part, as a fraction of the text")
+    add_config_option(ev, "--start", EvaluateConfig, type=float)
+    add_config_option(ev, "--end", EvaluateConfig, type=float)
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
     ev.add_argument("--stateful", action="store_true", help="report only the stream reading (default: both readings)")
     _add_keep_gutenberg(ev)

@@ -168,18 +168,19 @@ def gcn_norm_weights(
 
 
 def symmetric_norm(weight: Tensor, source: Tensor, target: Tensor, num_nodes: int, *, check: bool = True) -> Tensor:
-    r""":math:`\hat{e}_k = d_{s_k}^{-1/2} w_k d_{t_k}^{-1/2}` with :math:`d_i = \sum_{k: t_k = i} w_k` (degree at the
-    target) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if ``check``) for a node whose
-    non-zero arriving weights sum to <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`).
+    r""":math:`\hat{e}_k = \tilde{d}_{s_k}^{-1/2} w_k \tilde{d}_{t_k}^{-1/2}` with
+    :math:`\tilde{d}_i = \sum_{k: t_k = i} w_k` (the degree of Ã at the target, D̃_ii; ``weight`` holds Ã's
+    entries, self-loops included) and :math:`0^{-1/2} := 0`. Raises :class:`~gnnhw.errors.DegreeError` (if
+    ``check``) for a node whose non-zero arriving weights sum to <= 0 (rule 3 of :mod:`gnnhw.graph.adjacency`).
 
     Shapes: weight, source, target ``(E,)`` -> ``(E,)``.
     """
-    deg = weight.new_zeros(num_nodes).index_add(0, target, weight)  # d_i = sum_j ẽ_{j,i}
+    deg = weight.new_zeros(num_nodes).index_add(0, target, weight)  # d̃_i = sum_j ẽ_{j,i}
     if check:
         check_degrees(deg, target, weight)  # rule 3 of gnnhw.graph.adjacency: non-zero weights summing to <= 0 refused
     deg_inv_sqrt = deg.pow(-0.5)
     deg_inv_sqrt = deg_inv_sqrt.masked_fill(torch.isinf(deg_inv_sqrt), 0.0)  # 0^-1/2 := 0 (isolated nodes)
-    # ê_{j,i} = d_j^-1/2 ẽ_{j,i} d_i^-1/2
+    # ê_{j,i} = d̃_j^-1/2 ẽ_{j,i} d̃_i^-1/2
     return deg_inv_sqrt.index_select(0, source) * weight * deg_inv_sqrt.index_select(0, target)
 
 

@@ -41,6 +41,10 @@ SWEEP_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
 """The palindrome lengths ``palindrome-sweep`` trains on unless told otherwise."""
 SWEEP_SEEDS = 3
 """How many seeds (runs) per (model, length) ``palindrome-sweep`` trains unless told otherwise."""
+COMPARED_MODELS = ("rnn", "lstm")
+"""The models ``palindrome-sweep`` and ``grads-over-time`` compare unless told otherwise."""
+COMPARED_OPTIMIZERS = ("sgd", "sgd-momentum", "rmsprop", "adam")
+"""The optimizers ``gnnhw optimizers`` compares unless told otherwise."""
 
 TEXT_RENAMES = {"cell": "impl", "learning_rate": "lr"}
 """Old field names of :class:`TextTrainConfig` -> today's (``cell``'s values: "torch" -> "reference")."""
@@ -170,6 +174,27 @@ class GradientsConfig(PalindromeConfig):
     train_steps: int = _preset("train_steps", 1000)
 
 
+@dataclass
+class ComparisonConfig:
+    """What the palindrome comparisons vary, beside their training config (:class:`SweepConfig`,
+    :class:`OptimizersConfig`, :class:`GradientsConfig`): the defaults and ranges of ``palindrome-sweep
+    --models --lengths --seeds``, ``grads-over-time --models`` and ``optimizers --optimizers``. Each value is
+    also checked as its training config's field before any work."""
+
+    models: list[str] = bounded(
+        default_factory=lambda: list(COMPARED_MODELS), choices=MODEL_NAMES, why="the models to compare"
+    )
+    lengths: list[int] = bounded(
+        default_factory=lambda: list(SWEEP_LENGTHS), min=2, max=10_000, why="palindrome lengths T"
+    )
+    seeds: int = bounded(SWEEP_SEEDS, min=1, max=1_000_000, why="runs (seeds) per model and length")
+    optimizers: list[str] = bounded(
+        default_factory=lambda: list(COMPARED_OPTIMIZERS),
+        choices=OPTIMIZERS,
+        why="optimizers to compare (sgd-momentum: momentum 0.9)",
+    )
+
+
 @accept_renamed(TEXT_RENAMES, impl_key="cell")
 @dataclass
 class TextTrainConfig:
@@ -279,6 +304,15 @@ class BaselineConfig:
 
     order: int = bounded(5, min=1, max=MAX_NGRAM_ORDER, why="n of the interpolated Kneser-Ney n-gram model")
     ppmd_order: int = bounded(8, min=PPMD_ORDERS[0], max=PPMD_ORDERS[1], why="PPMd's model order")
+
+
+@dataclass
+class EvaluateConfig:
+    """The defaults and ranges of ``gnnhw textgen evaluate``: the part of the text read, ``[start, end)`` as
+    fractions of its length (the CLI also refuses ``start >= end``)."""
+
+    start: float = bounded(0.0, min=0.0, max=1.0, max_open=True, why="start of the part, as a fraction of the text")
+    end: float = bounded(1.0, min=0.0, min_open=True, max=1.0, why="end of the part, as a fraction of the text")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from gnnhw.checks import SEED_MAX, check_value
 from gnnhw.errors import ConfigError, DivergedError, ResultsFileError, check_positive_int
 from gnnhw.jsonio import dumps, read_json
 from gnnhw.recurrent.config import palindrome_fields_from_file, sweep_seeds
+from gnnhw.recurrent.ensemble import seed_record
 from gnnhw.recurrent.models import LSTM, MODELS, VanillaRNN
 from gnnhw.recurrent.palindrome import palindrome_batch, train_test_generators
 from gnnhw.recurrent.train import OPTIMIZERS, PalindromeConfig, PalindromeResult, build, train
@@ -45,17 +46,7 @@ def _job_key(model: str, length: int, seed: int) -> str:
 
 def _run_job(config: PalindromeConfig) -> dict[str, Any]:
     """Train one configuration (in a worker process); return a JSON-ready record."""
-    result = train(config)
-    return {
-        "model": config.model,
-        "length": config.length,
-        "seed": config.seed,
-        "test_accuracy": result.test_accuracy,
-        "steps": result.steps,
-        "stopped_early": result.stopped_early,
-        "seconds": result.seconds,
-        "final_train_accuracy": result.train_accuracy[-1],
-    }
+    return seed_record(train(config))
 
 
 @dataclass
@@ -213,7 +204,7 @@ def run_sweep(
 
 def _run_seed_group(configs: tuple[PalindromeConfig, ...]) -> list[dict[str, Any]]:
     """Train the seeds of one (model, length) together (in a worker process); return their records."""
-    from gnnhw.recurrent.ensemble import seed_record, train_seeds
+    from gnnhw.recurrent.ensemble import train_seeds
 
     return [seed_record(result) for result in train_seeds(configs)]
 

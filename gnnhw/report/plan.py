@@ -1,11 +1,10 @@
 """What ``gnnhw report`` runs: the budgets, the experiments and the exact ``gnnhw`` command of each step.
 
 Every number of the report comes from a command a user could type. The commands are built here, in one
-place, from :data:`OPTION_NAMES` (logical option -> the flag names it has had): the first name the command
-really accepts is used, so the report keeps working while options are renamed (issue #11: ``--seeds N``
-as a count with ``--seed`` the first seed, ``--max-norm`` for ``--clip``, ``--impl`` for ``--cell`` /
-``--backend`` / ``--layer``). Which names a command accepts is asked of a :class:`CommandOptions` (the CLI
-answers from its parser), so this module parses nothing.
+place, with today's option names (issue #11's vocabulary: ``--seeds N`` a count with ``--seed`` the first
+seed, ``--max-norm``, ``--impl``); a logical option ``"eval_every"`` is the flag ``--eval-every``. Whether
+a command has each option is asked of a :class:`CommandOptions` (the CLI answers from its parser), so a
+renamed option is one clear error before anything runs, and this module parses nothing.
 """
 
 from __future__ import annotations
@@ -17,19 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from gnnhw.checks import bounded
 from gnnhw.errors import ConfigError
-
-# Logical option -> flag names, the current vocabulary's name first (issue #11), then the older ones still
-# found on some commands. A logical name not listed here is its own flag (``"steps"`` -> ``--steps``).
-OPTION_NAMES: dict[str, tuple[str, ...]] = {
-    "seed": ("--seed", "--first-seed"),  # one seed, or the first of --seeds N runs
-    "seeds": ("--seeds",),  # a count (issue #11), or on older commands a list of seeds (detected)
-    "max_norm": ("--max-norm", "--clip"),
-    "impl": ("--impl", "--cell", "--backend", "--layer"),
-    "hidden_size": ("--hidden-size", "--hidden"),
-    "lengths": ("--lengths", "--length"),
-    "workers": ("--workers",),
-}
 
 
 class CommandOptions(Protocol):
@@ -37,10 +25,6 @@ class CommandOptions(Protocol):
 
     def accepts(self, command: Sequence[str], flag: str) -> bool:
         """True when ``gnnhw COMMAND... FLAG`` is a visible (not deprecated) option."""
-        ...
-
-    def takes_list(self, command: Sequence[str], flag: str) -> bool:
-        """True when the option takes several values (``--seeds 0 1 2``), False for one value."""
         ...
 
 
@@ -216,6 +200,14 @@ BUDGETS: dict[str, Budget] = {
     ),
 }
 
+
+@dataclasses.dataclass
+class ReportConfig:
+    """The defaults and ranges of ``gnnhw report``'s experiment settings."""
+
+    budget: str = bounded("standard", choices=tuple(BUDGETS), why="how long to train (see below)")
+
+
 TEXT_FILE = "books/book_EN_grimms_fairy_tails.txt"  # under the data root
 PROMPT = "Sleeping beauty is"
 # The assignment's tau multiplies the logits; gnnhw's --temperature T divides them, so T = 1 / tau.
@@ -240,7 +232,7 @@ def budget(name: str) -> Budget:
 
 
 class _Command:
-    """Builds one command's arguments with the flag names the command accepts (see :data:`OPTION_NAMES`)."""
+    """Builds one command's arguments; every option is checked to exist on the command (:class:`CommandOptions`)."""
 
     def __init__(self, options: CommandOptions, *command: str) -> None:
         self.options = options
@@ -248,14 +240,13 @@ class _Command:
         self.argv: list[str] = list(command)
 
     def flag(self, logical: str) -> str:
-        names = OPTION_NAMES.get(logical, ("--" + logical.replace("_", "-"),))
-        for name in names:
-            if self.options.accepts(self.command, name):
-                return name
-        raise ConfigError(
-            f"'gnnhw {' '.join(self.command)}' accepts none of {', '.join(names)}; update "
-            "gnnhw.report.plan.OPTION_NAMES to the command's option name"
-        )
+        name = "--" + logical.replace("_", "-")
+        if not self.options.accepts(self.command, name):
+            raise ConfigError(
+                f"'gnnhw {' '.join(self.command)}' has no option {name}; update gnnhw.report.plan to the "
+                "command's option name"
+            )
+        return name
 
     def opt(self, logical: str, *values: object) -> _Command:
         self.argv.append(self.flag(logical))
@@ -266,10 +257,7 @@ class _Command:
         return self.opt(logical)
 
     def seeds(self, first: int, count: int) -> _Command:
-        """``--seeds N --seed S`` (issue #11), or ``--seeds S S+1 ...`` where a command still takes a list."""
-        flag = self.flag("seeds")
-        if self.options.takes_list(self.command, flag):
-            return self.opt("seeds", *range(first, first + count))
+        """``--seeds COUNT --seed FIRST``: ``count`` runs, seeds ``first``, ``first + 1``, ..."""
         return self.opt("seeds", count).opt("seed", first)
 
     def step(self, name: str, *outputs: str) -> Step:
@@ -283,7 +271,7 @@ def build_plan(choice: Budget, options: CommandOptions, data_root: Path) -> list
     except the data: ``--data-root data_root`` and the text ``data_root / TEXT_FILE``.
 
     Raises:
-        ConfigError: a command accepts none of the flag names of an option it needs.
+        ConfigError: a command has no option of the name the plan uses.
     """
     b = choice
     o = options

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from gnnhw.recurrent.config import TextTrainConfig
 from gnnhw.recurrent.text import TextDataset
+from gnnhw.recurrent.train_text import CHECKPOINT_NAME, load_checkpoint, train_text
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40  # 1920 characters, easy to learn
 
@@ -45,3 +49,24 @@ def assert_same_run(a: dict, b: dict) -> None:
         assert ("state" in a["stream"]) == ("state" in b["stream"])
         for s, t in zip(a["stream"].get("state", []), b["stream"].get("state", []), strict=True):
             assert torch.equal(s, t)
+
+
+def interrupted_and_resumed(config: TextTrainConfig, folder: Path, at: int) -> tuple[dict, dict, dict]:
+    """Train ``config`` straight through (in ``folder/straight``), and again (in ``folder/cut``) stopped by a
+    KeyboardInterrupt at step ``at`` and resumed to the end; return the checkpoints: the straight run's, the
+    one written on the interrupt, and the resumed run's."""
+
+    def interrupt(step: int) -> None:
+        if step == at:
+            raise KeyboardInterrupt
+
+    train_text(tiny_data(config), config, out_dir=folder / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        train_text(tiny_data(config), config, out_dir=folder / "cut", on_step=interrupt)
+    on_interrupt = load_checkpoint(folder / "cut" / CHECKPOINT_NAME)
+    train_text(tiny_data(config), config, out_dir=folder / "cut", resume=True)
+    return (
+        load_checkpoint(folder / "straight" / CHECKPOINT_NAME),
+        on_interrupt,
+        load_checkpoint(folder / "cut" / CHECKPOINT_NAME),
+    )

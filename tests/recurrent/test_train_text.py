@@ -22,7 +22,7 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 from gnnhw.runs import RunStopped
-from tests.recurrent._textgen_runs import TEXT, assert_same_run, tiny_config, tiny_data
+from tests.recurrent._textgen_runs import TEXT, assert_same_run, interrupted_and_resumed, tiny_config, tiny_data
 
 _config, _data, _assert_same_run = tiny_config, tiny_data, assert_same_run
 
@@ -56,20 +56,9 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
 
 @pytest.mark.parametrize("impl", ["reference", "scratch"])
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, impl):
-    config = _config(impl=impl)
-    train_text(_data(config), config, out_dir=tmp_path / "straight")
-
-    def interrupt_at_5(step: int) -> None:
-        if step == 5:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=interrupt_at_5)
-    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["step"] == 5  # written on the interrupt
-    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
-    _assert_same_run(
-        load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
-    )
+    straight, on_interrupt, resumed = interrupted_and_resumed(_config(impl=impl), tmp_path, at=5)
+    assert on_interrupt["step"] == 5  # written on the interrupt
+    _assert_same_run(straight, resumed)
 
 
 def test_should_stop_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tmp_path):

@@ -21,7 +21,7 @@ from gnnhw.recurrent.train_text import (
     train_text,
 )
 from gnnhw.runs import RunStopped
-from tests.recurrent._textgen_runs import TEXT, assert_same_run, tiny_config, tiny_data
+from tests.recurrent._textgen_runs import TEXT, assert_same_run, interrupted_and_resumed, tiny_config, tiny_data
 
 # B = 8 streams of L = 216 characters, T = 10: (216 - 1) // 10 = 21 batches per epoch
 PER_EPOCH = 21
@@ -199,18 +199,7 @@ def test_a_checkpoint_from_before_bits_per_character_resumes_with_nan_for_the_mi
 
 
 def test_a_keyboard_interrupt_in_a_sequential_run_saves_the_stream_and_resumes_exactly(tmp_path):
-    config = _config(batching="sequential", steps=9)
-    train_text(_data(config), config, out_dir=tmp_path / "straight")
-
-    def interrupt_at_5(step: int) -> None:
-        if step == 5:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_text(_data(config), config, out_dir=tmp_path / "cut", on_step=interrupt_at_5)
-    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)["stream"]["position"] == 5
-    train_text(_data(config), config, out_dir=tmp_path / "cut", resume=True)
-    a = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)
-    b = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    a, on_interrupt, b = interrupted_and_resumed(_config(batching="sequential", steps=9), tmp_path, at=5)
+    assert on_interrupt["stream"]["position"] == 5
     assert_same_run(a, b)  # weights, optimizer, curves, RNGs, stream position and carried state
     assert "state" in a["stream"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,17 +15,13 @@ from gnnhw.report.plan import BUDGETS, Budget, budget, build_plan
 
 
 class FakeOptions:
-    """A CLI whose commands accept exactly ``flags`` (``--seeds`` a list when ``seeds_list``)."""
+    """A CLI whose commands accept exactly ``flags``."""
 
-    def __init__(self, flags: set[str], seeds_list: bool) -> None:
+    def __init__(self, flags: set[str]) -> None:
         self.flags = flags
-        self.seeds_list = seeds_list
 
     def accepts(self, command: Sequence[str], flag: str) -> bool:
         return flag in self.flags
-
-    def takes_list(self, command: Sequence[str], flag: str) -> bool:
-        return flag == "--seeds" and self.seeds_list
 
 
 COMMON = {
@@ -40,36 +37,49 @@ def _sweep_argv(options: FakeOptions) -> list[str]:
     return list(next(e for e in plan if e.key == "sweep").steps[0].argv)
 
 
-def test_seeds_as_a_count_with_the_first_seed_where_the_command_counts():
-    argv = _sweep_argv(FakeOptions(COMMON | {"--seed"}, seeds_list=False))
+def test_seeds_as_a_count_with_the_first_seed():
+    argv = _sweep_argv(FakeOptions(COMMON | {"--seed"}))
     i = argv.index("--seeds")
     assert argv[i + 1] == str(BUDGETS["quick"].sweep_seeds)
+    assert argv[i + 2].startswith("--")  # one count, never the old list of seeds
     assert argv[argv.index("--seed") + 1] == "0"
 
 
-def test_seeds_as_a_list_where_the_command_takes_one():
-    argv = _sweep_argv(FakeOptions(COMMON | {"--seed"}, seeds_list=True))
-    i = argv.index("--seeds")
-    assert argv[i + 1 : i + 1 + BUDGETS["quick"].sweep_seeds] == [str(s) for s in range(BUDGETS["quick"].sweep_seeds)]
-    assert "--seed" not in argv
+@pytest.mark.parametrize("name", sorted(BUDGETS))
+def test_every_command_passes_seeds_as_a_count_with_the_real_cli(name: str):
+    # the sweep's --seeds also takes the old list form (deprecated, with a warning); the report never uses it
+    for exp in build_plan(BUDGETS[name], _ParserOptions(), Path("/data")):
+        for step in exp.steps:
+            if "--seeds" in step.argv:
+                i = step.argv.index("--seeds")
+                assert int(step.argv[i + 1]) >= 1, step.argv
+                assert step.argv[i + 2].startswith("--"), step.argv
+                assert "--seed" in step.argv, step.argv
 
 
-def test_the_current_name_is_preferred_over_an_older_one():
-    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed", "--first-seed"}, False), Path("/d"))
-    argv = next(e for e in plan if e.key == "planetoid").steps[0].argv
-    assert "--seed" in argv
-    assert "--first-seed" not in argv
+@pytest.mark.parametrize("name", sorted(BUDGETS))
+def test_no_command_uses_a_deprecated_alias(name: str):
+    hidden = {
+        flag
+        for parser in _all_parsers(build_parser())
+        for action in parser._actions
+        if action.help is argparse.SUPPRESS
+        for flag in action.option_strings
+    }
+    assert "--first-seed" in hidden  # what is looked for is there to find
+    for exp in build_plan(BUDGETS[name], _ParserOptions(), Path("/data")):
+        for step in exp.steps:
+            assert not hidden & set(step.argv), step.argv
 
 
-def test_an_older_name_is_used_when_the_command_has_only_it():
-    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--first-seed"}, False), Path("/d"))
-    argv = next(e for e in plan if e.key == "planetoid").steps[0].argv
-    assert "--first-seed" in argv
+def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser] + [p for sub in subs for child in sub.choices.values() for p in _all_parsers(child)]
 
 
-def test_an_option_no_name_of_which_exists_is_a_config_error_naming_the_table():
-    with pytest.raises(ConfigError, match="OPTION_NAMES"):
-        build_plan(BUDGETS["quick"], FakeOptions(COMMON - {"--sample-at"} | {"--seed"}, False), Path("/d"))
+def test_an_option_the_command_lacks_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="'gnnhw textgen train' has no option --sample-at"):
+        build_plan(BUDGETS["quick"], FakeOptions(COMMON - {"--sample-at"} | {"--seed"}), Path("/d"))
 
 
 @pytest.mark.parametrize("name", sorted(BUDGETS))

@@ -28,7 +28,7 @@ def test_either_solved_or_chance_is_said_only_when_no_run_ends_in_between():
 
 
 def test_a_missing_output_is_one_line_naming_it(tmp_path: Path):
-    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}, False), Path("/data"))
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
     with pytest.raises(ResultsFileError, match="bptt.json") as err:
         build_sections(tmp_path, plan, BUDGETS["quick"])
     assert "\n" not in str(err.value)
