@@ -218,6 +218,18 @@ def _run_and_report(
     return 0
 
 
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments that ``train_planetoid`` and ``run_depth_study`` take from the command line alike."""
+    return {
+        "root": args.data_root,
+        "device": args.device,
+        "progress": not args.quiet,
+        "trust_raw_data": args.trust_raw_data,
+        "executor": args.executor,
+        "address": args.address,
+    }
+
+
 def _train_gcn(args: argparse.Namespace) -> int:
     if not args.sparse_features and args.impl != "scratch":
         from gnnhw.errors import ConfigError
@@ -231,15 +243,7 @@ def _train_gcn(args: argparse.Namespace) -> int:
     def train() -> Any:
         from gnnhw.graph.train import train_planetoid
 
-        return train_planetoid(
-            config,
-            root=args.data_root,
-            device=args.device,
-            progress=not args.quiet,
-            trust_raw_data=args.trust_raw_data,
-            executor=args.executor,
-            address=args.address,
-        )
+        return train_planetoid(config, **_run_options(args))
 
     def report(result: Any) -> None:
         if args.format == "json":
@@ -329,15 +333,7 @@ def _depth_study(args: argparse.Namespace) -> int:
     def train() -> Any:
         from gnnhw.graph.depth import run_depth_study
 
-        return run_depth_study(
-            config,
-            root=args.data_root,
-            device=args.device,
-            progress=not args.quiet,
-            trust_raw_data=args.trust_raw_data,
-            executor=args.executor,
-            address=args.address,
-        )
+        return run_depth_study(config, **_run_options(args))
 
     def report(result: Any) -> None:
         if args.format == "json":
