@@ -59,6 +59,14 @@ def test_help_has_description_and_examples_of_itself(prog):
     assert any(line.strip().startswith(prog + " ") for line in examples), (prog, examples)
 
 
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_every_section_of_the_help_stands_apart(prog):
+    # a heading ('examples:', 'budgets:', ...) glued to the line above it reads as part of that section
+    lines = PARSERS[prog].format_help().splitlines()
+    glued = [b for a, b in zip(lines, lines[1:], strict=False) if re.fullmatch(r"[a-z][a-z ()-]*:", b) and a.strip()]
+    assert glued == [], prog
+
+
 @pytest.mark.parametrize("prog", sorted(LEAVES))
 def test_every_option_is_explained_with_its_default(prog):
     parser = LEAVES[prog]
