@@ -9,7 +9,7 @@ rate of 1e300, a million layers) in milliseconds, before anything heavy is loade
   before any tensor is made (:func:`gnnhw.checks.check_memory`).
 
 Ranges are declared with :func:`gnnhw.checks.bounded` (min, max, why) and enforced by ``validate()``, which
-the library calls and the CLI calls first (naming its own options, e.g. ``--hidden``).
+the library calls and the CLI calls first (naming its own options, e.g. ``--hidden-channels``).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ class TrainConfig:
     def validate(self, labels: Mapping[str, str] | None = None) -> TrainConfig:
         """Check every field and the memory the run needs; return ``self`` with the data set's canonical name.
 
-        ``labels`` maps field names to the CLI options they came from (e.g. ``{"hidden_channels": "--hidden"}``)
+        ``labels`` maps field names to the CLI options they came from (say ``{"hidden_channels": "--hidden-channels"}``)
         so that errors name what the user typed. Raises :class:`ConfigError` (one line: the field, the value,
         the range and why).
         """
