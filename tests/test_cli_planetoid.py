@@ -244,7 +244,7 @@ def test_a_diverging_run_reports_no_accuracy_and_writes_nothing(
         data.x = data.x * 3e38
         return data
 
-    monkeypatch.setattr(train_module, "load_planetoid", overflowing)
+    monkeypatch.setattr(train_module, "load_dataset", overflowing)
     full, ckpt = tmp_path / "run.json", tmp_path / "gcn.pt"
     code, out, err = _run(
         capsys, "train-gcn", "--no-normalize-features", "--epochs", "5", "--quiet", "--format", "json",

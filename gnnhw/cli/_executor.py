@@ -20,7 +20,7 @@ def add_executor(parser: argparse.ArgumentParser) -> None:
         "--address",
         default=None,
         help="with --executor ray: the cluster's head, HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto "
-        "(default: start a local Ray instance on this machine, with --workers CPUs where the command has --workers)",
+        "(default: start a local Ray instance on this machine)",
     )
 
 

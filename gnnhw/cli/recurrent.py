@@ -268,14 +268,14 @@ def _sweep(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, SweepConfig, model="lstm", length=10)
     check_executor_args(args)
-    # Several worker processes: one thread each (--threads N: N each); one: as for a single run.
-    workers = min(args.workers, len(args.models) * len(set(args.lengths)))
-    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     seeds = _seed_list(args)
     _check_lists(base, {"--models": ("model", args.models), "--lengths": ("length", args.lengths)})
     _check_lists(base, {"--seeds": ("seed", seeds)})
     _check_device_available(args.device)
     _warn_old_seed_list(args)
+    # Several worker processes: one thread each (--threads N: N each); one: as for a single run.
+    workers = min(args.workers, len(args.models) * len(set(args.lengths)))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     from gnnhw.recurrent.experiments import run_sweep
     from gnnhw.runs import prepare_outputs
 
@@ -344,10 +344,10 @@ def _optimizers(args: argparse.Namespace) -> int:
     check_positive_int("--workers", args.workers)
     base = _config(args, OptimizersConfig)
     check_executor_args(args)
-    workers = min(args.workers, len(args.optimizers))
-    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     _check_lists(base, {"--optimizers": ("optimizer", args.optimizers)})
     _check_device_available(args.device)
+    workers = min(args.workers, len(args.optimizers))
+    threads = apply_threads(args, "worker" if workers > 1 else "recurrent", _recurrent_size(base))
     from gnnhw.plotting.recurrent import optimizers_figure
     from gnnhw.recurrent.experiments import compare_optimizers
     from gnnhw.runs import prepare_outputs
@@ -391,8 +391,8 @@ def _optimizers(args: argparse.Namespace) -> int:
 
 def _grads(args: argparse.Namespace) -> int:
     base = _config(args, GradientsConfig)
-    apply_threads(args, "recurrent", _recurrent_size(base))
     _check_lists(base, {"--models": ("model", args.models)})
+    apply_threads(args, "recurrent", _recurrent_size(base))
     from gnnhw.plotting.recurrent import gradients_figure
     from gnnhw.recurrent.experiments import decay_per_step, gradients_over_time
     from gnnhw.runs import prepare_outputs
