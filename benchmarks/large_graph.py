@@ -9,7 +9,7 @@ train full-batch:
              computed once by :func:`gnnhw.graph.adjacency.normalized_adjacency` (what ``train-gcn`` does); the
              time to compute Â is reported separately as ``setup``.
 * ``pyg``    ``GCN(impl="reference")``: PyG's ``GCNConv`` on ``edge_index`` (default ``cached=False``: it normalizes
-             the graph in every forward pass, as ``train-gcn --layer pyg`` runs it).
+             the graph in every forward pass, as ``train-gcn --impl reference`` runs it).
 
 Both get the same dense, row-normalized features. Each (size, implementation) runs in its own fresh subprocess,
 ``--rounds`` times, the two implementations alternating (and the first one swapping every round), so that a busy

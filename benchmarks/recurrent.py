@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--model", choices=("lstm", "rnn"), default="lstm")
     parser.add_argument("--length", type=int, default=20, help="time steps T (default 20)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--hidden-size", "--hidden", type=int, default=128, help="hidden units (default 128)")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round (default 30)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, alternating the models (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -60,7 +60,7 @@ def main() -> None:
         torch.backends.mkldnn.enabled = False
 
     torch.manual_seed(0)
-    ours = build_model(args.model, 10, args.hidden, 10)
+    ours = build_model(args.model, 10, args.hidden_size, 10)
     ref = TorchRecurrentClassifier.from_scratch(ours)
     x = nn.functional.one_hot(torch.randint(0, 10, (args.batch_size, args.length)), 10).float()
     y = torch.randint(0, 10, (args.batch_size,))
@@ -72,7 +72,7 @@ def main() -> None:
     ratios = [a / b for a, b in zip(times["from-scratch"], times["torch.nn"], strict=True)]
 
     print(
-        f"{args.model}: T={args.length}, batch {args.batch_size}, hidden {args.hidden}, "
+        f"{args.model}: T={args.length}, batch {args.batch_size}, hidden {args.hidden_size}, "
         f"{torch.get_num_threads()} thread(s), {args.rounds} rounds x {args.steps} steps, "
         f"oneDNN {'on' if torch.backends.mkldnn.enabled else 'off'}"
     )

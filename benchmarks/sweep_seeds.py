@@ -31,14 +31,14 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[5, 10])
     parser.add_argument("--models", nargs="+", default=["rnn", "lstm"])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per (model, length): 0 .. N-1 (default 3)")
-    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--hidden-size", "--hidden", type=int, default=128, help="hidden units (default 128)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     base = dataclasses.replace(
         PalindromeConfig(),
         train_steps=args.steps,
-        hidden_size=args.hidden,
+        hidden_size=args.hidden_size,
         early_stop_accuracy=0.99,  # the sweep command's default
         device=args.device,
     )

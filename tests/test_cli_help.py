@@ -63,6 +63,14 @@ def test_help_has_description_and_examples_of_itself(prog):
     assert any(line.strip().startswith(prog + " ") for line in examples), (prog, examples)
 
 
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_every_section_of_the_help_stands_apart(prog):
+    # a heading ('examples:', 'budgets:', ...) glued to the line above it reads as part of that section
+    lines = PARSERS[prog].format_help().splitlines()
+    glued = [b for a, b in zip(lines, lines[1:], strict=False) if re.fullmatch(r"[a-z][a-z ()-]*:", b) and a.strip()]
+    assert glued == [], prog
+
+
 @pytest.mark.parametrize("prog", sorted(LEAVES))
 def test_every_option_is_explained_with_its_default(prog):
     parser = LEAVES[prog]
@@ -253,11 +261,48 @@ def test_the_readme_has_commands_to_check():
 
 
 @pytest.mark.parametrize("command", _readme_commands())
-def test_every_readme_command_parses(command):
+def test_every_readme_command_parses(command, capsys):
     # parsing only (nothing runs): a renamed option, a wrong subcommand or pseudo-syntax such as
     # '[--stateful]' or '--temperature 0.5 | --greedy' in a copy-pasted line fails here
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert callable(args.func)
+    # and without a deprecation warning: the README shows the current names and forms (not '--seeds 0 1')
+    assert capsys.readouterr().err == ""
+
+
+def _readme_inline_commands() -> list[tuple[str, list[str]]]:
+    """The ``gnnhw ...`` spans in the README's prose and tables (single backticks, possibly wrapped onto the next
+    line): (the command's prog, its option names). Spans with placeholders (``COMMAND``, ``palindrome*``) or
+    that quote an error message are left out."""
+    text = re.sub(r"```.*?```", "", README.read_text(encoding="utf-8"), flags=re.S)
+    commands = {prog.split()[1] for prog in PARSERS if prog != "gnnhw"}  # 'train-gcn --impl ...' counts too
+    found = []
+    for span in re.findall(r"`([^`]+)`", text):
+        words = span.split()
+        if words[0] in commands and len(words) > 1 and words[1].startswith("--"):
+            words = ["gnnhw", *words]
+        if words[0] != "gnnhw" or len(words) < 2:
+            continue
+        if "COMMAND" in words or "error:" in span or words[1].endswith("*"):
+            continue
+        command = [w for w in words[:3] if not w.startswith("-")][: 3 if words[1] == "textgen" else 2]
+        prog = " ".join(command)
+        found.append((prog, [w for w in words if w.startswith("--")]))
+    return found
+
+
+def test_the_readme_has_inline_commands_to_check():
+    assert len(_readme_inline_commands()) >= 20
+
+
+@pytest.mark.parametrize(("prog", "options"), _readme_inline_commands())
+def test_every_option_of_the_readme_prose_is_a_current_one(prog, options):
+    # prose and table commands hold placeholders (--length N, --dataset D), so they are not parsed; but every
+    # option they name must be one the command lists in --help (not a deprecated alias such as --layer)
+    assert prog in PARSERS, f"README names a command that does not exist: {prog}"
+    current = {s for action in _options(PARSERS[prog]) for s in action.option_strings} | {"--help"}
+    for option in options:
+        assert option in current, f"README: '{prog} {option}' is not a current option of {prog}"
 
 
 # -------------------------------------------------------------------------- output piped into `head`

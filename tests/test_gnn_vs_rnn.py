@@ -134,3 +134,11 @@ def test_run_records_every_model_length_depth_and_seed():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
         GNNvsRNNConfig(**kwargs).validate()
+
+
+@pytest.mark.parametrize(("old", "new"), [("gcn_learning_rate", "gcn_lr"), ("rnn_learning_rate", "rnn_lr")])
+def test_old_learning_rate_keywords_still_work_with_a_warning(old, new):
+    # renamed in the one vocabulary (CHANGELOG.md): the old keyword works for one release, warned
+    with pytest.warns(DeprecationWarning, match=f"{old}="):
+        config = GNNvsRNNConfig(**{old: 0.02})
+    assert config == GNNvsRNNConfig(**{new: 0.02})

@@ -98,9 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train-gcn``, ``eval-gcn`` and ``depth-study``."""
     p = subparsers.add_parser(
         "train-gcn",
-        help="train Kipf & Welling's GCN on Cora, CiteSeer or PubMed (public split), several seeds",
+        help="train Kipf & Welling's GCN on Cora, CiteSeer, PubMed (public split) or an SBM graph, several seeds",
         description=(
-            "Train a GCN for semi-supervised node classification on a Planetoid data set; the defaults are "
+            "Train a GCN for semi-supervised node classification on a Planetoid data set (or a seeded "
+            "stochastic-block-model graph, --dataset sbm:...); the defaults are "
             "Kipf & Welling's recipe (2 layers, 16 hidden, dropout 0.5, Adam lr 0.01, weight decay 5e-4 on "
             "the first layer, 200 epochs, row-normalized features). Reports the test accuracy at the epoch "
             "of best validation accuracy, mean and std over seeds."
@@ -161,8 +162,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "depth-study",
         help="test accuracy and over-smoothing vs number of GCN layers, plain and with remedies",
         description=(
-            "Train GCNs of each of --depths layers on a Planetoid data set (plain, and with residual "
-            "connections, PairNorm or jumping knowledge) over several seeds; report test accuracy and the "
+            "Train GCNs of each of --depths layers (plain, and with residual connections, PairNorm or jumping "
+            "knowledge) on a Planetoid data set or an SBM graph over several seeds; report test accuracy and the "
             "mean pairwise distance of the final node embeddings (over-smoothing) against depth."
         ),
         epilog=(

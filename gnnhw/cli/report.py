@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "unless --replace (only the differing experiments are then rerun)."
         ),
         epilog=(
-            "budgets:\n" + "".join(f"  {name:<9} {b.why}\n" for name, b in BUDGETS.items()) + "examples:\n"
+            "budgets:\n" + "".join(f"  {name:<9} {b.why}\n" for name, b in BUDGETS.items()) + "\nexamples:\n"
             "  gnnhw report --out out/report --budget quick\n"
             "  gnnhw report --out out/report --budget standard --jobs 2\n"
         ),

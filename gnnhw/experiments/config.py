@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gnnhw._renames import accept_renamed
 from gnnhw.checks import LR, SEED, Range, bounded, check_config, check_value, unique
 from gnnhw.errors import ConfigError
 from gnnhw.recurrent.config import NUM_DIGITS
@@ -23,6 +24,7 @@ _DEPTH: Range = {"min": 1, "max": MAX_DEPTH, "why": "GCN depths k (graph convolu
 _WIDTH: Range = {"min": 1, "max": 65_536, "why": "units per hidden layer"}
 
 
+@accept_renamed({"gcn_learning_rate": "gcn_lr", "rnn_learning_rate": "rnn_lr"})  # the old keywords, warned
 @dataclass
 class GNNvsRNNConfig:
     """Settings of the comparison; the recurrent nets use the assignment's hyper-parameters.

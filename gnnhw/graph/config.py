@@ -9,7 +9,7 @@ rate of 1e300, a million layers) in milliseconds, before anything heavy is loade
   before any tensor is made (:func:`gnnhw.checks.check_memory`).
 
 Ranges are declared with :func:`gnnhw.checks.bounded` (min, max, why) and enforced by ``validate()``, which
-the library calls and the CLI calls first (naming its own options, e.g. ``--hidden``).
+the library calls and the CLI calls first (naming its own options, e.g. ``--hidden-channels``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from gnnhw._renames import IMPL_WHY, IMPLS
+from gnnhw._renames import IMPL_WHY, IMPLS, accept_renamed
 from gnnhw.checks import LR, SEED, SEED_MAX, SEED_WHY, Range, bounded, check_config, check_memory, check_value, unique
 from gnnhw.errors import ConfigError, check_positive_int
 from gnnhw.graph.sbm import generation_bytes, is_sbm, parse_sbm, sbm_size
@@ -127,6 +127,13 @@ def check_seed_span(seed: int, seeds: int, label: str = "seed") -> None:
         )
 
 
+OLD_CONFIG_KEYS = {"layer": "impl", "first_seed": "seed"}
+"""Keys of a :class:`TrainConfig` / :class:`DepthConfig` dict written before the one vocabulary (gnnhw <= 0.x
+checkpoints and results files, or keywords a user typed) and their names now; ``layer``'s value ``"pyg"`` is
+now ``"reference"``."""
+
+
+@accept_renamed(OLD_CONFIG_KEYS, impl_key="layer")  # TrainConfig(layer="pyg", first_seed=3) still works, warned
 @dataclass
 class TrainConfig:
     """Every hyper-parameter of one node-classification experiment (defaults: Kipf & Welling's).
@@ -164,7 +171,7 @@ class TrainConfig:
     def validate(self, labels: Mapping[str, str] | None = None) -> TrainConfig:
         """Check every field and the memory the run needs; return ``self`` with the data set's canonical name.
 
-        ``labels`` maps field names to the CLI options they came from (e.g. ``{"hidden_channels": "--hidden"}``)
+        ``labels`` maps field names to the CLI options they came from (say ``{"hidden_channels": "--hidden-channels"}``)
         so that errors name what the user typed. Raises :class:`ConfigError` (one line: the field, the value,
         the range and why).
         """
@@ -208,11 +215,6 @@ def _check_positive_fields(config: Any, labels: Mapping[str, str], names: tuple[
         check_positive_int(labels.get(name, name), getattr(config, name))
 
 
-OLD_CONFIG_KEYS = {"layer": "impl", "first_seed": "seed"}
-"""Keys of a :class:`TrainConfig` / :class:`DepthConfig` dict written before the one vocabulary (gnnhw <= 0.x
-checkpoints and results files) and their names now; ``layer``'s value ``"pyg"`` is now ``"reference"``."""
-
-
 def upgrade_config_dict(values: Any) -> Any:
     """A config dict read from a file with its old keys (:data:`OLD_CONFIG_KEYS`) and old ``impl`` values
     translated, so files written by earlier versions still load. Anything that is not a dict is returned as is
@@ -234,6 +236,7 @@ def upgrade_config_dict(values: Any) -> Any:
     return out
 
 
+@accept_renamed({"first_seed": "seed"})  # DepthConfig(first_seed=3) still works, warned
 @dataclass
 class DepthConfig:
     """Hyper-parameters of the depth study (Kipf's recipe, wider hidden layers); ranges as :class:`TrainConfig`.

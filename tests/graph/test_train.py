@@ -427,3 +427,35 @@ def test_new_checkpoints_carry_the_header_of_the_checkpoint_module(saved_checkpo
 def test_old_layer_value_in_a_config_is_translated_with_a_warning() -> None:
     with pytest.warns(DeprecationWarning, match="impl='pyg' is deprecated"):
         assert TrainConfig(impl="pyg").impl == "reference"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"layer": "pyg"}, {"impl": "reference"}),
+        ({"layer": "scratch"}, {"impl": "scratch"}),
+        ({"first_seed": 3}, {"seed": 3}),
+    ],
+)
+def test_old_train_config_keywords_still_work_with_a_warning(old, new) -> None:
+    # the one vocabulary's rule: a keyword typed before the rename works for one release, warned (CHANGELOG.md)
+    from gnnhw.graph.config import TrainConfig as Config
+
+    with pytest.warns(DeprecationWarning, match=f"{next(iter(old))}="):
+        config = Config(**old)
+    assert config == Config(**new)
+
+
+def test_old_depth_config_keyword_still_works_with_a_warning() -> None:
+    from gnnhw.graph.config import DepthConfig
+
+    with pytest.warns(DeprecationWarning, match="first_seed="):
+        config = DepthConfig(first_seed=3)
+    assert config == DepthConfig(seed=3)
+
+
+def test_an_old_keyword_and_its_new_name_together_are_refused() -> None:
+    from gnnhw.graph.config import TrainConfig as Config
+
+    with pytest.raises(TypeError, match="first_seed"):
+        Config(first_seed=3, seed=4)
