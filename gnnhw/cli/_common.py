@@ -185,6 +185,11 @@ def given_options(args: argparse.Namespace) -> set[str]:
     return set(getattr(args, "given_options", set()))
 
 
+OLD_LIST_FORM = "gnnhw_old_list_form"
+"""Class attribute (True) of an argparse action that takes one value but still reads a deprecated list of
+values for one release (``--seeds 3``, once ``--seeds 0 1 2``): ``nargs="+"`` only for that old form, so a
+caller that asks whether the option takes a list (``gnnhw report``) must be told no."""
+
 DEPRECATED_USES = "gnnhw_deprecated_uses"
 """Namespace attribute: ``[(old, new, conflicting option strings, warning)]``, one per deprecated form given
 (:func:`note_deprecated`); checked by :func:`refuse_deprecated_conflicts`, warned by :func:`warn_deprecated`."""

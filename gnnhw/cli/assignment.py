@@ -193,6 +193,8 @@ class _SeedCount(argparse.Action):
     """``--seeds N``: a count of runs. The old form, a list of consecutive seeds (``--seeds 3 4 5``), is read as
     ``--seed 3 --seeds 3`` with a one-line warning on stderr, for one release; any other list is refused."""
 
+    gnnhw_old_list_form = True  # OLD_LIST_FORM: one count; a list only in the deprecated form
+
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
         if len(values) == 1:
             setattr(namespace, self.dest, values[0])

@@ -185,6 +185,8 @@ class _SeedCount(argparse.Action):
     (``--seeds 0 1 2``), is still taken as that list for one release, with a warning on stderr once the
     options are found good (:func:`_seed_list`)."""
 
+    gnnhw_old_list_form = True  # OLD_LIST_FORM: one count; a list only in the deprecated form
+
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
         setattr(namespace, self.dest, values[0] if len(values) == 1 else list(values))
         if len(values) > 1:  # the list says its first seed: --seed as well would be silently ignored

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gnnhw.cli._common import path_arg, positive_int
+from gnnhw.cli._common import OLD_LIST_FORM, path_arg, positive_int
 
 
 class _ParserOptions:
@@ -42,7 +42,9 @@ class _ParserOptions:
         return flag in self._actions(command)
 
     def takes_list(self, command: Sequence[str], flag: str) -> bool:
-        return self._actions(command)[flag].nargs in ("+", "*")
+        action = self._actions(command)[flag]
+        # an option that still reads an old list form (--seeds 0 1 2, deprecated) wants one value now
+        return action.nargs in ("+", "*") and not getattr(action, OLD_LIST_FORM, False)
 
 
 def _report(args: argparse.Namespace) -> int:
