@@ -237,14 +237,16 @@ def test_a_diverging_run_reports_no_accuracy_and_writes_nothing(
     # Learning rates are capped at 10 (gnnhw.checks.LR), where Adam cannot overflow in a few epochs: features
     # near float32's limit make Â X W overflow instead.
     from gnnhw.graph import data as data_module
-    from gnnhw.graph import train as train_module
+
+    load_planetoid = data_module.load_planetoid
 
     def overflowing(*args, **kwargs):
-        data = data_module.load_planetoid(*args, **kwargs)
+        data = load_planetoid(*args, **kwargs)
         data.x = data.x * 3e38
         return data
 
-    monkeypatch.setattr(train_module, "load_planetoid", overflowing)
+    # training loads through gnnhw.graph.sbm.load_dataset, which imports data.load_planetoid when called
+    monkeypatch.setattr(data_module, "load_planetoid", overflowing)
     full, ckpt = tmp_path / "run.json", tmp_path / "gcn.pt"
     code, out, err = _run(
         capsys, "train-gcn", "--no-normalize-features", "--epochs", "5", "--quiet", "--format", "json",
