@@ -109,3 +109,24 @@ def test_a_data_root_without_the_book_is_refused_before_any_work(tmp_path, capsy
     assert "book_EN_grimms_fairy_tails.txt" in line
     assert "--data-root" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["quick", "standard", "full"])
+def test_every_step_of_the_report_parses_as_the_current_vocabulary(capsys, tmp_path, name):
+    """The report's commands, answered from the real parser, parse without a deprecation warning and ask
+    for at least one run wherever they give a count (an option that still reads an old list form, such as
+    --seeds 0 1 2, must get a count: --seeds 0 once meant seed 0 and now means no run)."""
+    from gnnhw.cli import build_parser
+    from gnnhw.cli.report import _ParserOptions
+    from gnnhw.report.plan import budget, build_plan
+
+    plan = build_plan(budget(name), _ParserOptions(), tmp_path)
+    steps = [step for experiment in plan for step in experiment.steps]
+    assert steps
+    for step in steps:
+        args = build_parser().parse_args(list(step.argv))
+        err = capsys.readouterr().err
+        assert err == "", (step.shell(), err)
+        if "--seeds" in step.argv:
+            assert isinstance(args.seeds, int), step.shell()
+            assert args.seeds >= 1, step.shell()

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import assignment, graph, planetoid, recurrent, report, textgen
+from gnnhw.cli._common import refuse_deprecated_conflicts, warn_deprecated
 from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
@@ -98,6 +99,7 @@ class Parser(argparse.ArgumentParser):
         namespace, extras = super().parse_known_args(args, namespace)
         if not hasattr(namespace, self._LEAF):
             setattr(namespace, self._LEAF, self)  # the innermost (sub)command sets it first
+            refuse_deprecated_conflicts(self, namespace, self._gnnhw_argv)
         return namespace, extras
 
     def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
@@ -108,6 +110,7 @@ class Parser(argparse.ArgumentParser):
         if extras:
             leaf.error(f"unrecognized arguments: {' '.join(extras)}{leaf._suggestion(extras)}")
         namespace.prog = leaf.prog
+        warn_deprecated(leaf.prog, namespace)
         return namespace
 
     def _suggestion(self, extras: list[str]) -> str:

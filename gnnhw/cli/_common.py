@@ -205,6 +205,49 @@ def given_options(args: argparse.Namespace) -> set[str]:
     return set(getattr(args, "given_options", set()))
 
 
+DEPRECATED_USES = "gnnhw_deprecated_uses"
+"""Namespace attribute: ``[(old, new, conflicting option strings, warning)]``, one per deprecated form given
+(:func:`note_deprecated`); checked by :func:`refuse_deprecated_conflicts`, warned by :func:`warn_deprecated`."""
+
+
+def note_deprecated(
+    namespace: argparse.Namespace, old: str, new: str, conflicts: tuple[str, ...], warning: str | None
+) -> None:
+    """Record that the deprecated form ``old`` (e.g. ``--clip``) was given for ``new`` (``--max-norm``).
+
+    The old and the new spelling of one setting given together (``--clip 1 --max-norm 2``, in either
+    order) would otherwise let one silently win: :func:`refuse_deprecated_conflicts` refuses the line if any
+    option string of ``conflicts`` was given too; else :func:`warn_deprecated` writes ``warning`` (if not None).
+    """
+    uses = list(getattr(namespace, DEPRECATED_USES, []))
+    uses.append((old, new, tuple(conflicts), warning))
+    setattr(namespace, DEPRECATED_USES, uses)
+
+
+def refuse_deprecated_conflicts(
+    parser: argparse.ArgumentParser, namespace: argparse.Namespace, argv: list[str]
+) -> None:
+    """``parser.error`` (one line, exit code 2) if a deprecated form recorded by :func:`note_deprecated` was
+    given together with an option that sets the same thing (``argv``: the tokens ``parser`` parsed; options
+    are spelt in full, the parser allows no abbreviations)."""
+    tokens = argv[: argv.index("--")] if "--" in argv else argv
+    given = {token.split("=", 1)[0] for token in tokens if token.startswith("--")}
+    for old, new, conflicts, _ in getattr(namespace, DEPRECATED_USES, []):
+        clash = [option for option in conflicts if option in given]
+        if clash:
+            parser.error(f"{old} (deprecated) and {clash[0]} set the same thing; give only {new}")
+
+
+def warn_deprecated(prog: str, namespace: argparse.Namespace) -> None:
+    """Write the warnings of the deprecated forms recorded by :func:`note_deprecated`, one line each on
+    stderr, once the whole command line is found good (so that a refused line stays one line)."""
+    for *_, warning in getattr(namespace, DEPRECATED_USES, []):
+        if warning is not None:
+            sys.stderr.write(f"{prog}: warning: {warning}\n")
+    if hasattr(namespace, DEPRECATED_USES):
+        delattr(namespace, DEPRECATED_USES)
+
+
 class DeprecatedAlias(argparse.Action):
     """An old option name kept for one release: stores into the new option's ``dest`` and says on stderr,
     once, which name to use. Hidden from ``--help``; listed in CHANGELOG.md.
@@ -223,10 +266,12 @@ class DeprecatedAlias(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
         if isinstance(values, str) and values in self.translate:
             shown = self.translate[values]
-            old = f"{option_string} {values}"
-            sys.stderr.write(f"{parser.prog}: warning: {old} is deprecated; use {self.new} {shown}\n")
+            warning = f"{option_string} {values} is deprecated; use {self.new} {shown}"
             values = shown
         else:
-            sys.stderr.write(f"{parser.prog}: warning: {option_string} is deprecated; use {self.new}\n")
+            warning = f"{option_string} is deprecated; use {self.new}"
         setattr(namespace, self.dest, values)
         namespace.given_options = set(getattr(namespace, "given_options", set())) | {self.dest}
+        replacement = parser._option_string_actions.get(self.new)
+        conflicts = tuple(replacement.option_strings) if replacement is not None else (self.new,)
+        note_deprecated(namespace, option_string, self.new, conflicts, warning)

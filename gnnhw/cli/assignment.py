@@ -8,7 +8,6 @@ one line on stderr and exit code 2, checked before any work starts.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from gnnhw.cli._common import (
@@ -19,6 +18,7 @@ from gnnhw.cli._common import (
     apply_threads,
     config_labels,
     config_values,
+    note_deprecated,
     path_arg,
     print_json,
     write_json,
@@ -202,10 +202,9 @@ class _SeedCount(argparse.Action):
             raise argparse.ArgumentError(
                 self, f"is a count of runs now (seeds --seed, --seed + 1, ...), got {' '.join(map(str, values))}"
             )
-        sys.stderr.write(
-            f"{parser.prog}: warning: a list of seeds after --seeds is deprecated; use --seed {first} --seeds "
-            f"{len(values)}\n"
-        )
+        new = f"--seed {first} --seeds {len(values)}"
+        warning = f"a list of seeds after --seeds is deprecated; use {new}"
+        note_deprecated(namespace, "--seeds S1 S2 ...", new, ("--seed",), warning)  # --seed too: one would win
         namespace.seed, namespace.seeds = first, len(values)
 
 

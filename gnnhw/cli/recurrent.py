@@ -26,6 +26,7 @@ from gnnhw.cli._common import (
     apply_threads,
     config_field_default,
     given_options,
+    note_deprecated,
     path_arg,
     print_json,
     write_json,
@@ -178,6 +179,8 @@ class _SeedCount(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
         setattr(namespace, self.dest, values[0] if len(values) == 1 else list(values))
+        if len(values) > 1:  # the list says its first seed: --seed as well would be silently ignored
+            note_deprecated(namespace, "--seeds S1 S2 ...", "--seed FIRST --seeds COUNT", ("--seed",), None)
 
 
 def _seed_list(args: argparse.Namespace) -> list[int]:
