@@ -125,3 +125,13 @@ def renamed_keys(values: Mapping[str, Any], renames: Mapping[str, str], impl_key
             value = OLD_IMPL_VALUES.get(value, value)
         out[new] = value
     return out
+
+
+def upgraded_keys(values: Mapping[str, Any], renames: Mapping[str, str], impl_key: str) -> dict[str, Any]:
+    """:func:`renamed_keys` for a config read from a file, and an ``impl`` key that holds an old value
+    (``"gnnhw"``, ``"torch"``, ``"pyg"``) translated too: the one upgrade of results files and checkpoints."""
+    out = renamed_keys(values, renames, impl_key)
+    impl = renames[impl_key]
+    if isinstance(out.get(impl), str):
+        out[impl] = OLD_IMPL_VALUES.get(out[impl], out[impl])
+    return out

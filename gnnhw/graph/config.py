@@ -223,17 +223,11 @@ def upgrade_config_dict(values: Any) -> Any:
     >>> upgrade_config_dict({"layer": "pyg", "first_seed": 3, "epochs": 5})
     {'epochs': 5, 'impl': 'reference', 'seed': 3}
     """
-    from gnnhw._renames import OLD_IMPL_VALUES
+    from gnnhw._renames import upgraded_keys
 
     if not isinstance(values, dict):
         return values
-    out = {k: v for k, v in values.items() if k not in OLD_CONFIG_KEYS or OLD_CONFIG_KEYS[k] in values}
-    for old, new in OLD_CONFIG_KEYS.items():
-        if old in values and new not in values:
-            out[new] = values[old]
-    if isinstance(out.get("impl"), str):
-        out["impl"] = OLD_IMPL_VALUES.get(out["impl"], out["impl"])
-    return out
+    return upgraded_keys(values, OLD_CONFIG_KEYS, impl_key="layer")
 
 
 @accept_renamed({"first_seed": "seed"})  # DepthConfig(first_seed=3) still works, warned

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gnnhw._renames import IMPLS, OLD_IMPL_VALUES, accept_renamed, impl_value, renamed_keys, warn_renamed
+from gnnhw._renames import IMPLS, accept_renamed, impl_value, renamed_keys, upgraded_keys, warn_renamed
 from gnnhw.checks import (
     SEED_MAX,
     SEED_WHY,
@@ -119,10 +119,7 @@ def palindrome_fields_from_file(values: Mapping[str, Any]) -> dict[str, Any]:
 
     Silent: the file is not something the user typed. A file holding both an old and a new name keeps the new.
     """
-    out = renamed_keys(values, PALINDROME_RENAMES, impl_key="backend")
-    if isinstance(out.get("impl"), str):  # an "impl" key written with an old value
-        out["impl"] = OLD_IMPL_VALUES.get(out["impl"], out["impl"])
-    return out
+    return upgraded_keys(values, PALINDROME_RENAMES, impl_key="backend")
 
 
 def sweep_seeds(first: int, seeds: int | Sequence[int], name: str = "seeds") -> list[int]:
