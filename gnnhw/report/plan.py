@@ -89,6 +89,7 @@ class Budget:
     sweep_seeds: int
     sweep_steps: int
     optimizers_model: str
+    optimizers_lrs: tuple[float, ...]
     optimizers_length: int
     optimizers_steps: int
     grads_length: int
@@ -120,6 +121,7 @@ BUDGETS: dict[str, Budget] = {
         sweep_seeds=1,
         sweep_steps=300,
         optimizers_model="rnn",
+        optimizers_lrs=(1e-3,),
         optimizers_length=5,
         optimizers_steps=150,
         grads_length=100,
@@ -142,21 +144,22 @@ BUDGETS: dict[str, Budget] = {
     ),
     "standard": Budget(
         name="standard",
-        why="under an hour on 2 CPU cores (estimated); 5 seeds per length, shorter training than the assignment",
+        why="under an hour on 2 CPU cores; 5 seeds per length, shorter training than the assignment",
         bptt_length=30,
         sweep_models=("rnn", "lstm"),
-        sweep_lengths=(5, 10, 15, 20),
+        sweep_lengths=(5, 10, 15, 20, 25, 30),
         sweep_seeds=5,
-        sweep_steps=1000,
-        optimizers_model="lstm",
+        sweep_steps=2000,
+        optimizers_model="rnn",
+        optimizers_lrs=(1e-3, 0.05),
         optimizers_length=10,
         optimizers_steps=1000,
         grads_length=100,
-        grads_steps=300,
-        text_steps=1500,
+        grads_steps=500,
+        text_steps=5000,
         text_eval_every=100,
-        text_sample_at=(1, 100, 500, 1500),
-        gcn_datasets=("Cora", "CiteSeer"),
+        text_sample_at=(1, 100, 500, 1000, 2000, 5000),
+        gcn_datasets=("Cora", "CiteSeer", "PubMed"),
         gcn_seeds=10,
         gcn_epochs=200,
         depth_depths=(1, 2, 4, 8, 16),
@@ -177,7 +180,8 @@ BUDGETS: dict[str, Budget] = {
         sweep_lengths=(5, 10, 15, 20, 25, 30, 35, 40, 45, 50),
         sweep_seeds=5,
         sweep_steps=10000,
-        optimizers_model="lstm",
+        optimizers_model="rnn",
+        optimizers_lrs=(1e-3, 0.05),
         optimizers_length=10,
         optimizers_steps=2000,
         grads_length=100,
@@ -214,6 +218,15 @@ PROMPT = "Sleeping beauty is"
 TAUS = (0.5, 1.0, 2.0)
 BEAM_WIDTH = 5
 SAMPLE_LENGTHS = (30, 100)  # greedy samples of the trained model: the assignment's length and a longer one
+
+
+def optimizers_step(lr: float) -> str:
+    """The name of the optimizers step (and its folder under ``optimizers/``) at learning rate ``lr``.
+
+    >>> optimizers_step(1e-3), optimizers_step(0.05)
+    ('lr0.001', 'lr0.05')
+    """
+    return f"lr{lr:g}"
 
 
 def budget(name: str) -> Budget:
@@ -319,17 +332,23 @@ def build_plan(choice: Budget, options: CommandOptions, data_root: Path) -> list
         Experiment(
             "optimizers",
             "SGD, momentum, RMSprop and Adam",
-            (
+            tuple(
                 c("optimizers")
                 .opt("model", b.optimizers_model)
                 .opt("length", b.optimizers_length)
                 .opt("steps", b.optimizers_steps)
+                .opt("lr", f"{lr:g}")
                 .opt("seed", 0)
                 .opt("workers", b.workers)
-                .opt("out", "optimizers")
+                .opt("out", f"optimizers/{optimizers_step(lr)}")
                 .opt("format", "json")
                 .switch("quiet")
-                .step("optimizers", "optimizers/optimizers.json", "optimizers/optimizers.png"),
+                .step(
+                    optimizers_step(lr),
+                    f"optimizers/{optimizers_step(lr)}/optimizers.json",
+                    f"optimizers/{optimizers_step(lr)}/optimizers.png",
+                )
+                for lr in b.optimizers_lrs
             ),
         )
     )

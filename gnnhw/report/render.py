@@ -257,33 +257,82 @@ def _q1_3(o: _Outputs, budget: Budget) -> Section:
     )
 
 
+def _first_step_at(run: dict[str, Any], accuracy: float) -> int | None:
+    """The first logged step whose training accuracy reaches ``accuracy`` (None if none does)."""
+    for step, acc in zip(run.get("curve_steps", []), run.get("train_accuracy", []), strict=False):
+        if acc is not None and float(acc) >= accuracy:
+            return int(step)
+    return None
+
+
 def _q1_4(o: _Outputs) -> Section:
-    opt = o.json("optimizers/optimizers.json")
-    runs = opt["runs"]
-    cfg = opt.get("config", {})
+    # One optimizers run per learning rate, in the plan's order.
+    per_lr = [(s.name, o.json(f"optimizers/{s.name}/optimizers.json")) for s in o.plan["optimizers"].steps]
+    cfg = per_lr[0][1].get("config", {})
+    model = str(_first(cfg, "model", default="model"))
+    model_name = "vanilla RNN" if model == "rnn" else model.upper()
     rows = []
-    for name, run in runs.items():
-        loss = _num(run["train_loss"][-1]) if run.get("train_loss") else float("nan")
-        rows.append([name, _f(run["test_accuracy"]), f"{loss:.4g}", str(run["steps"])])
-    best = max(runs, key=lambda n: runs[n]["test_accuracy"])
-    model = _first(cfg, "model", default="model")
-    lr = _first(cfg, "lr", "learning_rate", default=float("nan"))
+    findings = []
+    figures = []
+    for name, opt in per_lr:
+        lr = _num(_first(opt.get("config", {}), "lr", "learning_rate", default=None))
+        figures.append((f"optimizers/{name}/optimizers.png", f"training loss and accuracy per optimizer, lr {lr:g}"))
+        runs = opt["runs"]
+        solved, chance, diverged = [], [], []
+        for opt_name, run in runs.items():
+            losses = [_num(x) for x in run.get("train_loss", [])]
+            loss = losses[-1] if losses else float("nan")
+            first = losses[0] if losses else float("nan")
+            acc = _num(run["test_accuracy"])
+            by = _first_step_at(run, SOLVED)
+            rows.append(
+                [f"{lr:g}", opt_name, _f(acc), f"{loss:.3g}", "—" if by is None else str(by), str(run["steps"])]
+            )
+            if acc >= SOLVED:
+                solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by else opt_name)
+            elif not loss == loss or loss > first * 1.1:  # NaN, or ended above where it started: diverged
+                diverged.append(f"{opt_name} (last training loss {loss:.3g})")
+            elif acc <= 2 * CHANCE:
+                chance.append(opt_name)
+        parts = []
+        if solved:
+            parts.append(f"{', '.join(solved)} solve the task")
+        if chance:
+            parts.append(f"{', '.join(chance)} stay near chance")
+        if diverged:
+            parts.append(f"{', '.join(diverged)} diverge")
+        findings.append(f"at lr {lr:g}, " + "; ".join(parts) if parts else f"at lr {lr:g}, no run solves the task")
+    length = cfg.get("length")
+    steps = _first(cfg, "train_steps", "steps", default="?")
     answer = [
-        f"With the same {str(model).upper()}, seed and batches (T = {cfg.get('length')}, learning rate {lr:g}, "
-        f"{runs[best]['steps']} steps), the test accuracies are "
-        + ", ".join(f"{name} {_f(run['test_accuracy'])}" for name, run in runs.items())
-        + f" (chance {CHANCE}).",
+        f"With the same {model_name}, seed, initial weights and batches (T = {length}, {steps} steps, chance "
+        f"{CHANCE}): " + "; ".join(findings) + ".",
         "Plain SGD moves each weight by lr × its gradient, so flat directions (the small gradients of a recurrent "
-        "net) barely move; momentum adds up consistent gradients into a velocity and damps oscillating ones.",
+        "net) barely move; momentum adds up gradients that agree into a velocity (a step of up to lr / (1 − 0.9) "
+        "= 10 lr) and averages out the ones that do not.",
         "RMSprop and Adam divide each weight's step by a running root mean square of its gradients, so every "
-        "parameter moves at about the learning rate whatever its gradient's scale; Adam adds momentum to that.",
+        "parameter moves by about the learning rate whatever its gradient's scale (Adam adds momentum to that); "
+        "the same normalization makes their steps too large when the learning rate is: each method needs its "
+        "own learning rate.",
     ]
     return Section(
         "q1-4",
         "Q1.4 — Momentum and adaptive learning rates",
         answer,
-        [Table(["optimizer", "test accuracy", "last training loss", "steps"], rows)],
-        [("optimizers/optimizers.png", "training loss and accuracy per optimizer")],
+        [
+            Table(
+                [
+                    "lr",
+                    "optimizer",
+                    "test accuracy",
+                    "last training loss",
+                    f"training accuracy {SOLVED} by step",
+                    "steps",
+                ],
+                rows,
+            )
+        ],
+        figures,
         commands=o.commands("optimizers"),
     )
 
