@@ -420,3 +420,61 @@ def test_directed_where_the_input_says_it_itself_is_refused(tmp_path, capsys, co
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert "directed applies only to" in err, err
+
+
+# ---------------------------------------------------------------------------------------------- receptive-field --plot
+
+
+def test_receptive_field_plot_draws_the_fields_networkx_gives(tmp_path, capsys, monkeypatch):
+    import networkx as nx
+
+    import gnnhw.plotting.graph as plotting
+    from gnnhw.graph.examples import assignment_graph
+
+    drawn = {}
+    real = plotting.plot_receptive_fields
+
+    def spy(graph, node, fields, sizes, diameter=None, pos=None):
+        drawn.update(node=node, fields=fields, sizes=sizes, diameter=diameter)
+        return real(graph, node, fields, sizes, diameter=diameter, pos=pos)
+
+    monkeypatch.setattr(plotting, "plot_receptive_fields", spy)
+    png = tmp_path / "rf.png"
+    plain = run_json(capsys, "receptive-field", "--example", "--node", "C")
+    with_plot = run_json(capsys, "receptive-field", "--example", "--node", "C", "--plot", str(png))
+    assert with_plot == plain  # the figure adds a file, not a change of the printed result
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    distance = nx.single_source_shortest_path_length(assignment_graph(), "C")
+    assert drawn["node"] == "C" and drawn["diameter"] == 3
+    assert len(drawn["fields"]) == plain["diameter"] + 2  # k = 0..diameter + 1, the default depths
+    for k, field in enumerate(drawn["fields"]):
+        assert field == {v for v, d in distance.items() if d <= k}
+    assert set(drawn["sizes"]) == set("ABCDEF")  # every node's curve, not only C's
+
+
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [
+        ((), ("--plot", "--node")),
+        (("--node", "C", "--max-layers", "8"), ("--plot", "--max-layers 7")),
+        (("--node", "Z"), ("'Z'",)),
+    ],
+)
+def test_receptive_field_plot_refusals_write_nothing(tmp_path, capsys, options, fragments):
+    png = tmp_path / "rf.png"
+    code, out, err = run(capsys, "receptive-field", "--example", *options, "--plot", str(png))
+    assert_one_line_error(code, out, err, *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_receptive_field_plot_of_a_large_graph_is_refused_before_drawing(tmp_path, capsys):
+    from gnnhw.cli.graph import PLOT_NODE_LIMIT
+
+    edges = tmp_path / "path.txt"
+    edges.write_text("".join(f"{i} {i + 1}\n" for i in range(PLOT_NODE_LIMIT)), encoding="utf-8")  # limit + 1 nodes
+    png = tmp_path / "out" / "rf.png"
+    code, out, err = run(
+        capsys, "receptive-field", "--graph", str(edges), "--node", "0", "--max-layers", "2", "--plot", str(png)
+    )
+    assert_one_line_error(code, out, err, f"{PLOT_NODE_LIMIT + 1} nodes", "--plot")
+    assert not (tmp_path / "out").exists()

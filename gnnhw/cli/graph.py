@@ -42,6 +42,9 @@ DECIMALS_RANGE = (0, 17)
 # --max-layers is given: bounded work for a question about a few nodes of a large graph.
 TABLE_NODE_LIMIT = 1_000
 DIAMETER_NODE_LIMIT = 2_000
+# --plot draws the whole graph once per depth k = 0..K: beyond these a figure is unreadable (and slow to draw).
+PLOT_NODE_LIMIT = 200
+PLOT_PANEL_LIMIT = 8
 # Bytes per entry of a dense N x N matrix printed as text/json/csv: the float64 tensor (8), its Python
 # float in a list (8 + 24) and its text (~8): the estimate refused when above the machine's memory.
 _DENSE_BYTES_PER_ENTRY = 48
@@ -110,6 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         epilog=_INPUT_HELP
         + "\nexamples:\n  gnnhw receptive-field --example\n  gnnhw receptive-field --example --node C --format json\n"
+        "  gnnhw receptive-field --example --node C --plot receptive_field.png\n"
         "  gnnhw receptive-field --graph edges.txt --source 0 --target 5\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -129,6 +133,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     field.add_argument("--source", help="where the information starts (default: C with --example)")
     field.add_argument("--target", help="where it must arrive (default: E with --example)")
+    field.add_argument(
+        "--plot",
+        type=path_arg,
+        metavar="FILE",
+        help=f"draw --node's receptive field at each depth k and every node's field size against k (PNG, PDF, "
+        f"SVG); for graphs of at most {PLOT_NODE_LIMIT} nodes and {PLOT_PANEL_LIMIT} depths (default: none)",
+    )
     add_format(field)
     field.set_defaults(func=_run_receptive_field)
 
@@ -304,6 +315,21 @@ def _run_adjacency(args: argparse.Namespace) -> int:
 
 def _run_receptive_field(args: argparse.Namespace) -> int:
     from gnnhw.errors import ConfigError
+
+    if args.plot is not None and args.node is None:
+        raise ConfigError("--plot draws one node's receptive field: give --node NODE too")
+    if args.plot is not None and args.max_layers is not None:
+        _check_panels(args.max_layers)  # before reading the graph
+    if args.plot is None:
+        return _receptive_field(args)
+    from gnnhw.runs import prepare_outputs
+
+    with prepare_outputs(figures=[(args.plot, "--plot")]):  # checked and locked before any work
+        return _receptive_field(args)
+
+
+def _receptive_field(args: argparse.Namespace) -> int:
+    from gnnhw.errors import ConfigError
     from gnnhw.graph.receptive import check_node, graph_diameter, receptive_field_sizes, updates_needed
 
     graph = load_graph(args)
@@ -323,8 +349,12 @@ def _run_receptive_field(args: argparse.Namespace) -> int:
     # The diameter only when it is needed (it is the default depth): one search per node of a component.
     diameter = graph_diameter(graph, max_nodes=DIAMETER_NODE_LIMIT) if args.max_layers is None else None
     max_layers = diameter.value + 1 if diameter is not None else args.max_layers
+    if args.plot is not None:
+        _check_plottable(graph.number_of_nodes(), max_layers)
     updates = updates_needed(graph, source, target) if source is not None else None
     sizes = receptive_field_sizes(graph, max_layers, table_nodes) if table_nodes != [] else None
+    if args.plot is not None:
+        _plot_receptive_field(args.plot, graph, args.node, max_layers, diameter)
 
     if args.format == "json":
         print_json(
@@ -365,6 +395,40 @@ def _run_receptive_field(args: argparse.Namespace) -> int:
         path = " -> ".join(str(v) for v in updates.path)
         print(f"Updates needed to forward information from {source} to {target}: {updates.count} (path {path})")
     return 0
+
+
+def _check_plottable(num_nodes: int, max_layers: int) -> None:
+    from gnnhw.errors import ConfigError
+
+    if num_nodes > PLOT_NODE_LIMIT:
+        raise ConfigError(
+            f"--plot draws the whole graph at each depth; {num_nodes} nodes are more than {PLOT_NODE_LIMIT}: "
+            "leave out --plot (the sizes are printed), or plot a smaller graph"
+        )
+    _check_panels(max_layers)
+
+
+def _check_panels(max_layers: int) -> None:
+    from gnnhw.errors import ConfigError
+
+    if max_layers + 1 > PLOT_PANEL_LIMIT:
+        raise ConfigError(
+            f"--plot draws one panel per depth k = 0..{max_layers}, more than {PLOT_PANEL_LIMIT}: give "
+            f"--max-layers {PLOT_PANEL_LIMIT - 1} or less"
+        )
+
+
+def _plot_receptive_field(path: Any, graph: Any, node: Hashable, max_layers: int, diameter: Any) -> None:
+    """Write ``node``'s receptive field at k = 0..max_layers and every node's field size against k to ``path``
+    (the graph is small: :func:`_check_plottable`)."""
+    from gnnhw.graph.receptive import receptive_field, receptive_field_sizes
+    from gnnhw.plotting import save_figure
+    from gnnhw.plotting.graph import plot_receptive_fields
+
+    fields = [receptive_field(graph, node, k) for k in range(max_layers + 1)]
+    sizes = receptive_field_sizes(graph, max_layers)  # every node: the graph is small
+    value = None if diameter is None else diameter.value
+    save_figure(plot_receptive_fields(graph, node, fields, sizes, diameter=value), path)
 
 
 def _field_lines(graph: Any, node: Hashable, max_layers: int) -> list[str]:

@@ -99,6 +99,9 @@ def make_report(
             f"Budget: {choice.name} ({choice.why}). gnnhw {__version__}.",
             f"This call took {wall:.0f} s of wall time ({ran:.0f} s summed over the experiments run now, "
             f"{sum(1 for v in seconds.values() if v == 0.0)} of {len(plan)} experiments reused).",
+            "Recorded wall time of each experiment's commands when they ran: "
+            + ", ".join(f"{e.key} {records.step_seconds(e.key):.0f} s" for e in plan)
+            + ".",
             "Each section answers one question of the assignment from the numbers measured by the commands shown "
             "under it; they ran in this folder (paths are relative to it) with OMP_NUM_THREADS=1 unless set.",
         ]

@@ -307,6 +307,15 @@ def build_plan(choice: Budget, options: CommandOptions, data_root: Path) -> list
                 .opt("plot", "bptt/bptt.png")
                 .opt("format", "json")
                 .step("bptt", "bptt/bptt.json", "bptt/bptt.png"),
+                c("bptt")
+                .opt("model", "lstm")
+                .opt("length", b.bptt_length)
+                .opt("forget_bias", 1)
+                .opt("seed", 0)
+                .opt("json", "bptt/bptt_lstm.json")
+                .opt("plot", "bptt/bptt_lstm.png")
+                .opt("format", "json")
+                .step("lstm", "bptt/bptt_lstm.json", "bptt/bptt_lstm.png"),
             ),
         )
     )
@@ -438,6 +447,12 @@ def build_plan(choice: Budget, options: CommandOptions, data_root: Path) -> list
                 .opt("target", "E")
                 .opt("format", "json")
                 .step("receptive_field"),
+                c("receptive-field")
+                .switch("example")
+                .opt("node", "C")
+                .opt("plot", "graph/receptive_field.png")
+                .opt("format", "json")
+                .step("figure", "graph/receptive_field.png"),
             ),
         )
     )

@@ -133,10 +133,29 @@ def _q1_1(o: _Outputs) -> Section:
     if mistakes:
         shown = "; ".join(f"{m['formula']} is off by {m['relative_diff']:.2f} (relative)" for m in mistakes.values())
         answer.append(f"The usual mistakes differ measurably: {shown}.")
+    lstm = o.json("bptt/bptt_lstm.json")
+    lstm_diffs = lstm["max_abs_diff"]
+    cell = lstm.get("cell_grad_norms", [])
+    lstm_answer = (
+        f"The LSTM's hand-derived gradients (forget bias {lstm.get('forget_bias', 0):g}) equal autograd's to within "
+        f"{max(lstm_diffs.values()):.1e}: its memory gradient goes back through the forget gate alone, "
+        "dL/dc_t = dL/dc_(t+1) ⊙ f_(t+1) + dL/dh_t ⊙ o_t ⊙ (1 - tanh² c_t), with no matrix and no squashing "
+        "derivative on that path"
+    )
+    if len(cell) >= 2 and cell[-1] > 0:
+        lstm_answer += (
+            f"; ‖dL/dc_t‖ falls from {cell[-1]:.2e} at t = {len(cell)} to {cell[0]:.2e} at t = 1 "
+            f"(a factor {cell[-1] / cell[0]:.3g} over {len(cell) - 1} steps)"
+        )
+    answer.append(lstm_answer + ".")
     tables = [
         Table(
-            ["parameter", "max |hand − autograd|", "max |gradient|"],
-            [[k, f"{v:.2e}", f"{b['grad_max_abs'][k]:.3g}"] for k, v in diffs.items()],
+            ["model", "parameter", "max |hand − autograd|", "max |gradient|"],
+            [
+                [name, k, f"{v:.2e}", f"{run['grad_max_abs'][k]:.3g}"]
+                for name, run in (("vanilla RNN", b), ("LSTM", lstm))
+                for k, v in run["max_abs_diff"].items()
+            ],
             "hand-derived BPTT vs autograd, float64",
         )
     ]
@@ -156,7 +175,10 @@ def _q1_1(o: _Outputs) -> Section:
         "Q1.1 — BPTT: dL/dW_ph and dL/dW_hh",
         answer,
         tables,
-        [("bptt/bptt.png", "each time step's term of dL/dW_hh (untrained RNN)")],
+        [
+            ("bptt/bptt.png", "each time step's term of dL/dW_hh (untrained RNN)"),
+            ("bptt/bptt_lstm.png", "the same for the LSTM, with its memory gradient ‖dL/dc_t‖ (untrained)"),
+        ],
         commands=o.commands("bptt"),
     )
 
@@ -294,13 +316,15 @@ def _q1_4(o: _Outputs) -> Section:
                 diverged.append(f"{opt_name} (last training loss {loss:.3g})")
             elif acc <= 2 * CHANCE:
                 chance.append(opt_name)
-        parts = []
-        if solved:
-            parts.append(f"{', '.join(solved)} solve the task")
-        if chance:
-            parts.append(f"{', '.join(chance)} stay near chance")
-        if diverged:
-            parts.append(f"{', '.join(diverged)} diverge")
+        parts = [
+            f"{', '.join(names)} {verb if len(names) > 1 else verb_one}"
+            for names, verb, verb_one in (
+                (solved, "solve the task", "solves the task"),
+                (chance, "stay near chance", "stays near chance"),
+                (diverged, "diverge", "diverges"),
+            )
+            if names
+        ]
         findings.append(f"at lr {lr:g}, " + "; ".join(parts) if parts else f"at lr {lr:g}, no run solves the task")
     length = cfg.get("length")
     steps = _first(cfg, "train_steps", "steps", default="?")
@@ -709,6 +733,13 @@ def _q3_2(o: _Outputs) -> Section:
         "Q3.2 — The example graph: Ã and the updates from C to E",
         answer,
         [t_adj, t_norm, rf_table],
+        [
+            (
+                "graph/receptive_field.png",
+                f"the receptive field of C after k = 0..{depth_count - 1} layers, and every "
+                "node's receptive-field size against k",
+            )
+        ],
         commands=o.commands("graph"),
     )
 

@@ -103,6 +103,11 @@ class Records:
             record["steps"][step.name] = {"status": "done", "seconds": round(seconds, 3)}
             self._save()
 
+    def step_seconds(self, key: str) -> float:
+        """The wall seconds of experiment ``key``'s finished steps, as recorded when they ran (0.0 if none)."""
+        record = self.experiment(key) or {}
+        return sum(float(step.get("seconds", 0.0)) for step in record.get("steps", {}).values())
+
     def set(self, key: str, value: Any) -> None:
         with self._lock:
             self.data[key] = value

@@ -28,7 +28,7 @@ COMMON = {
     "--model", "--length", "--lengths", "--json", "--plot", "--format", "--models", "--steps", "--workers", "--out",
     "--quiet", "--optimizers", "--text", "--eval-every", "--sample-at", "--checkpoint", "--start", "--greedy",
     "--temperature", "--prompt", "--beam", "--example", "--normalized", "--source", "--target", "--dataset",
-    "--data-root", "--epochs", "--threads", "--depths", "--variants", "--seeds", "--lr",
+    "--data-root", "--epochs", "--threads", "--depths", "--variants", "--seeds", "--lr", "--forget-bias", "--node",
 }  # fmt: skip
 
 

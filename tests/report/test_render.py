@@ -65,3 +65,53 @@ def test_markdown_has_anchor_table_figure_and_command():
     assert "| a\\|b | c |" in md
     assert "![fig](f.png)" in md
     assert "```sh\ngnnhw adjacency --example\n```" in md
+
+
+def _optimizers_run(accuracies: list[float], losses: list[float]) -> dict:
+    steps = [10 * (i + 1) for i in range(len(accuracies))]
+    return {
+        "test_accuracy": accuracies[-1],
+        "steps": steps[-1],
+        "curve_steps": steps,
+        "train_accuracy": accuracies,
+        "train_loss": losses,
+    }
+
+
+def test_optimizers_answer_says_per_learning_rate_what_each_run_did(tmp_path: Path):
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_4
+
+    plan = build_plan(BUDGETS["standard"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    steps = next(e for e in plan if e.key == "optimizers").steps
+    assert [s.name for s in steps] == ["lr0.001", "lr0.05"]
+    outcomes = {
+        "lr0.001": {
+            "sgd": _optimizers_run([0.1, 0.1, 0.1], [2.3, 2.3, 2.3]),
+            "adam": _optimizers_run([0.5, 0.995, 1.0], [2.3, 0.5, 0.01]),
+        },
+        "lr0.05": {
+            "sgd-momentum": _optimizers_run([0.3, 1.0, 1.0], [2.3, 0.2, 0.01]),
+            "adam": _optimizers_run([0.1, 0.1, 0.08], [2.3, 5.0, 6.4]),
+        },
+    }
+    for name, runs in outcomes.items():
+        folder = tmp_path / "optimizers" / name
+        folder.mkdir(parents=True)
+        lr = float(name[2:])
+        config = {"model": "rnn", "length": 10, "lr": lr, "train_steps": 30}
+        (folder / "optimizers.json").write_text(json.dumps({"config": config, "runs": runs}))
+    section = _q1_4(_Outputs(tmp_path, plan))
+    first = section.answer[0]
+    assert "vanilla RNN" in first
+    assert "at lr 0.001, adam (training accuracy 0.99 by step 20) solves the task; sgd stays near chance" in first
+    assert "at lr 0.05, sgd-momentum (training accuracy 0.99 by step 20) solves the task; adam" in first
+    assert "adam (last training loss 6.4) diverges" in first
+    assert [row[:3] for row in section.tables[0].rows] == [
+        ["0.001", "sgd", "0.100"],
+        ["0.001", "adam", "1.000"],
+        ["0.05", "sgd-momentum", "1.000"],
+        ["0.05", "adam", "0.080"],
+    ]
+    assert [f for f, _ in section.figures] == ["optimizers/lr0.001/optimizers.png", "optimizers/lr0.05/optimizers.png"]
