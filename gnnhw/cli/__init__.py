@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import assignment, graph, planetoid, recurrent, report, textgen
-from gnnhw.cli._common import refuse_deprecated_conflicts, warn_deprecated
+from gnnhw.cli._common import OneValueOrOldList, refuse_deprecated_conflicts, warn_deprecated
 from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
@@ -37,8 +37,16 @@ class HelpFormatter(argparse.HelpFormatter):
 
     An option whose help does not mention its default gets `` (default: X)`` appended when it has one
     (not for flags and options that are simply absent unless given). Text with line breaks (an epilog of
-    examples, a description wrapped by hand) is printed as it is; a one-line description is wrapped.
+    examples, a description wrapped by hand) is printed as it is; a one-line description is wrapped. An option
+    that takes a list only in a deprecated old form (:class:`~gnnhw.cli._common.OneValueOrOldList`) is shown
+    with its one value: ``--seeds N``.
     """
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if isinstance(action, OneValueOrOldList):
+            (metavar,) = self._metavar_formatter(action, default_metavar)(1)
+            return metavar
+        return super()._format_args(action, default_metavar)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         if "\n" in text.strip("\n"):

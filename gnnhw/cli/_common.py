@@ -16,6 +16,25 @@ CONFIG_VALUES = "gnnhw_config_values"
 value}`` (``--input one-hot`` sets ``input_size`` 10)."""
 
 
+def one_of(choices: tuple[Any, ...] | list[Any]) -> str:
+    """The metavar of an option whose values are a closed set, as argparse writes ``choices``: ``{rnn,lstm}``.
+
+    >>> one_of(("scratch", "reference"))
+    '{scratch,reference}'
+    """
+    return "{" + ",".join(str(choice) for choice in choices) + "}"
+
+
+def declared_choices(config: type, field: str) -> tuple[Any, ...] | None:
+    """The closed set of values that field ``field`` of config dataclass ``config`` declares
+    (:func:`gnnhw.checks.bounded`'s ``choices``), or None."""
+    import dataclasses
+
+    spec = {f.name: f for f in dataclasses.fields(config)}[field]
+    choices = spec.metadata.get("range", {}).get("choices")
+    return None if choices is None else tuple(choices)
+
+
 def config_field_default(config: type, field: str) -> Any:
     """The default of ``field`` of the config dataclass ``config`` (its ``default_factory()`` for a list)."""
     import dataclasses
@@ -46,6 +65,10 @@ def add_config_option(
     can check every such option against its config (``tests/test_cli_help.py``). ``aliases``: more option
     strings for it. ``values``: ``{option value: field value}`` when the option names the field's values (its
     choices, and its default is the name of the field's default); the command translates what it reads.
+
+    A field that declares ``choices`` shows them as the option's metavar (``--model {rnn,lstm}``) unless the
+    call gives ``choices`` or a ``metavar``; its values are still checked by the config's ``validate`` (one
+    line naming the option, exit code 2), not by argparse.
     """
     import dataclasses
 
@@ -55,6 +78,9 @@ def add_config_option(
     if values is not None:
         kwargs.setdefault("choices", tuple(values))
         default = next(name for name, value in values.items() if value == default)
+    closed = declared_choices(config, field)
+    if closed is not None and "choices" not in kwargs and "metavar" not in kwargs:
+        kwargs["metavar"] = one_of(closed)
     if "default" in kwargs:
         raise TypeError(f"{flag}: its default is the config field's ({config.__name__}.{field}), not restated")
     kwargs.setdefault("dest", field)
@@ -110,9 +136,16 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+DEVICE_METAVAR = "{auto,cpu,cuda,cuda:N}"
+"""What ``--device`` accepts (:func:`gnnhw._utils.check_device_name`)."""
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when available, else CPU), cpu, or cuda (default: auto)"
+        "--device",
+        default="auto",
+        metavar=DEVICE_METAVAR,
+        help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N (GPU N) (default: auto)",
     )
 
 
@@ -121,6 +154,7 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
         "--data-root",
         type=path_arg,
         default=None,
+        metavar="DIR",
         help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
     )
 
@@ -203,6 +237,12 @@ class StoreGiven(argparse.Action):
 def given_options(args: argparse.Namespace) -> set[str]:
     """The dests of the :class:`StoreGiven` options given on the command line."""
     return set(getattr(args, "given_options", set()))
+
+
+class OneValueOrOldList(argparse.Action):
+    """An option of one value (``--seeds N``) that still takes its old list form (``--seeds 0 1 2``) for one
+    release: it is added with ``nargs="+"``, but ``--help`` shows the one value only (``--seeds N``, not
+    ``--seeds N [N ...]``; :class:`gnnhw.cli.HelpFormatter`). Subclasses read the list and warn."""
 
 
 DEPRECATED_USES = "gnnhw_deprecated_uses"

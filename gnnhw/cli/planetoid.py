@@ -25,6 +25,7 @@ from gnnhw.cli._common import (
     apply_threads,
     config_labels,
     config_values,
+    one_of,
     path_arg,
     positive_int,
     print_json,
@@ -74,13 +75,14 @@ def _add_training_options(p: argparse.ArgumentParser, config: type) -> None:
         "--seeds",
         config,
         type=int,
+        metavar="N",
         help=_with_range(config, "seeds", "number of runs, seeds --seed, --seed + 1, ..."),
     )
     add_config_option(p, "--seed", config, type=int, help=_with_range(config, "seed", "seed of the first run"))
     p.add_argument("--hidden", action=DeprecatedAlias, new="--hidden-channels", dest="hidden_channels", type=int)
     p.add_argument("--first-seed", action=DeprecatedAlias, new="--seed", dest="seed", type=int)
-    p.add_argument("--plot", type=path_arg, help="write the figure here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=path_arg, help="also write the full results here (JSON)")
+    p.add_argument("--plot", type=path_arg, metavar="FILE", help="write the figure here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, metavar="FILE", help="also write the full results here (JSON)")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -135,7 +137,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p, "--no-normalize-features", TrainConfig, "normalize_features", action="store_false",
         help="do not row-normalize X",
     )  # fmt: skip
-    p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
+    p.add_argument(
+        "--save", type=path_arg, metavar="FILE", help="write the best model here (torch.load(..., weights_only=True))"
+    )
     add_executor(p)
     p.set_defaults(func=_train_gcn, config_labels=config_labels(p))
 
@@ -181,7 +185,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="numbers of graph convolutions, each in [1, 1024]",
     )
     add_config_option(
-        p, "--variants", DepthConfig, nargs="+", help="plain and the remedies to train: " + ", ".join(VARIANTS)
+        p,
+        "--variants",
+        DepthConfig,
+        nargs="+",
+        metavar=one_of(VARIANTS),
+        help="plain and the remedies to train: " + ", ".join(VARIANTS),
     )
     _add_training_options(p, DepthConfig)
     add_executor(p)

@@ -17,6 +17,7 @@ from typing import Any
 from gnnhw._renames import OLD_IMPL_VALUES
 from gnnhw.cli._common import (
     DeprecatedAlias,
+    OneValueOrOldList,
     StoreGiven,
     add_config_option,
     add_device,
@@ -113,7 +114,7 @@ def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -
 
 
 def _add_optimizer(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
-    add_config_option(parser, "--optimizer", config, help="adam, rmsprop, sgd or sgd-momentum")
+    add_config_option(parser, "--optimizer", config, help="the update rule (sgd-momentum: momentum 0.9)")
 
 
 def _config(args: argparse.Namespace, config: type[PalindromeConfig] = PalindromeConfig, **overrides: Any):
@@ -172,7 +173,7 @@ def _check_lists(base: PalindromeConfig, lists: dict[str, tuple[str, Any]]) -> N
             dataclasses.replace(base, **{field: value}).validate(_LABELS)
 
 
-class _SeedCount(argparse.Action):
+class _SeedCount(OneValueOrOldList):
     """``--seeds N``: a count of runs (seeds --seed, --seed + 1, ...). The old form, a list of seeds
     (``--seeds 0 1 2``), is still taken as that list for one release, with a warning on stderr once the
     options are found good (:func:`_seed_list`)."""
@@ -452,7 +453,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(p, "--length", PalindromeConfig, type=int, help="palindrome length T")
     add_config_option(p, "--seed", PalindromeConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, PalindromeConfig)
-    p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument(
+        "--out", type=path_arg, default=None, metavar="DIR", help="also write the run's JSON and curve figure here"
+    )
     _add_impl(p, PalindromeConfig)
     _add_training_options(p, PalindromeConfig)
     add_format(p)
@@ -480,8 +483,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_config_option(p, "--seeds", ComparisonConfig, nargs="+", type=int, action=_SeedCount, metavar="N")
     _add_optimizer(p, SweepConfig)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes (default: all cores)"
+    )
+    p.add_argument(
+        "--out", type=path_arg, default=Path("out/palindrome"), metavar="DIR", help="folder of sweep.json and sweep.png"
+    )
     _add_impl(p, SweepConfig)
     _add_training_options(p, SweepConfig, model=False)
     add_format(p)
@@ -512,9 +519,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=min(4, os.cpu_count() or 1),
+        metavar="N",
         help="worker processes (default: the number of cores, at most 4)",
     )
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    p.add_argument(
+        "--out", type=path_arg, default=Path("out/palindrome"), metavar="DIR", help="folder of optimizers.json/.png"
+    )
     _add_impl(p, OptimizersConfig)
     _add_training_options(p, OptimizersConfig)
     add_format(p)
@@ -540,7 +550,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(p, "--seed", GradientsConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, GradientsConfig)
     add_config_option(p, "--models", ComparisonConfig, nargs="+", help="models to compare, rnn and/or lstm")
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
+    p.add_argument(
+        "--out",
+        type=path_arg,
+        default=Path("out/palindrome"),
+        metavar="DIR",
+        help="folder of grads_over_time.json/.png",
+    )
     _add_training_options(p, GradientsConfig, model=False)
     add_format(p)
     p.set_defaults(func=_grads)
