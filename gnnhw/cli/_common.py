@@ -210,6 +210,31 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("tex
     parser.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
 
 
+def mean_std(mean: float, std: float, runs: int, spec: str = ".2f") -> str:
+    """``"mean ± std"`` over ``runs`` runs, each formatted with ``spec``; the value alone for one run.
+
+    One run has no spread: its sample standard deviation is undefined (the library reports 0.0 in its JSON),
+    and ``± 0.00`` would read as a measured spread of nothing.
+
+    >>> mean_std(81.5, 0.523, 3)
+    '81.50 ± 0.52'
+    >>> mean_std(81.5, 0.0, 1)
+    '81.50'
+    """
+    if runs > 1:
+        return f"{mean:{spec}} ± {std:{spec}}"
+    return f"{mean:{spec}}"
+
+
+def over_runs(runs: int, what: str = "seed") -> str:
+    """What a table's numbers are, for its heading: ``"mean ± std over 3 seeds"``, or ``"1 seed, no std"``.
+
+    >>> over_runs(3), over_runs(1)
+    ('mean ± std over 3 seeds', '1 seed, no std')
+    """
+    return f"mean ± std over {runs} {what}s" if runs > 1 else f"{runs} {what}, no std"
+
+
 def print_json(payload: Any) -> None:
     """Print ``payload`` as valid JSON (non-finite numbers as null: :func:`gnnhw.jsonio.dumps`)."""
     sys.stdout.write(dumps(payload) + "\n")

@@ -174,7 +174,8 @@ def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
     gcn, recurrent = result.gcn_accuracy(), result.recurrent_accuracy()
     depths = list(config.depths)
     columns = [f"k={k}" for k in depths] + list(config.models)
-    print("mean test accuracy over seeds (GCN of depth k; recurrent nets), palindrome length T:")
+    over = f"mean over {config.seeds} seeds" if config.seeds > 1 else "1 seed"
+    print(f"test accuracy ({over}; GCN of depth k; recurrent nets), palindrome length T:")
     print("T    " + "".join(f"{c:>9s}" for c in columns) + "   k >= T-1 needed")
     for length in config.lengths:
         cells = [f"{_mean(gcn[length][k]):9.3f}" for k in depths]

@@ -25,7 +25,9 @@ from gnnhw.cli._common import (
     apply_threads,
     config_labels,
     config_values,
+    mean_std,
     one_of,
+    over_runs,
     path_arg,
     positive_int,
     print_json,
@@ -292,10 +294,10 @@ def _print_train_table(config, result) -> None:  # noqa: ANN001
             f"{run.seed:>5} {run.best_epoch:>10} {run.val_acc:>8.4f} {run.test_acc:>9.4f} "
             f"{run.test_acc_last:>16.4f} {run.seconds_per_epoch:>9.4f}"
         )
-    print(
-        f"test accuracy at best validation epoch: {100 * result.test_acc_mean:.2f} ± {100 * result.test_acc_std:.2f}"
-        f" (last epoch: {100 * result.test_acc_last_mean:.2f} ± {100 * result.test_acc_last_std:.2f})"
-    )
+    runs = len(result.runs)
+    best = mean_std(100 * result.test_acc_mean, 100 * result.test_acc_std, runs)
+    last = mean_std(100 * result.test_acc_last_mean, 100 * result.test_acc_last_std, runs)
+    print(f"test accuracy at best validation epoch: {best} (last epoch: {last}); {over_runs(runs)}")
     print(
         f"seconds per epoch: {result.seconds_per_epoch:.4f}; peak memory: {result.peak_memory_mb:.0f} MiB "
         f"({result.memory_kind})"
@@ -336,6 +338,17 @@ def _eval_gcn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_depth_table(config, result) -> None:  # noqa: ANN001
+    """The depth study's table: test accuracy (mean ± std over seeds; the value alone for one seed) and the mean
+    pairwise distance of the embeddings, per variant and depth."""
+    runs = max((len(row.test_acc) for row in result.rows), default=config.seeds)
+    print(f"{config.dataset}: test accuracy ({over_runs(runs)}) and embedding distance vs depth")
+    print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
+    for row in result.rows:
+        acc = mean_std(100 * row.test_acc_mean, 100 * row.test_acc_std, len(row.test_acc))
+        print(f"{row.variant:>9} {row.num_layers:>6} {acc:>15} {row.distance_mean:>19.4f}")
+
+
 def _depth_study(args: argparse.Namespace) -> int:
     config = _config_from_args(DepthConfig, args)  # ranges, repeated depths or variants, memory: before any work
     check_executor_args(args)
@@ -349,16 +362,7 @@ def _depth_study(args: argparse.Namespace) -> int:
         if args.format == "json":
             print_json(result.to_dict())
         else:
-            print(
-                f"{config.dataset}: test accuracy (mean ± std over {config.seeds} seeds) "
-                "and embedding distance vs depth"
-            )
-            print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
-            for row in result.rows:
-                print(
-                    f"{row.variant:>9} {row.num_layers:>6} {100 * row.test_acc_mean:>8.2f} ± "
-                    f"{100 * row.test_acc_std:<5.2f} {row.distance_mean:>19.4f}"
-                )
+            _print_depth_table(config, result)
         sys.stdout.flush()
         if args.json:
             write_json(args.json, result.to_dict())

@@ -27,7 +27,9 @@ from gnnhw.cli._common import (
     apply_threads,
     config_field_default,
     given_options,
+    mean_std,
     note_deprecated,
+    over_runs,
     path_arg,
     print_json,
     write_json,
@@ -314,14 +316,7 @@ def _sweep(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
-            models = list(summary)
-            print("T    " + "".join(f"{m:>18s}" for m in models))
-            for length in sorted({t for by_t in summary.values() for t in by_t}):
-                cells = []
-                for m in models:
-                    s = summary[m].get(length)
-                    cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}".rjust(18) if s else " " * 18)
-                print(f"{length:<5d}" + "".join(cells))
+            _print_sweep_table(summary)
             print(f"results: {path}\nfigure: {figure}", flush=True)
         from gnnhw.plotting.recurrent import sweep_figure
 
@@ -332,6 +327,25 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         _figure_last(lambda: sweep_figure(result.records, title), figure)
     return 0
+
+
+def _print_sweep_table(summary: dict[str, dict[int, dict[str, float]]]) -> None:
+    """The sweep's table of test accuracy per length (rows) and model (columns) from
+    :meth:`~gnnhw.recurrent.experiments.SweepResult.summary`: mean ± std over a cell's seeds, its value alone
+    when the cell has one seed."""
+    models = list(summary)
+    counts = sorted({int(s["n"]) for by_t in summary.values() for s in by_t.values()})
+    if len(counts) == 1:
+        print(f"test accuracy ({over_runs(counts[0])}):")
+    else:  # a sweep still running (or resumed with more seeds): cells of different counts
+        print(f"test accuracy (mean ± std over each cell's seeds, {counts[0]} to {counts[-1]}; one seed: no std):")
+    print("T    " + "".join(f"{m:>18s}" for m in models))
+    for length in sorted({t for by_t in summary.values() for t in by_t}):
+        cells = []
+        for m in models:
+            s = summary[m].get(length)
+            cells.append(mean_std(s["mean"], s["std"], int(s["n"]), ".3f").rjust(18) if s else " " * 18)
+        print(f"{length:<5d}" + "".join(cells))
 
 
 def _optimizers(args: argparse.Namespace) -> int:
