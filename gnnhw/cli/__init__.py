@@ -170,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = _GuardedStdout(real_stdout)
     try:
         with command_signals():
+            _check_device(args)
             code = int(args.func(args) or 0)
             sys.stdout.flush()  # a write error still inside the command: one line, not an error at exit
             return code
@@ -190,6 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout = real_stdout
+
+
+def _check_device(args: argparse.Namespace) -> None:
+    """ConfigError for a ``--device`` name that is none of auto, cpu, cuda, cuda:N, in every command that has
+    the option, before the command reads or writes anything (whether CUDA is there is the command's check)."""
+    device = getattr(args, "device", None)
+    if isinstance(device, str):
+        from gnnhw._utils import check_device_name
+
+        check_device_name(device)
 
 
 class _StdoutClosed(BrokenPipeError):

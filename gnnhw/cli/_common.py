@@ -137,26 +137,13 @@ def path_arg(text: str) -> Path:
 
 
 DEVICE_METAVAR = "{auto,cpu,cuda,cuda:N}"
-"""What ``--device`` accepts (:func:`gnnhw._utils.check_device_name`)."""
-
-
-def device_arg(text: str) -> str:
-    """argparse type of ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, checked as the line is parsed
-    (before a checkpoint or data set is read); whether CUDA is there is checked later, by the command."""
-    from gnnhw._utils import check_device_name
-    from gnnhw.errors import ConfigError
-
-    try:
-        check_device_name(text)
-    except ConfigError:
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; expected auto, cpu, cuda or cuda:N") from None
-    return text
+"""What ``--device`` accepts (:func:`gnnhw._utils.check_device_name`, run by :func:`gnnhw.cli.main` before any
+command: a bad name is refused before a checkpoint or data set is read)."""
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
-        type=device_arg,
         default="auto",
         metavar=DEVICE_METAVAR,
         help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N (GPU N) (default: auto)",
