@@ -127,7 +127,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     option("--eval-every", type=positive_int)
     option("--checkpoint-every", type=non_negative_int)
     option("--sample-every", type=non_negative_int)
-    option("--sample-at", type=_int_list, metavar="S1,S2,...", help="comma-separated steps to log a sample at")
+    option(
+        "--sample-at",
+        type=_int_list,
+        metavar="S1,S2,...",
+        help="comma-separated steps to log a sample at (default: none)",
+    )
     option("--sample-length", type=positive_int)
     option(
         "--batching",
@@ -180,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=None,
         metavar="K",
-        help="with --temperature only: sample among the K likeliest",
+        help="with --temperature only: sample among the K likeliest (default: all characters)",
     )
     smp.add_argument(
         "--seed",
@@ -261,7 +266,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_keep_gutenberg(base)
     add_format(base)
-    base.add_argument("--json", type=path_arg, default=None, metavar="PATH", help="also write the table as JSON")
+    base.add_argument("--json", type=path_arg, default=None, metavar="FILE", help="also write the table as JSON")
     base.set_defaults(func=_baselines)
 
 
