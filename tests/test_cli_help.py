@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gnnhw.cli import build_parser, main
-from gnnhw.cli._common import CONFIG_FIELD, CONFIG_VALUES, config_field_default
+from gnnhw.cli._common import CONFIG_FIELD, CONFIG_VALUES, config_field_default, declared_choices, one_of, path_arg
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -345,3 +345,193 @@ def test_help_examples_are_found():
 def test_every_help_example_parses(prog, command):
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert callable(args.func), (prog, command)
+
+
+# ------------------------------------------------------------- closed sets of values are shown as such
+
+# Config fields whose values are an open family, though validate names some of them when refusing one.
+OPEN_FIELDS = {
+    "dataset": "Cora, CiteSeer, PubMed or any sbm:NODES:EDGES[:CLASSES]; the help lists the named ones",
+}
+_NOT_A_VALUE = "no-such-value"
+
+
+def _refused_values(action: argparse.Action) -> tuple[str, ...] | None:
+    """The values that the config of a config-linked option names when it refuses one (``expected one of a, b``),
+    found by validating the config with a value outside every set: a closed set the field does not declare
+    (``DepthConfig.variants``) is found too."""
+    from gnnhw.errors import ConfigError
+
+    config, field = getattr(action, CONFIG_FIELD)
+    default = config_field_default(config, field)
+    if isinstance(default, str):
+        value: object = _NOT_A_VALUE
+    elif isinstance(default, (list, tuple)) and default and all(isinstance(v, str) for v in default):
+        value = type(default)([_NOT_A_VALUE])
+    else:
+        return None
+    try:
+        config(**{field: value}).validate()
+    except ConfigError as err:
+        found = re.search(r"expected (?:one|some) of (.+)$", str(err))
+        if found and _NOT_A_VALUE in str(err):
+            return tuple(v.strip().strip("'") for v in found.group(1).split(","))
+    return None
+
+
+def _closed_set(action: argparse.Action) -> tuple[str, ...] | None:
+    """The values an option accepts, when they are a closed set: argparse's choices, the config field's declared
+    choices (gnnhw.checks.bounded), or the names its config's validate lists when refusing a value."""
+    if action.choices is not None:
+        return tuple(str(c) for c in action.choices)
+    if not hasattr(action, CONFIG_FIELD):
+        return None
+    config, field = getattr(action, CONFIG_FIELD)
+    if field in OPEN_FIELDS:
+        return None
+    declared = declared_choices(config, field)
+    if declared is not None:
+        return tuple(str(c) for c in declared)
+    return _refused_values(action)
+
+
+def _closed_options() -> list[tuple[str, str, tuple[str, ...]]]:
+    return [
+        (prog, action.option_strings[0], closed)
+        for prog, parser in LEAVES.items()
+        for action in _options(parser)
+        if (closed := _closed_set(action)) is not None
+    ]
+
+
+def test_closed_sets_are_found():
+    found = {(prog, option): closed for prog, option, closed in _closed_options()}
+    assert found[("gnnhw optimizers", "--impl")] == ("scratch", "reference")
+    assert set(found[("gnnhw optimizers", "--model")]) == {"rnn", "lstm"}
+    assert set(found[("gnnhw depth-study", "--variants")]) == {"plain", "residual", "pairnorm", "jk"}  # undeclared
+    assert set(found[("gnnhw gnn-vs-rnn", "--models")]) == {"rnn", "lstm"}  # undeclared
+    assert ("gnnhw train-gcn", "--dataset") not in found
+    assert len(found) >= 30
+
+
+def _usage(prog: str) -> str:
+    return " ".join(LEAVES[prog].format_usage().split())
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_closed_set_of_values_is_shown_in_usage_and_help(prog):
+    # 'gnnhw optimizers --help' showed '--impl IMPL' and '--model MODEL': the values had to be guessed
+    parser = LEAVES[prog]
+    for action in _options(parser):
+        closed = _closed_set(action)
+        if closed is None:
+            continue
+        option = action.option_strings[0]
+        shown = one_of(closed)
+        assert f"{option} {shown}" in _usage(prog), f"{prog}: usage does not show {option} {shown}"
+        invocation = parser._get_formatter()._format_action_invocation(action)
+        assert shown in invocation, f"{prog}: --help shows {invocation!r}, not {shown}"
+
+
+def _required_argv(prog: str, tmp_path: Path) -> list[str]:
+    """The required options and positionals of ``prog``, as paths that do not exist (only parsing is needed)."""
+    argv = []
+    for action in LEAVES[prog]._actions:
+        if not action.option_strings and action.dest != "help":
+            argv.append(str(tmp_path / action.dest))
+        elif action.required:
+            argv += [action.option_strings[0], str(tmp_path / action.dest)]
+    return argv
+
+
+def _shown_sets() -> list[tuple[str, str]]:
+    """(prog, option) of every option whose --help shows a set of values ({a,b}), whatever the source."""
+    return [
+        (prog, action.option_strings[0])
+        for prog, parser in LEAVES.items()
+        for action in _options(parser)
+        if action.metavar is None
+        and action.choices is not None
+        or isinstance(action.metavar, str)
+        and action.metavar.startswith("{")
+    ]
+
+
+def test_options_that_show_a_set_are_found():
+    shown = _shown_sets()
+    assert ("gnnhw palindrome", "--model") in shown
+    assert ("gnnhw train-gcn", "--device") in shown
+    assert ("gnnhw textgen train", "--batching") in shown
+
+
+@pytest.mark.parametrize(("prog", "option"), _shown_sets())
+def test_a_value_outside_a_shown_set_is_one_line_and_exit_2(capsys, tmp_path, prog, option):
+    # refused before any work, whether argparse or the command's config checks it
+    argv = [*prog.split()[1:], option, _NOT_A_VALUE, *_required_argv(prog, tmp_path)]
+    try:
+        code = main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    assert code == 2, (argv, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    assert _NOT_A_VALUE in lines[0], lines[0]
+
+
+# ------------------------------------------------------------------------------------ --seeds is a count
+
+
+def test_seeds_is_shown_as_one_count_in_every_command():
+    with_seeds = [prog for prog, parser in LEAVES.items() if "--seeds" in parser._option_string_actions]
+    assert {"gnnhw train-gcn", "gnnhw depth-study", "gnnhw palindrome-sweep", "gnnhw gnn-vs-rnn"} <= set(with_seeds)
+    for prog in with_seeds:
+        usage = _usage(prog)
+        assert "[--seeds N]" in usage, (prog, usage)
+        help_text = LEAVES[prog].format_help()
+        assert re.search(r"^  --seeds N  ", help_text, flags=re.M), (prog, help_text)
+
+
+@pytest.mark.parametrize("command", ["palindrome-sweep", "gnn-vs-rnn"])
+def test_the_old_list_of_seeds_still_parses_with_its_warning(capsys, command):
+    # shown as '--seeds N', read as a list for one release (CHANGELOG.md)
+    args = build_parser().parse_args([command, "--seeds", "3", "4", "5"])
+    err = capsys.readouterr().err
+    seeds = [args.seeds] if isinstance(args.seeds, int) else args.seeds
+    assert seeds in ([3, 4, 5], [3])  # palindrome-sweep keeps the list; gnn-vs-rnn reads it as --seed 3 --seeds 3
+    if command == "gnn-vs-rnn":
+        assert (args.seed, args.seeds) == (3, 3)
+        assert "deprecated" in err
+
+
+# ----------------------------------------------------------------------------- metavars that say something
+
+PATH_METAVARS = ("FILE", "DIR", "PATH")
+# Known and not fixed here: gnnhw/cli/report.py is edited elsewhere at the moment (the fix: metavar="DIR", or
+# gnnhw.cli._common.add_data_root). An entry here is a fault still to fix; remove it with the fix.
+PATH_METAVAR_PENDING = {("gnnhw report", "--data-root")}
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_every_path_option_says_file_or_dir(prog):
+    # '--plot PLOT', '--out OUT', '--data-root DATA_ROOT' said nothing of what to give
+    for action in _options(LEAVES[prog]):
+        if action.type is path_arg and (prog, action.option_strings[0]) not in PATH_METAVAR_PENDING:
+            assert action.metavar in PATH_METAVARS, f"{prog} {action.option_strings[0]}: metavar {action.metavar!r}"
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_no_metavar_names_something_else_than_its_option(prog):
+    # gnn-vs-rnn's '--hidden-channels GCN_HIDDEN_CHANNELS' showed the internal field, not what to type
+    for action in _options(LEAVES[prog]):
+        if action.metavar is not None or action.nargs == 0 or action.choices is not None:
+            continue
+        names = {s.lstrip("-").replace("-", "_").upper() for s in action.option_strings}
+        assert action.dest.upper() in names, f"{prog} {action.option_strings[0]} shows {action.dest.upper()}"
+
+
+def test_pending_path_metavars_are_still_faults():
+    # so that an entry of PATH_METAVAR_PENDING is removed once its option is fixed
+    for prog, option in PATH_METAVAR_PENDING:
+        assert LEAVES[prog]._option_string_actions[option].metavar not in PATH_METAVARS, (prog, option)

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 from gnnhw import __version__
 from gnnhw.cli import assignment, graph, planetoid, recurrent, report, textgen
-from gnnhw.cli._common import refuse_deprecated_conflicts, warn_deprecated
+from gnnhw.cli._common import OneValueOrOldList, refuse_deprecated_conflicts, warn_deprecated
 from gnnhw.cli._run import Interrupted, command_signals, install_start_handlers
 from gnnhw.errors import GnnhwError
 
@@ -37,8 +37,16 @@ class HelpFormatter(argparse.HelpFormatter):
 
     An option whose help does not mention its default gets `` (default: X)`` appended when it has one
     (not for flags and options that are simply absent unless given). Text with line breaks (an epilog of
-    examples, a description wrapped by hand) is printed as it is; a one-line description is wrapped.
+    examples, a description wrapped by hand) is printed as it is; a one-line description is wrapped. An option
+    that takes a list only in a deprecated old form (:class:`~gnnhw.cli._common.OneValueOrOldList`) is shown
+    with its one value: ``--seeds N``.
     """
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if isinstance(action, OneValueOrOldList):
+            (metavar,) = self._metavar_formatter(action, default_metavar)(1)
+            return metavar
+        return super()._format_args(action, default_metavar)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         if "\n" in text.strip("\n"):
@@ -162,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = _GuardedStdout(real_stdout)
     try:
         with command_signals():
+            _check_device(args)
             code = int(args.func(args) or 0)
             sys.stdout.flush()  # a write error still inside the command: one line, not an error at exit
             return code
@@ -182,6 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout = real_stdout
+
+
+def _check_device(args: argparse.Namespace) -> None:
+    """ConfigError for a ``--device`` name that is none of auto, cpu, cuda, cuda:N, in every command that has
+    the option, before the command reads or writes anything (whether CUDA is there is the command's check)."""
+    device = getattr(args, "device", None)
+    if isinstance(device, str):
+        from gnnhw._utils import check_device_name
+
+        check_device_name(device)
 
 
 class _StdoutClosed(BrokenPipeError):

@@ -16,6 +16,25 @@ CONFIG_VALUES = "gnnhw_config_values"
 value}`` (``--input one-hot`` sets ``input_size`` 10)."""
 
 
+def one_of(choices: tuple[Any, ...] | list[Any]) -> str:
+    """The metavar of an option whose values are a closed set, as argparse writes ``choices``: ``{rnn,lstm}``.
+
+    >>> one_of(("scratch", "reference"))
+    '{scratch,reference}'
+    """
+    return "{" + ",".join(str(choice) for choice in choices) + "}"
+
+
+def declared_choices(config: type, field: str) -> tuple[Any, ...] | None:
+    """The closed set of values that field ``field`` of config dataclass ``config`` declares
+    (:func:`gnnhw.checks.bounded`'s ``choices``), or None."""
+    import dataclasses
+
+    spec = {f.name: f for f in dataclasses.fields(config)}[field]
+    choices = spec.metadata.get("range", {}).get("choices")
+    return None if choices is None else tuple(choices)
+
+
 def config_field_default(config: type, field: str) -> Any:
     """The default of ``field`` of the config dataclass ``config`` (its ``default_factory()`` for a list)."""
     import dataclasses
@@ -46,6 +65,10 @@ def add_config_option(
     can check every such option against its config (``tests/test_cli_help.py``). ``aliases``: more option
     strings for it. ``values``: ``{option value: field value}`` when the option names the field's values (its
     choices, and its default is the name of the field's default); the command translates what it reads.
+
+    A field that declares ``choices`` shows them as the option's metavar (``--model {rnn,lstm}``) unless the
+    call gives ``choices`` or a ``metavar``; its values are still checked by the config's ``validate`` (one
+    line naming the option, exit code 2), not by argparse.
     """
     import dataclasses
 
@@ -55,6 +78,9 @@ def add_config_option(
     if values is not None:
         kwargs.setdefault("choices", tuple(values))
         default = next(name for name, value in values.items() if value == default)
+    closed = declared_choices(config, field)
+    if closed is not None and "choices" not in kwargs and "metavar" not in kwargs:
+        kwargs["metavar"] = one_of(closed)
     if "default" in kwargs:
         raise TypeError(f"{flag}: its default is the config field's ({config.__name__}.{field}), not restated")
     kwargs.setdefault("dest", field)
@@ -110,9 +136,17 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+DEVICE_METAVAR = "{auto,cpu,cuda,cuda:N}"
+"""What ``--device`` accepts (:func:`gnnhw._utils.check_device_name`, run by :func:`gnnhw.cli.main` before any
+command: a bad name is refused before a checkpoint or data set is read)."""
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when available, else CPU), cpu, or cuda (default: auto)"
+        "--device",
+        default="auto",
+        metavar=DEVICE_METAVAR,
+        help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N (GPU N) (default: auto)",
     )
 
 
@@ -121,6 +155,7 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
         "--data-root",
         type=path_arg,
         default=None,
+        metavar="DIR",
         help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
     )
 
@@ -176,6 +211,31 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("tex
     parser.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
 
 
+def mean_std(mean: float, std: float, runs: int, spec: str = ".2f") -> str:
+    """``"mean ± std"`` over ``runs`` runs, each formatted with ``spec``; the value alone for one run.
+
+    One run has no spread: its sample standard deviation is undefined (the library reports 0.0 in its JSON),
+    and ``± 0.00`` would read as a measured spread of nothing.
+
+    >>> mean_std(81.5, 0.523, 3)
+    '81.50 ± 0.52'
+    >>> mean_std(81.5, 0.0, 1)
+    '81.50'
+    """
+    if runs > 1:
+        return f"{mean:{spec}} ± {std:{spec}}"
+    return f"{mean:{spec}}"
+
+
+def over_runs(runs: int, what: str = "seed") -> str:
+    """What a table's numbers are, for its heading: ``"mean ± std over 3 seeds"``, or ``"1 seed, no std"``.
+
+    >>> over_runs(3), over_runs(1)
+    ('mean ± std over 3 seeds', '1 seed, no std')
+    """
+    return f"mean ± std over {runs} {what}s" if runs > 1 else f"{runs} {what}, no std"
+
+
 def print_json(payload: Any) -> None:
     """Print ``payload`` as valid JSON (non-finite numbers as null: :func:`gnnhw.jsonio.dumps`)."""
     sys.stdout.write(dumps(payload) + "\n")
@@ -203,6 +263,12 @@ class StoreGiven(argparse.Action):
 def given_options(args: argparse.Namespace) -> set[str]:
     """The dests of the :class:`StoreGiven` options given on the command line."""
     return set(getattr(args, "given_options", set()))
+
+
+class OneValueOrOldList(argparse.Action):
+    """An option of one value (``--seeds N``) that still takes its old list form (``--seeds 0 1 2``) for one
+    release: it is added with ``nargs="+"``, but ``--help`` shows the one value only (``--seeds N``, not
+    ``--seeds N [N ...]``; :class:`gnnhw.cli.HelpFormatter`). Subclasses read the list and warn."""
 
 
 DEPRECATED_USES = "gnnhw_deprecated_uses"

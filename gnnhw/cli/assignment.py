@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from gnnhw.cli._common import (
+    OneValueOrOldList,
     add_config_option,
     add_format,
     add_quiet,
@@ -19,6 +20,7 @@ from gnnhw.cli._common import (
     config_labels,
     config_values,
     note_deprecated,
+    one_of,
     path_arg,
     print_json,
     write_json,
@@ -172,7 +174,8 @@ def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
     gcn, recurrent = result.gcn_accuracy(), result.recurrent_accuracy()
     depths = list(config.depths)
     columns = [f"k={k}" for k in depths] + list(config.models)
-    print("mean test accuracy over seeds (GCN of depth k; recurrent nets), palindrome length T:")
+    over = f"mean over {config.seeds} seeds" if config.seeds > 1 else "1 seed"
+    print(f"test accuracy ({over}; GCN of depth k; recurrent nets), palindrome length T:")
     print("T    " + "".join(f"{c:>9s}" for c in columns) + "   k >= T-1 needed")
     for length in config.lengths:
         cells = [f"{_mean(gcn[length][k]):9.3f}" for k in depths]
@@ -189,7 +192,7 @@ def _print_gnn_vs_rnn(result: Any, args: argparse.Namespace) -> None:
         print(f"results: {args.json}")
 
 
-class _SeedCount(argparse.Action):
+class _SeedCount(OneValueOrOldList):
     """``--seeds N``: a count of runs. The old form, a list of consecutive seeds (``--seeds 3 4 5``), is read as
     ``--seed 3 --seeds 3`` with a one-line warning on stderr, for one release; any other list is refused."""
 
@@ -210,8 +213,8 @@ class _SeedCount(argparse.Action):
 
 def _add_outputs(p: argparse.ArgumentParser, json_help: str, plot_help: str) -> None:
     """``--json``, ``--plot`` (both absent unless given), ``--threads`` and ``--format``."""
-    p.add_argument("--json", type=path_arg, default=None, help=f"{json_help} (default: none)")
-    p.add_argument("--plot", type=path_arg, default=None, help=f"{plot_help} (default: none)")
+    p.add_argument("--json", type=path_arg, default=None, metavar="FILE", help=f"{json_help} (default: none)")
+    p.add_argument("--plot", type=path_arg, default=None, metavar="FILE", help=f"{plot_help} (default: none)")
     add_threads(p)
     add_format(p)
 
@@ -253,6 +256,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_outputs(p, "also write the comparison as JSON here", "draw the per-step terms over t here")
     p.set_defaults(func=_bptt, config_labels=config_labels(p))
 
+    from gnnhw.experiments.config import RECURRENT_MODELS
     from gnnhw.experiments.config import GNNvsRNNConfig as Config
 
     p = subparsers.add_parser(
@@ -286,10 +290,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_config_option(p, "--seed", Config, type=int, help="seed of the first run")
     add_config_option(p, "--steps", Config, type=int, help="training steps per run, before an early stop")
-    add_config_option(p, "--models", Config, nargs="+", help="recurrent nets to compare with (rnn, lstm)")
+    add_config_option(
+        p, "--models", Config, nargs="+", metavar=one_of(RECURRENT_MODELS), help="recurrent nets to compare with"
+    )
     add_config_option(p, "--batch-size", Config, type=int, help="palindromes per step")
     add_config_option(p, "--test-size", Config, type=int, help="test palindromes per seed")
-    add_config_option(p, "--hidden-channels", Config, "gcn_hidden_channels", type=int, help="GCN hidden channels")
+    add_config_option(
+        p,
+        "--hidden-channels",
+        Config,
+        "gcn_hidden_channels",
+        type=int,
+        metavar="HIDDEN_CHANNELS",
+        help="GCN hidden channels",
+    )
     add_config_option(p, "--gcn-lr", Config, type=float, help="GCN Adam learning rate, (0, 10]")
     add_config_option(p, "--rnn-hidden-size", Config, type=int, help="RNN / LSTM hidden units")
     add_config_option(p, "--rnn-lr", Config, type=float, help="RNN / LSTM Adam learning rate, (0, 10]")

@@ -25,6 +25,9 @@ from gnnhw.cli._common import (
     apply_threads,
     config_labels,
     config_values,
+    mean_std,
+    one_of,
+    over_runs,
     path_arg,
     positive_int,
     print_json,
@@ -74,13 +77,14 @@ def _add_training_options(p: argparse.ArgumentParser, config: type) -> None:
         "--seeds",
         config,
         type=int,
+        metavar="N",
         help=_with_range(config, "seeds", "number of runs, seeds --seed, --seed + 1, ..."),
     )
     add_config_option(p, "--seed", config, type=int, help=_with_range(config, "seed", "seed of the first run"))
     p.add_argument("--hidden", action=DeprecatedAlias, new="--hidden-channels", dest="hidden_channels", type=int)
     p.add_argument("--first-seed", action=DeprecatedAlias, new="--seed", dest="seed", type=int)
-    p.add_argument("--plot", type=path_arg, help="write the figure here (PNG, PDF, SVG)")
-    p.add_argument("--json", type=path_arg, help="also write the full results here (JSON)")
+    p.add_argument("--plot", type=path_arg, metavar="FILE", help="write the figure here (PNG, PDF, SVG)")
+    p.add_argument("--json", type=path_arg, metavar="FILE", help="also write the full results here (JSON)")
     add_format(p)
     add_device(p)
     add_data_root(p)
@@ -135,7 +139,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p, "--no-normalize-features", TrainConfig, "normalize_features", action="store_false",
         help="do not row-normalize X",
     )  # fmt: skip
-    p.add_argument("--save", type=path_arg, help="write the best model here (torch.load(..., weights_only=True))")
+    p.add_argument(
+        "--save", type=path_arg, metavar="FILE", help="write the best model here (torch.load(..., weights_only=True))"
+    )
     add_executor(p)
     p.set_defaults(func=_train_gcn, config_labels=config_labels(p))
 
@@ -181,7 +187,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="numbers of graph convolutions, each in [1, 1024]",
     )
     add_config_option(
-        p, "--variants", DepthConfig, nargs="+", help="plain and the remedies to train: " + ", ".join(VARIANTS)
+        p,
+        "--variants",
+        DepthConfig,
+        nargs="+",
+        metavar=one_of(VARIANTS),
+        help="plain and the remedies to train: " + ", ".join(VARIANTS),
     )
     _add_training_options(p, DepthConfig)
     add_executor(p)
@@ -283,10 +294,10 @@ def _print_train_table(config, result) -> None:  # noqa: ANN001
             f"{run.seed:>5} {run.best_epoch:>10} {run.val_acc:>8.4f} {run.test_acc:>9.4f} "
             f"{run.test_acc_last:>16.4f} {run.seconds_per_epoch:>9.4f}"
         )
-    print(
-        f"test accuracy at best validation epoch: {100 * result.test_acc_mean:.2f} ± {100 * result.test_acc_std:.2f}"
-        f" (last epoch: {100 * result.test_acc_last_mean:.2f} ± {100 * result.test_acc_last_std:.2f})"
-    )
+    runs = len(result.runs)
+    best = mean_std(100 * result.test_acc_mean, 100 * result.test_acc_std, runs)
+    last = mean_std(100 * result.test_acc_last_mean, 100 * result.test_acc_last_std, runs)
+    print(f"test accuracy at best validation epoch: {best} (last epoch: {last}); {over_runs(runs)}")
     print(
         f"seconds per epoch: {result.seconds_per_epoch:.4f}; peak memory: {result.peak_memory_mb:.0f} MiB "
         f"({result.memory_kind})"
@@ -327,6 +338,17 @@ def _eval_gcn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_depth_table(config, result) -> None:  # noqa: ANN001
+    """The depth study's table: test accuracy (mean ± std over seeds; the value alone for one seed) and the mean
+    pairwise distance of the embeddings, per variant and depth."""
+    runs = max((len(row.test_acc) for row in result.rows), default=config.seeds)
+    print(f"{config.dataset}: test accuracy ({over_runs(runs)}) and embedding distance vs depth")
+    print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
+    for row in result.rows:
+        acc = mean_std(100 * row.test_acc_mean, 100 * row.test_acc_std, len(row.test_acc))
+        print(f"{row.variant:>9} {row.num_layers:>6} {acc:>15} {row.distance_mean:>19.4f}")
+
+
 def _depth_study(args: argparse.Namespace) -> int:
     config = _config_from_args(DepthConfig, args)  # ranges, repeated depths or variants, memory: before any work
     check_executor_args(args)
@@ -340,16 +362,7 @@ def _depth_study(args: argparse.Namespace) -> int:
         if args.format == "json":
             print_json(result.to_dict())
         else:
-            print(
-                f"{config.dataset}: test accuracy (mean ± std over {config.seeds} seeds) "
-                "and embedding distance vs depth"
-            )
-            print(f"{'variant':>9} {'layers':>6} {'test acc':>15} {'mean pairwise dist':>19}")
-            for row in result.rows:
-                print(
-                    f"{row.variant:>9} {row.num_layers:>6} {100 * row.test_acc_mean:>8.2f} ± "
-                    f"{100 * row.test_acc_std:<5.2f} {row.distance_mean:>19.4f}"
-                )
+            _print_depth_table(config, result)
         sys.stdout.flush()
         if args.json:
             write_json(args.json, result.to_dict())

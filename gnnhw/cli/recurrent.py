@@ -17,6 +17,7 @@ from typing import Any
 from gnnhw._renames import OLD_IMPL_VALUES
 from gnnhw.cli._common import (
     DeprecatedAlias,
+    OneValueOrOldList,
     StoreGiven,
     add_config_option,
     add_device,
@@ -26,7 +27,9 @@ from gnnhw.cli._common import (
     apply_threads,
     config_field_default,
     given_options,
+    mean_std,
     note_deprecated,
+    over_runs,
     path_arg,
     print_json,
     write_json,
@@ -113,7 +116,7 @@ def _add_impl(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -
 
 
 def _add_optimizer(parser: argparse.ArgumentParser, config: type[PalindromeConfig]) -> None:
-    add_config_option(parser, "--optimizer", config, help="adam, rmsprop, sgd or sgd-momentum")
+    add_config_option(parser, "--optimizer", config, help="the update rule (sgd-momentum: momentum 0.9)")
 
 
 def _config(args: argparse.Namespace, config: type[PalindromeConfig] = PalindromeConfig, **overrides: Any):
@@ -172,7 +175,7 @@ def _check_lists(base: PalindromeConfig, lists: dict[str, tuple[str, Any]]) -> N
             dataclasses.replace(base, **{field: value}).validate(_LABELS)
 
 
-class _SeedCount(argparse.Action):
+class _SeedCount(OneValueOrOldList):
     """``--seeds N``: a count of runs (seeds --seed, --seed + 1, ...). The old form, a list of seeds
     (``--seeds 0 1 2``), is still taken as that list for one release, with a warning on stderr once the
     options are found good (:func:`_seed_list`)."""
@@ -313,14 +316,7 @@ def _sweep(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
-            models = list(summary)
-            print("T    " + "".join(f"{m:>18s}" for m in models))
-            for length in sorted({t for by_t in summary.values() for t in by_t}):
-                cells = []
-                for m in models:
-                    s = summary[m].get(length)
-                    cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}".rjust(18) if s else " " * 18)
-                print(f"{length:<5d}" + "".join(cells))
+            _print_sweep_table(summary)
             print(f"results: {path}\nfigure: {figure}", flush=True)
         from gnnhw.plotting.recurrent import sweep_figure
 
@@ -331,6 +327,25 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         _figure_last(lambda: sweep_figure(result.records, title), figure)
     return 0
+
+
+def _print_sweep_table(summary: dict[str, dict[int, dict[str, float]]]) -> None:
+    """The sweep's table of test accuracy per length (rows) and model (columns) from
+    :meth:`~gnnhw.recurrent.experiments.SweepResult.summary`: mean ± std over a cell's seeds, its value alone
+    when the cell has one seed."""
+    models = list(summary)
+    counts = sorted({int(s["n"]) for by_t in summary.values() for s in by_t.values()})
+    if len(counts) == 1:
+        print(f"test accuracy ({over_runs(counts[0])}):")
+    else:  # a sweep still running (or resumed with more seeds): cells of different counts
+        print(f"test accuracy (mean ± std over each cell's seeds, {counts[0]} to {counts[-1]}; one seed: no std):")
+    print("T    " + "".join(f"{m:>18s}" for m in models))
+    for length in sorted({t for by_t in summary.values() for t in by_t}):
+        cells = []
+        for m in models:
+            s = summary[m].get(length)
+            cells.append(mean_std(s["mean"], s["std"], int(s["n"]), ".3f").rjust(18) if s else " " * 18)
+        print(f"{length:<5d}" + "".join(cells))
 
 
 def _optimizers(args: argparse.Namespace) -> int:
@@ -452,7 +467,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(p, "--length", PalindromeConfig, type=int, help="palindrome length T")
     add_config_option(p, "--seed", PalindromeConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, PalindromeConfig)
-    p.add_argument("--out", type=path_arg, default=None, help="also write the run's JSON and curve figure here")
+    p.add_argument(
+        "--out", type=path_arg, default=None, metavar="DIR", help="also write the run's JSON and curve figure here"
+    )
     _add_impl(p, PalindromeConfig)
     _add_training_options(p, PalindromeConfig)
     add_format(p)
@@ -480,8 +497,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_config_option(p, "--seeds", ComparisonConfig, nargs="+", type=int, action=_SeedCount, metavar="N")
     _add_optimizer(p, SweepConfig)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of sweep.json and sweep.png")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes (default: all cores)"
+    )
+    p.add_argument(
+        "--out", type=path_arg, default=Path("out/palindrome"), metavar="DIR", help="folder of sweep.json and sweep.png"
+    )
     _add_impl(p, SweepConfig)
     _add_training_options(p, SweepConfig, model=False)
     add_format(p)
@@ -512,9 +533,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=min(4, os.cpu_count() or 1),
+        metavar="N",
         help="worker processes (default: the number of cores, at most 4)",
     )
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of optimizers.json/.png")
+    p.add_argument(
+        "--out", type=path_arg, default=Path("out/palindrome"), metavar="DIR", help="folder of optimizers.json/.png"
+    )
     _add_impl(p, OptimizersConfig)
     _add_training_options(p, OptimizersConfig)
     add_format(p)
@@ -540,7 +564,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_option(p, "--seed", GradientsConfig, type=int, help="seed of weights and data")
     _add_optimizer(p, GradientsConfig)
     add_config_option(p, "--models", ComparisonConfig, nargs="+", help="models to compare, rnn and/or lstm")
-    p.add_argument("--out", type=path_arg, default=Path("out/palindrome"), help="folder of grads_over_time.json/.png")
+    p.add_argument(
+        "--out",
+        type=path_arg,
+        default=Path("out/palindrome"),
+        metavar="DIR",
+        help="folder of grads_over_time.json/.png",
+    )
     _add_training_options(p, GradientsConfig, model=False)
     add_format(p)
     p.set_defaults(func=_grads)

@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen train --text BOOK.txt --steps 200 --out runs/quick --eval-every 50 --threads 1\n"
         ),
     )
-    train.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file to learn")
+    train.add_argument("--text", type=path_arg, required=True, metavar="FILE", help="UTF-8 text file to learn")
     option = functools.partial(add_config_option, train, config=TextTrainConfig, action=StoreGiven)
     option("--steps", type=positive_int)
     train.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="output folder (one run per folder)")
@@ -127,7 +127,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     option("--eval-every", type=positive_int)
     option("--checkpoint-every", type=non_negative_int)
     option("--sample-every", type=non_negative_int)
-    option("--sample-at", type=_int_list, help="comma-separated steps to log a sample at")
+    option(
+        "--sample-at",
+        type=_int_list,
+        metavar="S1,S2,...",
+        help="comma-separated steps to log a sample at (default: none)",
+    )
     option("--sample-length", type=positive_int)
     option(
         "--batching",
@@ -157,9 +162,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     smp.add_argument(
-        "--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'"
+        "--checkpoint",
+        type=path_arg,
+        required=True,
+        metavar="FILE",
+        help="checkpoint.pt written by 'gnnhw textgen train'",
     )
-    smp.add_argument("--prompt", default=None, help="text to complete (default: one random character)")
+    smp.add_argument("--prompt", default=None, metavar="TEXT", help="text to complete (default: one random character)")
     add_config_option(
         smp,
         "--length",
@@ -168,11 +177,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="characters to generate, at most 1,000,000; printed as they are generated",
     )
     mode = smp.add_mutually_exclusive_group()
-    mode.add_argument("--temperature", type=_float, default=None, help="sample at temperature T > 0")
+    mode.add_argument("--temperature", type=_float, default=None, metavar="T", help="sample at temperature T > 0")
     mode.add_argument("--greedy", action="store_true", help="most likely character each step (the default)")
     mode.add_argument("--beam", type=positive_int, default=None, metavar="K", help="beam search with width K")
     smp.add_argument(
-        "--top-k", type=positive_int, default=None, help="with --temperature only: sample among the k likeliest"
+        "--top-k",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with --temperature only: sample among the K likeliest (default: all characters)",
     )
     smp.add_argument(
         "--seed",
@@ -203,8 +216,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen evaluate --checkpoint runs/book/checkpoint.pt --text BOOK.txt --end 0.9 --stateful\n"
         ),
     )
-    ev.add_argument("--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by 'gnnhw textgen train'")
-    ev.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file (usually the one it was trained on)")
+    ev.add_argument(
+        "--checkpoint",
+        type=path_arg,
+        required=True,
+        metavar="FILE",
+        help="checkpoint.pt written by 'gnnhw textgen train'",
+    )
+    ev.add_argument(
+        "--text",
+        type=path_arg,
+        required=True,
+        metavar="FILE",
+        help="UTF-8 text file (usually the one it was trained on)",
+    )
     add_config_option(ev, "--start", EvaluateConfig, type=float)
     add_config_option(ev, "--end", EvaluateConfig, type=float)
     ev.add_argument("--seq-length", type=positive_int, default=None, help="window length (default: the run's)")
@@ -232,7 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gnnhw textgen baselines --text books/book_EN_grimms_fairy_tails.txt --order 5 --json out/base.json\n"
         ),
     )
-    base.add_argument("--text", type=path_arg, required=True, help="UTF-8 text file")
+    base.add_argument("--text", type=path_arg, required=True, metavar="FILE", help="UTF-8 text file")
     add_config_option(
         base, "--order", BaselineConfig, type=int, help=f"n of the Kneser-Ney n-gram model, 1 to {MAX_NGRAM_ORDER}"
     )
@@ -241,7 +266,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_keep_gutenberg(base)
     add_format(base)
-    base.add_argument("--json", type=path_arg, default=None, metavar="PATH", help="also write the table as JSON")
+    base.add_argument("--json", type=path_arg, default=None, metavar="FILE", help="also write the table as JSON")
     base.set_defaults(func=_baselines)
 
 
