@@ -152,7 +152,7 @@ def check_device_name(device: str) -> None:
     CUDA is there is :func:`resolve_device`'s business)."""
     if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
         return
-    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
+    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N' (N a GPU index)")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -172,7 +172,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise ConfigError(f"device {device!r} was asked for but CUDA is not available; use --device cpu or auto")
         return torch.device(device)
-    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
+    raise ConfigError(f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N' (N a GPU index)")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:

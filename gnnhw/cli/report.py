@@ -60,10 +60,13 @@ def _report(args: argparse.Namespace) -> int:
         replace=args.replace,
         jobs=args.jobs,
         progress=(lambda _: None) if args.quiet else progress,
+        publish_to=args.publish,
     )
     current().note = ""
     print(f"report: {result.markdown}")
     print(f"report: {result.html}")
+    if args.publish is not None:
+        print(f"published: {args.publish}/report.md, report.json and its figures")
     print(f"wall time: {result.wall_seconds:.1f} s")
     return 0
 
@@ -87,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "budgets:\n" + "".join(f"  {name:<9} {b.why}\n" for name, b in BUDGETS.items()) + "\nexamples:\n"
             "  gnnhw report --out out/report --budget quick\n"
             "  gnnhw report --out out/report --budget standard --jobs 2\n"
+            "  gnnhw report --out out/report --budget standard --publish docs/report   # the README's figures\n"
         ),
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="the report folder")
@@ -102,8 +106,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data-root",
         type=path_arg,
+        metavar="DIR",
         default=None,
         help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
+    )
+    p.add_argument(
+        "--publish",
+        type=path_arg,
+        metavar="DIR",
+        default=None,
+        help="also replace DIR with report.md, report.json and the figures the page shows (no checkpoints or "
+        "logs; the data folder's path written $GNNHW_DATA): the copy a repository keeps, e.g. docs/report; "
+        "DIR must be new, empty or an earlier copy (default: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_report)

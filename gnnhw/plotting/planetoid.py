@@ -53,7 +53,11 @@ def plot_training_curves(result: TrainResult) -> Figure:
     cfg = result.config
     fig.suptitle(
         f"{cfg.dataset}, {cfg.impl} GCN ({cfg.num_layers} layers, hidden {cfg.hidden_channels}), "
-        f"{seeds} seed(s): test accuracy {result.test_acc_mean:.3f} ± {result.test_acc_std:.3f}"
+        + (
+            f"{seeds} seeds: test accuracy {result.test_acc_mean:.3f} ± {result.test_acc_std:.3f}"
+            if seeds > 1
+            else f"1 seed: test accuracy {result.test_acc_mean:.3f}"
+        )
     )
     return fig
 

@@ -22,6 +22,7 @@ from gnnhw import __version__
 from gnnhw._utils import atomic_write_text
 from gnnhw.errors import DataNotFoundError
 from gnnhw.report.plan import BUDGETS, TEXT_FILE, Budget, CommandOptions, Experiment, budget, build_plan
+from gnnhw.report.publish import check_publish_dir, publish
 from gnnhw.report.render import Section, build_sections, to_html, to_markdown
 from gnnhw.report.runner import Progress, Records, check_folder, run_experiments
 
@@ -53,6 +54,7 @@ def make_report(
     replace: bool = False,
     jobs: int = 1,
     progress: Progress = _quiet,
+    publish_to: str | os.PathLike | None = None,
 ) -> ReportResult:
     """Run (or reuse) every experiment at ``budget_name`` in ``out`` and write the report there.
 
@@ -65,12 +67,15 @@ def make_report(
         replace: rerun the experiments recorded in ``out`` with other settings instead of refusing.
         jobs: experiments run at the same time (each one's commands in order).
         progress: called with one line per command started and experiment finished.
+        publish_to: also replace this folder with a copy of ``report.md``, ``report.json`` and the figures
+            (:func:`gnnhw.report.publish.publish`; checked before any work).
 
     Raises:
         ConfigError: an unknown budget.
         DataNotFoundError: ``data_root`` lacks the book of Part 2 (checked before any work).
         OutputError: ``out`` is a file, not writable, locked by another command, not a report folder, or a
-            report made with other settings (without ``replace``); checked before any work.
+            report made with other settings (without ``replace``); or ``publish_to`` cannot receive the copy
+            (:func:`gnnhw.report.publish.check_publish_dir`); checked before any work.
         ExperimentError: a command failed (finished steps stay recorded; rerun to resume).
         ResultsFileError: an output the report reads is missing or malformed.
     """
@@ -88,6 +93,8 @@ def make_report(
     plan = build_plan(choice, options, Path(data_root))
     check_output_dir(folder, "--out")
     check_folder(folder, plan, choice, replace)  # read only: a refused folder gets not even a lock file
+    if publish_to is not None:
+        check_publish_dir(publish_to, folder)  # replaced whole at the end (built beside it, then swapped in)
     with prepare_outputs(folders=[(folder, "--out")]):
         records: Records
         records, rerun = check_folder(folder, plan, choice, replace)  # again, under the lock
@@ -109,4 +116,6 @@ def make_report(
         page = folder / "report.html"
         atomic_write_text(markdown, to_markdown(sections, header))
         atomic_write_text(page, to_html(sections, header, folder))
+        if publish_to is not None:
+            publish(folder, publish_to, data_root)
     return ReportResult(markdown, page, seconds, wall, sections)
