@@ -23,7 +23,7 @@ that point is reported (activations, gradients, Adam's state, temporaries; Linux
 kernel (out of memory) is reported as ``OOM``. The slopes are least-squares fits of log(time) and log(memory)
 against log(edges).
 
-    python benchmarks/large_graph.py                          # 1e5 1e6 1e7 edges, figure + JSON under docs/
+    python benchmarks/large_graph.py                          # 1e5 1e6 1e7 edges, figure + JSON under docs/studies/
     python benchmarks/large_graph.py --edges 1e4 1e5 --rounds 1 --epochs 2 --figure /tmp/g.png --json /tmp/g.json
 """
 
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         help="set glibc's MALLOC_MMAP_THRESHOLD_ (bytes) in the children, so RSS follows the live memory "
         "instead of what the heap keeps after frees (default: glibc's own, dynamic threshold)",
     )
-    parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "large_graph.png")
-    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "large_graph.json")
+    parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "studies" / "large_graph.png")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "studies" / "large_graph.json")
     args = parser.parse_args(argv)
 
     import torch
