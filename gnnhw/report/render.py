@@ -300,7 +300,7 @@ def _q1_4(o: _Outputs) -> Section:
         lr = _num(_first(opt.get("config", {}), "lr", "learning_rate", default=None))
         figures.append((f"optimizers/{name}/optimizers.png", f"training loss and accuracy per optimizer, lr {lr:g}"))
         runs = opt["runs"]
-        solved, chance, diverged = [], [], []
+        solved, chance, worse, between = [], [], [], []
         for opt_name, run in runs.items():
             losses = [_num(x) for x in run.get("train_loss", [])]
             loss = losses[-1] if losses else float("nan")
@@ -312,16 +312,23 @@ def _q1_4(o: _Outputs) -> Section:
             )
             if acc >= SOLVED:
                 solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by else opt_name)
-            elif not loss == loss or loss > first * 1.1:  # NaN, or ended above where it started: diverged
-                diverged.append(f"{opt_name} (last training loss {loss:.3g})")
+            elif not loss == loss or loss > first * 1.1:  # NaN, or ended above where it started
+                worse.append(f"{opt_name} ({loss:.3g}, from {first:.3g})")
             elif acc <= 2 * CHANCE:
                 chance.append(opt_name)
+            else:
+                between.append(f"{opt_name} (test accuracy {_f(acc)})")
         parts = [
             f"{', '.join(names)} {verb if len(names) > 1 else verb_one}"
             for names, verb, verb_one in (
                 (solved, "solve the task", "solves the task"),
                 (chance, "stay near chance", "stays near chance"),
-                (diverged, "diverge", "diverges"),
+                (between, "get part of the way", "gets part of the way"),
+                (
+                    worse,
+                    "end with a higher training loss than they started with",
+                    "ends with a higher training loss than it started with",
+                ),
             )
             if names
         ]
