@@ -855,6 +855,36 @@ def _q3_4(o: _Outputs) -> Section:
         + ", ".join(f"the {m.upper()} reaches {_f(statistics.mean(v.values()))}" for m, v in rec.items())
         + " (mean over lengths) with one cell shared over all steps."
     )
+    influence = g.get("gcn_mean_initial_influence_ratio", {})
+    tables = [Table(["T", *(f"GCN k = {k}" for k in depths), *(m.upper() for m in rec)], rows, "mean test accuracy")]
+    if influence:
+        inside = [
+            (length, k, per[str(k)])
+            for length, per in sorted(influence.items(), key=lambda kv: int(kv[0]))
+            for k in depths
+            if k >= int(length) - 1 and str(k) in per
+        ]
+        if inside:
+            first: dict[str, tuple[int, float]] = {}
+            for length, k, ratio in inside:
+                first.setdefault(length, (k, ratio))
+            answer.append(
+                "Inside the receptive field is not yet enough: at initialization the first digit's influence on node "
+                "T's logits, relative to that of digit T − 1 (‖∂ logits_T / ∂ x_1‖ / ‖∂ logits_T / ∂ x_(T−1)‖), is "
+                + "; ".join(f"{ratio:.2g} for T = {length}, k = {k}" for length, (k, ratio) in first.items())
+                + ": each hop multiplies by an entry of Â, so the digit that matters arrives diluted among the nearby "
+                "ones, and more layers (more walks from node 1 to node T) raise it again."
+            )
+        tables.append(
+            Table(
+                ["T", *(f"k = {k}" for k in depths)],
+                [
+                    [length, *(f"{per[str(k)]:.2g}" if str(k) in per else "—" for k in depths)]
+                    for length, per in sorted(influence.items(), key=lambda kv: int(kv[0]))
+                ],
+                "the first digit's influence on node T's logits at initialization, relative to digit T − 1's",
+            )
+        )
     answer.append(
         "They combine well: a GNN over a graph whose nodes carry sequences (or an RNN whose state is updated by "
         "message passing, such as the Graph LSTM for semantic object parsing)."
@@ -863,7 +893,7 @@ def _q3_4(o: _Outputs) -> Section:
         "q3-4",
         "Q3.4 — GNN vs RNN",
         answer,
-        [Table(["T", *(f"GCN k = {k}" for k in depths), *(m.upper() for m in rec)], rows, "mean test accuracy")],
+        tables,
         [("gnn_vs_rnn/gnn_vs_rnn.png", "accuracy vs GCN depth k, per length T")],
         commands=o.commands("gnn_vs_rnn"),
     )
