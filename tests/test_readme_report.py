@@ -32,17 +32,27 @@ def _sections() -> dict[str, str]:
 
 
 def _cited_passages() -> list[tuple[int, list[str], str]]:
-    """(line number, cited anchors, text) of every README passage that cites the report."""
+    """(line number, cited anchors, text) of every README passage that cites the report.
+
+    A citing line opens a passage; further citations in the same paragraph (no blank line between) add their
+    sections to it, and a citation in a later paragraph opens the next passage.
+    """
     passages: list[tuple[int, list[str], str]] = []
     current: tuple[int, list[str], list[str]] | None = None
+    in_first_paragraph = False
     for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), start=1):
         anchors = CITE.findall(line)
-        if line.startswith("#") or line.startswith(END) or anchors:
+        if current is not None and anchors and in_first_paragraph:
+            current[1].extend(anchors)
+            current[2].append(line)
+        elif line.startswith("#") or line.startswith(END) or anchors:
             if current is not None:
                 passages.append((current[0], current[1], "\n".join(current[2])))
             current = (number, anchors, [line]) if anchors else None
+            in_first_paragraph = bool(anchors)
         elif current is not None:
             current[2].append(line)
+            in_first_paragraph = in_first_paragraph and line.strip() != ""
     if current is not None:
         passages.append((current[0], current[1], "\n".join(current[2])))
     return passages
