@@ -83,6 +83,7 @@ def make_report(
 
     choice: Budget = budget(budget_name)
     folder = Path(out)
+    data_root = os.path.abspath(data_root)  # the commands run in the report folder, not here
     started = time.monotonic()
     text = Path(data_root) / TEXT_FILE
     if not text.is_file():  # before any work: Part 2's commands would fail only after the others have run

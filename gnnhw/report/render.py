@@ -857,6 +857,11 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _md_destination(path: str) -> str:
+    """A link destination for ``path``: in ``<...>`` where a space or parenthesis would end a bare one."""
+    return f"<{path}>" if any(c.isspace() or c in "()<>" for c in path) else path
+
+
 def to_markdown(sections: Sequence[Section], header: Sequence[str]) -> str:
     """The report as Markdown; figures are linked by their path in the report folder."""
     out = ["# gnnhw report: the assignment's questions, answered by measurement", ""]
@@ -874,7 +879,7 @@ def to_markdown(sections: Sequence[Section], header: Sequence[str]) -> str:
         for label, text in s.texts:
             out += [f"*{label}*", "", "```text", text.rstrip("\n"), "```", ""]
         for path, caption in s.figures:
-            out += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+            out += [f"![{caption}]({_md_destination(str(path))})", "", f"*{caption}*", ""]
         if s.commands:
             out += ["Reproduce (in the report folder):", "", "```sh", *s.commands, "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"
