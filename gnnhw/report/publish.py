@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from gnnhw.errors import OutputError, ResultsFileError
@@ -197,18 +198,56 @@ def _portable_record(record: object, data_root: Path | None) -> object:
 def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root: str | os.PathLike | None) -> Path:
     """Replace ``dest`` with ``report.md``, ``report.json`` and the figures of the report in ``report_folder``.
 
+    The copy is built beside ``dest`` (``.NAME.publishing-PID``) and swapped in under a lock on ``dest``;
+    the temporaries of a publish that was killed are removed first (a previous copy it had moved aside,
+    ``.NAME.replaced-PID``, is put back if ``dest`` is missing). Interrupted or failed, ``dest`` is the old
+    copy or the new one, whole.
+
     Args:
         report_folder: a folder ``gnnhw report`` finished (its ``report.md`` written).
         dest: the folder to replace (checked by :func:`check_publish_dir`).
         data_root: the data folder the commands name; written ``$GNNHW_DATA`` in the copied page.
 
     Returns:
-        ``dest``.
+        ``dest`` as an absolute path.
 
     Raises:
         ResultsFileError: the page names a figure the report folder lacks, or a path outside it.
-        OutputError: see :func:`check_publish_dir`.
+        OutputError: see :func:`check_publish_dir`; or the copy could not be written (a full disk ...).
+        OutputLockedError: another command is publishing to ``dest``.
     """
+    from gnnhw.runs import OutputLock
+
+    checked = check_publish_dir(dest, report_folder)
+    with OutputLock(checked, folder=False, label="--publish"):
+        return publish_under_lock(report_folder, checked, data_root)
+
+
+def publish_lock(dest: str | os.PathLike) -> AbstractContextManager[object]:
+    """The lock :func:`publish` takes on ``dest``, for a caller that holds it from before its work starts
+    (then calls :func:`publish_under_lock`)."""
+    from gnnhw.runs import OutputLock
+
+    return OutputLock(Path(os.path.abspath(dest)), folder=False, label="--publish")
+
+
+def _clean_stale(dest: Path) -> None:
+    """Under the lock on ``dest``: remove what killed publishes left beside it, restoring a moved-aside copy."""
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(publishing|replaced)-\d+")
+    for entry in sorted(dest.parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if match.group(1) == "replaced" and not dest.exists() and _is_published(entry):
+            entry.rename(dest)  # the previous copy, moved aside by a publish killed before the swap
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def publish_under_lock(report_folder: str | os.PathLike, dest: Path, data_root: str | os.PathLike | None) -> Path:
+    """:func:`publish`, for a caller that holds :func:`publish_lock` on ``dest`` (``gnnhw report`` takes it
+    before its experiments start, so that two reports never publish to one folder)."""
+    from gnnhw._utils import describe_os_error
     from gnnhw.jsonio import dumps, read_json
 
     source, dest = Path(report_folder), check_publish_dir(dest, report_folder)
@@ -221,28 +260,39 @@ def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root
                 f"{str(source / PAGE)!r} shows {figure!r}, which is not a file inside the report folder; rerun "
                 "'gnnhw report' there"
             )
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    record = _portable_record(read_json(source / RECORD, what="report record"), root := _root(data_root))
     new = dest.parent / f".{dest.name}.publishing-{os.getpid()}"
     old = dest.parent / f".{dest.name}.replaced-{os.getpid()}"
-    root = None if data_root is None else Path(data_root)
-    shutil.rmtree(new, ignore_errors=True)
     try:
-        new.mkdir()
-        (new / PAGE).write_text(_portable(page, root), encoding="utf-8")
-        record = _portable_record(read_json(source / RECORD, what="report record"), root)
-        (new / RECORD).write_text(dumps(record) + "\n", encoding="utf-8")
-        for figure in figures:
-            (new / figure).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / figure, new / figure)
-        if dest.exists():
-            dest.rename(old)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale(dest)
+        check_publish_dir(dest, report_folder)  # again: a restored copy, or files added meanwhile
         try:
-            new.rename(dest)
-        except BaseException:
-            if old.exists() and not dest.exists():
-                old.rename(dest)  # the previous copy back, whole
-            raise
-    finally:
-        shutil.rmtree(new, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+            new.mkdir()
+            (new / PAGE).write_text(_portable(page, root), encoding="utf-8")
+            (new / RECORD).write_text(dumps(record) + "\n", encoding="utf-8")
+            for figure in figures:
+                (new / figure).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / figure, new / figure)
+            try:
+                if dest.exists():
+                    dest.rename(old)
+                new.rename(dest)
+            except BaseException:
+                if old.exists() and not dest.exists():
+                    old.rename(dest)  # the previous copy back, whole (also when a signal lands between the renames)
+                raise
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as err:
+        raise OutputError(
+            f"--publish {str(dest)!r}: cannot write the copy ({describe_os_error(err)}); the report in "
+            f"{str(source)!r} is complete, and {str(dest)!r} is as it was: free space or fix permissions, then "
+            "rerun the same command"
+        ) from None
     return dest
+
+
+def _root(data_root: str | os.PathLike | None) -> Path | None:
+    return None if data_root is None else Path(data_root)

@@ -227,3 +227,92 @@ def test_a_relative_data_root_reaches_the_commands_as_an_absolute_path(tmp_path:
     assert any(f"--text {books}/book_EN_grimms_fairy_tails.txt" in line for line in seen)
     assert any(f"--data-root {tmp_path / 'data'} " in line for line in seen)
     assert not any(" data/" in line or "--data-root data " in line for line in seen)
+
+
+def test_a_signal_between_the_two_renames_puts_the_old_copy_back(tmp_path: Path, monkeypatch):
+    dest = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+    real_rename = Path.rename
+
+    def rename_then_interrupt(self: Path, target):
+        result = real_rename(self, target)
+        if self == dest:  # the old copy moved aside: the signal lands before the new one is swapped in
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Path, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        publish(_report(tmp_path / "second", figures=("c/three.png",)), dest, None)
+    monkeypatch.undo()
+    assert _files(dest) == {"report.md", RECORD, "a/one.png", "b/two.png"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_leftovers_of_a_killed_publish_are_cleaned_and_a_moved_aside_copy_restored(tmp_path: Path):
+    first = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+    first.rename(tmp_path / ".docs.replaced-999999999")  # killed between its two renames
+    (tmp_path / ".docs.publishing-999999999" / "a").mkdir(parents=True)  # killed while copying
+    (tmp_path / ".other.publishing-999999999").mkdir()  # another folder's: not ours to touch
+    dest = publish(_report(tmp_path / "second", figures=("c/three.png",)), tmp_path / "docs", None)
+    assert _files(dest) == {"report.md", RECORD, "c/three.png"}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".other.publishing-999999999"]
+
+
+def test_a_folder_another_command_publishes_to_is_refused_in_one_line(tmp_path: Path):
+    import fcntl
+
+    from gnnhw.errors import OutputLockedError
+    from gnnhw.runs import _lock_file_for
+
+    dest = tmp_path / "docs"
+    lock = _lock_file_for(dest, folder=False)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what another process publishing there holds
+        with pytest.raises(OutputLockedError, match="--publish"):
+            publish(_report(tmp_path / "out"), dest, None)
+    assert not dest.exists()
+
+
+def test_a_copy_that_cannot_be_written_is_one_error_and_the_old_copy_kept(tmp_path: Path, monkeypatch):
+    import shutil
+
+    dest = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(OutputError, match="No space left on device"):
+        publish(_report(tmp_path / "second"), dest, None)
+    monkeypatch.undo()
+    assert _files(dest) == {"report.md", RECORD, "a/one.png", "b/two.png"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_report_publishing_where_another_publishes_is_refused_before_any_work(tmp_path: Path, monkeypatch):
+    import fcntl
+
+    import gnnhw.report as report_module
+    from gnnhw.cli.report import _ParserOptions
+    from gnnhw.errors import OutputLockedError
+    from gnnhw.runs import _lock_file_for
+
+    books = tmp_path / "data" / "books"
+    books.mkdir(parents=True)
+    (books / "book_EN_grimms_fairy_tails.txt").write_text("once upon a time")
+    ran: list[str] = []
+    monkeypatch.setattr(report_module, "run_experiments", lambda *a, **k: ran.append("ran"))
+    dest = tmp_path / "docs"
+    lock = _lock_file_for(dest, folder=False)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutputLockedError, match="--publish"):
+            report_module.make_report(
+                tmp_path / "out",
+                "quick",
+                _ParserOptions(),
+                tmp_path / "data",
+                publish_to=tmp_path / "x" / ".." / "docs",
+            )
+    assert ran == []
