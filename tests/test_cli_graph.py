@@ -137,6 +137,22 @@ def test_receptive_field_disconnected_graph_says_so(tmp_path, capsys):
     assert payload["sizes"]["x"] == [1, 2, 2, 2, 2]
 
 
+@pytest.mark.parametrize(
+    ("edges", "everyone"),
+    [("a b\nb c\nc a\n", True), ("a b\nb c\n", False), ("a b\nb c\nc a\nc d\n", False), ("a b\nc b\n", False)],
+)
+def test_a_directed_graph_is_said_to_let_every_node_see_every_other_only_when_strongly_connected(
+    tmp_path, capsys, edges: str, everyone: bool
+):
+    """Weakly connected is not enough: in a -> b -> c, a's field stays {a} at every depth."""
+    path = tmp_path / "g.txt"
+    path.write_text(edges, encoding="utf-8")
+    code, out, _ = run(capsys, "receptive-field", "--graph", str(path), "--directed", "--all-nodes")
+    assert code == 0
+    assert ("every node sees every other" in out) is everyone
+    assert ("some nodes never see some others" in out) is not everyone
+
+
 def test_directed_edge_list_follows_edge_direction(tmp_path, capsys):
     path = tmp_path / "g.txt"
     path.write_text("a b\nb c\n", encoding="utf-8")

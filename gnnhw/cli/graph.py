@@ -210,8 +210,20 @@ def format_sizes(sizes: Mapping[Hashable, Sequence[int]]) -> str:
     return "\n".join(lines)
 
 
-def format_diameter(diameter: Any) -> str:
-    """One sentence on the diameter (a :class:`gnnhw.graph.receptive.Diameter`)."""
+def format_diameter(diameter: Any, graph: Any = None) -> str:
+    """One sentence on the diameter (a :class:`gnnhw.graph.receptive.Diameter`) of ``graph``.
+
+    A directed graph that is connected only when its edge directions are ignored (not strongly connected)
+    has nodes whose input never reaches some others, however deep the GCN: the sentence says so when
+    ``graph`` is given.
+    """
+    import networkx as nx
+
+    if diameter.connected and graph is not None and graph.is_directed() and not nx.is_strongly_connected(graph):
+        return (
+            f"diameter {diameter.value} (over the ordered pairs where one node reaches the other); directed and not "
+            f"strongly connected: some nodes never see some others, however many layers"
+        )
     if diameter.connected:
         return f"diameter {diameter.value}: every node sees every other after {diameter.value} layer(s)"
     return (
@@ -374,7 +386,7 @@ def _receptive_field(args: argparse.Namespace) -> int:
         return 0
 
     name = graph.graph.get("name") or "graph"
-    about = format_diameter(diameter) if diameter is not None else "diameter not computed (given --max-layers)"
+    about = format_diameter(diameter, graph) if diameter is not None else "diameter not computed (given --max-layers)"
     print(f"{name}: {n} nodes, {graph.number_of_edges()} edges; {about}")
     if sizes is None:
         print(

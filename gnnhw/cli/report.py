@@ -117,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="also replace DIR with report.md, report.json and the figures the page shows (no checkpoints or "
         "logs; the data folder's path written $GNNHW_DATA): the copy a repository keeps, e.g. docs/report; "
-        "DIR must be new, empty or an earlier copy (default: none)",
+        "DIR must be new, empty or a copy published there before, with nothing added (default: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_report)
