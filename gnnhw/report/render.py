@@ -12,6 +12,7 @@ import ast
 import base64
 import dataclasses
 import html
+import math
 import re
 import statistics
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from gnnhw.report.plan import BEAM_WIDTH, PROMPT, SAMPLE_LENGTHS, TAUS, Budget, 
 
 SOLVED = 0.99  # a run "solves" a palindrome length when its test accuracy reaches this
 CHANCE = 0.1  # ten digits
+CHANCE_LOSS = math.log(1 / CHANCE)  # cross-entropy of guessing the ten digits uniformly (ln 10 = 2.30)
 
 
 @dataclasses.dataclass
@@ -300,7 +302,7 @@ def _q1_4(o: _Outputs) -> Section:
         lr = _num(_first(opt.get("config", {}), "lr", "learning_rate", default=None))
         figures.append((f"optimizers/{name}/optimizers.png", f"training loss and accuracy per optimizer, lr {lr:g}"))
         runs = opt["runs"]
-        solved, chance, diverged = [], [], []
+        solved, chance, diverged, partly = [], [], [], []
         for opt_name, run in runs.items():
             losses = [_num(x) for x in run.get("train_loss", [])]
             loss = losses[-1] if losses else float("nan")
@@ -310,16 +312,21 @@ def _q1_4(o: _Outputs) -> Section:
             rows.append(
                 [f"{lr:g}", opt_name, _f(acc), f"{loss:.3g}", "—" if by is None else str(by), str(run["steps"])]
             )
+            # Every run lands in exactly one group, so the sentence names each one.
             if acc >= SOLVED:
-                solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by else opt_name)
-            elif not loss == loss or loss > first * 1.1:  # NaN, or ended above where it started: diverged
+                solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by is not None else opt_name)
+            elif not math.isfinite(loss) or loss > first * 1.1 or loss > 2 * CHANCE_LOSS:
+                # not finite, ended above where it started, or far above uniform guessing's loss: diverged
                 diverged.append(f"{opt_name} (last training loss {loss:.3g})")
             elif acc <= 2 * CHANCE:
                 chance.append(opt_name)
+            else:
+                partly.append(f"{opt_name} (test accuracy {_f(acc)})")
         parts = [
             f"{', '.join(names)} {verb if len(names) > 1 else verb_one}"
             for names, verb, verb_one in (
                 (solved, "solve the task", "solves the task"),
+                (partly, "partly learn it", "partly learns it"),
                 (chance, "stay near chance", "stays near chance"),
                 (diverged, "diverge", "diverges"),
             )

@@ -115,3 +115,29 @@ def test_optimizers_answer_says_per_learning_rate_what_each_run_did(tmp_path: Pa
         ["0.05", "adam", "0.080"],
     ]
     assert [f for f, _ in section.figures] == ["optimizers/lr0.001/optimizers.png", "optimizers/lr0.05/optimizers.png"]
+
+
+def test_optimizers_answer_names_every_run_whatever_it_did(tmp_path: Path):
+    """A run that partly learns, one whose loss blew up before the first log (as RMSprop does at lr 10: its
+    first logged loss is already thousands), one whose loss became NaN (null in the JSON): each is named."""
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_4
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    (step,) = next(e for e in plan if e.key == "optimizers").steps
+    runs = {
+        "sgd": _optimizers_run([0.2, 0.4, 0.45], [2.3, 1.6, 1.2]),
+        "rmsprop": _optimizers_run([0.1, 0.3, 0.447], [2938.2, 3590.6, 1591.7]),
+        "adam": _optimizers_run([0.1, None, None], [2.3, None, None]) | {"test_accuracy": None},
+        "sgd-momentum": _optimizers_run([0.995, 1.0], [0.1, 0.01]) | {"curve_steps": [0, 10]},
+    }
+    folder = tmp_path / "optimizers" / step.name
+    folder.mkdir(parents=True)
+    config = {"model": "rnn", "length": 5, "lr": 0.001, "train_steps": 20}
+    (folder / "optimizers.json").write_text(json.dumps({"config": config, "runs": runs}))
+    first = _q1_4(_Outputs(tmp_path, plan)).answer[0]
+    assert "sgd (test accuracy 0.450) partly learns it" in first
+    assert "rmsprop (last training loss 1.59e+03)" in first
+    assert "adam (last training loss nan)" in first
+    assert "sgd-momentum (training accuracy 0.99 by step 0) solves the task" in first
