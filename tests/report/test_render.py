@@ -141,3 +141,53 @@ def test_optimizers_answer_names_every_run_whatever_it_did(tmp_path: Path):
     assert "rmsprop (last training loss 1.59e+03)" in first
     assert "adam (last training loss nan)" in first
     assert "sgd-momentum (training accuracy 0.99 by step 0) solves the task" in first
+
+
+def _bptt_outputs(tmp_path: Path, rnn: dict, lstm: dict) -> str:
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_1
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    base = {
+        "length": 3,
+        "max_abs_diff": {"W_hh": 1e-16, "W_ph": 2e-16},
+        "grad_max_abs": {"W_hh": 0.5, "W_ph": 0.25},
+        "contributions": [0.1, 0.2, 0.4],
+        "tolerance": 1e-10,
+        "agrees": True,
+    }
+    (tmp_path / "bptt").mkdir()
+    (tmp_path / "bptt" / "bptt.json").write_text(json.dumps(base | rnn))
+    (tmp_path / "bptt" / "bptt_lstm.json").write_text(json.dumps(base | {"forget_bias": 1.0} | lstm))
+    return " ".join(_q1_1(_Outputs(tmp_path, plan)).answer)
+
+
+def test_bptt_answer_says_equal_only_when_the_check_agrees(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {"max_abs_diff": {"W_hh": 3e-2, "W_ph": 1e-16}, "agrees": False}, {})
+    assert "the vanilla RNN DIFFER from autograd's by up to 3.0e-02" in text
+    assert "the vanilla RNN equal" not in text
+    assert "(forget bias 1) equal autograd's to within 2.0e-16" in text
+
+
+def test_bptt_answer_says_equal_only_within_the_tolerance_even_without_a_verdict(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {}, {"max_abs_diff": {"W_hh": None, "W_ph": 1e-16}, "agrees": None})
+    assert "(forget bias 1) DIFFER from autograd's by up to nan" in text
+
+
+@pytest.mark.parametrize(
+    ("norms", "said"),
+    [
+        ([0.5, 1.0, 2.0], "‖dL/dc_t‖ falls from 2.00e+00 at t = 3 to 5.00e-01 at t = 1 (a factor 4 over 2 steps)"),
+        ([2.0, 1.0, 0.5], "‖dL/dc_t‖ grows from 5.00e-01 at t = 3 to 2.00e+00 at t = 1 (a factor 4 over 2 steps)"),
+        ([0.0, 1.0, 2.0], "‖dL/dc_t‖ falls from 2.00e+00 at t = 3 to 0.00e+00 at t = 1."),
+        ([1.0, 1.0], "‖dL/dc_t‖ stays 1.00e+00 from t = 2 back to t = 1."),
+    ],
+)
+def test_bptt_answer_says_which_way_the_lstm_memory_gradient_goes(tmp_path: Path, norms: list, said: str):
+    assert said in _bptt_outputs(tmp_path, {}, {"cell_grad_norms": norms})
+
+
+def test_bptt_answer_with_undefined_memory_gradients_says_nothing_of_them(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {}, {"cell_grad_norms": [None, 1.0]})
+    assert "‖dL/dc_t‖" not in text
