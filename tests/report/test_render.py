@@ -191,3 +191,47 @@ def test_bptt_answer_says_which_way_the_lstm_memory_gradient_goes(tmp_path: Path
 def test_bptt_answer_with_undefined_memory_gradients_says_nothing_of_them(tmp_path: Path):
     text = _bptt_outputs(tmp_path, {}, {"cell_grad_norms": [None, 1.0]})
     assert "‖dL/dc_t‖" not in text
+
+
+def _graph_outputs(tmp_path: Path, key: str, name: str, payload: dict) -> None:
+    import json
+
+    (tmp_path / key).mkdir(exist_ok=True)
+    (tmp_path / key / name).write_text(json.dumps(payload))
+
+
+def _quick_plan():
+    return build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+
+
+@pytest.mark.parametrize(("residual", "helps"), [(0.7, True), (0.2, False), (0.3, False)])
+def test_depth_answer_says_a_remedy_helps_only_when_it_beats_the_plain_gcn(tmp_path: Path, residual, helps):
+    from gnnhw.report.render import _Outputs, _q3_1
+
+    rows = [
+        {"variant": v, "num_layers": d, "test_acc_mean": acc, "distance_mean": 1.0}
+        for v, d, acc in [("plain", 1, 0.8), ("plain", 8, 0.3), ("residual", 1, 0.8), ("residual", 8, residual)]
+    ]
+    _graph_outputs(tmp_path, "depth", "depth.json", {"rows": rows})
+    text = " ".join(_q3_1(_Outputs(tmp_path, _quick_plan())).answer)
+    assert ("keeping the deep network usable" in text) is helps
+    assert (f"residual {residual:.3f} does not do better" in text) is not helps
+    assert "against the plain GCN's 0.300" in text
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_planetoid_answer_speaks_of_a_std_only_over_several_seeds(tmp_path: Path, seeds: int):
+    from gnnhw.report.render import _Outputs, _q3_3
+
+    plan = _quick_plan()
+    for step in plan[[e.key for e in plan].index("planetoid")].steps:
+        std = 0.01 if seeds > 1 else None
+        _graph_outputs(
+            tmp_path,
+            "planetoid",
+            f"{step.name}.json",
+            {"dataset": step.name, "test_acc_mean": 0.8, "test_acc_std": std, "seeds": seeds},
+        )
+    text = " ".join(_q3_3(_Outputs(tmp_path, plan)).answer)
+    assert ("std" in text) is (seeds > 1)
+    assert ("(1 seed)" in text) is (seeds == 1)
