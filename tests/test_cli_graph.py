@@ -494,3 +494,33 @@ def test_receptive_field_plot_of_a_large_graph_is_refused_before_drawing(tmp_pat
     )
     assert_one_line_error(code, out, err, f"{PLOT_NODE_LIMIT + 1} nodes", "--plot")
     assert not (tmp_path / "out").exists()
+
+
+def _broom():
+    """A path a0 - ... - a39 with a leaf z on a20, added last: z's size curve is its own and the last one."""
+    import networkx as nx
+
+    graph = nx.path_graph([f"a{i}" for i in range(40)])
+    graph.add_edge("a20", "z")
+    return graph
+
+
+def test_the_highlighted_nodes_curve_is_in_the_legend_in_red_and_no_colour_names_two_curves():
+    from matplotlib.colors import to_hex
+
+    from gnnhw.graph.receptive import receptive_field, receptive_field_sizes
+    from gnnhw.plotting.graph import _CENTER, plot_receptive_fields
+
+    graph = _broom()
+    sizes = receptive_field_sizes(graph, 7)
+    assert len({tuple(s) for s in sizes.values()}) > 12  # more curves than a legend shows
+    fields = [receptive_field(graph, "z", k) for k in range(8)]
+    fig = plot_receptive_fields(graph, "z", fields, sizes, pos={v: (float(i), 0.0) for i, v in enumerate(graph)})
+    ax = fig.axes[-1]
+    named = {
+        line.get_label(): to_hex(line.get_color()) for line in ax.get_lines() if not line.get_label().startswith("_")
+    }
+    assert named["z"] == to_hex(_CENTER)
+    colours = [c for label, c in named.items() if "more curves" not in label]
+    assert len(colours) == len(set(colours))
+    assert all(float(t).is_integer() for t in ax.get_yticks())
