@@ -94,11 +94,13 @@ def check_publish_dir(dest: str | os.PathLike, report_folder: str | os.PathLike)
             is a folder that holds other files than a report copied there before.
 
     Returns:
-        ``dest`` as an absolute path.
+        ``dest`` as an absolute path, symbolic links resolved.
     """
     from gnnhw.runs import check_output_dir
 
-    dest = Path(os.path.abspath(check_output_dir(dest, "--publish")))  # '.', 'x/..': a name to swap in
+    # the real path: '.' or 'x/..' have no name to swap in, and a link (docs/report -> ../site/report) is
+    # kept, its target replaced (swapping the link itself would leave the target stale and the link aside)
+    dest = Path(os.path.realpath(check_output_dir(dest, "--publish")))
     here, there = Path(os.path.realpath(report_folder)), Path(os.path.realpath(dest))
     if here == there or here in there.parents or there in here.parents:
         raise OutputError(
@@ -228,7 +230,7 @@ def publish_lock(dest: str | os.PathLike) -> AbstractContextManager[object]:
     (then calls :func:`publish_under_lock`)."""
     from gnnhw.runs import OutputLock
 
-    return OutputLock(Path(os.path.abspath(dest)), folder=False, label="--publish")
+    return OutputLock(Path(os.path.realpath(dest)), folder=False, label="--publish")
 
 
 def _clean_stale(dest: Path) -> None:

@@ -316,3 +316,13 @@ def test_a_report_publishing_where_another_publishes_is_refused_before_any_work(
                 publish_to=tmp_path / "x" / ".." / "docs",
             )
     assert ran == []
+
+
+def test_a_link_to_an_earlier_copy_is_kept_and_its_target_replaced(tmp_path: Path):
+    site = publish(_report(tmp_path / "first"), tmp_path / "site" / "report", None)
+    (tmp_path / "docs").symlink_to(site)
+    publish(_report(tmp_path / "second", figures=("c/three.png",)), tmp_path / "docs", None)
+    assert (tmp_path / "docs").is_symlink()
+    assert _files(site) == {"report.md", RECORD, "c/three.png"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (tmp_path / "site").iterdir() if p.name.startswith(".")] == []
