@@ -524,3 +524,15 @@ def test_the_highlighted_nodes_curve_is_in_the_legend_in_red_and_no_colour_names
     colours = [c for label, c in named.items() if "more curves" not in label]
     assert len(colours) == len(set(colours))
     assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+def test_plot_of_a_graph_too_large_to_draw_is_refused_for_its_size_first(tmp_path, capsys):
+    """Not first for its diameter (too many searches: 'give --max-layers'), then, given that, for its size."""
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"{i} {i + 1}\n" for i in range(2500)), encoding="utf-8")
+    plot = tmp_path / "big.png"
+    code, _, err = run(capsys, "receptive-field", "--graph", str(path), "--node", "0", "--plot", str(plot))
+    assert code == 2
+    assert "more than 200" in err
+    assert "--max-layers" not in err
+    assert not plot.exists()

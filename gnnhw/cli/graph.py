@@ -354,6 +354,8 @@ def _receptive_field(args: argparse.Namespace) -> int:
     if args.node is not None:
         check_node(graph, args.node)
     n = graph.number_of_nodes()
+    if args.plot is not None:
+        _check_plottable(n, 0)  # the size first: before the diameter's searches, whose own refusal would mislead
     if args.node is None and n > TABLE_NODE_LIMIT and args.all_nodes is False:
         table_nodes: list[Hashable] | None = []  # bounded work: no table unless asked for
     else:
