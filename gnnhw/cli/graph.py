@@ -148,7 +148,7 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="the assignment's example graph (Figure 2)")
     group.add_argument("--graph", type=path_arg, metavar="FILE", help="read the graph from FILE (formats below)")
-    parser.add_argument("--directed", action="store_true", help="read an edge-list FILE as directed (u -> v)")
+    parser.add_argument("--directed", action="store_true", help="read the --graph edge list as directed (u -> v)")
 
 
 def load_graph(args: argparse.Namespace) -> Any:
