@@ -712,7 +712,10 @@ def _q3_1(o: _Outputs) -> Section:
         at = [(v, _num(by[v][hi]["test_acc_mean"])) for v in variants if v != "plain" and hi in by[v]]
         better = [f"{v} {_f(acc)}" for v, acc in at if acc > base]  # a remedy is said to help only where it does
         other = [f"{v} {_f(acc)}" for v, acc in at if not acc > base]
-        parts = ([f"the remedies {', '.join(better)} do better, keeping the deep network usable"] if better else []) + (
+        one = len(better) == 1
+        parts = (
+            [f"{', '.join(better)} {'does' if one else 'do'} better, keeping the deep network usable"] if better else []
+        ) + (
             [f"{', '.join(other)} {'does' if len(other) == 1 else 'do'} not do better at this budget"] if other else []
         )
         if parts:
