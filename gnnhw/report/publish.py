@@ -44,8 +44,24 @@ def _destination(markdown: str, start: int) -> str | None:
     return text or None
 
 
+def _outside_code(markdown: str) -> str:
+    """``markdown`` with the lines of fenced code blocks (``` or ~~~) blanked: text there is shown, not linked."""
+    lines, fence = markdown.split("\n"), ""
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if fence:
+            closing = stripped.strip()
+            if len(closing) >= 3 and set(closing) == {fence}:  # a line of the opening's fence characters only
+                fence = ""
+            lines[i] = ""
+        elif stripped.startswith(("```", "~~~")):
+            fence = stripped[0]
+            lines[i] = ""
+    return "\n".join(lines)
+
+
 def figures_of(markdown: str) -> list[str]:
-    """The relative paths of the images a report page shows, in order, each once (URLs are not files: left out).
+    r"""The relative paths of the images a report page shows, in order, each once (URLs are not files: left out).
 
     A destination may be written ``<path with spaces.png>`` or hold balanced parentheses (CommonMark).
 
@@ -53,8 +69,11 @@ def figures_of(markdown: str) -> list[str]:
     ['bptt/bptt.png', 'sweep/sweep.png']
     >>> figures_of('![a](<my fig.png>) ![b](fig(1).png "title") ![c](https://example.org/c.png)')
     ['my fig.png', 'fig(1).png']
+    >>> figures_of("```text\n![a generated sample](looks like an image)\n```\n![shown](a.png)")
+    ['a.png']
     """
     seen: dict[str, None] = {}
+    markdown = _outside_code(markdown)
     for match in _IMAGE_START.finditer(markdown):
         path = _destination(markdown, match.end())
         if path is not None and not _SCHEME.match(path):

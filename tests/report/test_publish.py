@@ -326,3 +326,12 @@ def test_a_link_to_an_earlier_copy_is_kept_and_its_target_replaced(tmp_path: Pat
     assert _files(site) == {"report.md", RECORD, "c/three.png"}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert [p.name for p in (tmp_path / "site").iterdir() if p.name.startswith(".")] == []
+
+
+def test_image_syntax_inside_a_code_block_is_text_not_a_figure(tmp_path: Path):
+    """A generated sample or a command's output may hold ![..](..): shown as text, it names no file to copy."""
+    report = _report(tmp_path / "out")
+    page = (report / "report.md").read_text()
+    (report / "report.md").write_text(page + "```text\n![the wolf](said (to) her)\n```\n~~~\n![x](y.png)\n~~~\n")
+    dest = publish(report, tmp_path / "docs", None)
+    assert _files(dest) == {"report.md", RECORD, "a/one.png", "b/two.png"}
