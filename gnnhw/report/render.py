@@ -896,6 +896,12 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _fence_for(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text`` (a sample holding ``` cannot close the block)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _md_destination(path: str) -> str:
     """A link destination for ``path``: in ``<...>`` where a space or parenthesis would end a bare one."""
     return f"<{path}>" if any(c.isspace() or c in "()<>" for c in path) else path
@@ -916,7 +922,8 @@ def to_markdown(sections: Sequence[Section], header: Sequence[str]) -> str:
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
             out.append("")
         for label, text in s.texts:
-            out += [f"*{label}*", "", "```text", text.rstrip("\n"), "```", ""]
+            fence = _fence_for(text)
+            out += [f"*{label}*", "", f"{fence}text", text.rstrip("\n"), fence, ""]
         for path, caption in s.figures:
             out += [f"![{caption}]({_md_destination(str(path))})", "", f"*{caption}*", ""]
         if s.commands:

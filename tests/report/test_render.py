@@ -235,3 +235,14 @@ def test_planetoid_answer_speaks_of_a_std_only_over_several_seeds(tmp_path: Path
     text = " ".join(_q3_3(_Outputs(tmp_path, plan)).answer)
     assert ("std" in text) is (seeds > 1)
     assert ("(1 seed)" in text) is (seeds == 1)
+
+
+def test_a_text_block_holding_a_code_fence_stays_one_block():
+    """A generated sample or a command's output with ``` in it must not close the block and spill as Markdown."""
+    sample = "once upon a time\n```\n# not a heading\n````x"
+    md = to_markdown([Section("q9-9", "Q", ["a"], texts=[("sample", sample)])], [])
+    block = md.split("*sample*\n\n", 1)[1]
+    fence = block.split("text\n", 1)[0]
+    assert block.startswith(f"{fence}text\n{sample}\n{fence}\n")
+    assert set(fence) == {"`"}
+    assert len(fence) > 4
