@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     print(format_matrix(nodes, a_tilde))
     print("\nÂ = D̃^-1/2 Ã D̃^-1/2:")
     print(format_matrix(nodes, a_hat, decimals=3))
-    print(f"\nReceptive-field size after k GCN layers, k = 0..{args.max_layers} ({format_diameter(diameter)}):")
+    print(f"\nReceptive-field size after k GCN layers, k = 0..{args.max_layers} ({format_diameter(diameter, graph)}):")
     print(format_sizes(sizes))
     print(f"\nReceptive field of {args.node}:")
     for k, field in enumerate(fields):

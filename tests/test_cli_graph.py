@@ -137,6 +137,22 @@ def test_receptive_field_disconnected_graph_says_so(tmp_path, capsys):
     assert payload["sizes"]["x"] == [1, 2, 2, 2, 2]
 
 
+@pytest.mark.parametrize(
+    ("edges", "everyone"),
+    [("a b\nb c\nc a\n", True), ("a b\nb c\n", False), ("a b\nb c\nc a\nc d\n", False), ("a b\nc b\n", False)],
+)
+def test_a_directed_graph_is_said_to_let_every_node_see_every_other_only_when_strongly_connected(
+    tmp_path, capsys, edges: str, everyone: bool
+):
+    """Weakly connected is not enough: in a -> b -> c, a's field stays {a} at every depth."""
+    path = tmp_path / "g.txt"
+    path.write_text(edges, encoding="utf-8")
+    code, out, _ = run(capsys, "receptive-field", "--graph", str(path), "--directed", "--all-nodes")
+    assert code == 0
+    assert ("every node sees every other" in out) is everyone
+    assert ("some nodes never see some others" in out) is not everyone
+
+
 def test_directed_edge_list_follows_edge_direction(tmp_path, capsys):
     path = tmp_path / "g.txt"
     path.write_text("a b\nb c\n", encoding="utf-8")
@@ -478,3 +494,45 @@ def test_receptive_field_plot_of_a_large_graph_is_refused_before_drawing(tmp_pat
     )
     assert_one_line_error(code, out, err, f"{PLOT_NODE_LIMIT + 1} nodes", "--plot")
     assert not (tmp_path / "out").exists()
+
+
+def _broom():
+    """A path a0 - ... - a39 with a leaf z on a20, added last: z's size curve is its own and the last one."""
+    import networkx as nx
+
+    graph = nx.path_graph([f"a{i}" for i in range(40)])
+    graph.add_edge("a20", "z")
+    return graph
+
+
+def test_the_highlighted_nodes_curve_is_in_the_legend_in_red_and_no_colour_names_two_curves():
+    from matplotlib.colors import to_hex
+
+    from gnnhw.graph.receptive import receptive_field, receptive_field_sizes
+    from gnnhw.plotting.graph import _CENTER, plot_receptive_fields
+
+    graph = _broom()
+    sizes = receptive_field_sizes(graph, 7)
+    assert len({tuple(s) for s in sizes.values()}) > 12  # more curves than a legend shows
+    fields = [receptive_field(graph, "z", k) for k in range(8)]
+    fig = plot_receptive_fields(graph, "z", fields, sizes, pos={v: (float(i), 0.0) for i, v in enumerate(graph)})
+    ax = fig.axes[-1]
+    named = {
+        line.get_label(): to_hex(line.get_color()) for line in ax.get_lines() if not line.get_label().startswith("_")
+    }
+    assert named["z"] == to_hex(_CENTER)
+    colours = [c for label, c in named.items() if "more curves" not in label]
+    assert len(colours) == len(set(colours))
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+def test_plot_of_a_graph_too_large_to_draw_is_refused_for_its_size_first(tmp_path, capsys):
+    """Not first for its diameter (too many searches: 'give --max-layers'), then, given that, for its size."""
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"{i} {i + 1}\n" for i in range(2500)), encoding="utf-8")
+    plot = tmp_path / "big.png"
+    code, _, err = run(capsys, "receptive-field", "--graph", str(path), "--node", "0", "--plot", str(plot))
+    assert code == 2
+    assert "more than 200" in err
+    assert "--max-layers" not in err
+    assert not plot.exists()

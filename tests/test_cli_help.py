@@ -535,3 +535,35 @@ def test_pending_path_metavars_are_still_faults():
     # so that an entry of PATH_METAVAR_PENDING is removed once its option is fixed
     for prog, option in PATH_METAVAR_PENDING:
         assert LEAVES[prog]._option_string_actions[option].metavar not in PATH_METAVARS, (prog, option)
+
+
+def _shared_metavars(parser: argparse.ArgumentParser) -> set[str]:
+    """Placeholders (DIR, FILE, N, ...) that stand for more than one option of ``parser``."""
+    seen: dict[str, int] = {}
+    for action in _options(parser):
+        if isinstance(action.metavar, str) and action.option_strings:
+            seen[action.metavar] = seen.get(action.metavar, 0) + 1
+    return {m for m, count in seen.items() if count > 1}
+
+
+@pytest.mark.parametrize("prog", sorted(LEAVES))
+def test_a_placeholder_several_options_share_is_not_used_to_mean_one_of_them(prog):
+    """'write DIR/report.md' with --out DIR, --data-root DIR and --publish DIR: which DIR? The description and
+    every other option's help name the option ('the --out folder'); an option's own help may say its own."""
+    parser = LEAVES[prog]
+    shared = _shared_metavars(parser)
+    texts = [("description", parser.description or "")] + [
+        (action.option_strings[0], action.help or "")
+        for action in _options(parser)
+        if action.option_strings and action.help is not argparse.SUPPRESS
+    ]
+    own = {action.option_strings[0]: action.metavar for action in _options(parser) if action.option_strings}
+    bad = [
+        (where, metavar)
+        for where, text in texts
+        for metavar in shared
+        if metavar != own.get(where)
+        and f":{metavar}" not in text  # a text that sets its own placeholder (cuda:N, GPU N) means no option
+        and re.search(rf"(?<![\w-]){re.escape(metavar)}(?![\w-])", text)
+    ]
+    assert bad == [], bad

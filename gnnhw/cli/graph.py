@@ -148,7 +148,7 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="the assignment's example graph (Figure 2)")
     group.add_argument("--graph", type=path_arg, metavar="FILE", help="read the graph from FILE (formats below)")
-    parser.add_argument("--directed", action="store_true", help="read an edge-list FILE as directed (u -> v)")
+    parser.add_argument("--directed", action="store_true", help="read the --graph edge list as directed (u -> v)")
 
 
 def load_graph(args: argparse.Namespace) -> Any:
@@ -210,8 +210,20 @@ def format_sizes(sizes: Mapping[Hashable, Sequence[int]]) -> str:
     return "\n".join(lines)
 
 
-def format_diameter(diameter: Any) -> str:
-    """One sentence on the diameter (a :class:`gnnhw.graph.receptive.Diameter`)."""
+def format_diameter(diameter: Any, graph: Any = None) -> str:
+    """One sentence on the diameter (a :class:`gnnhw.graph.receptive.Diameter`) of ``graph``.
+
+    A directed graph that is connected only when its edge directions are ignored (not strongly connected)
+    has nodes whose input never reaches some others, however deep the GCN: the sentence says so when
+    ``graph`` is given.
+    """
+    import networkx as nx
+
+    if diameter.connected and graph is not None and graph.is_directed() and not nx.is_strongly_connected(graph):
+        return (
+            f"diameter {diameter.value} (over the ordered pairs where one node reaches the other); directed and not "
+            f"strongly connected: some nodes never see some others, however many layers"
+        )
     if diameter.connected:
         return f"diameter {diameter.value}: every node sees every other after {diameter.value} layer(s)"
     return (
@@ -342,6 +354,8 @@ def _receptive_field(args: argparse.Namespace) -> int:
     if args.node is not None:
         check_node(graph, args.node)
     n = graph.number_of_nodes()
+    if args.plot is not None:
+        _check_plottable(n, 0)  # the size first: before the diameter's searches, whose own refusal would mislead
     if args.node is None and n > TABLE_NODE_LIMIT and args.all_nodes is False:
         table_nodes: list[Hashable] | None = []  # bounded work: no table unless asked for
     else:
@@ -374,7 +388,7 @@ def _receptive_field(args: argparse.Namespace) -> int:
         return 0
 
     name = graph.graph.get("name") or "graph"
-    about = format_diameter(diameter) if diameter is not None else "diameter not computed (given --max-layers)"
+    about = format_diameter(diameter, graph) if diameter is not None else "diameter not computed (given --max-layers)"
     print(f"{name}: {n} nodes, {graph.number_of_edges()} edges; {about}")
     if sizes is None:
         print(

@@ -77,12 +77,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "report",
-        help="run every experiment of the assignment and write DIR/report.md and DIR/report.html (resumable)",
+        help="run every experiment of the assignment and write report.md and report.html in the --out folder "
+        "(resumable)",
         description=(
             "Run every experiment of the assignment (BPTT check, palindrome sweep, optimizers, gradients over "
             "time, text generation, the example graph, Planetoid, depth study, GNN vs RNN) as the gnnhw commands "
-            "listed in the report, at one budget, and write DIR/report.md and a self-contained DIR/report.html "
-            "answering each question in the assignment's order from the measured numbers. Resumable: rerun the "
+            "listed in the report, at one budget, and write report.md and a self-contained report.html in the --out "
+            "folder, "
+            "answering each question in the assignment's order from the measured numbers (--publish: a copy of the "
+            "page, its record and figures for a repository). Resumable: rerun the "
             "same command and finished experiments are reused; a folder made with other settings is refused "
             "unless --replace (only the differing experiments are then rerun)."
         ),
@@ -96,12 +99,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="the report folder")
     add_config_option(p, "--budget", ReportConfig, choices=tuple(BUDGETS))
     p.add_argument(
-        "--jobs", type=positive_int, default=2, help="experiments run at the same time (each one's commands in order)"
+        "--jobs",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="experiments run at the same time (each one's commands in order)",
     )
     p.add_argument(
         "--replace",
         action="store_true",
-        help="rerun the experiments DIR holds with other settings (default: refuse, change nothing)",
+        help="rerun the experiments the --out folder holds with other settings (default: refuse, change nothing)",
     )
     p.add_argument(
         "--data-root",
@@ -117,7 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="also replace DIR with report.md, report.json and the figures the page shows (no checkpoints or "
         "logs; the data folder's path written $GNNHW_DATA): the copy a repository keeps, e.g. docs/report; "
-        "DIR must be new, empty or an earlier copy (default: none)",
+        "DIR must be new, empty or a copy published there before, with nothing added (default: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_report)

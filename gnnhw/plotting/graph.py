@@ -7,12 +7,16 @@ from collections.abc import Hashable, Mapping, Sequence
 import networkx as nx
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
+from matplotlib.ticker import MaxNLocator
 
 _FIELD = "#f28e2b"  # nodes inside the receptive field
 _CENTER = "#e15759"  # the node whose receptive field is shown
 _OUTSIDE = "#d9d9d9"  # nodes outside it
 _MAX_LABELLED_NODES = 60  # draw node names only on graphs this small
-_MAX_LEGEND = 12  # legend entries in the size plot
+# the size plot's other curves, each in the legend: tab10 without its red (the highlighted node's); the curves
+# beyond these share one grey and one legend entry (a recycled colour would name two curves alike)
+_OTHER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_UNLABELLED = "#c8c8c8"
 
 
 def graph_layout(graph: nx.Graph) -> dict[Hashable, tuple[float, float]]:
@@ -66,26 +70,40 @@ def plot_receptive_fields(
     )
     ax = fig.add_subplot(grid[1, :])
     curves: dict[tuple[int, ...], list[str]] = {}
+    highlighted: tuple[int, ...] | None = None
     for v, series in sizes.items():
         curves.setdefault(tuple(series), []).append(str(v))
-    for i, (series, members) in enumerate(curves.items()):
+        if v == node:  # the node itself, not another whose name prints the same
+            highlighted = tuple(series)
+    # The highlighted node's curve first, in the top row's red: always in the legend, never a recycled colour.
+    order = sorted(curves.items(), key=lambda item: item[0] != highlighted)
+    others = 0
+    for series, members in order:
         label = ", ".join(members) if len(members) <= 8 else f"{', '.join(members[:8])}, ... ({len(members)} nodes)"
-        emphasis = str(node) in members
+        emphasis = series == highlighted
+        shown = emphasis or others < len(_OTHER_COLORS)
         ax.plot(
             range(len(series)),
             series,
             marker="o",
             linewidth=2.4 if emphasis else 1.4,
-            label=label if i < _MAX_LEGEND else None,
-            zorder=3 if emphasis else 2,
+            color=_CENTER if emphasis else _OTHER_COLORS[others] if shown else _UNLABELLED,
+            label=label if shown else None,
+            zorder=3 if emphasis else 2 if shown else 1,
         )
+        others += 0 if emphasis else 1
+    if others > len(_OTHER_COLORS):
+        ax.plot([], [], color=_UNLABELLED, label=f"{others - len(_OTHER_COLORS)} more curves (grey)")
     if diameter is not None:
         ax.axvline(diameter, color="#555555", linestyle="--", linewidth=1, label=f"diameter = {diameter}")
     max_depth = max((len(s) for s in sizes.values()), default=1) - 1
     ax.set_xticks(range(max_depth + 1))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # sizes count nodes
     ax.set_xlabel("GCN layers k")
     ax.set_ylabel("receptive-field size (nodes)")
     ax.set_title(f"Receptive-field size against depth (highlighted above: node {node})", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", title="node(s)", title_fontsize=8)
+    ax.legend(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="node(s)", title_fontsize=8
+    )  # off the curves
     return fig

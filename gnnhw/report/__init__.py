@@ -13,6 +13,7 @@ cores), ``full`` (the assignment's settings).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -22,7 +23,7 @@ from gnnhw import __version__
 from gnnhw._utils import atomic_write_text
 from gnnhw.errors import DataNotFoundError
 from gnnhw.report.plan import BUDGETS, TEXT_FILE, Budget, CommandOptions, Experiment, budget, build_plan
-from gnnhw.report.publish import check_publish_dir, publish
+from gnnhw.report.publish import check_publish_dir, publish_lock, publish_under_lock
 from gnnhw.report.render import Section, build_sections, to_html, to_markdown
 from gnnhw.report.runner import Progress, Records, check_folder, run_experiments
 
@@ -83,6 +84,7 @@ def make_report(
 
     choice: Budget = budget(budget_name)
     folder = Path(out)
+    data_root = os.path.abspath(data_root)  # the commands run in the report folder, not here
     started = time.monotonic()
     text = Path(data_root) / TEXT_FILE
     if not text.is_file():  # before any work: Part 2's commands would fail only after the others have run
@@ -94,8 +96,11 @@ def make_report(
     check_output_dir(folder, "--out")
     check_folder(folder, plan, choice, replace)  # read only: a refused folder gets not even a lock file
     if publish_to is not None:
-        check_publish_dir(publish_to, folder)  # replaced whole at the end (built beside it, then swapped in)
-    with prepare_outputs(folders=[(folder, "--out")]):
+        publish_to = check_publish_dir(publish_to, folder)  # replaced whole at the end (built beside, swapped in)
+    with (
+        prepare_outputs(folders=[(folder, "--out")]),
+        publish_lock(publish_to) if publish_to is not None else contextlib.nullcontext(),
+    ):
         records: Records
         records, rerun = check_folder(folder, plan, choice, replace)  # again, under the lock
         seconds = run_experiments(folder, plan, records, rerun, choice.name, jobs=jobs, progress=progress)
@@ -117,5 +122,5 @@ def make_report(
         atomic_write_text(markdown, to_markdown(sections, header))
         atomic_write_text(page, to_html(sections, header, folder))
         if publish_to is not None:
-            publish(folder, publish_to, data_root)
+            publish_under_lock(folder, Path(publish_to), data_root)
     return ReportResult(markdown, page, seconds, wall, sections)

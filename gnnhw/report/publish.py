@@ -12,37 +12,97 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from gnnhw.errors import OutputError, ResultsFileError
 from gnnhw.report.runner import FORMAT, RECORD
 
 PAGE = "report.md"
-_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+_IMAGE_START = re.compile(r"!\[[^\]]*\]\(")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, https:, data:, ... (a URL, not a file)
+
+
+def _destination(markdown: str, start: int) -> str | None:
+    """The link destination that begins at ``markdown[start]`` (CommonMark: ``<any text>``, or text without
+    spaces whose parentheses balance), or None where there is none."""
+    if markdown.startswith("<", start):
+        end = markdown.find(">", start + 1)
+        text = markdown[start + 1 : end] if end != -1 else ""
+        return text if end != -1 and "\n" not in text else None
+    depth, i = 0, start
+    while i < len(markdown):
+        ch = markdown[i]
+        if ch == "\\" and i + 1 < len(markdown):
+            i += 2
+            continue
+        if ch.isspace() or (ch == ")" and depth == 0):
+            break
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        i += 1
+    text = re.sub(r"\\(.)", r"\1", markdown[start:i])
+    return text or None
+
+
+def _outside_code(markdown: str) -> str:
+    """``markdown`` with the lines of fenced code blocks (``` or ~~~) blanked: text there is shown, not linked."""
+    lines, fence = markdown.split("\n"), ""
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if fence:
+            closing = stripped.strip()
+            if len(closing) >= 3 and set(closing) == {fence}:  # a line of the opening's fence characters only
+                fence = ""
+            lines[i] = ""
+        elif stripped.startswith(("```", "~~~")):
+            fence = stripped[0]
+            lines[i] = ""
+    return "\n".join(lines)
 
 
 def figures_of(markdown: str) -> list[str]:
-    """The relative paths of the images a report page shows, in order, each once.
+    r"""The relative paths of the images a report page shows, in order, each once (URLs are not files: left out).
+
+    A destination may be written ``<path with spaces.png>`` or hold balanced parentheses (CommonMark).
 
     >>> figures_of("![a](bptt/bptt.png) text ![b](sweep/sweep.png) ![a again](bptt/bptt.png)")
     ['bptt/bptt.png', 'sweep/sweep.png']
+    >>> figures_of('![a](<my fig.png>) ![b](fig(1).png "title") ![c](https://example.org/c.png)')
+    ['my fig.png', 'fig(1).png']
+    >>> figures_of("```text\n![a generated sample](looks like an image)\n```\n![shown](a.png)")
+    ['a.png']
     """
     seen: dict[str, None] = {}
-    for path in _IMAGE.findall(markdown):
-        seen.setdefault(path, None)
+    markdown = _outside_code(markdown)
+    for match in _IMAGE_START.finditer(markdown):
+        path = _destination(markdown, match.end())
+        if path is not None and not _SCHEME.match(path):
+            seen.setdefault(path, None)
     return list(seen)
 
 
 def _is_published(folder: Path) -> bool:
+    """Whether ``folder`` holds a copy :func:`publish` made and nothing else: its page, its record and the
+    figures its page shows (a report's own folder, with checkpoints and logs, or a folder a user added files to,
+    is not one: replacing it would delete them)."""
     from gnnhw.jsonio import read_json
 
     if not (folder / PAGE).is_file() or not (folder / RECORD).is_file():
         return False
     try:
         data = read_json(folder / RECORD, what="report record")
-    except ResultsFileError:
+        page = (folder / PAGE).read_text(encoding="utf-8")
+    except (ResultsFileError, OSError, UnicodeDecodeError):
         return False
-    return isinstance(data, dict) and data.get("format") == FORMAT
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return False
+    shown = {PAGE, RECORD, *(Path(f).as_posix() for f in figures_of(page))}
+    above = {parent.as_posix() for f in shown for parent in Path(f).parents if parent != Path(".")}
+    for entry in folder.rglob("*"):
+        name = entry.relative_to(folder).as_posix()
+        if entry.is_symlink() or not (name in shown and entry.is_file() or name in above and entry.is_dir()):
+            return False
+    return True
 
 
 def check_publish_dir(dest: str | os.PathLike, report_folder: str | os.PathLike) -> Path:
@@ -51,10 +111,15 @@ def check_publish_dir(dest: str | os.PathLike, report_folder: str | os.PathLike)
     Raises:
         OutputError: ``dest`` is a file or not writable, is the report folder or inside it (or holds it), or
             is a folder that holds other files than a report copied there before.
+
+    Returns:
+        ``dest`` as an absolute path, symbolic links resolved.
     """
     from gnnhw.runs import check_output_dir
 
-    dest = check_output_dir(dest, "--publish")
+    # the real path: '.' or 'x/..' have no name to swap in, and a link (docs/report -> ../site/report) is
+    # kept, its target replaced (swapping the link itself would leave the target stale and the link aside)
+    dest = Path(os.path.realpath(check_output_dir(dest, "--publish")))
     here, there = Path(os.path.realpath(report_folder)), Path(os.path.realpath(dest))
     if here == there or here in there.parents or there in here.parents:
         raise OutputError(
@@ -69,20 +134,95 @@ def check_publish_dir(dest: str | os.PathLike, report_folder: str | os.PathLike)
     return dest
 
 
-def _portable(markdown: str, data_root: Path | None) -> str:
-    """``markdown`` with the data folder's path, where it stands as a whole path, written ``$GNNHW_DATA``.
+_ENV = "$GNNHW_DATA"
 
-    >>> _portable("--text /data/books/a.txt --data-root /data --x /database", Path("/data"))
-    '--text $GNNHW_DATA/books/a.txt --data-root $GNNHW_DATA --x /database'
+
+def _under(arg: str, root: str) -> str | None:
+    """The rest of ``arg`` after the data folder ``root`` ('' for the folder itself), or None if outside it."""
+    if arg == root:
+        return ""
+    prefix = root if root.endswith("/") else root + "/"
+    return "/" + arg[len(prefix) :] if arg.startswith(prefix) else None
+
+
+def _portable_arg(arg: str, root: str) -> str:
+    """One argument (not shell text): a path in the data folder written ``$GNNHW_DATA/...``."""
+    rest = _under(arg, root)
+    return arg if rest is None else _ENV + rest
+
+
+def _portable_line(line: str, root: str) -> str:
+    r"""One shell command line: each argument that is a path in the data folder written ``$GNNHW_DATA/...``,
+    quoted so that the shell still expands the variable, in double quotes where the data folder's own path
+    needs quoting (a line the shell cannot split is kept as it is).
+
+    >>> _portable_line("gnnhw x --text '/my data/books/a b.txt' --data-root '/my data' --y /my", "/my data")
+    'gnnhw x --text "$GNNHW_DATA"\'/books/a b.txt\' --data-root "$GNNHW_DATA" --y /my'
+    """
+    import shlex
+
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return line
+    rests = [_under(w, root) for w in words]
+    if all(r is None for r in rests):
+        return line
+    out = []
+    for word, rest in zip(words, rests, strict=True):
+        if rest is None:
+            out.append(shlex.quote(word))
+        elif shlex.quote(root) != root:  # "$GNNHW_DATA": its value has spaces here, it may elsewhere
+            out.append(f'"{_ENV}"' + (shlex.quote(rest) if rest else ""))
+        elif rest == "" or shlex.quote(rest) == rest:
+            out.append(_ENV + rest)
+        else:
+            out.append(_ENV + shlex.quote(rest))
+    return " ".join(out)
+
+
+def _portable(markdown: str, data_root: Path | None) -> str:
+    r"""``markdown`` with the data folder's path, where a command in a ``sh`` block names it, written
+    ``$GNNHW_DATA`` (prose is never touched: a data folder such as ``/data`` or ``data`` is also a word).
+
+    >>> _portable("data\n```sh\ngnnhw t --text /data/books/a.txt --data-root /data --x /database\n```\n", Path("/data"))
+    'data\n```sh\ngnnhw t --text $GNNHW_DATA/books/a.txt --data-root $GNNHW_DATA --x /database\n```\n'
     """
     if data_root is None:
         return markdown
-    root = re.escape(str(data_root).rstrip("/"))
-    return re.sub(rf"(?<![\w/.-]){root}(?![\w.-])", "$GNNHW_DATA", markdown)
+    root, lines, shell = str(data_root), markdown.split("\n"), False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            shell = not shell and line.strip() == "```sh"
+        elif shell:
+            lines[i] = _portable_line(line, root)
+    return "\n".join(lines)
+
+
+def _portable_record(record: object, data_root: Path | None) -> object:
+    """The report record (parsed JSON) with the data folder written ``$GNNHW_DATA``: in each argument of the
+    commands' settings (lists of arguments) and in every other text as a shell line (``commands``)."""
+    if data_root is None:
+        return record
+    root = str(data_root)
+    if isinstance(record, dict):
+        return {k: _portable_record(v, data_root) for k, v in record.items()}
+    if isinstance(record, list):
+        if all(isinstance(v, str) for v in record) and not all(v.startswith("gnnhw ") for v in record):
+            return [_portable_arg(v, root) for v in record]  # one command's arguments
+        return [_portable_record(v, data_root) for v in record]
+    if isinstance(record, str):
+        return _portable_line(record, root)
+    return record
 
 
 def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root: str | os.PathLike | None) -> Path:
     """Replace ``dest`` with ``report.md``, ``report.json`` and the figures of the report in ``report_folder``.
+
+    The copy is built beside ``dest`` (``.NAME.publishing-PID``) and swapped in under a lock on ``dest``;
+    the temporaries of a publish that was killed are removed first (a previous copy it had moved aside,
+    ``.NAME.replaced-PID``, is put back if ``dest`` is missing). Interrupted or failed, ``dest`` is the old
+    copy or the new one, whole.
 
     Args:
         report_folder: a folder ``gnnhw report`` finished (its ``report.md`` written).
@@ -90,12 +230,47 @@ def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root
         data_root: the data folder the commands name; written ``$GNNHW_DATA`` in the copied page.
 
     Returns:
-        ``dest``.
+        ``dest`` as an absolute path.
 
     Raises:
         ResultsFileError: the page names a figure the report folder lacks, or a path outside it.
-        OutputError: see :func:`check_publish_dir`.
+        OutputError: see :func:`check_publish_dir`; or the copy could not be written (a full disk ...).
+        OutputLockedError: another command is publishing to ``dest``.
     """
+    from gnnhw.runs import OutputLock
+
+    checked = check_publish_dir(dest, report_folder)
+    with OutputLock(checked, folder=False, label="--publish"):
+        return publish_under_lock(report_folder, checked, data_root)
+
+
+def publish_lock(dest: str | os.PathLike) -> AbstractContextManager[object]:
+    """The lock :func:`publish` takes on ``dest``, for a caller that holds it from before its work starts
+    (then calls :func:`publish_under_lock`)."""
+    from gnnhw.runs import OutputLock
+
+    return OutputLock(Path(os.path.realpath(dest)), folder=False, label="--publish")
+
+
+def _clean_stale(dest: Path) -> None:
+    """Under the lock on ``dest``: remove what killed publishes left beside it, restoring a moved-aside copy."""
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(publishing|replaced)-\d+")
+    for entry in sorted(dest.parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if match.group(1) == "replaced" and not dest.exists() and _is_published(entry):
+            entry.rename(dest)  # the previous copy, moved aside by a publish killed before the swap
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def publish_under_lock(report_folder: str | os.PathLike, dest: Path, data_root: str | os.PathLike | None) -> Path:
+    """:func:`publish`, for a caller that holds :func:`publish_lock` on ``dest`` (``gnnhw report`` takes it
+    before its experiments start, so that two reports never publish to one folder)."""
+    from gnnhw._utils import describe_os_error
+    from gnnhw.jsonio import dumps, read_json
+
     source, dest = Path(report_folder), check_publish_dir(dest, report_folder)
     page = (source / PAGE).read_text(encoding="utf-8")
     figures = figures_of(page)
@@ -106,28 +281,39 @@ def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root
                 f"{str(source / PAGE)!r} shows {figure!r}, which is not a file inside the report folder; rerun "
                 "'gnnhw report' there"
             )
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    record = _portable_record(read_json(source / RECORD, what="report record"), root := _root(data_root))
     new = dest.parent / f".{dest.name}.publishing-{os.getpid()}"
     old = dest.parent / f".{dest.name}.replaced-{os.getpid()}"
-    root = None if data_root is None else Path(data_root)
-    shutil.rmtree(new, ignore_errors=True)
     try:
-        new.mkdir()
-        (new / PAGE).write_text(_portable(page, root), encoding="utf-8")
-        record = (source / RECORD).read_text(encoding="utf-8")
-        (new / RECORD).write_text(_portable(record, root), encoding="utf-8")
-        for figure in figures:
-            (new / figure).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / figure, new / figure)
-        if dest.exists():
-            dest.rename(old)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale(dest)
+        check_publish_dir(dest, report_folder)  # again: a restored copy, or files added meanwhile
         try:
-            new.rename(dest)
-        except BaseException:
-            if old.exists() and not dest.exists():
-                old.rename(dest)  # the previous copy back, whole
-            raise
-    finally:
-        shutil.rmtree(new, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+            new.mkdir()
+            (new / PAGE).write_text(_portable(page, root), encoding="utf-8")
+            (new / RECORD).write_text(dumps(record) + "\n", encoding="utf-8")
+            for figure in figures:
+                (new / figure).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / figure, new / figure)
+            try:
+                if dest.exists():
+                    dest.rename(old)
+                new.rename(dest)
+            except BaseException:
+                if old.exists() and not dest.exists():
+                    old.rename(dest)  # the previous copy back, whole (also when a signal lands between the renames)
+                raise
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as err:
+        raise OutputError(
+            f"--publish {str(dest)!r}: cannot write the copy ({describe_os_error(err)}); the report in "
+            f"{str(source)!r} is complete, and {str(dest)!r} is as it was: free space or fix permissions, then "
+            "rerun the same command"
+        ) from None
     return dest
+
+
+def _root(data_root: str | os.PathLike | None) -> Path | None:
+    return None if data_root is None else Path(data_root)

@@ -120,3 +120,133 @@ def test_optimizers_answer_says_per_learning_rate_what_each_run_did(tmp_path: Pa
         ["0.05", "adam", "0.080"],
     ]
     assert [f for f, _ in section.figures] == ["optimizers/lr0.001/optimizers.png", "optimizers/lr0.05/optimizers.png"]
+
+
+def test_optimizers_answer_names_every_run_whatever_it_did(tmp_path: Path):
+    """A run that partly learns, one whose loss blew up before the first log (as RMSprop does at lr 10: its
+    first logged loss is already thousands), one whose loss became NaN (null in the JSON): each is named."""
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_4
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    (step,) = next(e for e in plan if e.key == "optimizers").steps
+    runs = {
+        "sgd": _optimizers_run([0.2, 0.4, 0.45], [2.3, 1.6, 1.2]),
+        "rmsprop": _optimizers_run([0.1, 0.3, 0.447], [2938.2, 3590.6, 1591.7]),
+        "adam": _optimizers_run([0.1, None, None], [2.3, None, None]) | {"test_accuracy": None},
+        "sgd-momentum": _optimizers_run([0.995, 1.0], [0.1, 0.01]) | {"curve_steps": [0, 10]},
+    }
+    folder = tmp_path / "optimizers" / step.name
+    folder.mkdir(parents=True)
+    config = {"model": "rnn", "length": 5, "lr": 0.001, "train_steps": 20}
+    (folder / "optimizers.json").write_text(json.dumps({"config": config, "runs": runs}))
+    first = _q1_4(_Outputs(tmp_path, plan)).answer[0]
+    assert "sgd (test accuracy 0.450) gets part of the way" in first
+    assert "rmsprop (1.59e+03), adam (nan) end with a training loss above a uniform guess's" in first
+    assert "sgd-momentum (training accuracy 0.99 by step 0) solves the task" in first
+
+
+def _bptt_outputs(tmp_path: Path, rnn: dict, lstm: dict) -> str:
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_1
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    base = {
+        "length": 3,
+        "max_abs_diff": {"W_hh": 1e-16, "W_ph": 2e-16},
+        "grad_max_abs": {"W_hh": 0.5, "W_ph": 0.25},
+        "contributions": [0.1, 0.2, 0.4],
+        "tolerance": 1e-10,
+        "agrees": True,
+    }
+    (tmp_path / "bptt").mkdir()
+    (tmp_path / "bptt" / "bptt.json").write_text(json.dumps(base | rnn))
+    (tmp_path / "bptt" / "bptt_lstm.json").write_text(json.dumps(base | {"forget_bias": 1.0} | lstm))
+    return " ".join(_q1_1(_Outputs(tmp_path, plan)).answer)
+
+
+def test_bptt_answer_says_equal_only_when_the_check_agrees(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {"max_abs_diff": {"W_hh": 3e-2, "W_ph": 1e-16}, "agrees": False}, {})
+    assert "the vanilla RNN DIFFER from autograd's by up to 3.0e-02" in text
+    assert "the vanilla RNN equal" not in text
+    assert "(forget bias 1) equal autograd's to within 2.0e-16" in text
+
+
+def test_bptt_answer_says_equal_only_within_the_tolerance_even_without_a_verdict(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {}, {"max_abs_diff": {"W_hh": None, "W_ph": 1e-16}, "agrees": None})
+    assert "(forget bias 1) DIFFER from autograd's by up to nan" in text
+
+
+@pytest.mark.parametrize(
+    ("norms", "said"),
+    [
+        ([0.5, 1.0, 2.0], "‖dL/dc_t‖ falls from 2.00e+00 at t = 3 to 5.00e-01 at t = 1 (a factor 4 over 2 steps)"),
+        ([2.0, 1.0, 0.5], "‖dL/dc_t‖ grows from 5.00e-01 at t = 3 to 2.00e+00 at t = 1 (a factor 4 over 2 steps)"),
+        ([0.0, 1.0, 2.0], "‖dL/dc_t‖ falls from 2.00e+00 at t = 3 to 0.00e+00 at t = 1."),
+        ([1.0, 1.0], "‖dL/dc_t‖ stays 1.00e+00 from t = 2 back to t = 1."),
+    ],
+)
+def test_bptt_answer_says_which_way_the_lstm_memory_gradient_goes(tmp_path: Path, norms: list, said: str):
+    assert said in _bptt_outputs(tmp_path, {}, {"cell_grad_norms": norms})
+
+
+def test_bptt_answer_with_undefined_memory_gradients_says_nothing_of_them(tmp_path: Path):
+    text = _bptt_outputs(tmp_path, {}, {"cell_grad_norms": [None, 1.0]})
+    assert "‖dL/dc_t‖" not in text
+
+
+def _graph_outputs(tmp_path: Path, key: str, name: str, payload: dict) -> None:
+    import json
+
+    (tmp_path / key).mkdir(exist_ok=True)
+    (tmp_path / key / name).write_text(json.dumps(payload))
+
+
+def _quick_plan():
+    return build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+
+
+@pytest.mark.parametrize(("residual", "helps"), [(0.7, True), (0.2, False), (0.3, False)])
+def test_depth_answer_says_a_remedy_helps_only_when_it_beats_the_plain_gcn(tmp_path: Path, residual, helps):
+    from gnnhw.report.render import _Outputs, _q3_1
+
+    rows = [
+        {"variant": v, "num_layers": d, "test_acc_mean": acc, "distance_mean": 1.0}
+        for v, d, acc in [("plain", 1, 0.8), ("plain", 8, 0.3), ("residual", 1, 0.8), ("residual", 8, residual)]
+    ]
+    _graph_outputs(tmp_path, "depth", "depth.json", {"rows": rows})
+    text = " ".join(_q3_1(_Outputs(tmp_path, _quick_plan())).answer)
+    assert ("keeping the deep network usable" in text) is helps
+    assert (f"residual {residual:.3f} does not do better" in text) is not helps
+    assert "against the plain GCN's 0.300" in text
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_planetoid_answer_speaks_of_a_std_only_over_several_seeds(tmp_path: Path, seeds: int):
+    from gnnhw.report.render import _Outputs, _q3_3
+
+    plan = _quick_plan()
+    for step in plan[[e.key for e in plan].index("planetoid")].steps:
+        std = 0.01 if seeds > 1 else None
+        _graph_outputs(
+            tmp_path,
+            "planetoid",
+            f"{step.name}.json",
+            {"dataset": step.name, "test_acc_mean": 0.8, "test_acc_std": std, "seeds": seeds},
+        )
+    text = " ".join(_q3_3(_Outputs(tmp_path, plan)).answer)
+    assert ("std" in text) is (seeds > 1)
+    assert ("(1 seed)" in text) is (seeds == 1)
+
+
+def test_a_text_block_holding_a_code_fence_stays_one_block():
+    """A generated sample or a command's output with ``` in it must not close the block and spill as Markdown."""
+    sample = "once upon a time\n```\n# not a heading\n````x"
+    md = to_markdown([Section("q9-9", "Q", ["a"], texts=[("sample", sample)])], [])
+    block = md.split("*sample*\n\n", 1)[1]
+    fence = block.split("text\n", 1)[0]
+    assert block.startswith(f"{fence}text\n{sample}\n{fence}\n")
+    assert set(fence) == {"`"}
+    assert len(fence) > 4
