@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,8 +79,9 @@ def _loss_values(run: Mapping[str, Any]) -> list[float]:
 def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") -> Figure:
     """Training loss and accuracy vs step, one line per optimizer (records of ``compare_optimizers``).
 
-    The loss axis is logarithmic when a run diverges (its loss rises above 3 times the highest starting loss,
-    or becomes non-finite), so the other curves are not flattened against the axis. The legend sits below
+    The loss axis is logarithmic when a run diverges (its loss rises above 3 times the runs' median starting
+    loss, or becomes non-finite), so the other curves are not flattened against the axis. The median, not the
+    highest start: a run that blows up before its first logged step starts high itself. The legend sits below
     the panels, covering no curve; it gives each optimizer's test accuracy to three digits.
     """
     fig = Figure(figsize=(9, 4.2), layout="constrained")
@@ -88,7 +90,7 @@ def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") ->
     finite = [v for vals in losses.values() for v in vals if not math.isnan(v)]
     starts = [vals[0] for vals in losses.values() if vals and not math.isnan(vals[0])]
     diverged = any(math.isnan(v) for vals in losses.values() for v in vals) or (
-        bool(finite) and bool(starts) and max(finite) > 3 * max(starts)
+        bool(finite) and bool(starts) and max(finite) > 3 * statistics.median(starts)
     )
     for name, run in runs.items():
         label = f"{name} (test accuracy {run['test_accuracy']:.3f})"

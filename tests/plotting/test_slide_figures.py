@@ -81,6 +81,13 @@ def test_optimizers_loss_axis_is_log_only_when_a_run_diverges(diverge, scale):
     assert optimizers_figure(_runs(diverge)).axes[0].get_yscale() == scale
 
 
+def test_optimizers_a_run_that_blew_up_before_its_first_log_is_a_divergence_too():
+    # RMSprop at lr 0.05 on the palindromes: first logged loss 20.7, peak 38, the others at 2.3 and below
+    runs = _runs(False)
+    runs["rmsprop"] = dict(runs["sgd"], train_loss=[20.7, 38.0, 15.0] + [7.0] * 7)
+    assert optimizers_figure(runs).axes[0].get_yscale() == "log"
+
+
 def test_optimizers_a_non_finite_loss_is_a_divergence_too():
     runs = _runs(False)
     runs["sgd"]["train_loss"][5:] = [None, float("inf"), None, None, None]
