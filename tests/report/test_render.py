@@ -120,3 +120,78 @@ def test_optimizers_answer_says_per_learning_rate_what_each_run_did(tmp_path: Pa
         ["0.05", "adam", "0.080"],
     ]
     assert [f for f, _ in section.figures] == ["optimizers/lr0.001/optimizers.png", "optimizers/lr0.05/optimizers.png"]
+
+
+def test_the_raw_digit_remark_claims_no_comparison_that_was_not_run():
+    from gnnhw.report.render import _raw_digit_remark
+
+    text = _raw_digit_remark({5: [1.0, 1.0], 10: [1.0, 0.2]}, BUDGETS["standard"])
+    assert "helps" not in text
+    assert "solves every seed up to T = 5" in text
+    assert "not compared" in text
+
+
+def test_q1_7_says_the_trained_models_are_at_chance_only_when_they_are():
+    from gnnhw.report.render import _trained_accuracy
+
+    at_chance = _trained_accuracy({"rnn": {"test_accuracy": 0.1}, "lstm": {"test_accuracy": 0.116}})
+    assert "0.100 (RNN) and 0.116 (LSTM)" in at_chance
+    assert "neither model has learned" in at_chance
+    learned = _trained_accuracy({"rnn": {"test_accuracy": 0.1}, "lstm": {"test_accuracy": 0.98}})
+    assert "learned" not in learned
+    assert _trained_accuracy({}) == ""
+
+
+def test_other_students_accuracy_is_explained_only_as_far_as_the_training_accuracy_allows():
+    from gnnhw.report.render import _others_accuracy_remark
+
+    below = _others_accuracy_remark(0.557, 0.544, 5000)
+    assert "0.544 on the held-out text after 5,000 steps and at 0.557 on its training batches" in below
+    assert "does not explain the gap" in below
+    assert "probably" not in below
+    near = _others_accuracy_remark(0.65, 0.55, 5000)
+    assert "mostly which text the accuracy is measured on" in near
+    assert "does not explain" not in near
+
+
+def test_the_greedy_loop_is_said_only_when_the_longer_sample_repeats_more():
+    from gnnhw.report.render import _greedy_lengths
+
+    loop = _greedy_lengths({30: "abcdefghijklmnopqrstuvwxyz0123", 100: "the sea " * 12 + "the "})
+    assert "0.000 for 30 characters" in loop
+    assert "the longer the sample, the more of it is that loop" in loop
+    flat = _greedy_lengths({30: "the sea the sea the sea the sea", 100: "abcdefghijklmnopqrstuvwxyz" * 3 + "x" * 22})
+    assert "loop" not in flat
+    assert "does not repeat itself more" in flat
+
+
+def test_temperature_claims_follow_the_counts():
+    from gnnhw.report.render import _temperature_finding
+
+    samples = {0.5: "q!zX kj?Wp,;a", 1.0: "the king went", 2.0: "the the the t"}
+    shown = _temperature_finding(13, "the the the t", samples)
+    assert shown.startswith("Measured on 13-character samples: τ = 0.5 uses 13 distinct characters")
+    assert "the most varied text" in shown
+    assert "is no higher than the samples'" in shown  # τ = 2 repeats as much as greedy
+    varied = _temperature_finding(13, "the the the t", {0.5: "q!zX kj?Wp,;a", 2.0: "the king went"})
+    assert "greedy repeats itself most" in varied
+
+
+def _depth(acc: dict[int, float]) -> dict[int, dict[str, float]]:
+    return {d: {"test_acc_mean": a} for d, a in acc.items()}
+
+
+def test_remedies_are_credited_only_where_their_accuracy_shows_it():
+    from gnnhw.report.render import _remedies
+
+    plain = _depth({2: 0.818, 16: 0.387})
+    text = _remedies(plain, {"residual": _depth({2: 0.818, 16: 0.742}), "pairnorm": _depth({2: 0.78, 16: 0.39})})
+    assert "at 16 layers residual (0.742) stays well above the plain GCN's 0.387" in text
+    assert "pairnorm (0.390) does not (at 16 layers)" in text
+    assert "None beats the best plain GCN (0.818 at 2 layers) by more than 0.01" in text
+    better = _remedies(plain, {"jk": _depth({2: 0.84, 16: 0.80})})
+    assert "The best remedy, jk at 2 layers (0.840), beats the best plain GCN (0.818)." in better
+    assert "None beats" not in better
+    none = _remedies(plain, {"pairnorm": _depth({2: 0.7, 16: 0.38})})
+    assert "stays well above" not in none
+    assert "keep" not in none
