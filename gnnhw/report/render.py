@@ -634,16 +634,20 @@ def _round_rows(steps: Sequence[int], most: int = 10) -> list[int]:
     return sorted({round(i * (len(steps) - 1) / (most - 1)) for i in range(most)})
 
 
-OTHERS_TEXT_ACCURACY = 0.64  # what other students report after 5,000 steps (the assignment's forum)
+OTHERS_TEXT_ACCURACY = 0.64  # what other students report after OTHERS_TEXT_STEPS steps
+OTHERS_TEXT_STEPS = 5000
 
 
 def _others_accuracy_remark(train_acc: float, val_acc: float, step: int) -> str:
     """Other students' 0.64 beside this run's accuracies; an explanation is offered only where the numbers
     allow it (a training accuracy near 0.64 would point at what is measured; one far below it does not)."""
     text = (
-        f"Other students report about {OTHERS_TEXT_ACCURACY} after 5,000 steps; this run is at {_f(val_acc)} on the "
+        f"Other students report about {OTHERS_TEXT_ACCURACY} after {OTHERS_TEXT_STEPS:,} steps; this run is at "
+        f"{_f(val_acc)} on the "
         f"held-out text after {step:,} steps"
     )
+    if step != OTHERS_TEXT_STEPS:
+        return text + ": trained for another number of steps than theirs, the two are not comparable."
     if train_acc != train_acc:  # no training accuracy recorded
         return text + "."
     if train_acc >= OTHERS_TEXT_ACCURACY - 0.02:
@@ -653,7 +657,7 @@ def _others_accuracy_remark(train_acc: float, val_acc: float, step: int) -> str:
         )
     return (
         text + f" and at {_f(train_acc)} on its training batches, so measuring on training batches does not explain "
-        "the gap; their model, text or settings must differ."
+        "the gap: it lies in their model, text, split or settings, which this report does not know."
     )
 
 
@@ -743,7 +747,7 @@ def _temperature_finding(length: int, greedy: str, samples: dict[float, str]) ->
     low, high = samples[lo], samples[hi]
     text = (
         f"Measured on {length}-character samples: τ = {lo:g} uses {len(set(low))} distinct characters, "
-        f"τ = {hi:g} {len(set(high))} and greedy {len(set(greedy))}"
+        f"τ = {hi:g} uses {len(set(high))} and greedy {len(set(greedy))}"
     )
     if len(set(low)) > max(len(set(high)), len(set(greedy))):
         text += f", so the flattest distribution (τ = {lo:g}) gives the most varied text"

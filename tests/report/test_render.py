@@ -152,6 +152,9 @@ def test_other_students_accuracy_is_explained_only_as_far_as_the_training_accura
     near = _others_accuracy_remark(0.65, 0.55, 5000)
     assert "mostly which text the accuracy is measured on" in near
     assert "does not explain" not in near
+    short = _others_accuracy_remark(0.3, 0.3, 60)
+    assert "not comparable" in short
+    assert "explain" not in short
 
 
 def test_the_greedy_loop_is_said_only_when_the_longer_sample_repeats_more():
@@ -172,6 +175,7 @@ def test_temperature_claims_follow_the_counts():
     shown = _temperature_finding(13, "the the the t", samples)
     assert shown.startswith("Measured on 13-character samples: τ = 0.5 uses 13 distinct characters")
     assert "the most varied text" in shown
+    assert "τ = 2 uses 4 and greedy 4, so the flattest" in shown
     assert "is no higher than the samples'" in shown  # τ = 2 repeats as much as greedy
     varied = _temperature_finding(13, "the the the t", {0.5: "q!zX kj?Wp,;a", 2.0: "the king went"})
     assert "greedy repeats itself most" in varied
