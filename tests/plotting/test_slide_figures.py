@@ -159,3 +159,21 @@ def test_training_curves_name_the_shaded_band_when_there_is_one(seeds):
         assert bool(bands) == (seeds > 1)
     texts = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any(THREE_DIGITS.search(t) for t in texts if t.startswith("test"))
+
+
+def test_training_curves_accuracy_bands_stay_inside_0_1():
+    from gnnhw.graph.config import TrainConfig
+    from gnnhw.graph.train import SeedResult, TrainResult
+    from gnnhw.plotting.planetoid import plot_training_curves
+
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc")
+    first, last = (0.0, 0.0, 0.06), (1.0, 1.0, 0.7)  # mean - std < 0 at the first epoch, mean + std > 1 at the last
+    runs = [SeedResult(s, 3, 0.7, 0.8, 0.8, 0.01, {k: [first[s], 0.5, last[s]] for k in keys}) for s in range(3)]
+    fig = plot_training_curves(TrainResult(TrainConfig(), runs, "cpu", 1.0, "process peak RSS", 3, 2, 0, {}))
+    ax_acc = fig.axes[1]
+    bands = [c for c in ax_acc.collections if isinstance(c, PolyCollection)]
+    assert bands
+    for band in bands:
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() >= 0.0
+        assert ys.max() <= 1.0
