@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from matplotlib.figure import Figure
 
 _MODEL_LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
+_SHORT_LABELS = {"rnn": "RNN", "lstm": "LSTM"}
 
 
 def bptt_figure(
@@ -99,7 +100,7 @@ def gnn_vs_rnn_figure(
             x = j + offsets[i]
             ax_rec.scatter([x] * len(accs), accs, color=color, s=14, alpha=0.4, zorder=3)
             ax_rec.scatter([x], [mean], color=color, s=50, marker="D", zorder=4)
-            parts.append(f"{_MODEL_LABELS.get(model, model)} {mean:.3f}")
+            parts.append(f"{_SHORT_LABELS.get(model, model)} {mean:.3f}")  # short: the legend fits the narrow panel
         ax_rec.scatter([], [], color=color, marker="D", label=f"T = {length}: " + ", ".join(parts))
     ax_rec.axhline(0.1, color="gray", linestyle=(0, (1, 3)), linewidth=1)
     ax_rec.set_xticks(range(len(models)), [_MODEL_LABELS.get(m, m) for m in models])

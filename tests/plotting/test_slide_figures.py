@@ -177,3 +177,19 @@ def test_training_curves_accuracy_bands_stay_inside_0_1():
         ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
         assert ys.min() >= 0.0
         assert ys.max() <= 1.0
+
+
+def test_gnn_vs_rnn_legends_are_readable_and_inside_their_panels():
+    from gnnhw.plotting.assignment import gnn_vs_rnn_figure
+
+    gcn = {t: {k: [0.1, 0.1] for k in (1, 2, 4, 8, 12)} for t in (5, 7, 10)}
+    recurrent = {m: {t: [0.998, 1.0] for t in (5, 7, 10)} for m in ("rnn", "lstm")}
+    fig = gnn_vs_rnn_figure(gcn, recurrent)
+    _draw(fig)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        assert min(t.get_fontsize() for t in legend.get_texts()) >= 7
+        box, panel = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.x0 >= panel.x0 - 0.5
+        assert box.x1 <= panel.x1 + 0.5
