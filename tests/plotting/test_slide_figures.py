@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection, PolyCollection
 
 from gnnhw.graph.config import DepthConfig
@@ -185,11 +186,10 @@ def test_gnn_vs_rnn_legends_are_readable_and_inside_their_panels():
     gcn = {t: {k: [0.1, 0.1] for k in (1, 2, 4, 8, 12)} for t in (5, 7, 10)}
     recurrent = {m: {t: [0.998, 1.0] for t in (5, 7, 10)} for m in ("rnn", "lstm")}
     fig = gnn_vs_rnn_figure(gcn, recurrent)
-    _draw(fig)
-    renderer = fig.canvas.get_renderer()
+    FigureCanvasAgg(fig).draw()  # a real canvas, so that constrained layout places the panels as saved
     for ax in fig.axes:
         legend = ax.get_legend()
         assert min(t.get_fontsize() for t in legend.get_texts()) >= 7
-        box, panel = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        box, panel = legend.get_window_extent(), ax.get_window_extent()
         assert box.x0 >= panel.x0 - 0.5
         assert box.x1 <= panel.x1 + 0.5
