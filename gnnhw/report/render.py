@@ -130,6 +130,8 @@ def _q1_1(o: _Outputs) -> Section:
     diffs = b["max_abs_diff"]
     worst = max(diffs.values())
     contributions = [c for c in b["contributions"] if c > 0]
+    # the step of the earliest non-zero term (t = 1's term is 0 when h_0 = 0)
+    first_t = next((t for t, c in enumerate(b["contributions"], start=1) if c > 0), 1)
     mistakes = b.get("mistakes", {})
     answer = [
         f"Computed by explicit loops over the T = {b['length']} steps (no autograd), the hand-derived gradients of "
@@ -149,7 +151,8 @@ def _q1_1(o: _Outputs) -> Section:
         )
         answer.append(
             f"Each step back multiplies δ by diag(1 - h²) W_hh^T: here the term of the last step "
-            f"({contributions[-1]:.2e}) is {ratio:.3g} times the first one's ({contributions[0]:.2e}), {trend}."
+            f"({contributions[-1]:.2e}) is {ratio:.3g} times the earliest non-zero one's (t = {first_t}, "
+            f"{contributions[0]:.2e}" + ("; t = 1's term is 0 since h_0 = 0" if first_t == 2 else "") + f"), {trend}."
         )
     if mistakes:
         shown = "; ".join(f"{m['formula']} is off by {m['relative_diff']:.2f} (relative)" for m in mistakes.values())

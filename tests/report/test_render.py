@@ -199,3 +199,18 @@ def test_remedies_are_credited_only_where_their_accuracy_shows_it():
     none = _remedies(plain, {"pairnorm": _depth({2: 0.7, 16: 0.38})})
     assert "stays well above" not in none
     assert "keep" not in none
+
+
+def test_q1_1_names_the_step_of_the_earliest_non_zero_term(tmp_path: Path):
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_1
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    run = {"length": 4, "max_abs_diff": {"weight_ph": 1e-17}, "grad_max_abs": {"weight_ph": 0.1}}
+    (tmp_path / "bptt").mkdir()
+    (tmp_path / "bptt" / "bptt.json").write_text(json.dumps(run | {"contributions": [0.0, 1e-4, 1e-2, 1e-1]}))
+    (tmp_path / "bptt" / "bptt_lstm.json").write_text(json.dumps(run | {"contributions": [], "forget_bias": 1}))
+    answer = " ".join(_q1_1(_Outputs(tmp_path, plan)).answer)
+    assert "is 1e+03 times the earliest non-zero one's (t = 2, 1.00e-04; t = 1's term is 0 since h_0 = 0)" in answer
+    assert "the early terms vanish" in answer
