@@ -461,8 +461,8 @@ def _lstm_vs_rnn(rnn: dict[int, list[float]], lstm: dict[int, list[float]]) -> s
         return f"The LSTM solves more seeds at T = {shown}. {why}; Q1.7 measures how each model's gradient decays."
     if not better and not worse:
         return (
-            f"At these lengths and this budget the two solve the same seeds; {why[0].lower() + why[1:]}, which "
-            "matters at longer lengths."
+            f"At these lengths and this budget the two solve the same seeds. {why}; it can only show at longer "
+            "lengths or with fewer steps than these."
         )
     return (
         f"The LSTM solves more seeds at T = {', '.join(map(str, better)) or 'none'} and fewer at "
@@ -495,8 +495,8 @@ def _q1_6(o: _Outputs, budget: Budget) -> Section:
             solved = steps.get(model, {}).get(t)
             row.append(f"{statistics.median(solved):.0f}" if solved else "—")
         rows.append(row)
-    slower = [t for t in lengths if steps.get("rnn", {}).get(t) and steps.get("lstm", {}).get(t)]
-    slower = [t for t in slower if statistics.median(steps["lstm"][t]) > statistics.median(steps["rnn"][t])]
+    both = [t for t in lengths if steps.get("rnn", {}).get(t) and steps.get("lstm", {}).get(t)]
+    slower = [t for t in both if statistics.median(steps["lstm"][t]) > statistics.median(steps["rnn"][t])]
     answer = [
         "gnnhw's LSTM computes g = tanh(..), i, f, o = σ(..), c_t = g ⊙ i + c_(t-1) ⊙ f, h_t = tanh(c_t) ⊙ o "
         "(gnnhw.recurrent.models.LSTM; its forget bias starts at 1).",
@@ -510,9 +510,14 @@ def _q1_6(o: _Outputs, budget: Budget) -> Section:
     if slower:
         answer.append(
             "The runs that solve a length stop early, so their steps show the speed of learning: the LSTM needed "
-            f"more steps than the vanilla RNN (median over the seeds that solved it) at T = "
-            f"{', '.join(str(t) for t in slower)}, so a fixed budget of {budget.sweep_steps} steps cuts the LSTM "
-            "off first."
+            "more steps than the vanilla RNN (median over the seeds that solved it) at "
+            f"T = {_and([str(t) for t in slower])} "
+            f"({len(slower)} of the {len(both)} lengths both solved)"
+            + (
+                f", so a fixed budget of {budget.sweep_steps} steps cuts the LSTM off first."
+                if 2 * len(slower) > len(both)
+                else "."
+            )
         )
     return Section(
         "q1-6",

@@ -214,3 +214,30 @@ def test_q1_1_names_the_step_of_the_earliest_non_zero_term(tmp_path: Path):
     answer = " ".join(_q1_1(_Outputs(tmp_path, plan)).answer)
     assert "is 1e+03 times the earliest non-zero one's (t = 2, 1.00e-04; t = 1's term is 0 since h_0 = 0)" in answer
     assert "the early terms vanish" in answer
+
+
+@pytest.mark.parametrize(
+    ("lstm_steps", "said", "cut_off"),
+    [
+        ((300, 300, 300), "T = 5, 10 and 15 (3 of the 3 lengths both solved)", True),
+        ((300, 50, 50), "T = 5 (1 of the 3", False),
+    ],
+)
+def test_q1_6_says_the_budget_cuts_the_lstm_off_only_when_it_is_slower_at_most_lengths(
+    tmp_path: Path, lstm_steps: tuple[int, ...], said: str, cut_off: bool
+):
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_6
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    records = [
+        {"model": m, "length": t, "seed": 0, "test_accuracy": 1.0, "steps": n}
+        for m, per in (("rnn", (100, 100, 100)), ("lstm", lstm_steps))
+        for t, n in zip((5, 10, 15), per, strict=True)
+    ]
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"records": records}))
+    answer = " ".join(_q1_6(_Outputs(tmp_path, plan), BUDGETS["quick"]).answer)
+    assert said in answer
+    assert ("cuts the LSTM off first" in answer) == cut_off
