@@ -241,3 +241,33 @@ def test_q1_6_says_the_budget_cuts_the_lstm_off_only_when_it_is_slower_at_most_l
     answer = " ".join(_q1_6(_Outputs(tmp_path, plan), BUDGETS["quick"]).answer)
     assert said in answer
     assert ("cuts the LSTM off first" in answer) == cut_off
+
+
+def _standard_gnn_vs_rnn() -> tuple[dict, dict, list]:
+    ks = ("1", "2", "4", "6", "8", "12")
+    gcn = {
+        "5": dict(zip(ks, (0.099, 0.094, 0.996, 0.999, 1.0, 1.0), strict=True)),
+        "7": dict(zip(ks, (0.101, 0.099, 0.102, 0.096, 0.989, 0.988), strict=True)),
+        "10": dict(zip(ks, (0.1, 0.091, 0.097, 0.095, 0.092, 0.092), strict=True)),
+    }
+    influence = {
+        "5": dict(zip(ks, (0, 0, 0.016, 0.047, 0.082, 0.17), strict=True)),
+        "7": dict(zip(ks, (0, 0, 0, 0.00069, 0.0032, 0.014), strict=True)),
+        "10": dict(zip(ks, (0, 0, 0, 0, 0, 6e-05), strict=True)),
+    }
+    inside = [(t, int(k), v) for t, per in influence.items() for k, v in per.items() if int(k) >= int(t) - 1]
+    return gcn, influence, inside
+
+
+def test_q3_4_says_inside_is_not_enough_only_where_a_depth_inside_the_field_fails():
+    from gnnhw.report.render import _influence_finding
+
+    gcn, influence, inside = _standard_gnn_vs_rnn()
+    text = _influence_finding(gcn, influence, inside)
+    assert text.startswith("Inside the receptive field is not yet enough: T = 7, k = 6 (0.096) and T = 10, k = 12")
+    assert "0.016 for T = 5, k = 4; 0.00069 for T = 7, k = 6; 6e-05 for T = 10, k = 12" in text
+    assert text.endswith("more layers (more walks from node 1 to node T) raise it again.")
+    solved = {t: dict.fromkeys(per, 1.0) for t, per in gcn.items()}
+    assert _influence_finding(solved, influence, inside).startswith("Every depth inside the receptive field")
+    falling = {t: {k: (0.5 if int(k) == int(t) - 1 else 0.01) for k in per} for t, per in influence.items()}
+    assert "raise it again" not in _influence_finding(gcn, falling, inside)
