@@ -1001,7 +1001,8 @@ def _influence_finding(
     if not failing:
         return f"Every depth inside the receptive field reaches 0.9; {measure}."
     fails = _and([f"T = {t}, k = {k} ({_f(gcn[t][str(k)])})" for t, k in failing])
-    text = f"Inside the receptive field is not yet enough: {fails} {'stays' if len(failing) == 1 else 'stay'} below 0.9; {measure}"
+    verb = "stays" if len(failing) == 1 else "stay"
+    text = f"Inside the receptive field is not yet enough: {fails} {verb} below 0.9; {measure}"
     text += ": each hop multiplies by an entry of Â, so the digit that matters arrives diluted among the nearby ones"
     deepest = {t: max(k for t2, k, _ in inside if t2 == t) for t in first}
     several = [t for t in first if deepest[t] > first[t][0]]  # lengths with more than one depth inside the field

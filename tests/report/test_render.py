@@ -269,5 +269,7 @@ def test_q3_4_says_inside_is_not_enough_only_where_a_depth_inside_the_field_fail
     assert text.endswith("more layers (more walks from node 1 to node T) raise it again.")
     solved = {t: dict.fromkeys(per, 1.0) for t, per in gcn.items()}
     assert _influence_finding(solved, influence, inside).startswith("Every depth inside the receptive field")
+    one = {t: {k: (0.5 if (t, k) == ("7", "6") else 1.0) for k in per} for t, per in gcn.items()}
+    assert "T = 7, k = 6 (0.500) stays below 0.9" in _influence_finding(one, influence, inside)
     falling = {t: {k: (0.5 if int(k) == int(t) - 1 else 0.01) for k in per} for t, per in influence.items()}
     assert "raise it again" not in _influence_finding(gcn, falling, inside)
