@@ -193,3 +193,18 @@ def test_gnn_vs_rnn_legends_are_readable_and_inside_their_panels():
         box, panel = legend.get_window_extent(), ax.get_window_extent()
         assert box.x0 >= panel.x0 - 0.5
         assert box.x1 <= panel.x1 + 0.5
+
+
+def test_time_step_axes_have_whole_number_ticks():
+    from gnnhw.plotting.assignment import bptt_figure
+    from gnnhw.plotting.recurrent import gradients_figure
+
+    bptt = bptt_figure([0.0] + [10.0**-t for t in range(19, 0, -1)], [10.0**-t for t in range(20, 0, -1)])
+    norms = {"rnn": [10.0**-t for t in range(20, 0, -1)], "lstm": [10.0**-t for t in range(20, 0, -1)]}
+    grads = gradients_figure(norms, norms)
+    for fig in (bptt, grads):
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            ticks = ax.get_xticks()
+            assert len(ticks) >= 3
+            assert all(float(t).is_integer() for t in ticks)
