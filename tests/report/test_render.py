@@ -273,3 +273,34 @@ def test_q3_4_says_inside_is_not_enough_only_where_a_depth_inside_the_field_fail
     assert "T = 7, k = 6 (0.500) stays below 0.9" in _influence_finding(one, influence, inside)
     falling = {t: {k: (0.5 if int(k) == int(t) - 1 else 0.01) for k in per} for t, per in influence.items()}
     assert "raise it again" not in _influence_finding(gcn, falling, inside)
+
+
+def test_q1_5_states_the_count_agreement_as_counted(tmp_path: Path):
+    import json
+
+    from gnnhw.report.render import _Outputs, _q1_5
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"base": {"hidden_size": 8, "input_size": 10}}))
+    answer = " ".join(_q1_5(_Outputs(tmp_path, plan)).answer)
+    # 4(10·8 + 64 + 8) = 608 gate parameters, 8·10 + 10 = 90 for the output layer; torch: 4·8 = 32 more biases
+    assert "4(dn + n² + n) = 608 parameters, plus 90 for the output layer (W_ph, b_p): 698 in all, the number" in answer
+    assert "640 for the cell, 4n = 32 more than the formula." in answer
+
+
+@pytest.mark.parametrize(("seeds", "said"), [(1, "Cora 0.754 (1 seed)."), (3, "Cora 0.800 ± 0.010 (mean ± sample")])
+def test_q3_3_names_the_std_only_when_there_is_one(tmp_path: Path, seeds: int, said: str):
+    import json
+
+    from gnnhw.report.render import _Outputs, _q3_3
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    (tmp_path / "planetoid").mkdir()
+    mean = 0.754 if seeds == 1 else 0.8
+    for step in next(e for e in plan if e.key == "planetoid").steps:
+        result = {"dataset": step.name, "test_acc_mean": mean, "test_acc_std": 0.01, "seeds": seeds}
+        (tmp_path / "planetoid" / f"{step.name}.json").write_text(json.dumps(result))
+    answer = " ".join(_q3_3(_Outputs(tmp_path, plan)).answer)
+    assert said in answer
+    assert ("sample std" in answer) == (seeds > 1)
