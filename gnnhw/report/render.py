@@ -324,6 +324,7 @@ def _first_step_at(run: dict[str, Any], accuracy: float) -> int | None:
 def _q1_4(o: _Outputs) -> Section:
     # One optimizers run per learning rate, in the plan's order.
     per_lr = [(s.name, o.json(f"optimizers/{s.name}/optimizers.json")) for s in o.plan["optimizers"].steps]
+    adaptive_worse: list[str] = []  # learning rates at which RMSprop or Adam ended worse than a uniform guess
     cfg = per_lr[0][1].get("config", {})
     model = str(_first(cfg, "model", default="model"))
     model_name = "vanilla RNN" if model == "rnn" else model.upper()
@@ -347,6 +348,8 @@ def _q1_4(o: _Outputs) -> Section:
                 solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by else opt_name)
             elif not loss == loss or loss > 1.1 * UNIFORM_LOSS:  # NaN, or worse than guessing uniformly
                 worse.append(f"{opt_name} ({loss:.3g})")
+                if opt_name in ("rmsprop", "adam"):
+                    adaptive_worse.append(f"{lr:g}")
             elif acc <= 2 * CHANCE:
                 chance.append(opt_name)
             else:
@@ -375,9 +378,13 @@ def _q1_4(o: _Outputs) -> Section:
         "net) barely move; momentum adds up gradients that agree into a velocity (a step of up to lr / (1 − 0.9) "
         "= 10 lr) and averages out the ones that do not.",
         "RMSprop and Adam divide each weight's step by a running root mean square of its gradients, so every "
-        "parameter moves by about the learning rate whatever its gradient's scale (Adam adds momentum to that); "
-        "the same normalization makes their steps too large when the learning rate is: each method needs its "
-        "own learning rate.",
+        "parameter moves by about the learning rate whatever its gradient's scale (Adam adds momentum to that)"
+        + (
+            "; the same normalization makes every step about lr long, too long at lr "
+            f"{_and(sorted(set(adaptive_worse)))} here: each method needs its own learning rate."
+            if adaptive_worse
+            else "."
+        ),
     ]
     return Section(
         "q1-4",

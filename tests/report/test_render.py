@@ -112,6 +112,7 @@ def test_optimizers_answer_says_per_learning_rate_what_each_run_did(tmp_path: Pa
     )
     assert "at lr 0.05, sgd-momentum (training accuracy 0.99 by step 20) solves the task; adam" in first
     assert "adam (6.4) ends with a training loss above a uniform guess's (ln 10 = 2.30)" in first
+    assert "too long at lr 0.05 here: each method needs its own learning rate." in section.answer[2]
     assert [row[:3] for row in section.tables[0].rows] == [
         ["0.001", "sgd", "0.100"],
         ["0.001", "adam", "1.000"],
