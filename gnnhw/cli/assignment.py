@@ -155,7 +155,8 @@ def _gnn_vs_rnn_run(args: argparse.Namespace, config: Any) -> int:
         from gnnhw.plotting.assignment import gnn_vs_rnn_figure
 
         title = (
-            f"palindromes as path graphs; {config.seeds} seed(s), up to {config.steps} steps"
+            f"palindromes as path graphs; {config.seeds} {'seed' if config.seeds == 1 else 'seeds'}, "
+            f"up to {config.steps} steps"
             + (f" (early stop at {config.early_stop_accuracy})" if config.early_stop_accuracy else "")
             + f"; GCN: residual, hidden {config.gcn_hidden_channels}, digit + position features"
         )

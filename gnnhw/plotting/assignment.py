@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _MODEL_LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
+_SHORT_LABELS = {"rnn": "RNN", "lstm": "LSTM"}
 
 
 def bptt_figure(
@@ -39,6 +41,7 @@ def bptt_figure(
         t_m, v_m = positive(cell_grad_norms)
         ax.semilogy(t_m, v_m, "^-.", markersize=3, color="tab:green", label="‖dL/dc_t‖ (memory path)")
     ax.set_xlabel("time step t (the loss is at step T, on the right)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # time steps are whole: no tick at 2.5
     ax.set_ylabel("Frobenius norm (log scale)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
@@ -99,13 +102,13 @@ def gnn_vs_rnn_figure(
             x = j + offsets[i]
             ax_rec.scatter([x] * len(accs), accs, color=color, s=14, alpha=0.4, zorder=3)
             ax_rec.scatter([x], [mean], color=color, s=50, marker="D", zorder=4)
-            parts.append(f"{_MODEL_LABELS.get(model, model)} {mean:.3f}")
+            parts.append(f"{_SHORT_LABELS.get(model, model)} {mean:.3f}")  # short: the legend fits the narrow panel
         ax_rec.scatter([], [], color=color, marker="D", label=f"T = {length}: " + ", ".join(parts))
     ax_rec.axhline(0.1, color="gray", linestyle=(0, (1, 3)), linewidth=1)
     ax_rec.set_xticks(range(len(models)), [_MODEL_LABELS.get(m, m) for m in models])
     ax_rec.set_xlim(-0.6, len(models) - 0.4)
     ax_rec.grid(alpha=0.3, axis="y")
     ax_rec.set_title("recurrent nets (one cell, T - 1 steps)", fontsize=8)
-    ax_rec.legend(fontsize=6, loc="lower center")
+    ax_rec.legend(fontsize=7, loc="lower center")  # 6 points is unreadable once the figure is on a slide
     fig.suptitle(title or "Palindrome as a path graph: the GCN needs k ≥ T - 1, the RNN shares one cell", fontsize=9)
     return fig

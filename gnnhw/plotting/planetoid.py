@@ -13,11 +13,24 @@ if TYPE_CHECKING:
     from gnnhw.graph.train import TrainResult
 
 
-def _band(ax, epochs: np.ndarray, curves: np.ndarray, label: str, color: str, scale: float = 1.0) -> None:
+def _band(
+    ax,
+    epochs: np.ndarray,
+    curves: np.ndarray,
+    label: str,
+    color: str,
+    scale: float = 1.0,
+    limits: tuple[float, float] = (0.0, np.inf),
+) -> None:
+    """The mean over seeds as a line and ± 1 std as a band, the band cut to ``limits`` (an accuracy's
+    (0, 1), a loss's (0, inf)) so that it never shows a value the quantity cannot take."""
     mean, std = curves.mean(axis=0) * scale, curves.std(axis=0) * scale  # (epochs,)
     ax.plot(epochs, mean, color=color, label=label, lw=1.5)
     if curves.shape[0] > 1:
-        ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        low, high = limits
+        ax.fill_between(
+            epochs, np.clip(mean - std, low, high), np.clip(mean + std, low, high), color=color, alpha=0.2, lw=0
+        )
 
 
 def _band_legend(ax, seeds: int, loc: str) -> None:
@@ -43,12 +56,14 @@ def plot_training_curves(result: TrainResult) -> Figure:
     _band(ax_loss, epochs, history["val_loss"], "validation", "C1")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     _band_legend(ax_loss, seeds, "upper right")
-    _band(ax_acc, epochs, history["train_acc"], "train", "C0")
-    _band(ax_acc, epochs, history["val_acc"], "validation", "C1")
-    _band(ax_acc, epochs, history["test_acc"], f"test ({result.test_acc_mean:.3f} at the best validation epoch)", "C2")
+    fraction = (0.0, 1.0)
+    _band(ax_acc, epochs, history["train_acc"], "train", "C0", limits=fraction)
+    _band(ax_acc, epochs, history["val_acc"], "validation", "C1", limits=fraction)
+    test_label = f"test ({result.test_acc_mean:.3f} at the best validation epoch)"
+    _band(ax_acc, epochs, history["test_acc"], test_label, "C2", limits=fraction)
     best = [run.best_epoch for run in result.runs]
     ax_acc.axvline(float(np.median(best)), color="gray", ls="--", lw=1, label="best validation epoch (median)")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))  # a line at 1 stays whole
     _band_legend(ax_acc, seeds, "lower right")
     cfg = result.config
     fig.suptitle(
@@ -116,5 +131,8 @@ def plot_depth_study(result: DepthResult) -> Figure:
     ax_acc.legend(handles, labels, fontsize=8)
     ax_dist.legend(fontsize=8)
     cfg = result.config
-    fig.suptitle(f"{cfg.dataset}: GCN depth study, hidden {cfg.hidden_channels}, {cfg.seeds} seed(s) per point")
+    fig.suptitle(
+        f"{cfg.dataset}: GCN depth study, hidden {cfg.hidden_channels}, "
+        f"{cfg.seeds} {'seed' if cfg.seeds == 1 else 'seeds'} per point"
+    )
     return fig

@@ -58,6 +58,25 @@ def _num(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: a list as a sentence writes it.
+
+    >>> _and(["sgd"]), _and(["rmsprop", "adam"]), _and(["a", "b", "c"])
+    ('sgd', 'rmsprop and adam', 'a, b and c')
+    """
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _plural(count: int, word: str) -> str:
+    """``1 seed``, ``5 seeds``: a count with its noun, singular only for one.
+
+    >>> _plural(1, "layer"), _plural(16, "layer")
+    ('1 layer', '16 layers')
+    """
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
     """The value of the first of ``keys`` present in ``d`` (result files may use older field names)."""
     for key in keys:
@@ -121,6 +140,8 @@ def _q1_1(o: _Outputs) -> Section:
     b = o.json("bptt/bptt.json")
     diffs = b["max_abs_diff"]
     contributions = [c for c in b["contributions"] if c > 0]
+    # the step of the earliest non-zero term (t = 1's term is 0 when h_0 = 0)
+    first_t = next((t for t, c in enumerate(b["contributions"], start=1) if c > 0), 1)
     mistakes = b.get("mistakes", {})
     answer = [
         f"Computed by explicit loops over the T = {b['length']} steps (no autograd), the hand-derived gradients of "
@@ -140,7 +161,8 @@ def _q1_1(o: _Outputs) -> Section:
         )
         answer.append(
             f"Each step back multiplies δ by diag(1 - h²) W_hh^T: here the term of the last step "
-            f"({contributions[-1]:.2e}) is {ratio:.3g} times the first one's ({contributions[0]:.2e}), {trend}."
+            f"({contributions[-1]:.2e}) is {ratio:.3g} times the earliest non-zero one's (t = {first_t}, "
+            f"{contributions[0]:.2e}" + ("; t = 1's term is 0 since h_0 = 0" if first_t == 2 else "") + f"), {trend}."
         )
     if mistakes:
         shown = "; ".join(f"{m['formula']} is off by {m['relative_diff']:.2f} (relative)" for m in mistakes.values())
@@ -213,7 +235,7 @@ def _q1_2(o: _Outputs) -> Section:
         "gnnhw's vanilla RNN computes h_t = tanh(W_hx x_t + W_hh h_(t-1) + b_h) from h_0 = 0 and p = W_ph h_T + b_p, "
         "with softmax and cross-entropy on the last step only (gnnhw.recurrent.models.VanillaRNN).",
         f"At the shortest length, T = {shortest}, it reaches a test accuracy of {_f(statistics.mean(accs))} "
-        f"(mean of {len(accs)} seed(s); {_solved(accs)} of {len(accs)} reach {SOLVED}; chance is {CHANCE}).",
+        f"(mean of {_plural(len(accs), 'seed')}; {_solved(accs)} of {len(accs)} reach {SOLVED}; chance is {CHANCE}).",
         f"Its gradients are those derived in Q1.1: hand-written BPTT matches autograd to "
         f"{max(b['max_abs_diff'].values()):.1e}.",
     ]
@@ -245,7 +267,7 @@ def _describe_model(name: str, per_length: dict[int, list[float]]) -> str:
     ok, fail = _length_rows(per_length)
     n = len(next(iter(per_length.values())))
     text = (
-        f"the {name} solves every length up to T = {ok} in all {n} seed(s)"
+        f"the {name} solves every length up to T = {ok} in {'its one seed' if n == 1 else f'all {n} seeds'}"
         if ok
         else f"the {name} solves no length in every seed"
     )
@@ -272,6 +294,17 @@ def _bimodal(per_length: dict[int, list[float]]) -> str:
     return text + "; the figure shows every seed and the fraction of seeds solved per length."
 
 
+def _raw_digit_remark(rnn: dict[int, list[float]], budget: Budget) -> str:
+    """Other students' raw-digit result beside this run's, without claiming what was not measured here."""
+    ok, _ = _length_rows(rnn)
+    here = f"every seed up to T = {ok}" if ok else "no length in every seed"
+    return (
+        "Other students report the raw-digit RNN perfect up to an input length of about 13; "
+        f"this run, with one-hot digits (--input one-hot) and at most {budget.sweep_steps} steps, solves {here}. "
+        "Raw digits were not run here, so the two inputs are not compared."
+    )
+
+
 def _q1_3(o: _Outputs, budget: Budget) -> Section:
     sweep = o.json("sweep/sweep.json")
     stats = _sweep_stats(sweep)
@@ -281,8 +314,7 @@ def _q1_3(o: _Outputs, budget: Budget) -> Section:
         + _describe_model("vanilla RNN", rnn)
         + ".",
         _bimodal(rnn),
-        "Other students report the raw-digit RNN perfect up to an input length of about 13; gnnhw feeds one-hot "
-        "digits (--input one-hot), which helps.",
+        _raw_digit_remark(rnn, budget),
     ]
     rows = [
         [str(t), _f(statistics.mean(a)), f"{_solved(a)}/{len(a)}", f"{_f(min(a))}–{_f(max(a))}"]
@@ -310,6 +342,7 @@ def _first_step_at(run: dict[str, Any], accuracy: float) -> int | None:
 def _q1_4(o: _Outputs) -> Section:
     # One optimizers run per learning rate, in the plan's order.
     per_lr = [(s.name, o.json(f"optimizers/{s.name}/optimizers.json")) for s in o.plan["optimizers"].steps]
+    adaptive_worse: list[str] = []  # learning rates at which RMSprop or Adam ended worse than a uniform guess
     cfg = per_lr[0][1].get("config", {})
     model = str(_first(cfg, "model", default="model"))
     model_name = "vanilla RNN" if model == "rnn" else model.upper()
@@ -334,12 +367,14 @@ def _q1_4(o: _Outputs) -> Section:
                 solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by is not None else opt_name)
             elif not math.isfinite(loss) or loss > 1.1 * UNIFORM_LOSS:  # not finite, or worse than guessing uniformly
                 worse.append(f"{opt_name} ({loss:.3g})")
+                if opt_name in ("rmsprop", "adam"):
+                    adaptive_worse.append(f"{lr:g}")
             elif acc <= 2 * CHANCE:
                 chance.append(opt_name)
             else:
                 between.append(f"{opt_name} (test accuracy {_f(acc)})")
         parts = [
-            f"{', '.join(names)} {verb if len(names) > 1 else verb_one}"
+            f"{_and(names)} {verb if len(names) > 1 else verb_one}"
             for names, verb, verb_one in (
                 (solved, "solve the task", "solves the task"),
                 (chance, "stay near chance", "stays near chance"),
@@ -362,9 +397,13 @@ def _q1_4(o: _Outputs) -> Section:
         "net) barely move; momentum adds up gradients that agree into a velocity (a step of up to lr / (1 − 0.9) "
         "= 10 lr) and averages out the ones that do not.",
         "RMSprop and Adam divide each weight's step by a running root mean square of its gradients, so every "
-        "parameter moves by about the learning rate whatever its gradient's scale (Adam adds momentum to that); "
-        "the same normalization makes their steps too large when the learning rate is: each method needs its "
-        "own learning rate.",
+        "parameter moves by about the learning rate whatever its gradient's scale (Adam adds momentum to that)"
+        + (
+            "; the same normalization makes every step about lr long, too long at lr "
+            f"{_and(sorted(set(adaptive_worse)))} here: each method needs its own learning rate."
+            if adaptive_worse
+            else "."
+        ),
     ]
     return Section(
         "q1-4",
@@ -416,9 +455,18 @@ def _q1_5(o: _Outputs) -> Section:
         "subtract from the cell, centred on 0).",
         f"With input size d = {inputs} and hidden size n = {hidden}, the four gates hold 4(dn + n² + n) = "
         f"{n['formula']:,} parameters, plus {n['output']:,} for the output layer (W_ph, b_p): "
-        f"{n['formula'] + n['output']:,} in all, the number gnnhw's LSTM classifier has ({n['gnnhw']:,}).",
+        f"{n['formula'] + n['output']:,} in all"
+        + (
+            ", the number gnnhw's LSTM classifier has (counted)."
+            if n["gnnhw"] == n["formula"] + n["output"]
+            else f", but gnnhw's LSTM classifier has {n['gnnhw']:,} (counted)."
+        ),
         f"torch.nn.LSTM keeps two bias vectors per gate (b_ih and b_hh): {n['torch_cell']:,} for the cell, "
-        f"4n = {4 * hidden} more.",
+        + (
+            f"4n = {4 * hidden} more than the formula."
+            if n["torch_cell"] - n["formula"] == 4 * hidden
+            else f"{n['torch_cell'] - n['formula']:,} more than the formula."
+        ),
     ]
     rows = [
         ["4(dn + n² + n), the gates", f"{n['formula']:,}"],
@@ -445,11 +493,11 @@ def _lstm_vs_rnn(rnn: dict[int, list[float]], lstm: dict[int, list[float]]) -> s
     )
     if better and not worse:
         shown = ", ".join(map(str, better))
-        return f"The LSTM solves more seeds at T = {shown}. {why}, so it learns where the RNN's gradient has vanished."
+        return f"The LSTM solves more seeds at T = {shown}. {why}; Q1.7 measures how each model's gradient decays."
     if not better and not worse:
         return (
-            f"At these lengths and this budget the two solve the same seeds; {why[0].lower() + why[1:]}, which "
-            "matters at longer lengths."
+            f"At these lengths and this budget the two solve the same seeds. {why}; it can only show at longer "
+            "lengths or with fewer steps than these."
         )
     return (
         f"The LSTM solves more seeds at T = {', '.join(map(str, better)) or 'none'} and fewer at "
@@ -482,8 +530,8 @@ def _q1_6(o: _Outputs, budget: Budget) -> Section:
             solved = steps.get(model, {}).get(t)
             row.append(f"{statistics.median(solved):.0f}" if solved else "—")
         rows.append(row)
-    slower = [t for t in lengths if steps.get("rnn", {}).get(t) and steps.get("lstm", {}).get(t)]
-    slower = [t for t in slower if statistics.median(steps["lstm"][t]) > statistics.median(steps["rnn"][t])]
+    both = [t for t in lengths if steps.get("rnn", {}).get(t) and steps.get("lstm", {}).get(t)]
+    slower = [t for t in both if statistics.median(steps["lstm"][t]) > statistics.median(steps["rnn"][t])]
     answer = [
         "gnnhw's LSTM computes g = tanh(..), i, f, o = σ(..), c_t = g ⊙ i + c_(t-1) ⊙ f, h_t = tanh(c_t) ⊙ o "
         "(gnnhw.recurrent.models.LSTM; its forget bias starts at 1).",
@@ -497,9 +545,14 @@ def _q1_6(o: _Outputs, budget: Budget) -> Section:
     if slower:
         answer.append(
             "The runs that solve a length stop early, so their steps show the speed of learning: the LSTM needed "
-            f"more steps than the vanilla RNN (median over the seeds that solved it) at T = "
-            f"{', '.join(str(t) for t in slower)}, so a fixed budget of {budget.sweep_steps} steps cuts the LSTM "
-            "off first."
+            "more steps than the vanilla RNN (median over the seeds that solved it) at "
+            f"T = {_and([str(t) for t in slower])} "
+            f"({len(slower)} of the {len(both)} lengths both solved)"
+            + (
+                f", so a fixed budget of {budget.sweep_steps} steps cuts the LSTM off first."
+                if 2 * len(slower) > len(both)
+                else "."
+            )
         )
     return Section(
         "q1-6",
@@ -515,6 +568,22 @@ def _q1_6(o: _Outputs, budget: Budget) -> Section:
         [("sweep/sweep.png", "test accuracy vs length, both models")],
         commands=o.commands("sweep"),
     )
+
+
+def _trained_accuracy(training: dict[str, dict[str, Any]]) -> str:
+    """What the trained models of Q1.7 learned: their test accuracy, and whether it is still chance."""
+    accs = {m: _num(r.get("test_accuracy")) for m, r in training.items() if r.get("test_accuracy") is not None}
+    if not accs:
+        return ""
+    names = {"rnn": "RNN", "lstm": "LSTM"}
+    shown = _and([f"{_f(a)} ({names.get(m, m)})" for m, a in accs.items()])
+    if all(a <= 2 * CHANCE for a in accs.values()):
+        return (
+            f", with test accuracies of {shown}: {'neither model has' if len(accs) == 2 else 'no model has'} "
+            f"learned this length yet (chance is {CHANCE}), "
+            "so these are the gradients of models still at chance"
+        )
+    return f", with test accuracies of {shown}"
 
 
 def _q1_7(o: _Outputs) -> Section:
@@ -539,9 +608,10 @@ def _q1_7(o: _Outputs) -> Section:
     training: dict[str, dict[str, Any]] = g.get("training", {})
     trained_steps = next(iter(training.values())).get("steps", "?") if training else "?"
     answer = [
-        f"For one palindrome of length {g['length']}, untrained, ‖dL/dh_t‖ changes by a factor of "
-        f"{d_rnn:.3g} per step back for the vanilla RNN and {d_lstm:.3g} for the LSTM ("
-        "exp of the slope of a least-squares line through log ‖dL/dh_t‖ over the last 30 steps; 1 is no decay)"
+        f"For one palindrome of length {g['length']}, untrained, each step back from the loss divides ‖dL/dh_t‖ by "
+        f"{d_rnn:.3g} for the vanilla RNN and by {d_lstm:.3g} for the LSTM (the factor per step back: exp of the "
+        "slope of a least-squares line through log ‖dL/dh_t‖ over the last 30 steps; 1 is no decay, above 1 the "
+        "gradient shrinks going back)"
         + (
             ": the RNN's gradient decays geometrically and faster (a straight falling line on the log plot), so the "
             "first digits, which the answer depends on, get almost no gradient."
@@ -549,7 +619,7 @@ def _q1_7(o: _Outputs) -> Section:
             else ": here the RNN's gradient does not decay faster than the LSTM's."
         ),
         f"After {trained_steps} training steps the factors are {_num(dt.get('rnn')):.3g} (RNN) and "
-        f"{_num(dt.get('lstm')):.3g} (LSTM).",
+        f"{_num(dt.get('lstm')):.3g} (LSTM)" + _trained_accuracy(training) + ".",
     ]
     return Section(
         "q1-7",
@@ -607,19 +677,48 @@ def _round_rows(steps: Sequence[int], most: int = 10) -> list[int]:
     return sorted({round(i * (len(steps) - 1) / (most - 1)) for i in range(most)})
 
 
+OTHERS_TEXT_ACCURACY = 0.64  # what other students report after OTHERS_TEXT_STEPS steps
+OTHERS_TEXT_STEPS = 5000
+
+
+def _others_accuracy_remark(train_acc: float, val_acc: float, step: int) -> str:
+    """Other students' 0.64 beside this run's accuracies; an explanation is offered only where the numbers
+    allow it (a training accuracy near 0.64 would point at what is measured; one far below it does not)."""
+    text = (
+        f"Other students report about {OTHERS_TEXT_ACCURACY} after {OTHERS_TEXT_STEPS:,} steps; this run is at "
+        f"{_f(val_acc)} on the "
+        f"held-out text after {step:,} steps"
+    )
+    if step != OTHERS_TEXT_STEPS:
+        return text + ": trained for another number of steps than theirs, the two are not comparable."
+    if train_acc != train_acc:  # no training accuracy recorded
+        return text + "."
+    if train_acc >= OTHERS_TEXT_ACCURACY - 0.02:
+        return (
+            text + f" and at {_f(train_acc)} on its training batches, so the difference is mostly which text the "
+            "accuracy is measured on."
+        )
+    return (
+        text + f" and at {_f(train_acc)} on its training batches, so measuring on training batches does not explain "
+        "the gap: it lies in their model, text, split or settings, which this report does not know."
+    )
+
+
 def _q2_1a(o: _Outputs) -> Section:
     h = o.json("textgen/run/history.json")
     ev = o.stdout_json("textgen", "evaluate")
     hist = h["history"]
+    train_acc = _num(hist["train_acc"][-1]) if hist.get("train_acc") else float("nan")
     answer = [
         f"The assignment's two-layer LSTM (128 units, windows of 30, batch 64, Adam 2e-3, clipping at 5) trained for "
-        f"{h['step']} steps on Grimm's fairy tales (Project Gutenberg header and licence removed) reaches a training "
-        f"loss of {hist['train_loss'][-1]:.3f} nats per character and a next-character accuracy of {_f(h['val_acc'])} "
-        f"on the held-out last 10%, read in windows of 30 from a zero state ({h['val_bpc']:.3f} bits per character).",
+        f"{h['step']:,} steps on Grimm's fairy tales (Project Gutenberg header and licence removed) reaches a "
+        f"training loss of {hist['train_loss'][-1]:.3f} nats per character"
+        + (f" (training accuracy {_f(train_acc)})" if train_acc == train_acc else "")
+        + f"; on the held-out last 10%, read in windows of 30 from a zero state, its next-character accuracy is "
+        f"{_f(h['val_acc'])} ({h['val_bpc']:.3f} bits per character).",
         f"Read as one stream (the state carried through), the held-out text costs {ev['stream']['bits_per_char']:.3f} "
         f"bits per character at accuracy {_f(ev['stream']['accuracy'])}.",
-        "Other students report about 0.64 after 5,000 steps, probably measured on training batches or with another "
-        f"model; on held-out clean text this run is at {_f(h['val_acc'])} after {h['step']} steps.",
+        _others_accuracy_remark(train_acc, _num(h["val_acc"]), int(h["step"])),
     ]
     steps = [int(s) for s in hist["step"]]
     columns = [("train loss", "train_loss", 3), ("train accuracy", "train_acc", 3)]
@@ -640,18 +739,34 @@ def _q2_1a(o: _Outputs) -> Section:
     )
 
 
+def _greedy_lengths(greedy: dict[int, str]) -> str:
+    """Shorter and longer greedy samples compared by their repeated 5-grams; the loop is said only when the
+    longer sample repeats more."""
+    lengths = sorted(greedy)
+    repeats = {n: _repeat_fraction(greedy[n]) for n in lengths}
+    shown = _and([f"{_f(repeats[n])} for {n} characters" for n in lengths])
+    longest = lengths[-1]
+    text = (
+        f"After training, greedy samples of {_and([str(n) for n in lengths])} characters have "
+        f"{_and([str(len(set(greedy[n]))) for n in lengths])} distinct characters; their repeated-5-gram "
+        f"fractions are {shown}"
+    )
+    if len(lengths) > 1 and repeats[longest] > repeats[lengths[0]]:
+        return (
+            text + ": greedy decoding always picks the likeliest next character, so once it returns to a state it "
+            "has been in it repeats itself, and the longer the sample, the more of it is that loop."
+        )
+    return text + ": at these lengths the longer sample does not repeat itself more."
+
+
 def _q2_1b(o: _Outputs) -> Section:
     stages = _stage_samples(o.folder)
     greedy = {n: o.stdout("textgen", f"greedy{n}") for n in SAMPLE_LENGTHS}
-    longest = SAMPLE_LENGTHS[-1]
     answer = [
         f"Greedy samples of {SAMPLE_LENGTHS[0]} characters were logged during training; their distinct characters: "
         + (", ".join(f"{len(set(t))} at step {s}" for s, t in stages) or "none logged")
         + ".",
-        f"After training, a greedy sample of {longest} characters has {len(set(greedy[longest]))} "
-        f"distinct characters and a repeated-5-gram fraction of {_f(_repeat_fraction(greedy[longest]))}: "
-        "greedy decoding always picks the likeliest next character, so from a state it has seen it repeats itself, "
-        "and the longer the sample the more of it is a loop.",
+        _greedy_lengths(greedy),
     ]
     texts = [(f"step {s}", t) for s, t in stages] + [(f"greedy, {n} characters", greedy[n]) for n in SAMPLE_LENGTHS]
     return Section(
@@ -668,19 +783,37 @@ def _repeat_fraction(text: str, n: int = 5) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+def _temperature_finding(length: int, greedy: str, samples: dict[float, str]) -> str:
+    """The lowest and highest τ against greedy, by distinct characters and repeated 5-grams; 'most varied'
+    and 'repeats itself most' are said only when the counts show it."""
+    lo, hi = min(samples), max(samples)
+    low, high = samples[lo], samples[hi]
+    text = (
+        f"Measured on {length}-character samples: τ = {lo:g} uses {len(set(low))} distinct characters, "
+        f"τ = {hi:g} uses {len(set(high))} and greedy {len(set(greedy))}"
+    )
+    if len(set(low)) > max(len(set(high)), len(set(greedy))):
+        text += f", so the flattest distribution (τ = {lo:g}) gives the most varied text"
+    g_rep = _repeat_fraction(greedy)
+    others = max(_repeat_fraction(t) for t in samples.values())
+    if g_rep > others:
+        return text + (
+            f"; greedy repeats itself most (a repeated-5-gram fraction of {_f(g_rep)}, against at most "
+            f"{_f(others)} for the sampled texts)."
+        )
+    return text + f"; greedy's repeated-5-gram fraction, {_f(g_rep)}, is no higher than the samples' ({_f(others)})."
+
+
 def _q2_1c(o: _Outputs) -> Section:
     samples = {tau: o.stdout("textgen", f"tau{i}") for i, tau in enumerate(TAUS)}
     greedy = o.stdout("textgen", f"greedy{SAMPLE_LENGTHS[0]}")
     rows = [["greedy", "—", str(len(set(greedy))), _f(_repeat_fraction(greedy))]]
     for tau, text in samples.items():
         rows.append([f"τ = {tau:g}", f"{1 / tau:g}", str(len(set(text))), _f(_repeat_fraction(text))])
-    low, high = samples[TAUS[0]], samples[TAUS[-1]]
     answer = [
         "The assignment's τ multiplies the logits before the softmax: τ < 1 flattens the distribution (more "
         "random), τ > 1 sharpens it toward greedy. gnnhw's --temperature T divides them, so T = 1/τ.",
-        f"Measured on {SAMPLE_LENGTHS[0]}-character samples: τ = {TAUS[0]:g} uses {len(set(low))} distinct characters, "
-        f"τ = {TAUS[-1]:g} uses {len(set(high))}, greedy {len(set(greedy))}, whose repeated-5-gram fraction is "
-        f"{_f(_repeat_fraction(greedy))}.",
+        _temperature_finding(SAMPLE_LENGTHS[0], greedy, samples),
     ]
     return Section(
         "q2-1c",
@@ -721,6 +854,47 @@ def _depth_rows(depth: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]
     return out
 
 
+NOISE = 0.01  # accuracy differences this small between variants are not called a gain
+
+
+def _remedies(plain: dict[int, dict[str, float]], others: dict[str, dict[int, dict[str, float]]]) -> str:
+    """The remedies against the plain GCN at its deepest depth and against its best depth; each claim
+    ('keep', 'do not', 'better than a shallow GCN') is chosen by the accuracies."""
+    hi = max(plain)
+    p_hi = plain[hi]["test_acc_mean"]
+    at_hi = {v: rows[hi]["test_acc_mean"] for v, rows in others.items() if hi in rows}
+    if not at_hi:
+        return ""
+    above = [v for v, a in at_hi.items() if a > p_hi + NOISE]
+    below = [v for v in at_hi if v not in above]
+    parts = []
+    if above:
+        parts.append(
+            f"at {hi} layers {_and([f'{v} ({_f(at_hi[v])})' for v in above])} "
+            f"{'stays' if len(above) == 1 else 'stay'} well above the plain GCN's {_f(p_hi)}"
+        )
+    if below:
+        parts.append(
+            f"{_and([f'{v} ({_f(at_hi[v])})' for v in below])} {'does' if len(below) == 1 else 'do'} not "
+            f"(at {hi} layers)"
+        )
+    text = "Remedies: " + "; ".join(parts) + "."
+    best_plain = max(plain, key=lambda d: plain[d]["test_acc_mean"])
+    acc_plain = plain[best_plain]["test_acc_mean"]
+    rows = [(a["test_acc_mean"], v, d) for v, per in others.items() for d, a in per.items()]
+    acc, v, d = max(rows)
+    if acc > acc_plain + NOISE:
+        return (
+            text
+            + f" The best remedy, {v} at {_plural(d, 'layer')} ({_f(acc)}), beats the best plain GCN ({_f(acc_plain)})."
+        )
+    return text + (
+        f" None beats the best plain GCN ({_f(acc_plain)} at {_plural(best_plain, 'layer')}) by more than {NOISE}: "
+        f"the best remedy is {v} at {_plural(d, 'layer')} ({_f(acc)})"
+        + (", so the remedies make a deep GCN usable, not better than a shallow one." if above else ".")
+    )
+
+
 def _q3_1(o: _Outputs) -> Section:
     depth = o.json("depth/depth.json")
     by = _depth_rows(depth)
@@ -744,7 +918,8 @@ def _q3_1(o: _Outputs) -> Section:
         best = max(plain, key=lambda d: plain[d]["test_acc_mean"])
         d_best, d_hi = plain[best]["distance_mean"], plain[hi]["distance_mean"]
         answer.append(
-            f"Drawback: on Cora the plain GCN's test accuracy is {_f(plain[lo]['test_acc_mean'])} at {lo} layer(s), "
+            f"Drawback: on Cora the plain GCN's test accuracy is {_f(plain[lo]['test_acc_mean'])} at "
+            f"{_plural(lo, 'layer')}, "
             f"best at {best} ({_f(plain[best]['test_acc_mean'])}) and {_f(plain[hi]['test_acc_mean'])} at {hi}; "
             f"the mean pairwise distance of its node embeddings is {d_best:.3g} at {best} and {d_hi:.3g} at {hi} layers"
             + (
@@ -755,19 +930,9 @@ def _q3_1(o: _Outputs) -> Section:
             )
         )
     if plain:
-        hi = max(plain)
-        base = _num(plain[hi]["test_acc_mean"])
-        at = [(v, _num(by[v][hi]["test_acc_mean"])) for v in variants if v != "plain" and hi in by[v]]
-        better = [f"{v} {_f(acc)}" for v, acc in at if acc > base]  # a remedy is said to help only where it does
-        other = [f"{v} {_f(acc)}" for v, acc in at if not acc > base]
-        one = len(better) == 1
-        parts = (
-            [f"{', '.join(better)} {'does' if one else 'do'} better, keeping the deep network usable"] if better else []
-        ) + (
-            [f"{', '.join(other)} {'does' if len(other) == 1 else 'do'} not do better at this budget"] if other else []
-        )
-        if parts:
-            answer.append(f"At {hi} layers, against the plain GCN's {_f(base)}: " + "; ".join(parts) + ".")
+        remedy = _remedies(plain, {v: by[v] for v in variants if v != "plain"})
+        if remedy:
+            answer.append(remedy)
     return Section(
         "q3-1",
         "Q3.1 — How a GCN layer uses the structure; a drawback and a remedy",
@@ -857,6 +1022,35 @@ def _q3_3(o: _Outputs) -> Section:
     )
 
 
+def _influence_finding(
+    gcn: dict[str, dict[str, float]],
+    influence: dict[str, dict[str, float]],
+    inside: list[tuple[str, int, float]],
+) -> str:
+    """Depths inside the receptive field that still fail, and the first digit's influence there; 'not yet
+    enough' and 'more layers raise it' are said only when the accuracies and influences show them."""
+    failing = [(t, k) for t, k, _ in inside if gcn.get(t, {}).get(str(k), 1.0) < 0.9]
+    first: dict[str, tuple[int, float]] = {}
+    for length, k, ratio in inside:
+        first.setdefault(length, (k, ratio))
+    shown = "; ".join(f"{ratio:.2g} for T = {length}, k = {k}" for length, (k, ratio) in first.items())
+    measure = (
+        "at initialization the first digit's influence on node T's logits, relative to that of digit T − 1 "
+        f"(‖∂ logits_T / ∂ x_1‖ / ‖∂ logits_T / ∂ x_(T−1)‖), is {shown}"
+    )
+    if not failing:
+        return f"Every depth inside the receptive field reaches 0.9; {measure}."
+    fails = _and([f"T = {t}, k = {k} ({_f(gcn[t][str(k)])})" for t, k in failing])
+    verb = "stays" if len(failing) == 1 else "stay"
+    text = f"Inside the receptive field is not yet enough: {fails} {verb} below 0.9; {measure}"
+    text += ": each hop multiplies by an entry of Â, so the digit that matters arrives diluted among the nearby ones"
+    deepest = {t: max(k for t2, k, _ in inside if t2 == t) for t in first}
+    several = [t for t in first if deepest[t] > first[t][0]]  # lengths with more than one depth inside the field
+    if several and all(influence[t][str(deepest[t])] > first[t][1] for t in several):
+        return text + ", and more layers (more walks from node 1 to node T) raise it again."
+    return text + "."
+
+
 def _q3_4(o: _Outputs) -> Section:
     g = o.json("gnn_vs_rnn/gnn_vs_rnn.json")
     gcn = g["gcn_mean_accuracy"]
@@ -884,9 +1078,13 @@ def _q3_4(o: _Outputs) -> Section:
     answer.append(
         "On palindromes as path graphs, a GCN of depth k classifies the last node, which must see the first: "
         + "; ".join(thresholds)
-        + ", while "
-        + ", ".join(f"the {m.upper()} reaches {_f(statistics.mean(v.values()))}" for m, v in rec.items())
-        + " (mean over lengths) with one cell shared over all steps."
+        + (
+            "; "
+            + _and([f"the {m.upper()} reaches {_f(statistics.mean(v.values()))}" for m, v in rec.items()])
+            + " (mean over lengths) with one cell shared over all steps."
+            if rec
+            else "."
+        )
     )
     influence = g.get("gcn_mean_initial_influence_ratio", {})
     tables = [Table(["T", *(f"GCN k = {k}" for k in depths), *(m.upper() for m in rec)], rows, "mean test accuracy")]
@@ -898,16 +1096,7 @@ def _q3_4(o: _Outputs) -> Section:
             if k >= int(length) - 1 and str(k) in per
         ]
         if inside:
-            first: dict[str, tuple[int, float]] = {}
-            for length, k, ratio in inside:
-                first.setdefault(length, (k, ratio))
-            answer.append(
-                "Inside the receptive field is not yet enough: at initialization the first digit's influence on node "
-                "T's logits, relative to that of digit T − 1 (‖∂ logits_T / ∂ x_1‖ / ‖∂ logits_T / ∂ x_(T−1)‖), is "
-                + "; ".join(f"{ratio:.2g} for T = {length}, k = {k}" for length, (k, ratio) in first.items())
-                + ": each hop multiplies by an entry of Â, so the digit that matters arrives diluted among the nearby "
-                "ones, and more layers (more walks from node 1 to node T) raise it again."
-            )
+            answer.append(_influence_finding(gcn, influence, inside))
         tables.append(
             Table(
                 ["T", *(f"k = {k}" for k in depths)],
@@ -919,8 +1108,8 @@ def _q3_4(o: _Outputs) -> Section:
             )
         )
     answer.append(
-        "They combine well: a GNN over a graph whose nodes carry sequences (or an RNN whose state is updated by "
-        "message passing, such as the Graph LSTM for semantic object parsing)."
+        "The two can be combined (not measured here): a GNN over a graph whose nodes carry sequences, or an RNN "
+        "whose state is updated by message passing, such as the Graph LSTM for semantic object parsing."
     )
     return Section(
         "q3-4",

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection, PolyCollection
 
 from gnnhw.graph.config import DepthConfig
@@ -166,3 +167,51 @@ def test_training_curves_name_the_shaded_band_when_there_is_one(seeds):
         assert bool(bands) == (seeds > 1)
     texts = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any(THREE_DIGITS.search(t) for t in texts if t.startswith("test"))
+
+
+def test_training_curves_accuracy_bands_stay_inside_0_1():
+    from gnnhw.graph.config import TrainConfig
+    from gnnhw.graph.train import SeedResult, TrainResult
+    from gnnhw.plotting.planetoid import plot_training_curves
+
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc")
+    first, last = (0.0, 0.0, 0.06), (1.0, 1.0, 0.7)  # mean - std < 0 at the first epoch, mean + std > 1 at the last
+    runs = [SeedResult(s, 3, 0.7, 0.8, 0.8, 0.01, {k: [first[s], 0.5, last[s]] for k in keys}) for s in range(3)]
+    fig = plot_training_curves(TrainResult(TrainConfig(), runs, "cpu", 1.0, "process peak RSS", 3, 2, 0, {}))
+    ax_acc = fig.axes[1]
+    bands = [c for c in ax_acc.collections if isinstance(c, PolyCollection)]
+    assert bands
+    for band in bands:
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() >= 0.0
+        assert ys.max() <= 1.0
+
+
+def test_gnn_vs_rnn_legends_are_readable_and_inside_their_panels():
+    from gnnhw.plotting.assignment import gnn_vs_rnn_figure
+
+    gcn = {t: {k: [0.1, 0.1] for k in (1, 2, 4, 8, 12)} for t in (5, 7, 10)}
+    recurrent = {m: {t: [0.998, 1.0] for t in (5, 7, 10)} for m in ("rnn", "lstm")}
+    fig = gnn_vs_rnn_figure(gcn, recurrent)
+    FigureCanvasAgg(fig).draw()  # a real canvas, so that constrained layout places the panels as saved
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        assert min(t.get_fontsize() for t in legend.get_texts()) >= 7
+        box, panel = legend.get_window_extent(), ax.get_window_extent()
+        assert box.x0 >= panel.x0 - 0.5
+        assert box.x1 <= panel.x1 + 0.5
+
+
+def test_time_step_axes_have_whole_number_ticks():
+    from gnnhw.plotting.assignment import bptt_figure
+    from gnnhw.plotting.recurrent import gradients_figure
+
+    bptt = bptt_figure([0.0] + [10.0**-t for t in range(19, 0, -1)], [10.0**-t for t in range(20, 0, -1)])
+    norms = {"rnn": [10.0**-t for t in range(20, 0, -1)], "lstm": [10.0**-t for t in range(20, 0, -1)]}
+    grads = gradients_figure(norms, norms)
+    for fig in (bptt, grads):
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            ticks = ax.get_xticks()
+            assert len(ticks) >= 3
+            assert all(float(t).is_integer() for t in ticks)
