@@ -14,8 +14,8 @@ from gnnhw.report.runner import RECORD, Records, check_folder, run_experiments
 
 FAKE = """
 import sys, pathlib
-log = pathlib.Path("calls.log")
-log.write_text((log.read_text() if log.exists() else "") + " ".join(sys.argv[1:]) + "\\n")
+with open("calls.log", "a") as log:  # O_APPEND: two steps running at once never lose each other's line
+    log.write(" ".join(sys.argv[1:]) + "\\n")
 if sys.argv[1] == "fail":
     print("first line", file=sys.stderr)
     print("fake: error: " + sys.argv[2], file=sys.stderr)
