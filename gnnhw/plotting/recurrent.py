@@ -77,12 +77,16 @@ def _loss_values(run: Mapping[str, Any]) -> list[float]:
     return [float(v) if v is not None and math.isfinite(float(v)) else math.nan for v in run["train_loss"]]
 
 
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
 def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") -> Figure:
     """Training loss and accuracy vs step, one line per optimizer (records of ``compare_optimizers``).
 
     The loss axis is logarithmic when a run diverges (its loss rises above 3 times the runs' median starting
     loss, or becomes non-finite), so the other curves are not flattened against the axis. The median, not the
-    highest start: a run that blows up before its first logged step starts high itself. The legend sits below
+    highest start: a run that blows up before its first logged step starts high itself. Each run has its own
+    line style, so a curve lying on another stays visible. The legend sits below
     the panels, covering no curve; it gives each optimizer's test accuracy to three digits.
     """
     fig = Figure(figsize=(9, 4.2), layout="constrained")
@@ -93,10 +97,11 @@ def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") ->
     diverged = any(math.isnan(v) for vals in losses.values() for v in vals) or (
         bool(finite) and bool(starts) and max(finite) > 3 * statistics.median(starts)
     )
-    for name, run in runs.items():
+    for i, (name, run) in enumerate(runs.items()):
         label = f"{name} (test accuracy {run['test_accuracy']:.3f})"
-        ax_loss.plot(run["curve_steps"], losses[name], label=label)
-        ax_acc.plot(run["curve_steps"], run["train_accuracy"], label=label)
+        style = _LINESTYLES[i % len(_LINESTYLES)]  # two runs on the same curve both stay visible
+        ax_loss.plot(run["curve_steps"], losses[name], label=label, linestyle=style, linewidth=1.6)
+        ax_acc.plot(run["curve_steps"], run["train_accuracy"], label=label, linestyle=style, linewidth=1.6)
     if diverged and finite and min(finite) > 0:
         ax_loss.set_yscale("log")
         ax_loss.set_ylabel("training loss (log scale: a run diverged)")

@@ -109,8 +109,13 @@ def make_report(
         ran = sum(seconds.values())
         header = [
             f"Budget: {choice.name} ({choice.why}). gnnhw {__version__}.",
-            f"This call took {wall:.0f} s of wall time ({ran:.0f} s summed over the experiments run now, "
-            f"{sum(1 for v in seconds.values() if v == 0.0)} of {len(plan)} experiments reused).",
+            (
+                f"This call rendered the page again from the recorded outputs (all {len(plan)} experiments reused, "
+                f"{wall:.0f} s); the measurements are those of the runs timed on the next line."
+                if all(v == 0.0 for v in seconds.values())
+                else f"This call took {wall:.0f} s of wall time ({ran:.0f} s summed over the experiments run now, "
+                f"{sum(1 for v in seconds.values() if v == 0.0)} of {len(plan)} experiments reused)."
+            ),
             "Recorded wall time of each experiment's commands when they ran: "
             + ", ".join(f"{e.key} {records.step_seconds(e.key):.0f} s" for e in plan)
             + ".",

@@ -1128,31 +1128,36 @@ def build_sections(folder: Path, plan: Sequence[Experiment], budget: Budget) -> 
         ResultsFileError: an output is missing or unreadable (rerun ``gnnhw report`` to make it again).
     """
     o = _Outputs(folder, plan)
-    try:
-        return [
-            _q1_1(o),
-            _q1_2(o),
-            _q1_3(o, budget),
-            _q1_4(o),
-            _q1_5(o),
-            _q1_6(o, budget),
-            _q1_7(o),
-            _q2_1a(o),
-            _q2_1b(o),
-            _q2_1c(o),
-            _q2_bonus(o),
-            _q3_1(o),
-            _q3_2(o),
-            _q3_3(o),
-            _q3_4(o),
-        ]
-    except (KeyError, TypeError, IndexError, ValueError) as err:
-        if isinstance(err, ResultsFileError):
+    builders = [
+        ("Q1.1", lambda: _q1_1(o)),
+        ("Q1.2", lambda: _q1_2(o)),
+        ("Q1.3", lambda: _q1_3(o, budget)),
+        ("Q1.4", lambda: _q1_4(o)),
+        ("Q1.5", lambda: _q1_5(o)),
+        ("Q1.6", lambda: _q1_6(o, budget)),
+        ("Q1.7", lambda: _q1_7(o)),
+        ("Q2.1a", lambda: _q2_1a(o)),
+        ("Q2.1b", lambda: _q2_1b(o)),
+        ("Q2.1c", lambda: _q2_1c(o)),
+        ("Q2.1 bonus", lambda: _q2_bonus(o)),
+        ("Q3.1", lambda: _q3_1(o)),
+        ("Q3.2", lambda: _q3_2(o)),
+        ("Q3.3", lambda: _q3_3(o)),
+        ("Q3.4", lambda: _q3_4(o)),
+    ]
+    sections = []
+    for question, build in builders:
+        try:
+            sections.append(build())
+        except ResultsFileError:
             raise
-        raise ResultsFileError(
-            f"an experiment's output in {str(folder)!r} lacks a field the report reads ({type(err).__name__}: {err}); "
-            "a command's output format changed: update gnnhw/report/render.py"
-        ) from None
+        except (KeyError, TypeError, IndexError, ValueError, AttributeError, ZeroDivisionError) as err:
+            raise ResultsFileError(
+                f"the outputs behind {question} in {str(folder)!r} lack a field the report reads or hold a value it "
+                f"cannot use ({type(err).__name__}: {err}); a command's output format changed, or a file was edited: "
+                "delete that experiment's folder and rerun 'gnnhw report'"
+            ) from None
+    return sections
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -89,6 +89,15 @@ def test_optimizers_a_run_that_blew_up_before_its_first_log_is_a_divergence_too(
     assert optimizers_figure(runs).axes[0].get_yscale() == "log"
 
 
+def test_optimizers_runs_on_the_same_curve_stay_apart_by_line_style():
+    # SGD and SGD with momentum at lr 0.001 lie on one curve; colour alone hid one under the other
+    runs = _runs(False)
+    runs["sgd-momentum"] = dict(runs["sgd"])
+    runs["rmsprop"] = dict(runs["adam"])
+    for ax in optimizers_figure(runs).axes[:2]:
+        assert len({line.get_linestyle() for line in ax.get_lines()}) == len(runs)
+
+
 def test_optimizers_a_non_finite_loss_is_a_divergence_too():
     runs = _runs(False)
     runs["sgd"]["train_loss"][5:] = [None, float("inf"), None, None, None]

@@ -436,3 +436,16 @@ def test_q3_3_names_the_std_only_when_there_is_one(tmp_path: Path, seeds: int, s
     answer = " ".join(_q3_3(_Outputs(tmp_path, plan)).answer)
     assert said in answer
     assert ("sample std" in answer) == (seeds > 1)
+
+
+@pytest.mark.parametrize("payload", [{}, [], {"max_abs_diff": 5}, {"max_abs_diff": {}, "contributions": "x"}])
+def test_a_malformed_output_is_one_line_naming_the_question(tmp_path: Path, payload):
+    import json
+
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    (tmp_path / "bptt").mkdir()
+    (tmp_path / "bptt" / "bptt.json").write_text(json.dumps(payload))
+    with pytest.raises(ResultsFileError, match="Q1.1") as err:
+        build_sections(tmp_path, plan, BUDGETS["quick"])
+    assert "\n" not in str(err.value)
+    assert "rerun 'gnnhw report'" in str(err.value)
