@@ -192,3 +192,12 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 seed``, ``5 seeds``: a count with its noun, singular only for one (regular plurals only).
+
+    >>> plural(1, "layer"), plural(16, "layer"), plural(0, "node")
+    ('1 layer', '16 layers', '0 nodes')
+    """
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

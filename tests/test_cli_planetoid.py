@@ -59,7 +59,7 @@ def test_train_gcn_text_output_with_pyg_layer(planetoid_root: Path, capsys) -> N
         capsys, "train-gcn", "--impl", "reference", "--epochs", "2", "--quiet", "--data-root", str(planetoid_root)
     )
     assert code == 0
-    assert "Cora, reference layers, 1 seed(s), 2 epochs" in out
+    assert "Cora, reference layers, 1 seed, 2 epochs" in out
     assert "test accuracy" in out
 
 

@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+from gnnhw._utils import plural
 from gnnhw.cli._common import add_format, path_arg, print_json
 from gnnhw.graph.config import MAX_LAYERS  # torch-free: importing the CLI does not load torch
 
@@ -225,7 +226,7 @@ def format_diameter(diameter: Any, graph: Any = None) -> str:
             f"strongly connected: some nodes never see some others, however many layers"
         )
     if diameter.connected:
-        return f"diameter {diameter.value}: every node sees every other after {diameter.value} layer(s)"
+        return f"diameter {diameter.value}: every node sees every other after {plural(diameter.value, 'layer')}"
     return (
         f"the graph is not connected: diameter {diameter.value} is that of its largest component "
         f"({diameter.component_size} of {diameter.num_nodes} nodes)"
@@ -314,7 +315,7 @@ def _run_adjacency(args: argparse.Namespace) -> int:
         name = graph.graph.get("name") or "graph"
         what = "Â = D̃^-1/2 Ã D̃^-1/2" if args.normalized else "Ã = A + I"
         kind = "directed" if graph.is_directed() else "undirected"
-        print(f"{what} of {name} ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} {kind} edges)")
+        print(f"{what} of {name} ({plural(graph.number_of_nodes(), 'node')}, {graph.number_of_edges()} {kind} edges)")
         if graph.is_directed():
             print(
                 "(directed: row i, column j holds the normalized weight of the edge j -> i, as in PyG)"
@@ -389,7 +390,7 @@ def _receptive_field(args: argparse.Namespace) -> int:
 
     name = graph.graph.get("name") or "graph"
     about = format_diameter(diameter, graph) if diameter is not None else "diameter not computed (given --max-layers)"
-    print(f"{name}: {n} nodes, {graph.number_of_edges()} edges; {about}")
+    print(f"{name}: {plural(n, 'node')}, {plural(graph.number_of_edges(), 'edge')}; {about}")
     if sizes is None:
         print(
             f"\nReceptive-field sizes: not computed for all {n} nodes (one search per node); give --node NODE, "

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gnnhw._utils import plural
 from gnnhw.checks import describe
 from gnnhw.cli._common import (
     DeprecatedAlias,
@@ -286,7 +287,8 @@ def _train_gcn(args: argparse.Namespace) -> int:
 
 def _print_train_table(config, result) -> None:  # noqa: ANN001
     print(
-        f"{config.dataset}, {config.impl} layers, {len(result.runs)} seed(s), {config.epochs} epochs, {result.device}"
+        f"{config.dataset}, {config.impl} layers, {plural(len(result.runs), 'seed')}, {config.epochs} epochs, "
+        f"{result.device}"
     )
     print(f"{'seed':>5} {'best epoch':>10} {'val acc':>8} {'test acc':>9} {'test acc (last)':>16} {'s/epoch':>9}")
     for run in result.runs:

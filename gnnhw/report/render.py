@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gnnhw._utils import plural
 from gnnhw.errors import ResultsFileError
 from gnnhw.jsonio import read_json
 from gnnhw.report.plan import BEAM_WIDTH, PROMPT, SAMPLE_LENGTHS, TAUS, Budget, Experiment
@@ -66,15 +67,6 @@ def _and(items: Sequence[str]) -> str:
     """
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _plural(count: int, word: str) -> str:
-    """``1 seed``, ``5 seeds``: a count with its noun, singular only for one.
-
-    >>> _plural(1, "layer"), _plural(16, "layer")
-    ('1 layer', '16 layers')
-    """
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
@@ -235,7 +227,7 @@ def _q1_2(o: _Outputs) -> Section:
         "gnnhw's vanilla RNN computes h_t = tanh(W_hx x_t + W_hh h_(t-1) + b_h) from h_0 = 0 and p = W_ph h_T + b_p, "
         "with softmax and cross-entropy on the last step only (gnnhw.recurrent.models.VanillaRNN).",
         f"At the shortest length, T = {shortest}, it reaches a test accuracy of {_f(statistics.mean(accs))} "
-        f"(mean of {_plural(len(accs), 'seed')}; {_solved(accs)} of {len(accs)} reach {SOLVED}; chance is {CHANCE}).",
+        f"(mean of {plural(len(accs), 'seed')}; {_solved(accs)} of {len(accs)} reach {SOLVED}; chance is {CHANCE}).",
         f"Its gradients are those derived in Q1.1: hand-written BPTT matches autograd to "
         f"{max(b['max_abs_diff'].values()):.1e}.",
     ]
@@ -886,11 +878,11 @@ def _remedies(plain: dict[int, dict[str, float]], others: dict[str, dict[int, di
     if acc > acc_plain + NOISE:
         return (
             text
-            + f" The best remedy, {v} at {_plural(d, 'layer')} ({_f(acc)}), beats the best plain GCN ({_f(acc_plain)})."
+            + f" The best remedy, {v} at {plural(d, 'layer')} ({_f(acc)}), beats the best plain GCN ({_f(acc_plain)})."
         )
     return text + (
-        f" None beats the best plain GCN ({_f(acc_plain)} at {_plural(best_plain, 'layer')}) by more than {NOISE}: "
-        f"the best remedy is {v} at {_plural(d, 'layer')} ({_f(acc)})"
+        f" None beats the best plain GCN ({_f(acc_plain)} at {plural(best_plain, 'layer')}) by more than {NOISE}: "
+        f"the best remedy is {v} at {plural(d, 'layer')} ({_f(acc)})"
         + (", so the remedies make a deep GCN usable, not better than a shallow one." if above else ".")
     )
 
@@ -919,7 +911,7 @@ def _q3_1(o: _Outputs) -> Section:
         d_best, d_hi = plain[best]["distance_mean"], plain[hi]["distance_mean"]
         answer.append(
             f"Drawback: on Cora the plain GCN's test accuracy is {_f(plain[lo]['test_acc_mean'])} at "
-            f"{_plural(lo, 'layer')}, "
+            f"{plural(lo, 'layer')}, "
             f"best at {best} ({_f(plain[best]['test_acc_mean'])}) and {_f(plain[hi]['test_acc_mean'])} at {hi}; "
             f"the mean pairwise distance of its node embeddings is {d_best:.3g} at {best} and {d_hi:.3g} at {hi} layers"
             + (
