@@ -105,6 +105,8 @@ def make_report(
         records, rerun = check_folder(folder, plan, choice, replace)  # again, under the lock
         seconds = run_experiments(folder, plan, records, rerun, choice.name, jobs=jobs, progress=progress)
         sections = build_sections(folder, plan, choice)
+        shown = dict.fromkeys(figure for section in sections for figure, _ in section.figures)  # in order, once
+        records.set("figures", list(shown))  # what --publish copies
         wall = time.monotonic() - started
         ran = sum(seconds.values())
         header = [

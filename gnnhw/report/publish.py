@@ -1,8 +1,9 @@
 """Copy a finished report's page, record and figures into another folder: ``gnnhw report --publish DIR``.
 
-The copy is what a repository keeps under ``docs/``: ``report.md``, ``report.json`` (the commands and their
-recorded run times) and every figure ``report.md`` shows, at the same relative paths, so its links work there;
-never the experiments' other outputs (checkpoints, logs). The data folder's path in the commands becomes
+The copy is what a repository keeps under ``docs/``: ``report.md``, ``report.json`` (the commands, their
+recorded run times and the figures the page shows, as the renderer listed them) and those figures, at the same
+relative paths, so the page's links work there; never the experiments' other outputs (checkpoints, logs). The
+data folder's path in the commands becomes
 ``$GNNHW_DATA``, so the page reads the same on every machine. The folder is replaced as a whole (built beside
 it, then swapped in): a reader never finds half of an old and half of a new report.
 """
@@ -19,66 +20,26 @@ from gnnhw.errors import OutputError, ResultsFileError
 from gnnhw.report.runner import FORMAT, RECORD
 
 PAGE = "report.md"
-_IMAGE_START = re.compile(r"!\[[^\]]*\]\(")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, https:, data:, ... (a URL, not a file)
 
 
-def _destination(markdown: str, start: int) -> str | None:
-    """The link destination that begins at ``markdown[start]`` (CommonMark: ``<any text>``, or text without
-    spaces whose parentheses balance), or None where there is none."""
-    if markdown.startswith("<", start):
-        end = markdown.find(">", start + 1)
-        text = markdown[start + 1 : end] if end != -1 else ""
-        return text if end != -1 and "\n" not in text else None
-    depth, i = 0, start
-    while i < len(markdown):
-        ch = markdown[i]
-        if ch == "\\" and i + 1 < len(markdown):
-            i += 2
-            continue
-        if ch.isspace() or (ch == ")" and depth == 0):
-            break
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        i += 1
-    text = re.sub(r"\\(.)", r"\1", markdown[start:i])
-    return text or None
+def figures_of(record: object) -> list[str]:
+    """The figures a report page shows, as ``gnnhw report`` listed them in its record (``"figures"``): relative
+    paths inside the report folder.
 
-
-def _outside_code(markdown: str) -> str:
-    """``markdown`` with the lines of fenced code blocks (``` or ~~~) blanked: text there is shown, not linked."""
-    lines, fence = markdown.split("\n"), ""
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if fence:
-            closing = stripped.strip()
-            if len(closing) >= 3 and set(closing) == {fence}:  # a line of the opening's fence characters only
-                fence = ""
-            lines[i] = ""
-        elif stripped.startswith(("```", "~~~")):
-            fence = stripped[0]
-            lines[i] = ""
-    return "\n".join(lines)
-
-
-def figures_of(markdown: str) -> list[str]:
-    r"""The relative paths of the images a report page shows, in order, each once (URLs are not files: left out).
-
-    A destination may be written ``<path with spaces.png>`` or hold balanced parentheses (CommonMark).
-
-    >>> figures_of("![a](bptt/bptt.png) text ![b](sweep/sweep.png) ![a again](bptt/bptt.png)")
+    >>> figures_of({"figures": ["bptt/bptt.png", "sweep/sweep.png"]})
     ['bptt/bptt.png', 'sweep/sweep.png']
-    >>> figures_of('![a](<my fig.png>) ![b](fig(1).png "title") ![c](https://example.org/c.png)')
-    ['my fig.png', 'fig(1).png']
-    >>> figures_of("```text\n![a generated sample](looks like an image)\n```\n![shown](a.png)")
-    ['a.png']
+
+    Raises:
+        ResultsFileError: the record lists no figures (a report of an older gnnhw: rerun it), or a path that is
+            absolute or leaves the folder.
     """
-    seen: dict[str, None] = {}
-    markdown = _outside_code(markdown)
-    for match in _IMAGE_START.finditer(markdown):
-        path = _destination(markdown, match.end())
-        if path is not None and not _SCHEME.match(path):
-            seen.setdefault(path, None)
-    return list(seen)
+    figures = record.get("figures") if isinstance(record, dict) else None
+    if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
+        raise ResultsFileError("the report record lists no figures; rerun 'gnnhw report' to write it again")
+    for figure in figures:
+        if Path(figure).is_absolute() or ".." in Path(figure).parts:
+            raise ResultsFileError(f"the report record lists the figure {figure!r}, outside the report folder")
+    return figures
 
 
 def _is_published(folder: Path) -> bool:
@@ -91,12 +52,11 @@ def _is_published(folder: Path) -> bool:
         return False
     try:
         data = read_json(folder / RECORD, what="report record")
-        page = (folder / PAGE).read_text(encoding="utf-8")
-    except (ResultsFileError, OSError, UnicodeDecodeError):
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return False
+        shown = {PAGE, RECORD, *(Path(f).as_posix() for f in figures_of(data))}
+    except ResultsFileError:
         return False
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return False
-    shown = {PAGE, RECORD, *(Path(f).as_posix() for f in figures_of(page))}
     above = {parent.as_posix() for f in shown for parent in Path(f).parents if parent != Path(".")}
     for entry in folder.rglob("*"):
         name = entry.relative_to(folder).as_posix()
@@ -273,15 +233,14 @@ def publish_under_lock(report_folder: str | os.PathLike, dest: Path, data_root: 
 
     source, dest = Path(report_folder), check_publish_dir(dest, report_folder)
     page = (source / PAGE).read_text(encoding="utf-8")
-    figures = figures_of(page)
+    raw = read_json(source / RECORD, what="report record")
+    figures = figures_of(raw)
     for figure in figures:
-        path = Path(figure)
-        if path.is_absolute() or ".." in path.parts or not (source / path).is_file():
+        if not (source / figure).is_file():
             raise ResultsFileError(
-                f"{str(source / PAGE)!r} shows {figure!r}, which is not a file inside the report folder; rerun "
-                "'gnnhw report' there"
+                f"the page in {str(source)!r} shows {figure!r}, which is not there; rerun 'gnnhw report' there"
             )
-    record = _portable_record(read_json(source / RECORD, what="report record"), root := _root(data_root))
+    record = _portable_record(raw, root := _root(data_root))
     new = dest.parent / f".{dest.name}.publishing-{os.getpid()}"
     old = dest.parent / f".{dest.name}.replaced-{os.getpid()}"
     try:

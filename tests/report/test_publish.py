@@ -21,7 +21,8 @@ def _report(folder: Path, data_root: str = "/data/root", figures: tuple[str, ...
     page += f"```sh\ngnnhw textgen train --text {data_root}/books/x.txt --out textgen/run\n"
     page += f"gnnhw train-gcn --data-root {data_root} --seeds 2\n```\n"
     (folder / "report.md").write_text(page)
-    (folder / RECORD).write_text(json.dumps({"format": FORMAT, "data": f"--data-root {data_root}"}))
+    record = {"format": FORMAT, "data": f"--data-root {data_root}", "figures": list(figures)}
+    (folder / RECORD).write_text(json.dumps(record))
     for figure in figures:
         (folder / figure).parent.mkdir(parents=True, exist_ok=True)
         (folder / figure).write_bytes(PNG)
@@ -160,12 +161,13 @@ def test_a_data_folder_with_accents_leaves_the_record_too(tmp_path: Path):
     report = _report(tmp_path / "out", data_root=root)
     command = f"gnnhw textgen train --text {root}/books/x.txt"
     settings = [["run", "textgen", "train", "--text", f"{root}/books/x.txt"]]
-    (report / RECORD).write_text(json.dumps({"format": FORMAT, "commands": [command], "settings": settings}))
-    record = (publish(report, tmp_path / "docs", root) / RECORD).read_text(encoding="utf-8")
-    (line,) = json.loads(record)["commands"]
+    record = {"format": FORMAT, "commands": [command], "settings": settings, "figures": ["a/one.png", "b/two.png"]}
+    (report / RECORD).write_text(json.dumps(record))
+    published = (publish(report, tmp_path / "docs", root) / RECORD).read_text(encoding="utf-8")
+    (line,) = json.loads(published)["commands"]
     assert shlex.split(line) == ["gnnhw", "textgen", "train", "--text", "$GNNHW_DATA/books/x.txt"]  # as typed
-    assert json.loads(record)["settings"] == [["run", "textgen", "train", "--text", "$GNNHW_DATA/books/x.txt"]]
-    assert "donn" not in record
+    assert json.loads(published)["settings"] == [["run", "textgen", "train", "--text", "$GNNHW_DATA/books/x.txt"]]
+    assert "donn" not in published
 
 
 def test_a_data_folder_with_spaces_still_expands_in_the_shell(tmp_path: Path):
@@ -189,18 +191,26 @@ def test_a_data_folder_with_spaces_still_expands_in_the_shell(tmp_path: Path):
     assert shown == ["--text", str(root / "books" / "a b.txt"), "--data-root", str(root)]
 
 
-def test_figures_with_spaces_and_parentheses_are_copied_and_urls_left_alone(tmp_path: Path):
+def test_figures_with_spaces_and_parentheses_are_copied(tmp_path: Path):
     from gnnhw.report.render import Section, to_markdown
 
-    report = _report(tmp_path / "out", figures=())
     names = ["my fig.png", "fig(1).png"]
-    for name in names:
-        (report / name).write_bytes(PNG)
+    report = _report(tmp_path / "out", figures=tuple(names))
     section = Section("q", "Q", ["answer"], figures=[(name, name) for name in names])
-    page = to_markdown([section], []) + "![logo](https://example.org/logo.png)\n"
-    (report / "report.md").write_text(page)
+    (report / "report.md").write_text(to_markdown([section], []))
     dest = publish(report, tmp_path / "docs", None)
     assert _files(dest) == {"report.md", RECORD, *names}
+
+
+@pytest.mark.parametrize("figures", [None, "a.png", ["/etc/passwd"], ["../out/x.png"]])
+def test_a_record_without_a_list_of_figures_inside_the_folder_is_refused(tmp_path: Path, figures):
+    report = _report(tmp_path / "out")
+    record = json.loads((report / RECORD).read_text())
+    record["figures"] = figures
+    (report / RECORD).write_text(json.dumps(record))
+    with pytest.raises(ResultsFileError, match="figure"):
+        publish(report, tmp_path / "docs", None)
+    assert not (tmp_path / "docs").exists()
 
 
 def test_a_relative_data_root_reaches_the_commands_as_an_absolute_path(tmp_path: Path, monkeypatch):
@@ -328,10 +338,10 @@ def test_a_link_to_an_earlier_copy_is_kept_and_its_target_replaced(tmp_path: Pat
     assert [p.name for p in (tmp_path / "site").iterdir() if p.name.startswith(".")] == []
 
 
-def test_image_syntax_inside_a_code_block_is_text_not_a_figure(tmp_path: Path):
+def test_the_figures_are_those_the_renderer_listed_not_image_syntax_on_the_page(tmp_path: Path):
     """A generated sample or a command's output may hold ![..](..): shown as text, it names no file to copy."""
     report = _report(tmp_path / "out")
     page = (report / "report.md").read_text()
-    (report / "report.md").write_text(page + "```text\n![the wolf](said (to) her)\n```\n~~~\n![x](y.png)\n~~~\n")
+    (report / "report.md").write_text(page + "```text\n![the wolf](said (to) her)\n```\n![x](y.png)\n")
     dest = publish(report, tmp_path / "docs", None)
     assert _files(dest) == {"report.md", RECORD, "a/one.png", "b/two.png"}
