@@ -1,7 +1,8 @@
 """The README's results come from the standard report kept in docs/report/ (``gnnhw report --publish``).
 
 A passage of the README that cites the report starts at a line linking ``docs/report/report.md#ANCHOR`` and runs
-to the next heading or to a line starting ``*Beyond the report``. Every decimal number in it must be printed in the
+to the next heading or to a line starting ``*Beyond the report``. Every decimal number (signed, in a range or a
+ratio, before a unit) and every percentage in it must be printed in the
 cited sections of docs/report/report.md: a number typed by hand, or left from an older run, fails here.
 """
 
@@ -19,8 +20,9 @@ DOCS = ROOT / "docs"
 REPORT = DOCS / "report"
 CITE = re.compile(r"\]\(docs/report/report\.md#([\w-]+)\)")
 END = "*Beyond the report"
-# a decimal (0.999, 2.8e-17, 1.4e-6, x1.73) not part of a word, a version or a path
-NUMBER = re.compile(r"(?<![A-Za-wyz0-9_.\-/])(?:\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+)(?!\.\d|\w|/)")
+# a decimal (0.999, 2.8e-17, 1.4e-6, x1.73, -0.31, 0.5-0.8, 3.2/4.1, 1022.4s) or a percentage (82%, 81.6 %) not
+# part of a word, a version or a path
+NUMBER = re.compile(r"(?<![A-Za-wyz0-9_.])(?:\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+|\d+(?=\s?%))(?!\.\d|\d|[eE][-+]?\d)")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -61,6 +63,12 @@ def _cited_passages() -> list[tuple[int, list[str], str]]:
 def test_number_pattern_takes_decimals_only():
     text = "0.999 and 2.8e-17 (x1.73), 1e-3; not T = 20, v2.13.0, out/r1.5/a, 5,000 or 0.9.1"
     assert NUMBER.findall(text) == ["0.999", "2.8e-17", "1.73", "1e-3"]
+
+
+def test_number_pattern_takes_signs_ranges_ratios_units_and_percentages():
+    # each of these was once invisible to the check: a wrong number written so passed
+    text = "-0.31, 0.5-0.8, 3.2/4.1, 1022.4s, 1.5x, 82% and 81.6 %; not 2.8e-17's exponent, 10,5 or lr0.05/a"
+    assert NUMBER.findall(text) == ["0.31", "0.5", "0.8", "3.2", "4.1", "1022.4", "1.5", "82", "81.6", "2.8e-17"]
 
 
 def test_docs_report_is_a_finished_standard_report():
