@@ -31,15 +31,34 @@ def figures_of(record: object) -> list[str]:
 
     Raises:
         ResultsFileError: the record lists no figures (a report of an older gnnhw: rerun it), or a path that is
-            absolute or leaves the folder.
+            absolute, leaves the folder, names no file, is the page or the record, or is the folder of another
+            figure (copying it would replace the page, the record or that figure).
     """
     figures = record.get("figures") if isinstance(record, dict) else None
     if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
         raise ResultsFileError("the report record lists no figures; rerun 'gnnhw report' to write it again")
+    names = {Path(f).as_posix() for f in figures}
     for figure in figures:
-        if Path(figure).is_absolute() or ".." in Path(figure).parts:
+        path = Path(figure)
+        if path.is_absolute() or ".." in path.parts:
             raise ResultsFileError(f"the report record lists the figure {figure!r}, outside the report folder")
+        if not path.parts or path.as_posix() in (PAGE, RECORD) or any(p.as_posix() in names for p in path.parents):
+            raise ResultsFileError(
+                f"the report record lists the figure {figure!r}, which is no figure's path (the folder itself, the "
+                "page, the record or another figure's folder); rerun 'gnnhw report' to write it again"
+            )
     return figures
+
+
+def _shown_on_page(folder: Path) -> list[str]:
+    """The figures the page of a copy published before the record listed them shows: the relative targets of its
+    image links (``![...](path)``), as that gnnhw found them."""
+    try:
+        page = (folder / PAGE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    targets = (t.strip("<>") for t in re.findall(r"!\[[^\]]*\]\(([^)\s]+|<[^>]*>)\)", page))
+    return [t for t in targets if not Path(t).is_absolute() and ".." not in Path(t).parts and Path(t).parts]
 
 
 def _is_published(folder: Path) -> bool:
@@ -54,7 +73,8 @@ def _is_published(folder: Path) -> bool:
         data = read_json(folder / RECORD, what="report record")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return False
-        shown = {PAGE, RECORD, *(Path(f).as_posix() for f in figures_of(data))}
+        listed = figures_of(data) if "figures" in data else _shown_on_page(folder)  # before the record listed them
+        shown = {PAGE, RECORD, *(Path(f).as_posix() for f in listed)}
     except ResultsFileError:
         return False
     above = {parent.as_posix() for f in shown for parent in Path(f).parents if parent != Path(".")}
@@ -193,7 +213,8 @@ def publish(report_folder: str | os.PathLike, dest: str | os.PathLike, data_root
         ``dest`` as an absolute path.
 
     Raises:
-        ResultsFileError: the page names a figure the report folder lacks, or a path outside it.
+        ResultsFileError: the record lists a figure the report folder lacks, a path outside it or a link out of
+            it, or a path that is not a figure's (:func:`figures_of`).
         OutputError: see :func:`check_publish_dir`; or the copy could not be written (a full disk ...).
         OutputLockedError: another command is publishing to ``dest``.
     """
@@ -235,12 +256,20 @@ def publish_under_lock(report_folder: str | os.PathLike, dest: Path, data_root: 
     page = (source / PAGE).read_text(encoding="utf-8")
     raw = read_json(source / RECORD, what="report record")
     figures = figures_of(raw)
+    inside = Path(os.path.realpath(source))
     for figure in figures:
         if not (source / figure).is_file():
             raise ResultsFileError(
                 f"the page in {str(source)!r} shows {figure!r}, which is not there; rerun 'gnnhw report' there"
             )
-    record = _portable_record(raw, root := _root(data_root))
+        if inside not in Path(os.path.realpath(source / figure)).parents:
+            raise ResultsFileError(
+                f"the figure {figure!r} in {str(source)!r} is a link to a file outside the report folder, which "
+                "would be published with it; rerun 'gnnhw report' there to draw it again"
+            )
+    root = _root(data_root)
+    # the figures are paths inside the report folder, never command arguments: kept as listed (as copied)
+    record = {k: v if k == "figures" else _portable_record(v, root) for k, v in raw.items()}
     new = dest.parent / f".{dest.name}.publishing-{os.getpid()}"
     old = dest.parent / f".{dest.name}.replaced-{os.getpid()}"
     try:

@@ -345,3 +345,60 @@ def test_the_figures_are_those_the_renderer_listed_not_image_syntax_on_the_page(
     (report / "report.md").write_text(page + "```text\n![the wolf](said (to) her)\n```\n![x](y.png)\n")
     dest = publish(report, tmp_path / "docs", None)
     assert _files(dest) == {"report.md", RECORD, "a/one.png", "b/two.png"}
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [["report.md"], [RECORD], ["./report.md"], ["a/one.png", "a/one.png/x.png"], [""], ["."], ["a/one.png", 3]],
+)
+def test_a_figure_entry_that_would_overwrite_the_page_or_another_figure_is_refused(tmp_path: Path, figures):
+    report = _report(tmp_path / "out", figures=("a/one.png",))
+    (report / "report.md").write_text("# report\n")  # the page, which a figure named 'report.md' would replace
+    record = json.loads((report / RECORD).read_text())
+    record["figures"] = figures
+    (report / RECORD).write_text(json.dumps(record))
+    dest = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+    before = {name: (dest / name).read_bytes() for name in _files(dest)}
+    with pytest.raises(ResultsFileError, match="figure"):
+        publish(report, dest, None)
+    assert {name: (dest / name).read_bytes() for name in _files(dest)} == before
+
+
+def test_a_figure_that_is_a_link_out_of_the_report_folder_is_refused(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a figure")
+    report = _report(tmp_path / "out", figures=("a/one.png",))
+    (report / "a" / "one.png").unlink()
+    (report / "a" / "one.png").symlink_to(secret)
+    with pytest.raises(ResultsFileError, match="outside"):
+        publish(report, tmp_path / "docs", None)
+    assert not (tmp_path / "docs").exists()
+
+
+def test_a_figure_path_that_starts_like_the_data_folder_is_kept_in_the_record(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = _report(tmp_path / "out", figures=("data/one.png",))
+    dest = publish(report, tmp_path / "docs", "data")
+    assert json.loads((dest / RECORD).read_text())["figures"] == ["data/one.png"]
+    publish(report, dest, "data")  # the copy is still recognised as one, so it can be replaced
+    assert _files(dest) == {"report.md", RECORD, "data/one.png"}
+
+
+def test_a_copy_published_before_the_record_listed_its_figures_is_replaced(tmp_path: Path):
+    dest = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+    record = json.loads((dest / RECORD).read_text())
+    del record["figures"]  # as gnnhw wrote it before: the figures were those the page shows
+    (dest / RECORD).write_text(json.dumps(record))
+    publish(_report(tmp_path / "second", figures=("c/three.png",)), dest, None)
+    assert _files(dest) == {"report.md", RECORD, "c/three.png"}
+
+
+def test_an_earlier_copy_without_a_figure_list_holding_a_file_its_page_does_not_show_is_kept(tmp_path: Path):
+    dest = publish(_report(tmp_path / "first"), tmp_path / "docs", None)
+    record = json.loads((dest / RECORD).read_text())
+    del record["figures"]
+    (dest / RECORD).write_text(json.dumps(record))
+    (dest / "notes.png").write_bytes(PNG)
+    with pytest.raises(OutputError, match="other files"):
+        publish(_report(tmp_path / "second", figures=("c/three.png",)), dest, None)
+    assert (dest / "notes.png").is_file()
