@@ -43,6 +43,15 @@ def _refuse_constant(token: str) -> Any:
     raise ValueError(f"{token} is not valid JSON")
 
 
+def _finite_float(token: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e400``, which Python reads as infinity) is
+    refused like ``Infinity`` (gnnhw writes no such number: :func:`dumps` turns a non-finite one into null)."""
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"{token} is out of a float's range")
+    return value
+
+
 def read_json(
     path: str | os.PathLike,
     spec: Spec | None = None,
@@ -67,7 +76,7 @@ def read_json(
     except OSError as err:
         raise error(f"cannot read {source}: {err.strerror}") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, ValueError) as err:
         raise error(f"{source} is not a readable JSON file ({err})") from None
     except RecursionError:  # '[[[[...' nested deeper than the parser's recursion limit

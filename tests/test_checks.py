@@ -113,6 +113,14 @@ def test_read_json_refuses_bare_nan_naming_the_file(tmp_path):
         read_json(path)
 
 
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e999"])
+def test_read_json_refuses_a_number_beyond_a_float_naming_the_file(tmp_path, number):
+    path = tmp_path / "r.json"
+    path.write_text(f'{{"a": [{number}]}}')
+    with pytest.raises(ResultsFileError, match=rf"r\.json' is not a readable JSON file \({number} is out of"):
+        read_json(path)
+
+
 def test_read_json_checks_the_schema_naming_file_and_field(tmp_path):
     path = tmp_path / "r.json"
     spec = Record({"records": ListOf(Record({"length": Int(min=2), "acc": Float(0, 1)}))}, {"name": Str()})

@@ -1140,16 +1140,47 @@ def build_sections(folder: Path, plan: Sequence[Experiment], budget: Budget) -> 
     sections = []
     for question, build in builders:
         try:
-            sections.append(build())
+            section = build()
+            _check_rendered(section)
         except ResultsFileError:
             raise
-        except (KeyError, TypeError, IndexError, ValueError, AttributeError, ZeroDivisionError) as err:
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, StopIteration) as err:
+            # what a missing field, a null, a string, an empty list or a huge number in well-formed JSON raises
+            detail = str(err) or ("an empty list or mapping" if isinstance(err, StopIteration) else "no detail")
             raise ResultsFileError(
                 f"the outputs behind {question} in {str(folder)!r} lack a field the report reads or hold a value it "
-                f"cannot use ({type(err).__name__}: {err}); a command's output format changed, or a file was edited: "
-                "delete that experiment's folder and rerun 'gnnhw report'"
+                f"cannot use ({type(err).__name__}: {detail}); a command's output format changed, or a file was "
+                "edited: delete that experiment's folder and rerun 'gnnhw report'"
             ) from None
+        sections.append(section)
     return sections
+
+
+# a value that is no measurement, as Python writes it into a sentence: null, NaN, infinity, a boolean, a container
+_NOT_A_NUMBER = re.compile(r"(?<![\w.])(?:None|nan|NaN|-?inf|True|False)(?![\w.])|\[\]|\{\}|\[\{|\{'")
+
+
+def _check_rendered(section: Section) -> None:
+    """Refuse a section whose text shows a value that is no measurement (``T = None``, ``accuracy nan``, a table
+    cell ``inf``): an output with a null, a string or an empty container where a number is read renders without
+    an error. Raises ValueError (:func:`build_sections` names the question); generated text (the preformatted
+    blocks, a sample quoted in a cell) is only checked to be text."""
+    cells = [c for t in section.tables for row in t.rows for c in row]
+    texts = [*section.answer, *(t.caption for t in section.tables), *(h for t in section.tables for h in t.header)]
+    texts += [caption for _, caption in section.figures]
+    shown = [*texts, *cells, *(x for pair in section.texts for x in pair), *(f for f, _ in section.figures)]
+    bad = [x for x in shown if not isinstance(x, str)]
+    if bad:
+        raise TypeError(f"the section would show {bad[0]!r}, not text")
+    for text in texts:
+        for match in _NOT_A_NUMBER.finditer(text):
+            before = text[: match.start()].rstrip()
+            if match.group() in ("None", "True", "False") and (not before or before[-1] in ".!?"):
+                continue  # the English word opening a sentence ('None beats the best plain GCN')
+            raise ValueError(f"the section would say {match.group()!r}: {text[:80]!r}")
+    for cell in cells:
+        if _NOT_A_NUMBER.fullmatch(cell.strip()):
+            raise ValueError(f"a table cell would show {cell!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -449,3 +449,63 @@ def test_a_malformed_output_is_one_line_naming_the_question(tmp_path: Path, payl
         build_sections(tmp_path, plan, BUDGETS["quick"])
     assert "\n" not in str(err.value)
     assert "rerun 'gnnhw report'" in str(err.value)
+
+
+def _failing(exc: BaseException):
+    def build(*args, **kwargs):
+        raise exc
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "exc", [StopIteration(), OverflowError("cannot convert float infinity to integer"), LookupError("x")]
+)
+def test_any_error_a_malformed_value_raises_is_one_line_naming_the_question(tmp_path: Path, monkeypatch, exc):
+    # next(iter({})) on an empty mapping, int() of a huge number: not only KeyError or TypeError
+    import gnnhw.report.render as render
+
+    monkeypatch.setattr(render, "_q1_1", _failing(exc))
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    with pytest.raises(ResultsFileError, match="Q1.1") as err:
+        build_sections(tmp_path, plan, BUDGETS["quick"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "answer, cell",
+    [
+        ("The gradient at T = None decays.", "0.5"),
+        ("accuracy nan at every depth", "0.5"),
+        ("loss inf after 5 steps", "0.5"),
+        ("lengths [] solved", "0.5"),
+        ("a diameter of {} edges", "0.5"),
+        ("solved at True", "0.5"),
+        ("fine", "None"),
+        ("fine", "nan"),
+        ("fine", "-inf"),
+        ("fine", 0.5),
+    ],
+)
+def test_a_section_showing_a_value_that_is_no_measurement_is_refused(tmp_path: Path, monkeypatch, answer, cell):
+    # a null, a string or a container where a number is read renders without an error: 'T = None'
+    import gnnhw.report.render as render
+
+    section = Section("q1-1", "Q1.1", [answer], [Table(["x"], [[cell]])])
+    monkeypatch.setattr(render, "_q1_1", lambda o: section)
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    with pytest.raises(ResultsFileError, match="Q1.1") as err:
+        build_sections(tmp_path, plan, BUDGETS["quick"])
+    assert "\n" not in str(err.value)
+
+
+def test_english_none_opening_a_sentence_and_generated_text_are_not_refused(tmp_path: Path, monkeypatch):
+    import gnnhw.report.render as render
+
+    answer = ["None beats the best plain GCN (0.8). True, it is close."]
+    section = Section("q1-1", "Q1.1", answer, [Table(["sample"], [["None of them inf"]])], texts=[("t", "nan [] {}")])
+    monkeypatch.setattr(render, "_q1_1", lambda o: section)
+    monkeypatch.setattr(render, "_q1_2", _failing(ResultsFileError("stop here")))
+    plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
+    with pytest.raises(ResultsFileError, match="stop here"):  # Q1.1 passed its check
+        build_sections(tmp_path, plan, BUDGETS["quick"])
