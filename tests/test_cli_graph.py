@@ -536,3 +536,27 @@ def test_plot_of_a_graph_too_large_to_draw_is_refused_for_its_size_first(tmp_pat
     assert "more than 200" in err
     assert "--max-layers" not in err
     assert not plot.exists()
+
+
+@pytest.mark.parametrize(
+    "edges, said", [("a b\n", "(2 nodes, 1 undirected edge)"), ("a b\nb c\n", "3 nodes, 2 undirected edges")]
+)
+def test_adjacency_text_counts_edges_in_singular_and_plural(tmp_path: Path, capsys, edges: str, said: str):
+    path = tmp_path / "g.txt"
+    path.write_text(edges, encoding="utf-8")
+    code, out, _ = run(capsys, "adjacency", "--graph", str(path))
+    assert code == 0
+    assert said in out.splitlines()[0]
+
+
+def test_no_cli_message_writes_a_counted_noun_with_s_in_parentheses():
+    # 'layer(s)', 'job(s)' after a count: gnnhw._utils.plural says '1 job' and '3 jobs'
+    import re
+
+    cli = Path(__file__).resolve().parent.parent / "gnnhw" / "cli"
+    found = [
+        f"{p.name}: {m.group()}"
+        for p in cli.glob("*.py")
+        for m in re.finditer(r"\{[^{}]+\} [\w -]*\(s\)", p.read_text(encoding="utf-8"))
+    ]
+    assert not found, found

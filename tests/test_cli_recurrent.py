@@ -68,7 +68,7 @@ def test_sweep_writes_results_and_figure_and_resumes(capsys, tmp_path):
     ]
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "0 job(s) already" in first
+    assert "0 jobs already" in first
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert len(data["records"]) == 8
     assert set(data["summary"]) == {"rnn", "lstm"}

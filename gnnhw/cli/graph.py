@@ -315,7 +315,8 @@ def _run_adjacency(args: argparse.Namespace) -> int:
         name = graph.graph.get("name") or "graph"
         what = "Â = D̃^-1/2 Ã D̃^-1/2" if args.normalized else "Ã = A + I"
         kind = "directed" if graph.is_directed() else "undirected"
-        print(f"{what} of {name} ({plural(graph.number_of_nodes(), 'node')}, {graph.number_of_edges()} {kind} edges)")
+        counts = f"{plural(graph.number_of_nodes(), 'node')}, {plural(graph.number_of_edges(), kind + ' edge')}"
+        print(f"{what} of {name} ({counts})")
         if graph.is_directed():
             print(
                 "(directed: row i, column j holds the normalized weight of the edge j -> i, as in PyG)"

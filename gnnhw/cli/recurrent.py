@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnhw._renames import OLD_IMPL_VALUES
+from gnnhw._utils import plural
 from gnnhw.cli._common import (
     DeprecatedAlias,
     OneValueOrOldList,
@@ -315,7 +316,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            print(f"{result.skipped} job(s) already in {path}, {total - result.skipped} run now")
+            print(f"{plural(result.skipped, 'job')} already in {path}, {total - result.skipped} run now")
             _print_sweep_table(summary)
             print(f"results: {path}\nfigure: {figure}", flush=True)
         from gnnhw.plotting.recurrent import sweep_figure
