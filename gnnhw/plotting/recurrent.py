@@ -85,9 +85,10 @@ def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") ->
 
     The loss axis is logarithmic when a run diverges (its loss rises above 3 times the runs' median starting
     loss, or becomes non-finite), so the other curves are not flattened against the axis. The median, not the
-    highest start: a run that blows up before its first logged step starts high itself. Each run has its own
-    line style, so a curve lying on another stays visible. The legend sits below
-    the panels, covering no curve; it gives each optimizer's test accuracy to three digits.
+    highest start: a run that blows up before its first logged step starts high itself; the lower median (a start
+    measured, never the mean of a sane and a blown-up one), so one of two runs, or two of four, blown up count.
+    Each run has its own line style, so a curve lying on another stays visible. The legend sits below the panels,
+    covering no curve; it gives each optimizer's test accuracy to three digits.
     """
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -95,7 +96,7 @@ def optimizers_figure(runs: Mapping[str, Mapping[str, Any]], title: str = "") ->
     finite = [v for vals in losses.values() for v in vals if not math.isnan(v)]
     starts = [vals[0] for vals in losses.values() if vals and not math.isnan(vals[0])]
     diverged = any(math.isnan(v) for vals in losses.values() for v in vals) or (
-        bool(finite) and bool(starts) and max(finite) > 3 * statistics.median(starts)
+        bool(finite) and bool(starts) and max(finite) > 3 * statistics.median_low(starts)
     )
     for i, (name, run) in enumerate(runs.items()):
         label = f"{name} (test accuracy {run['test_accuracy']:.3f})"
