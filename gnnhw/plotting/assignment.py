@@ -41,7 +41,7 @@ def bptt_figure(
         t_m, v_m = positive(cell_grad_norms)
         ax.semilogy(t_m, v_m, "^-.", markersize=3, color="tab:green", label="‖dL/dc_t‖ (memory path)")
     ax.set_xlabel("time step t (the loss is at step T, on the right)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # time steps are whole: no tick at 2.5
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # time steps are whole: no tick at 2.5
     ax.set_ylabel("Frobenius norm (log scale)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")

@@ -9,6 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import MaxNLocator
 
+from gnnhw._utils import plural
+
 _FIELD = "#f28e2b"  # nodes inside the receptive field
 _CENTER = "#e15759"  # the node whose receptive field is shown
 _OUTSIDE = "#d9d9d9"  # nodes outside it
@@ -59,8 +61,7 @@ def plot_receptive_fields(
         nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=node_size, edgecolors="#444444")
         if labels:
             nx.draw_networkx_labels(graph, pos, ax=ax, font_size=9)
-        plural = "s" if len(field) != 1 else ""
-        ax.set_title(f"k = {k}: {len(field)} node{plural}", fontsize=10)
+        ax.set_title(f"k = {k}: {plural(len(field), 'node')}", fontsize=10)
         ax.set_axis_off()
         ax.margins(0.15)
 
@@ -93,12 +94,12 @@ def plot_receptive_fields(
         )
         others += 0 if emphasis else 1
     if others > len(_OTHER_COLORS):
-        ax.plot([], [], color=_UNLABELLED, label=f"{others - len(_OTHER_COLORS)} more curves (grey)")
+        ax.plot([], [], color=_UNLABELLED, label=f"{plural(others - len(_OTHER_COLORS), 'more curve')} (grey)")
     if diameter is not None:
         ax.axvline(diameter, color="#555555", linestyle="--", linewidth=1, label=f"diameter = {diameter}")
     max_depth = max((len(s) for s in sizes.values()), default=1) - 1
     ax.set_xticks(range(max_depth + 1))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # sizes count nodes
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # sizes count nodes
     ax.set_xlabel("GCN layers k")
     ax.set_ylabel("receptive-field size (nodes)")
     ax.set_title(f"Receptive-field size against depth (highlighted above: node {node})", fontsize=10)

@@ -237,3 +237,38 @@ def test_optimizers_half_the_runs_blown_up_before_their_first_log_is_a_divergenc
     for name in blown:
         runs[name] = dict(runs[name], train_loss=[1e6, 4e5] + [1e5] * 8)
     assert optimizers_figure(runs).axes[0].get_yscale() == "log"
+
+
+def test_count_axes_tick_whole_numbers_also_when_their_range_holds_one():
+    # one layer, one time step, a flat curve: MaxNLocator(integer=True) fell back to ticks 0.945, 0.96, ...
+    import networkx as nx
+
+    from gnnhw.plotting.assignment import bptt_figure
+    from gnnhw.plotting.graph import plot_receptive_fields
+    from gnnhw.plotting.recurrent import gradients_figure
+
+    graph = nx.path_graph(["a", "b", "c"])
+    flat = plot_receptive_fields(graph, "c", [{"c"}], {"a": [1], "b": [1], "c": [1]})
+    axes = [(ax, "y") for ax in flat.axes if ax.get_ylabel()]
+    axes += [(ax, "x") for ax in bptt_figure([0.5], [0.5]).axes + gradients_figure({"rnn": [0.5]}, {"rnn": [0.5]}).axes]
+    for ax, which in axes:
+        FigureCanvasAgg(ax.figure).draw()
+        ticks = [t for t in (ax.get_yticks() if which == "y" else ax.get_xticks())]
+        lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+        shown = [t for t in ticks if lo <= t <= hi]
+        assert shown, (which, ticks)
+        assert all(float(t).is_integer() for t in shown), (which, shown)
+
+
+@pytest.mark.parametrize("extra, said", [(1, "1 more curve (grey)"), (2, "2 more curves (grey)")])
+def test_receptive_field_legend_counts_its_grey_curves_in_singular_and_plural(extra, said):
+    import networkx as nx
+
+    from gnnhw.plotting.graph import _OTHER_COLORS, plot_receptive_fields
+
+    count = len(_OTHER_COLORS) + extra + 1  # the highlighted node's curve, the coloured ones, the grey ones
+    graph = nx.empty_graph(count)
+    sizes = {v: [1] * (v + 1) for v in range(count)}  # every node its own curve
+    fig = plot_receptive_fields(graph, 0, [{0}], sizes)
+    labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert said in labels
