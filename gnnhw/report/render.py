@@ -1160,6 +1160,9 @@ def build_sections(folder: Path, plan: Sequence[Experiment], budget: Budget) -> 
 _NOT_A_NUMBER = re.compile(r"(?<![\w.])(?:None|nan|NaN|-?inf|True|False)(?![\w.])|\[\]|\{\}|\[\{|\{'")
 
 
+_NO_RUNS = re.compile(r"(?<![\w.])(?:0|-\d+) (?:seeds?|runs?)\b")
+
+
 def _check_rendered(section: Section) -> None:
     """Refuse a section whose text shows a value that is no measurement (``T = None``, ``accuracy nan``, a table
     cell ``inf``): an output with a null, a string or an empty container where a number is read renders without
@@ -1181,6 +1184,9 @@ def _check_rendered(section: Section) -> None:
     for cell in cells:
         if _NOT_A_NUMBER.fullmatch(cell.strip()):
             raise ValueError(f"a table cell would show {cell!r}")
+    for text in texts:
+        if match := _NO_RUNS.search(text):  # a measurement is a mean over at least one run
+            raise ValueError(f"the section would say {match.group()!r}: {text[:80]!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -481,6 +481,8 @@ def test_any_error_a_malformed_value_raises_is_one_line_naming_the_question(tmp_
         ("lengths [] solved", "0.5"),
         ("a diameter of {} edges", "0.5"),
         ("solved at True", "0.5"),
+        ("test accuracy 0.815 (mean of 0 seeds)", "0.5"),
+        ("over -1 runs", "0.5"),
         ("fine", "None"),
         ("fine", "nan"),
         ("fine", "-inf"),
