@@ -1185,8 +1185,8 @@ def _check_rendered(section: Section) -> None:
         if _NOT_A_NUMBER.fullmatch(cell.strip()):
             raise ValueError(f"a table cell would show {cell!r}")
     for text in texts:
-        if match := _NO_RUNS.search(text):  # a measurement is a mean over at least one run
-            raise ValueError(f"the section would say {match.group()!r}: {text[:80]!r}")
+        if zero := _NO_RUNS.search(text):  # a measurement is a mean over at least one run
+            raise ValueError(f"the section would say {zero.group()!r}: {text[:80]!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
