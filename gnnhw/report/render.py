@@ -351,14 +351,16 @@ def _q1_4(o: _Outputs) -> Section:
             loss = losses[-1] if losses else float("nan")
             acc = _num(run["test_accuracy"])
             by = _first_step_at(run, SOLVED)
-            rows.append(
-                [f"{lr:g}", opt_name, _f(acc), f"{loss:.3g}", "—" if by is None else str(by), str(run["steps"])]
-            )
+            # a run that diverged may have no finite loss or accuracy: said in words, never as 'nan'
+            loss_text = f"{loss:.3g}" if math.isfinite(loss) else "not finite"
+            acc_text = _f(acc) if math.isfinite(acc) else "—"
+            rows.append([f"{lr:g}", opt_name, acc_text, loss_text, "—" if by is None else str(by), str(run["steps"])])
             # Every run lands in exactly one group, so the sentence names each one.
             if acc >= SOLVED:
                 solved.append(f"{opt_name} (training accuracy {SOLVED} by step {by})" if by is not None else opt_name)
-            elif not math.isfinite(loss) or loss > 1.1 * UNIFORM_LOSS:  # not finite, or worse than guessing uniformly
-                worse.append(f"{opt_name} ({loss:.3g})")
+            elif not math.isfinite(loss) or not math.isfinite(acc) or loss > 1.1 * UNIFORM_LOSS:
+                # not finite, or worse than guessing uniformly
+                worse.append(f"{opt_name} ({loss_text})")
                 if opt_name in ("rmsprop", "adam"):
                     adaptive_worse.append(f"{lr:g}")
             elif acc <= 2 * CHANCE:

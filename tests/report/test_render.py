@@ -128,7 +128,7 @@ def test_optimizers_answer_names_every_run_whatever_it_did(tmp_path: Path):
     first logged loss is already thousands), one whose loss became NaN (null in the JSON): each is named."""
     import json
 
-    from gnnhw.report.render import _Outputs, _q1_4
+    from gnnhw.report.render import _check_rendered, _Outputs, _q1_4
 
     plan = build_plan(BUDGETS["quick"], FakeOptions(COMMON | {"--seed"}), Path("/data"))
     (step,) = next(e for e in plan if e.key == "optimizers").steps
@@ -142,10 +142,13 @@ def test_optimizers_answer_names_every_run_whatever_it_did(tmp_path: Path):
     folder.mkdir(parents=True)
     config = {"model": "rnn", "length": 5, "lr": 0.001, "train_steps": 20}
     (folder / "optimizers.json").write_text(json.dumps({"config": config, "runs": runs}))
-    first = _q1_4(_Outputs(tmp_path, plan)).answer[0]
+    section = _q1_4(_Outputs(tmp_path, plan))
+    first = section.answer[0]
     assert "sgd (test accuracy 0.450) gets part of the way" in first
-    assert "rmsprop (1.59e+03) and adam (nan) end with a training loss above a uniform guess's" in first
+    assert "rmsprop (1.59e+03) and adam (not finite) end with a training loss above a uniform guess's" in first
     assert "sgd-momentum (training accuracy 0.99 by step 0) solves the task" in first
+    _check_rendered(section)  # a diverged run is a measurement: said in words, never refused as 'nan'
+    assert ["0.001", "adam", "—", "not finite"] == section.tables[0].rows[2][:4]
 
 
 def _bptt_outputs(tmp_path: Path, rnn: dict, lstm: dict) -> str:
