@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gnnhw.cli._common import add_config_option, path_arg, positive_int
+from gnnhw.cli._common import add_config_option, add_data_root, path_arg, positive_int
 
 
 class _ParserOptions:
@@ -110,13 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="rerun the experiments the --out folder holds with other settings (default: refuse, change nothing)",
     )
-    p.add_argument(
-        "--data-root",
-        type=path_arg,
-        metavar="DIR",
-        default=None,
-        help="data folder (default: $GNNHW_DATA, else the project's datasets/ folder)",
-    )
+    add_data_root(p)
     p.add_argument(
         "--publish",
         type=path_arg,

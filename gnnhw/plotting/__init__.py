@@ -15,10 +15,18 @@ import matplotlib
 if not os.environ.get("DISPLAY") and "MPLBACKEND" not in os.environ:
     matplotlib.use("Agg")
 
+from matplotlib.axis import Axis  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from gnnhw._utils import atomic_write_bytes  # noqa: E402
 from gnnhw.errors import OutputError  # noqa: E402
+
+
+def whole_number_ticks(axis: Axis) -> None:
+    """Tick ``axis`` (``ax.xaxis`` or ``ax.yaxis``) at whole numbers only: time steps, node counts. At least
+    one tick, so a range that holds a single integer (one step, a flat curve) is not given ticks like 0.945."""
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:

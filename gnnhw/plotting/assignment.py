@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+
+from gnnhw.plotting import whole_number_ticks
 
 _MODEL_LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
 _SHORT_LABELS = {"rnn": "RNN", "lstm": "LSTM"}
@@ -41,7 +42,7 @@ def bptt_figure(
         t_m, v_m = positive(cell_grad_norms)
         ax.semilogy(t_m, v_m, "^-.", markersize=3, color="tab:green", label="‖dL/dc_t‖ (memory path)")
     ax.set_xlabel("time step t (the loss is at step T, on the right)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # time steps are whole: no tick at 2.5
+    whole_number_ticks(ax.xaxis)  # time steps: no tick at 2.5
     ax.set_ylabel("Frobenius norm (log scale)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")

@@ -7,9 +7,9 @@ from collections.abc import Hashable, Mapping, Sequence
 import networkx as nx
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
-from matplotlib.ticker import MaxNLocator
 
 from gnnhw._utils import plural
+from gnnhw.plotting import whole_number_ticks
 
 _FIELD = "#f28e2b"  # nodes inside the receptive field
 _CENTER = "#e15759"  # the node whose receptive field is shown
@@ -99,7 +99,7 @@ def plot_receptive_fields(
         ax.axvline(diameter, color="#555555", linestyle="--", linewidth=1, label=f"diameter = {diameter}")
     max_depth = max((len(s) for s in sizes.values()), default=1) - 1
     ax.set_xticks(range(max_depth + 1))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # sizes count nodes
+    whole_number_ticks(ax.yaxis)  # sizes count nodes
     ax.set_xlabel("GCN layers k")
     ax.set_ylabel("receptive-field size (nodes)")
     ax.set_title(f"Receptive-field size against depth (highlighted above: node {node})", fontsize=10)

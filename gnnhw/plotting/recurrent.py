@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+
+from gnnhw.plotting import whole_number_ticks
 
 _LABELS = {"rnn": "vanilla RNN", "lstm": "LSTM"}
 _COLORS = {"rnn": "tab:blue", "lstm": "tab:orange"}
@@ -131,7 +132,7 @@ def gradients_figure(
             ax.semilogy(range(1, len(norms) + 1), norms, color=_COLORS.get(model), label=_LABELS.get(model, model))
         ax.set_title(stage, fontsize=9)
         ax.set_xlabel("time step t")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # time steps are whole numbers
+        whole_number_ticks(ax.xaxis)  # time steps
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$")
